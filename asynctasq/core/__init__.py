@@ -1,0 +1,1 @@
+"""The runtime: driver factory, dispatcher, worker and events."""

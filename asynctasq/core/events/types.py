@@ -1,0 +1,78 @@
+"""The event model: one flat record for every kind, cheap to build and to send."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from asynctasq.jobs import Job
+
+__all__ = ["EVENT_TYPES", "Event", "EventType"]
+
+EventType = Literal[
+    "task_enqueued",
+    "task_started",
+    "task_completed",
+    "task_failed",
+    "task_retrying",
+    "task_progress",
+    "task_dead",
+    "worker_online",
+    "worker_heartbeat",
+    "worker_offline",
+]
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Event:
+    event_type: EventType
+    at: float = field(default_factory=time.time)
+    task_id: str | None = None
+    task: str | None = None  # the task's name
+    queue: str | None = None
+    worker_id: str | None = None
+    attempt: int | None = None
+    max_attempts: int | None = None
+    duration_ms: float | None = None
+    error: str | None = None  # "Type: message"
+    traceback: str | None = None  # a short summary, last frames only
+    progress: float | None = None
+    meta: dict[str, Any] | None = None
+    run_at: float | None = None  # task_retrying: when the next attempt is due
+    # worker events
+    host: str | None = None
+    pid: int | None = None
+    queues: tuple[str, ...] | None = None
+    concurrency: int | None = None
+    active: int | None = None
+
+    @classmethod
+    def for_job(cls, event_type: EventType, job: Job, **fields: Any) -> Event:
+        return cls(
+            event_type,
+            task_id=job.id,
+            task=job.task,
+            queue=job.queue,
+            attempt=job.attempts,
+            max_attempts=job.max_attempts,
+            **fields,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that are set; what travels over Pub/Sub and into logs."""
+        return {
+            f.name: value
+            for f in dataclasses.fields(self)
+            if (value := getattr(self, f.name)) is not None
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("queues"), list):
+            values["queues"] = tuple(values["queues"])
+        return cls(**values)

@@ -1,0 +1,96 @@
+"""Where a task's body runs: the event loop, a thread pool or a process pool.
+
+Timeouts hold in every mode, each in the only way its mode allows: a coroutine is
+cancelled; a pool process is killed and replaced; a thread cannot be killed, so
+its job is failed on time and the thread is left to finish in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from asynctasq.core.worker.process_pool import ProcessPool
+from asynctasq.errors import TaskTimeoutError
+from asynctasq.jobs import Job
+from asynctasq.tasks.base import BaseTask
+from asynctasq.tasks.registry import registry
+
+__all__ = ["Executors", "run_inline"]
+
+
+class Executors:
+    def __init__(
+        self,
+        *,
+        thread_pool_size: int,
+        process_pool_size: int | None = None,
+        max_tasks_per_child: int | None = None,
+        task_modules: Iterable[str] = (),
+    ) -> None:
+        self.threads = ThreadPoolExecutor(thread_pool_size, thread_name_prefix="asynctasq-sync")
+        self._process_args = (process_pool_size, max_tasks_per_child, list(task_modules))
+        self._processes: ProcessPool | None = None
+
+    @property
+    def processes(self) -> ProcessPool:
+        """Started on the first process job: a worker with none never forks."""
+        if self._processes is None:
+            size, per_child, modules = self._process_args
+            # the pool imports what defines the process tasks registered here, so
+            # its processes know them too (module names from our own registry,
+            # never from a payload)
+            defining = {
+                cls.__module__
+                for name in registry
+                if (cls := registry.get(name)).executor == "process"
+                and cls.__module__ != "__main__"
+            }
+            self._processes = ProcessPool(
+                size, max_tasks_per_child=per_child, modules=[*modules, *sorted(defining)]
+            )
+        return self._processes
+
+    async def run(self, task: BaseTask[Any], job: Job) -> Any:
+        timeout = job.timeout
+        match type(task).executor:
+            case "async":
+                return await _with_timeout(task.execute(), timeout)
+            case "thread":
+                return await _with_timeout(self.in_thread(task.execute), timeout)
+            case "process":
+                return await self.processes.run(job.task, job.payload, timeout)
+            case other:
+                raise TypeError(f"unknown executor {other!r}")
+
+    def in_thread(self, fn: Any, *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return loop.run_in_executor(self.threads, call)
+
+    async def close(self, *, kill: bool = False) -> None:
+        # abandoned threads (timed out SyncTasks) are not waited for
+        self.threads.shutdown(wait=False, cancel_futures=True)
+        if self._processes is not None:
+            await self._processes.close(kill=kill)
+
+
+async def _with_timeout(awaitable: Any, timeout: float | None) -> Any:
+    if timeout is None:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except TimeoutError:
+        raise TaskTimeoutError(f"job exceeded its timeout of {timeout}s") from None
+
+
+async def run_inline(task: BaseTask[Any]) -> Any:
+    """Run a task's body in this process, in the mode its kind asks for (threads
+    for sync bodies, so the loop stays free; no process pool)."""
+    if getattr(type(task), "coroutine", False):
+        return await task.execute()
+    return await asyncio.to_thread(task.execute)

@@ -1,0 +1,237 @@
+"""A process pool that can kill one job: what ``concurrent.futures`` cannot do.
+
+Each child runs one job at a time, talking to the worker over a pipe. A job that
+overruns its timeout gets its process killed and replaced; a process that dies
+(``os._exit``, a signal, the OOM killer) fails only the job it was running; after
+``max_tasks_per_child`` jobs a process is retired and replaced. Arguments and results
+cross as msgpack bytes; only an exception, when it pickles, crosses as itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import traceback
+from collections.abc import Iterable
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import msgpack
+
+from asynctasq.errors import ProcessCrashedError, RemoteTaskError, TaskTimeoutError
+
+__all__ = ["ProcessPool"]
+
+log = logging.getLogger("asynctasq.worker")
+
+
+def _child_main(conn: Connection, modules: list[str]) -> None:
+    # the worker owns shutdown: Ctrl-C in a terminal must not kill jobs mid-flight
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from asynctasq.serialization.msgpack import default_serializer
+    from asynctasq.serialization.payload import decode_payload
+    from asynctasq.tasks.registry import import_task_modules, registry
+
+    import_task_modules(modules)
+    loop: asyncio.AbstractEventLoop | None = None
+    while True:
+        try:
+            request = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not request:
+            return  # retired
+        task_name, payload = msgpack.unpackb(request, raw=False)
+        try:
+            cls = registry.get(task_name)
+            args, _ = decode_payload(payload)
+            task = cls(**args)
+            if getattr(cls, "coroutine", False):
+                loop = loop or asyncio.new_event_loop()
+                result = loop.run_until_complete(task.execute())
+            else:
+                result = task.execute()
+            reply = [0, default_serializer.dumps(result)]
+        except BaseException as exc:
+            try:
+                pickled: bytes | None = pickle.dumps(exc)
+            except Exception:
+                pickled = None
+            reply = [1, pickled, type(exc).__qualname__, str(exc), traceback.format_exc()]
+        conn.send_bytes(msgpack.packb(reply, use_bin_type=True))
+
+
+class _Child:
+    def __init__(self, ctx: BaseContext, modules: list[str]) -> None:
+        parent, child = ctx.Pipe(duplex=True)
+        self.conn: Connection = parent
+        self.process: BaseProcess = ctx.Process(  # type: ignore[attr-defined]
+            target=_child_main, args=(child, modules), daemon=True, name="asynctasq-pool"
+        )
+        self.process.start()
+        child.close()
+        self.jobs_run = 0
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def retire(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.send_bytes(b"")
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+class ProcessPool:
+    def __init__(
+        self,
+        size: int | None = None,
+        *,
+        max_tasks_per_child: int | None = None,
+        modules: Iterable[str] = (),
+        start_method: str | None = None,
+    ) -> None:
+        self.size = size or os.cpu_count() or 1
+        self.max_tasks_per_child = max_tasks_per_child
+        self.modules = list(dict.fromkeys(modules))
+        method = start_method or ("forkserver" if sys.platform != "win32" else "spawn")
+        self._ctx = multiprocessing.get_context(method)
+        self._idle: list[_Child] = []
+        self._busy: set[_Child] = set()
+        self._slots = asyncio.Semaphore(self.size)
+        self._closed = False
+        #: processes replaced after a crash or a timeout kill, for reports and tests
+        self.replaced = 0
+
+    async def run(self, task_name: str, payload: bytes, timeout: float | None = None) -> Any:
+        """Run one job in a pool process; returns its decoded result."""
+        if self._closed:
+            raise RuntimeError("the process pool is closed")
+        async with self._slots:
+            child = self._idle.pop() if self._idle else await self._spawn()
+            self._busy.add(child)
+            healthy = False
+            try:
+                reply = await self._call(child, task_name, payload, timeout)
+                healthy = True
+            finally:
+                self._busy.discard(child)
+                if not healthy:
+                    child.kill()
+                    self._reap(child)
+                    self.replaced += 1
+                else:
+                    self._recycle(child)
+        return self._result(reply)
+
+    async def _spawn(self) -> _Child:
+        # starting a process blocks (forkserver round trip): keep it off the loop
+        return await asyncio.get_running_loop().run_in_executor(
+            None, _Child, self._ctx, self.modules
+        )
+
+    def _recycle(self, child: _Child) -> None:
+        child.jobs_run += 1
+        worn_out = bool(self.max_tasks_per_child) and child.jobs_run >= (
+            self.max_tasks_per_child or 0
+        )
+        if worn_out or self._closed:
+            child.retire()
+            self._reap(child)
+        else:
+            self._idle.append(child)
+
+    @staticmethod
+    def _reap(child: _Child) -> None:
+        # join in a thread so a retired or killed process leaves no zombie behind
+        asyncio.get_running_loop().run_in_executor(None, child.process.join, 10)
+
+    async def _call(
+        self, child: _Child, name: str, payload: bytes, timeout: float | None
+    ) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        child.conn.send_bytes(msgpack.packb([name, payload], use_bin_type=True))
+        readable: asyncio.Future[None] = loop.create_future()
+        died: asyncio.Future[None] = loop.create_future()
+
+        def mark(fut: asyncio.Future[None]) -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        fd, sentinel = child.conn.fileno(), child.process.sentinel
+        loop.add_reader(fd, mark, readable)
+        loop.add_reader(sentinel, mark, died)
+        try:
+            done, _ = await asyncio.wait(
+                {readable, died}, timeout=timeout, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            loop.remove_reader(fd)
+            loop.remove_reader(sentinel)
+            readable.cancel()
+            died.cancel()
+        if not done:
+            raise TaskTimeoutError(
+                f"job exceeded its timeout of {timeout}s; its process was killed"
+            )
+        try:
+            if child.conn.poll():
+                return list(msgpack.unpackb(child.conn.recv_bytes(), raw=False))
+        except (EOFError, OSError):
+            pass
+        child.process.join(timeout=1)
+        raise ProcessCrashedError(_describe_exit(child.process.exitcode))
+
+    @staticmethod
+    def _result(reply: list[Any]) -> Any:
+        from asynctasq.serialization.msgpack import default_serializer
+
+        if reply[0] == 0:
+            return default_serializer.loads(reply[1])
+        _, pickled, type_name, message, remote_tb = reply
+        exc: BaseException | None = None
+        if pickled is not None:
+            with contextlib.suppress(Exception):
+                exc = pickle.loads(pickled)  # our own child process, over a local pipe
+        if exc is None:
+            exc = RemoteTaskError(type_name, message, remote_tb)
+        exc.__dict__.setdefault("remote_traceback", remote_tb)
+        raise exc
+
+    async def close(self, *, kill: bool = False) -> None:
+        """Retire idle processes; kill busy ones when ``kill`` (shutdown timeout)."""
+        self._closed = True
+        for child in self._idle:
+            child.retire()
+        if kill:
+            for child in list(self._busy):
+                child.kill()
+        children = [*self._idle, *self._busy]
+        self._idle.clear()
+        loop = asyncio.get_running_loop()
+        for child in children:
+            await loop.run_in_executor(None, child.process.join, 5)
+            if child.process.is_alive():
+                child.kill()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"the pool process running the job was killed by {name}{hint}"
+    return f"the pool process running the job exited with code {code} before replying"

@@ -1,0 +1,99 @@
+"""Outcomes go to the broker in batches: one round trip for everything that finished
+since the last flush. A broker outage delays outcomes; it never drops them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from asynctasq.drivers.base import Driver
+from asynctasq.jobs import Outcome
+
+__all__ = ["OutcomeBuffer"]
+
+log = logging.getLogger("asynctasq.worker")
+
+
+class OutcomeBuffer:
+    def __init__(self, driver: Driver, *, max_batch: int = 1000) -> None:
+        self.driver = driver
+        self.max_batch = max_batch
+        self._pending: list[Outcome] = []
+        self._in_flight: list[Outcome] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self.rejected = 0
+        self.settled = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self._pending.append(outcome)
+        self._idle.clear()
+        self._wake.set()
+
+    @property
+    def job_ids(self) -> list[str]:
+        """Jobs finished here but not yet settled: their leases still need renewing."""
+        return [o.job_id for o in (*self._in_flight, *self._pending)]
+
+    def __len__(self) -> int:
+        return len(self._pending) + len(self._in_flight)
+
+    async def run(self) -> None:
+        """Flush until closed and empty."""
+        failures = 0
+        while True:
+            if not self._pending:
+                self._idle.set()
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            self._in_flight = batch
+            try:
+                accepted = await self.driver.settle(batch)
+            except Exception as exc:
+                failures += 1
+                self._pending[:0] = batch  # keep them, in order, for the next try
+                self._in_flight = []
+                delay = min(0.05 * 2**failures, 5.0)
+                log.warning(
+                    "cannot report %d outcome(s) to the broker (%s: %s); retrying in %.2fs",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            if failures:
+                log.info("broker reachable again: %d outcome(s) reported", len(batch))
+            failures = 0
+            self._in_flight = []
+            self.settled += len(batch)
+            for outcome, ok in zip(batch, accepted, strict=True):
+                if not ok:
+                    self.rejected += 1
+                    log.warning(
+                        "outcome %s of job %s rejected: its lease was lost (expired and "
+                        "taken over); another attempt owns the job now",
+                        type(outcome).__name__,
+                        outcome.job_id,
+                    )
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop after delivering what is buffered; False if ``timeout`` ran out."""
+        self._closing = True
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        while len(self) and time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(self._idle.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        return not len(self)

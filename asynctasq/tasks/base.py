@@ -1,0 +1,286 @@
+"""BaseTask: a job's arguments, its body and its hooks, in one class.
+
+Subclass one of the kinds in ``kinds.py``. Constructor keyword arguments are the
+job's arguments and become attributes; the worker rebuilds the instance from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import time
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, Literal, Self, TypedDict, TypeVar
+
+from asynctasq.errors import PermanentError, TaskDefinitionError
+from asynctasq.jobs import validate_name
+from asynctasq.tasks.registry import registry
+from asynctasq.tasks.retry import RetryDelay
+
+if typing.TYPE_CHECKING:
+    from asynctasq.jobs import Job
+
+__all__ = ["RESERVED_NAMES", "BaseTask", "DispatchOptions", "TaskConfig"]
+
+T = TypeVar("T")
+Executor = Literal["async", "thread", "process"]
+
+
+class TaskConfig(TypedDict, total=False):
+    """Class-level defaults of a task; a subclass's values override its parent's."""
+
+    queue: str
+    max_attempts: int  # attempts in all, the first included
+    retry_delay: RetryDelay  # seconds (fixed) or a Backoff policy
+    timeout: float | None  # seconds a job may run
+    priority: int  # lower runs first
+    visibility_timeout: float  # lease seconds, when longer than the worker's
+
+
+class DispatchOptions(TypedDict, total=False):
+    """Per-job overrides set by the fluent methods; they travel with the job."""
+
+    queue: str
+    delay: float
+    run_at: float
+    retry_delay: float
+    priority: int
+    timeout: float | None
+    max_attempts: int
+    unique_key: str
+
+
+RESERVED_NAMES = frozenset(
+    {
+        "config",
+        "run",
+        "execute",
+        "dispatch",
+        "failed",
+        "should_retry",
+        "on_queue",
+        "delay",
+        "retry_after",
+        "with_options",
+        "report_progress",
+        "task_name",
+        "executor",
+    }
+)
+_CONFIG_KEYS = frozenset(TaskConfig.__annotations__)
+
+
+def _check_argument_names(owner: str, names: typing.Iterable[str]) -> None:
+    for name in names:
+        if name in RESERVED_NAMES or name.startswith("_"):
+            raise TaskDefinitionError(
+                f"{owner}: argument name {name!r} is reserved by asynctasq "
+                f"(reserved: {', '.join(sorted(RESERVED_NAMES))}, and any leading underscore); "
+                "rename the argument"
+            )
+
+
+class BaseTask(Generic[T]):
+    task_name: ClassVar[str]
+    executor: ClassVar[Executor]
+    config: ClassVar[TaskConfig] = {}
+    #: the merged config of this class and its parents
+    task_config: ClassVar[TaskConfig] = {}
+
+    # set on the instance the worker runs
+    _task_id: str | None
+    _attempts: int
+    _job: Job | None
+    _args: dict[str, Any]
+    _options: DispatchOptions
+    _progress_sink: Any
+
+    def __init_subclass__(
+        cls, *, abstract: bool = False, name: str | None = None, **kw: Any
+    ) -> None:
+        super().__init_subclass__(**kw)
+        merged: TaskConfig = {}
+        for klass in reversed(cls.__mro__):
+            own = klass.__dict__.get("config")
+            if isinstance(own, Mapping):
+                merged.update(own)  # type: ignore[typeddict-item]
+        unknown = set(merged) - _CONFIG_KEYS
+        if unknown:
+            raise TaskDefinitionError(
+                f"{cls.__qualname__}.config has unknown key(s) {sorted(unknown)}; "
+                f"known: {', '.join(sorted(_CONFIG_KEYS))}"
+            )
+        if "queue" in merged:
+            validate_name("queue", merged["queue"])
+        cls.task_config = merged
+        if abstract:
+            return
+        _check_argument_names(cls.__qualname__, _declared_fields(cls))
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            params = list(inspect.signature(init).parameters.values())[1:]
+            if any(p.kind is p.VAR_POSITIONAL for p in params):
+                raise TaskDefinitionError(
+                    f"{cls.__qualname__}.__init__ takes *args: a job's arguments need names"
+                )
+            _check_argument_names(
+                cls.__qualname__, (p.name for p in params if p.kind is not p.VAR_KEYWORD)
+            )
+        module = "__main__" if cls.__module__ == "__mp_main__" else cls.__module__
+        cls.task_name = validate_name("task", name or f"{module}.{cls.__qualname__}")
+        registry.add(cls)  # type: ignore[arg-type]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        if getattr(cls, "executor", None) is None or "task_name" not in cls.__dict__:
+            raise TaskDefinitionError(
+                f"{cls.__qualname__} is abstract: subclass AsyncTask, SyncTask, "
+                "AsyncProcessTask or SyncProcessTask"
+            )
+        self = super().__new__(cls)
+        self._args = _bind_arguments(cls, args, kwargs)
+        self._options = {}
+        self._task_id = None
+        self._attempts = 0
+        self._job = None
+        self._progress_sink = None
+        return self
+
+    def __init__(self, **kwargs: Any) -> None:
+        """The default constructor: keyword arguments become attributes."""
+        _check_argument_names(type(self).__qualname__, kwargs)
+        missing = [
+            f
+            for f in _declared_fields(type(self))
+            if f not in kwargs and not hasattr(type(self), f)
+        ]
+        if missing:
+            raise TypeError(f"{type(self).__qualname__} missing argument(s): {', '.join(missing)}")
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    # -- the body and hooks ----------------------------------------------------------
+
+    def execute(self) -> Any:
+        """The job's body; its return value is the job's result."""
+        raise NotImplementedError
+
+    def should_retry(self, exception: BaseException) -> bool:
+        """Whether this exception is worth another attempt (attempts permitting)."""
+        return not isinstance(exception, PermanentError)
+
+    def failed(self, exception: BaseException) -> Any:
+        """Runs once when the job is given up (no attempts left or not retryable)."""
+        return None
+
+    # -- fluent dispatch -------------------------------------------------------------
+
+    def on_queue(self, queue: str) -> Self:
+        self._options["queue"] = validate_name("queue", queue)
+        return self
+
+    def delay(self, delay: float | dt.timedelta | dt.datetime) -> Self:
+        """Run no sooner than ``delay`` seconds from dispatch (or at a datetime)."""
+        if isinstance(delay, dt.datetime):
+            moment = delay if delay.tzinfo else delay.astimezone()
+            self._options.pop("delay", None)
+            self._options["run_at"] = moment.timestamp()
+            return self
+        seconds = delay.total_seconds() if isinstance(delay, dt.timedelta) else float(delay)
+        if seconds < 0:
+            raise ValueError("delay must not be negative")
+        self._options.pop("run_at", None)
+        self._options["delay"] = seconds
+        return self
+
+    def retry_after(self, seconds: float | dt.timedelta) -> Self:
+        """Wait exactly this long before each retry of this job."""
+        value = seconds.total_seconds() if isinstance(seconds, dt.timedelta) else float(seconds)
+        if value < 0:
+            raise ValueError("retry_after must not be negative")
+        self._options["retry_delay"] = value
+        return self
+
+    def with_options(
+        self,
+        *,
+        priority: int | None = None,
+        timeout: float | None = None,
+        max_attempts: int | None = None,
+        unique_key: str | None = None,
+    ) -> Self:
+        if priority is not None:
+            self._options["priority"] = int(priority)
+        if timeout is not None:
+            self._options["timeout"] = float(timeout)
+        if max_attempts is not None:
+            if max_attempts < 1:
+                raise ValueError("max_attempts must be at least 1")
+            self._options["max_attempts"] = int(max_attempts)
+        if unique_key is not None:
+            self._options["unique_key"] = unique_key
+        return self
+
+    async def dispatch(self, *, connection: Any = None) -> str:
+        """Send the job to the broker; returns its id. ``connection``: enqueue inside
+        your own database transaction (postgres and mysql drivers)."""
+        from asynctasq.core.dispatcher import get_dispatcher
+
+        dispatcher = await get_dispatcher()
+        return await dispatcher.dispatch(self, connection=connection)
+
+    async def run(self) -> T:
+        """Run the body here and now, without a broker (tests, scripts)."""
+        from asynctasq.core.worker.executors import run_inline
+
+        return typing.cast(T, await run_inline(self))
+
+    # -- inside a running job -----------------------------------------------------------
+
+    async def report_progress(self, progress: float, meta: Mapping[str, Any] | None = None) -> None:
+        """Record how far the job is (0.0 to 1.0) and tell event subscribers."""
+        if not 0.0 <= progress <= 1.0:
+            raise ValueError("progress is a fraction between 0.0 and 1.0")
+        if self._progress_sink is not None:
+            await self._progress_sink(self, progress, dict(meta or {}))
+
+    def _run_at(self, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        if "run_at" in self._options:
+            return self._options["run_at"]
+        return now + self._options.get("delay", 0.0)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._args.items())
+        return f"{type(self).__qualname__}({args})"
+
+
+def _declared_fields(cls: type) -> list[str]:
+    """Annotated class attributes that are arguments (not ClassVar, not private)."""
+    fields = []
+    for klass in reversed(cls.__mro__):
+        if klass.__module__.startswith("asynctasq.tasks"):
+            continue
+        for name, hint in inspect.get_annotations(klass).items():
+            text = hint if isinstance(hint, str) else repr(hint)
+            if "ClassVar" in text or name in fields:
+                continue
+            fields.append(name)
+    return fields
+
+
+def _bind_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    init = cls.__init__  # type: ignore[misc]
+    if init is BaseTask.__init__:
+        if args:
+            raise TypeError(f"{cls.__qualname__}() takes keyword arguments only")
+        return dict(kwargs)
+    bound = inspect.signature(init).bind(None, *args, **kwargs)
+    params = inspect.signature(init).parameters
+    arguments: dict[str, Any] = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        if params[name].kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        else:
+            arguments[name] = value
+    return arguments

@@ -1,0 +1,108 @@
+"""Every broker the tests run against, each test in its own namespace.
+
+A backend hands out connected drivers that share one isolated namespace (a
+MemoryBroker, a SQLite file, a Redis key prefix, a PostgreSQL schema, a MySQL
+database), so a test can open several "connections" and clean up after itself.
+Driver issues add their backend here; the contract suite and the worker tests pick
+them up from BACKENDS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from asynctasq.config import Config
+from asynctasq.drivers.base import Driver
+from asynctasq.drivers.memory import MemoryBroker, MemoryDriver
+from asynctasq.drivers.sqlite import SQLiteDriver
+
+
+class Backend:
+    name = "?"
+    #: can another OS process reach this broker (worker subprocess tests)?
+    shared_across_processes = True
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.namespace = f"t{secrets.token_hex(4)}"
+        self.drivers: list[Driver] = []
+
+    def make_driver(self, **options: Any) -> Driver:
+        raise NotImplementedError
+
+    def config(self, **overrides: Any) -> Config:
+        """Settings that point a worker subprocess at this namespace."""
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        """The same, as ASYNCTASQ_* variables for a subprocess."""
+        raise NotImplementedError
+
+    async def new_driver(self, **options: Any) -> Driver:
+        driver = self.make_driver(**options)
+        await driver.connect()
+        self.drivers.append(driver)
+        return driver
+
+    async def setup(self) -> None:
+        """Create the namespace (database, schema)."""
+
+    async def teardown(self) -> None:
+        for driver in self.drivers:
+            try:
+                await driver.disconnect()
+            except Exception:
+                pass
+        await self.drop()
+
+    async def drop(self) -> None:
+        """Remove the namespace."""
+
+
+class MemoryBackend(Backend):
+    name = "memory"
+    shared_across_processes = False
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        self.broker = MemoryBroker()
+
+    def make_driver(self, **options: Any) -> Driver:
+        return MemoryDriver(broker=self.broker, **options)
+
+    def config(self, **overrides: Any) -> Config:
+        return Config(driver="memory", **overrides)
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+
+    @property
+    def path(self) -> Path:
+        return self.tmp_path / f"{self.namespace}.db"
+
+    def make_driver(self, **options: Any) -> Driver:
+        return SQLiteDriver(self.path, **options)
+
+    def config(self, **overrides: Any) -> Config:
+        return Config(driver="sqlite", sqlite_path=str(self.path), **overrides)
+
+    def env(self) -> dict[str, str]:
+        return {"ASYNCTASQ_DRIVER": "sqlite", "ASYNCTASQ_SQLITE_PATH": str(self.path)}
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = {
+    "memory": MemoryBackend,
+    "sqlite": SQLiteBackend,
+}
+
+# brokers that need a server live in their own modules: tests/backends_<name>.py
+# defining BACKENDS_EXTRA = {"name": BackendClass, ...}
+for _module in ("redis", "postgres", "mysql"):
+    if importlib.util.find_spec(f"tests.backends_{_module}") is not None:
+        BACKENDS.update(importlib.import_module(f"tests.backends_{_module}").BACKENDS_EXTRA)
