@@ -116,6 +116,8 @@ class Outcome:
     job_id: str
     worker_id: str
     attempt: int
+    #: the job's queue: lets a broker find the job without a lookup (Redis Cluster)
+    queue: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,4 +209,4 @@ class Driver(abc.ABC):
 def _fence(kind: type[Outcome], job: Job, **fields: Any) -> Outcome:
     if job.worker_id is None:
         raise ValueError(f"job {job.id} was not reserved by a worker: it has no outcome to report")
-    return kind(job.id, job.worker_id, job.attempts, **fields)
+    return kind(job.id, job.worker_id, job.attempts, queue=job.queue, **fields)

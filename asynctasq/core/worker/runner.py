@@ -78,7 +78,7 @@ class JobRunner:
             else config.default_retry_delay
         )
 
-    def build(self, job: Job) -> tuple[BaseTask[Any], dict[str, Any]]:
+    async def build(self, job: Job) -> tuple[BaseTask[Any], dict[str, Any]]:
         """The task instance for a job; PoisonJobError when it cannot be built."""
         cls = self.registry.get(job.task, self.allow)
         args, options = decode_payload(job.payload, self.serializer)
@@ -98,7 +98,7 @@ class JobRunner:
         if emit:
             self.emitter.emit(Event.for_job("task_started", job, worker_id=self.worker_id))
         try:
-            task, options = self.build(job)
+            task, options = await self.build(job)
         except PoisonJobError as exc:
             log.error("job %s (%s) is poison, dead-lettered: %s", job.id, job.task, exc)
             return self._dead(job, exc, started)
@@ -107,7 +107,7 @@ class JobRunner:
         except asyncio.CancelledError:
             # shutdown ran out of time: back to pending for another worker, now
             log.warning("job %s (%s) interrupted by shutdown; released", job.id, job.task)
-            return Released(job.id, self.worker_id, job.attempts)
+            return Released(job.id, self.worker_id, job.attempts, queue=job.queue)
         except Exception as exc:
             return await self._failure(task, options, job, exc, started)
         return self._success(job, result, started)
@@ -124,7 +124,7 @@ class JobRunner:
             self.emitter.emit(
                 Event.for_job("task_completed", job, worker_id=self.worker_id, duration_ms=ms)
             )
-        return Completed(job.id, self.worker_id, job.attempts, result=encoded)
+        return Completed(job.id, self.worker_id, job.attempts, queue=job.queue, result=encoded)
 
     async def _failure(
         self,
@@ -174,7 +174,9 @@ class JobRunner:
             if not failure_announced:
                 self.emitter.emit(self._failure_event("task_failed", job, exc, started))
             self.emitter.emit(self._failure_event("task_dead", job, exc, started))
-        return Failed(job.id, self.worker_id, job.attempts, error=format_error(exc))
+        return Failed(
+            job.id, self.worker_id, job.attempts, queue=job.queue, error=format_error(exc)
+        )
 
     def _failure_event(
         self, kind: Any, job: Job, exc: BaseException, started: float, **extra: Any

@@ -193,7 +193,9 @@ class Worker:
                 failures = 0
             if self._stop_requested.is_set():
                 for job in jobs:  # claimed while stopping: hand back at once
-                    self._outcomes.add(Released(job.id, self.worker_id, job.attempts))
+                    self._outcomes.add(
+                        Released(job.id, self.worker_id, job.attempts, queue=job.queue)
+                    )
                 break
             for job in jobs:
                 self._launch(job)
@@ -210,7 +212,7 @@ class Worker:
             outcome = await self._runner.run(job)
         except BaseException as exc:  # never lose a job to a bug of ours
             log.exception("job %s: internal error; released", job.id)
-            outcome = Released(job.id, self.worker_id, job.attempts)
+            outcome = Released(job.id, self.worker_id, job.attempts, queue=job.queue)
             if not isinstance(exc, Exception | asyncio.CancelledError):
                 raise
         finally:
