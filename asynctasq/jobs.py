@@ -65,6 +65,7 @@ def new_job_id() -> str:
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
+_TASK_NAME = re.compile(r"^[A-Za-z0-9_.:@/<>-]{1,300}$")  # qualnames of local classes have <locals>
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -72,7 +73,8 @@ def validate_name(kind: str, name: str) -> str:
 
     Braces are refused because Redis Cluster reads ``{...}`` as a hash tag.
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    pattern = _TASK_NAME if kind == "task" else _NAME
+    if not isinstance(name, str) or not pattern.match(name):
         raise ValueError(
             f"invalid {kind} name {name!r}: use 1-200 characters from letters, digits "
             "and _ . : @ / -"

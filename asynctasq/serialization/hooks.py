@@ -5,7 +5,8 @@ A hook claims one or more types, turns an instance into plain msgpack data
 hook that needs a class (Enum, ORM models) looks it up among classes the worker
 has already loaded or registered.
 
-Extension codes: 1-19 built-in value types, 20-39 ORM references, 64-127 for
+bytes travel natively (a bytearray arrives as bytes: msgpack packs it before any
+hook can see it). Extension codes: 1-19 built-in value types, 20-39 ORM references, 64-127 for
 your own hooks (``register_hook``).
 """
 
@@ -206,17 +207,6 @@ class EnumHook(TypeHook):
         return cls(value)
 
 
-class ByteArrayHook(TypeHook):
-    code = 11
-    types = (bytearray,)
-
-    def encode(self, obj: bytearray) -> Any:
-        return bytes(obj)
-
-    def decode(self, data: Any) -> bytearray:
-        return bytearray(data)
-
-
 class BigIntHook(TypeHook):
     """Integers beyond msgpack's 64 bits."""
 
@@ -241,6 +231,5 @@ BUILTIN_HOOKS: tuple[TypeHook, ...] = (
     FrozenSetHook(),
     TupleHook(),
     EnumHook(),
-    ByteArrayHook(),
     BigIntHook(),
 )

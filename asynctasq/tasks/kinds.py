@@ -35,7 +35,8 @@ class _Kind(BaseTask[T], abstract=True):
             raise TaskDefinitionError(
                 f"{cls.__qualname__} is a {kind}: its body must be `{want}` (or subclass {other})"
             )
-        if not kw.get("abstract") and getattr(cls, "execute", None) is BaseTask.execute:
+        owner = next(k for k in cls.__mro__ if "execute" in k.__dict__)
+        if not kw.get("abstract") and owner.__module__.startswith("asynctasq.tasks."):
             raise TaskDefinitionError(f"{cls.__qualname__} must define execute()")
         super().__init_subclass__(**kw)
 

@@ -39,6 +39,7 @@ log = logging.getLogger("asynctasq.worker")
 
 #: how long one reserve call may wait for work; bounds how long stop() waits for it
 RESERVE_WAIT = 1.0
+BURST_WAIT = 0.05
 
 
 def default_worker_id() -> str:
@@ -143,10 +144,10 @@ class Worker:
         flusher = asyncio.create_task(self._outcomes.run(), name="asynctasq-outcomes")
         pulse: asyncio.Task[None] | None = None
         try:
+            self._emit_worker("worker_online", self.info())
             await self._lease.beat()
             await self.driver.recover_expired()
             pulse = asyncio.create_task(self._lease.run(), name="asynctasq-lease")
-            self._emit_worker("worker_online", self.info())
             log.info(
                 "worker %s serving %s (concurrency %d) on %s",
                 self.worker_id,
@@ -175,7 +176,8 @@ class Worker:
                     limit=free,
                     worker_id=self.worker_id,
                     lease_seconds=self.lease_seconds,
-                    wait=RESERVE_WAIT,
+                    # burst mode must notice quickly that the queues ran dry
+                    wait=BURST_WAIT if self.burst else RESERVE_WAIT,
                 )
             except Exception as exc:
                 failures += 1

@@ -1,0 +1,3 @@
+from asynctasq.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,310 @@
+"""The worker on the in-memory broker: every path a job can take."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import ClassVar
+
+import pytest
+
+from asynctasq import AsyncTask, Backoff, Config, JobState, PermanentError, SyncTask, Worker, task
+from asynctasq.core.dispatcher import Dispatcher
+from asynctasq.drivers.memory import MemoryDriver
+from asynctasq.jobs import Job
+from asynctasq.serialization import dumps
+from asynctasq.testing import EventRecorder, drain, run_job
+
+FAST = Config(default_retry_delay=0.01, default_retry_backoff="fixed", lease_seconds=5)
+
+
+class Echo(AsyncTask[dict]):
+    value: object
+
+    async def execute(self) -> dict:
+        return {"echo": self.value, "attempt": self._attempts, "id": self._task_id}
+
+
+class Flaky(AsyncTask[str]):
+    config = {"max_attempts": 4, "retry_delay": 0.01}
+    calls: ClassVar[list[int]] = []
+    failures: int
+
+    async def execute(self) -> str:
+        Flaky.calls.append(self._attempts)
+        if self._attempts <= self.failures:
+            raise ConnectionError(f"attempt {self._attempts}")
+        return "ok"
+
+
+class AlwaysFails(SyncTask[None]):
+    config = {"max_attempts": 3, "retry_delay": Backoff(base=0.01, jitter=False)}
+    failed_calls: ClassVar[list[str]] = []
+
+    def execute(self) -> None:
+        raise ValueError("broken")
+
+    def failed(self, exception: BaseException) -> None:
+        AlwaysFails.failed_calls.append(str(exception))
+        raise RuntimeError("the failed hook itself blew up")
+
+
+class Picky(AsyncTask[None]):
+    config = {"max_attempts": 5}
+
+    async def execute(self) -> None:
+        raise KeyError("no retry for me")
+
+    def should_retry(self, exception: BaseException) -> bool:
+        return not isinstance(exception, KeyError)
+
+
+class Permanent(AsyncTask[None]):
+    config = {"max_attempts": 5}
+
+    async def execute(self) -> None:
+        raise PermanentError("bad input")
+
+
+class SlowAsync(AsyncTask[None]):
+    config = {"timeout": 0.2, "max_attempts": 1}
+    cancelled: ClassVar[bool] = False
+
+    async def execute(self) -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            SlowAsync.cancelled = True
+            raise
+
+
+class SlowSync(SyncTask[None]):
+    config = {"timeout": 0.2, "max_attempts": 1}
+    finished = threading.Event()
+
+    def execute(self) -> None:
+        time.sleep(0.6)
+        SlowSync.finished.set()
+
+
+class Sleeper(AsyncTask[None]):
+    seconds: float
+
+    async def execute(self) -> None:
+        await asyncio.sleep(self.seconds)
+
+
+class Spawner(AsyncTask[None]):
+    async def execute(self) -> None:
+        await Echo(value="child").dispatch()
+
+
+class Progress(AsyncTask[None]):
+    async def execute(self) -> None:
+        await self.report_progress(0.5, {"rows": 5})
+
+
+@task
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+async def memory(**options: object) -> MemoryDriver:
+    driver = MemoryDriver(keep_completed=True, **options)  # type: ignore[arg-type]
+    await driver.connect()
+    return driver
+
+
+async def test_a_job_runs_and_its_result_is_kept() -> None:
+    outcome = await run_job(Echo(value=[1, (2, 3)]), config=FAST)
+    assert outcome.state is JobState.COMPLETED
+    assert outcome.result == {"echo": [1, (2, 3)], "attempt": 1, "id": outcome.job_id}
+    assert (await run_job(add(2, 3), config=FAST)).result == 5
+
+
+async def test_a_failing_job_is_retried_until_it_succeeds() -> None:
+    Flaky.calls.clear()
+    outcome = await run_job(Flaky(failures=2), config=FAST)
+    assert outcome.state is JobState.COMPLETED
+    assert outcome.result == "ok"
+    assert Flaky.calls == [1, 2, 3]
+
+
+async def test_given_up_after_max_attempts_with_failed_called_once() -> None:
+    AlwaysFails.failed_calls.clear()
+    recorder = EventRecorder()
+    outcome = await run_job(AlwaysFails(), config=FAST, event_emitter=recorder)
+    assert outcome.state is JobState.FAILED
+    assert outcome.attempts == 3
+    assert outcome.error is not None and outcome.error.startswith("ValueError: broken")
+    assert "Traceback" in outcome.error
+    assert AlwaysFails.failed_calls == ["broken"]
+    assert recorder.kinds(outcome.job_id) == [
+        "task_started", "task_failed", "task_retrying",
+        "task_started", "task_failed", "task_retrying",
+        "task_started", "task_failed", "task_dead",
+    ]  # fmt: skip
+
+
+async def test_should_retry_and_permanent_errors_stop_retries() -> None:
+    assert (await run_job(Picky(), config=FAST)).attempts == 1
+    outcome = await run_job(Permanent(), config=FAST)
+    assert (outcome.state, outcome.attempts) == (JobState.FAILED, 1)
+
+
+async def test_retry_after_on_the_job_overrides_the_task() -> None:
+    Flaky.calls.clear()
+    started = time.monotonic()
+    outcome = await run_job(Flaky(failures=1).retry_after(0.5), config=FAST)
+    assert outcome.state is JobState.COMPLETED
+    assert time.monotonic() - started >= 0.45
+
+
+async def test_async_timeout_cancels_the_coroutine() -> None:
+    SlowAsync.cancelled = False
+    outcome = await run_job(SlowAsync(), config=FAST)
+    assert outcome.state is JobState.FAILED
+    assert outcome.error is not None and outcome.error.startswith("TaskTimeoutError")
+    assert SlowAsync.cancelled
+
+
+async def test_sync_timeout_fails_on_time_and_leaves_the_thread_to_finish() -> None:
+    SlowSync.finished.clear()
+    started = time.monotonic()
+    outcome = await run_job(SlowSync(), config=FAST)
+    assert outcome.state is JobState.FAILED
+    assert "TaskTimeoutError" in (outcome.error or "")
+    assert time.monotonic() - started < 0.55
+    assert SlowSync.finished.wait(2)
+
+
+async def test_poison_jobs_are_dead_lettered_and_the_worker_goes_on() -> None:
+    driver = await memory()
+    good = await Dispatcher(driver, FAST).dispatch(Echo(value=1))
+    poison = [
+        Job(task=Echo.task_name, payload=b"\xc1\xc1"),
+        Job(task="nobody.registered.This", payload=dumps({"args": {}})),
+        Job(task=Echo.task_name, payload=dumps({"args": {"wrong": 1}})),
+    ]
+    await driver.enqueue(poison)
+    await drain(driver, config=FAST)
+    assert (await driver.get(good)).state is JobState.COMPLETED  # type: ignore[union-attr]
+    errors = [(await driver.get(j.id)).error for j in poison]  # type: ignore[union-attr]
+    assert errors[0] is not None and "undecodable payload" in errors[0]
+    assert errors[1] is not None and "unknown task 'nobody.registered.This'" in errors[1]
+    assert errors[2] is not None and "arguments no longer match" in errors[2]
+    for job in poison:
+        stored = await driver.get(job.id)
+        assert stored is not None and (stored.state, stored.attempts) == (JobState.FAILED, 1)
+
+
+async def test_the_allow_list_limits_what_runs() -> None:
+    driver = await memory()
+    job_id = await Dispatcher(driver, FAST).dispatch(Echo(value=1))
+    await drain(driver, config=FAST.replace(task_allow_list=("other.*",)))
+    job = await driver.get(job_id)
+    assert job is not None and job.state is JobState.FAILED
+    assert "unknown task" in (job.error or "")
+
+
+async def test_concurrency_bounds_jobs_in_flight() -> None:
+    driver = await memory()
+    await Dispatcher(driver, FAST).dispatch_many(Sleeper(seconds=0.2) for _ in range(6))
+    started = time.monotonic()
+    worker = await drain(driver, config=FAST, concurrency=3)
+    elapsed = time.monotonic() - started
+    assert worker.processed == 6
+    assert 0.38 <= elapsed < 2.0  # two waves of three
+
+
+async def test_stop_lets_jobs_in_flight_finish() -> None:
+    driver = await memory()
+    job_id = await Dispatcher(driver, FAST).dispatch(Sleeper(seconds=0.3))
+    worker = Worker(driver, ["default"], config=FAST, handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    await asyncio.sleep(0.1)
+    worker.stop()
+    await asyncio.wait_for(running, 5)
+    assert (await driver.get(job_id)).state is JobState.COMPLETED  # type: ignore[union-attr]
+
+
+async def test_jobs_still_running_at_the_shutdown_timeout_go_back_at_once() -> None:
+    driver = await memory()
+    job_id = await Dispatcher(driver, FAST).dispatch(Sleeper(seconds=30))
+    worker = Worker(driver, ["default"], config=FAST, shutdown_timeout=0.2, handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    worker.stop()
+    await asyncio.wait_for(running, 5)
+    assert time.monotonic() - started < 2
+    job = await driver.get(job_id)
+    assert job is not None and (job.state, job.attempts, job.worker_id) == (JobState.PENDING, 0, None)
+
+
+async def test_an_immediate_stop_releases_everything() -> None:
+    driver = await memory()
+    await Dispatcher(driver, FAST).dispatch_many(Sleeper(seconds=30) for _ in range(3))
+    worker = Worker(driver, ["default"], config=FAST, handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    await asyncio.sleep(0.1)
+    worker.stop(immediate=True)
+    await asyncio.wait_for(running, 5)
+    assert (await driver.stats("default")).depth == 3
+
+
+async def test_leases_are_renewed_while_a_job_runs() -> None:
+    driver = await memory()
+    job_id = await Dispatcher(driver, FAST).dispatch(Sleeper(seconds=0.8))
+    worker = await drain(driver, config=FAST, lease_seconds=0.3)
+    job = await driver.get(job_id)
+    assert job is not None and (job.state, job.attempts) == (JobState.COMPLETED, 1)
+    assert worker._outcomes.rejected == 0
+
+
+async def test_a_task_can_dispatch_another_through_the_worker_driver() -> None:
+    driver = await memory()
+    await Dispatcher(driver, FAST).dispatch(Spawner())
+    worker = await drain(driver, config=FAST)
+    assert worker.processed == 2
+
+
+async def test_progress_is_recorded_and_announced() -> None:
+    recorder = EventRecorder()
+    outcome = await run_job(Progress(), config=FAST, event_emitter=recorder)
+    assert outcome.state is JobState.COMPLETED
+    (event,) = [e for e in recorder.events if e.event_type == "task_progress"]
+    assert (event.progress, event.meta) == (0.5, {"rows": 5})
+
+
+async def test_the_worker_announces_itself_and_its_jobs() -> None:
+    recorder = EventRecorder()
+    driver = await memory()
+    job_id = await Dispatcher(driver, FAST).dispatch(Echo(value=1))
+    worker = await drain(driver, config=FAST, event_emitter=recorder, worker_id="w-test")
+    kinds = recorder.kinds()
+    assert kinds[0] == "worker_online"
+    assert kinds[-1] == "worker_offline"
+    assert recorder.kinds(job_id) == ["task_started", "task_completed"]
+    done = next(e for e in recorder.events if e.event_type == "task_completed")
+    assert done.worker_id == "w-test" and done.duration_ms is not None
+    assert worker.info().worker_id == "w-test"
+    assert await driver.list_workers() == []  # removed on the way out
+
+
+async def test_burst_waits_for_delayed_jobs() -> None:
+    driver = await memory()
+    job_id = await Dispatcher(driver, FAST).dispatch(Echo(value=1).delay(0.3))
+    await drain(driver, config=FAST)
+    assert (await driver.get(job_id)).state is JobState.COMPLETED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("queues", [["a", "b"]])
+async def test_a_worker_serves_only_its_queues(queues: list[str]) -> None:
+    driver = await memory()
+    dispatcher = Dispatcher(driver, FAST)
+    ids = [await dispatcher.dispatch(Echo(value=q).on_queue(q)) for q in ("a", "b", "c")]
+    await drain(driver, queues, config=FAST)
+    states = [(await driver.get(i)).state for i in ids]  # type: ignore[union-attr]
+    assert states == [JobState.COMPLETED, JobState.COMPLETED, JobState.PENDING]
