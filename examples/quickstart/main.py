@@ -16,8 +16,9 @@ DB = HERE / "quickstart.db"
 os.environ.setdefault("ASYNCTASQ_SQLITE_PATH", str(DB))
 os.environ.setdefault("ASYNCTASQ_QUEUES", "default,emails")
 
-from asynctasq import DriverFactory, JobState, dispatch_many  # noqa: E402
 from tasks import ChargeCard, HashPassword, ResizeImage, SendWelcomeEmail, send_reminder  # noqa: E402
+
+from asynctasq import DriverFactory, JobState, dispatch_many  # noqa: E402
 
 
 async def dispatch() -> None:
@@ -34,8 +35,17 @@ async def dispatch() -> None:
 
 def work() -> int:
     print("2. running a worker until the queues are empty (--burst)")
-    command = [sys.executable, "-m", "asynctasq", "worker", "--import", "tasks", "--burst",
-               "--log-level", "WARNING"]
+    command = [
+        sys.executable,
+        "-m",
+        "asynctasq",
+        "worker",
+        "--import",
+        "tasks",
+        "--burst",
+        "--log-level",
+        "WARNING",
+    ]
     return subprocess.run(command, cwd=HERE, check=False).returncode
 
 

@@ -41,7 +41,7 @@ class HashPassword(SyncProcessTask[str]):
 
     def execute(self) -> str:
         digest = hashlib.pbkdf2_hmac("sha256", self.password.encode(), b"salt", 200_000)
-        print(f"  [SyncProcessTask]  hashed a password in a pool process", flush=True)
+        print("  [SyncProcessTask]  hashed a password in a pool process", flush=True)
         return digest.hex()[:16]
 
 
@@ -53,7 +53,8 @@ class ChargeCard(AsyncTask[None]):
     order_id: int
 
     async def execute(self) -> None:
-        print(f"  [AsyncTask]        charging order {self.order_id}, attempt {self._attempts}", flush=True)
+        attempt = self._attempts
+        print(f"  [AsyncTask]        charging order {self.order_id}, attempt {attempt}", flush=True)
         raise ConnectionError("payment gateway unreachable")
 
     async def failed(self, exception: BaseException) -> None:

@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from asynctasq.cli.publish import env_example
-from asynctasq.config import Config, ConfigError, env_var, get_global_config, redact_url, set_global_config
+from asynctasq.config import (
+    Config,
+    ConfigError,
+    env_var,
+    get_global_config,
+    redact_url,
+    set_global_config,
+)
 
 
 def test_defaults_need_nothing_set_up(tmp_path: Path) -> None:
@@ -19,7 +26,9 @@ def test_defaults_need_nothing_set_up(tmp_path: Path) -> None:
 
 def test_every_field_names_its_variable() -> None:
     assert env_var("driver") == "ASYNCTASQ_DRIVER"
-    assert env_var("process_pool_max_tasks_per_child") == "ASYNCTASQ_PROCESS_POOL_MAX_TASKS_PER_CHILD"
+    assert (
+        env_var("process_pool_max_tasks_per_child") == "ASYNCTASQ_PROCESS_POOL_MAX_TASKS_PER_CHILD"
+    )
     for name in (
         "ASYNCTASQ_REDIS_URL",
         "ASYNCTASQ_REDIS_PASSWORD",

@@ -11,7 +11,14 @@ import msgpack
 import pytest
 
 from asynctasq.errors import PoisonJobError
-from asynctasq.serialization import DecodeError, SerializationError, Serializer, TypeHook, dumps, loads
+from asynctasq.serialization import (
+    DecodeError,
+    SerializationError,
+    Serializer,
+    TypeHook,
+    dumps,
+    loads,
+)
 from asynctasq.serialization.payload import decode_payload, encode_payload
 
 
@@ -116,4 +123,4 @@ def test_payload_envelope_and_poison() -> None:
 def test_pickle_is_never_used() -> None:
     import asynctasq.serialization.msgpack as module
 
-    assert "pickle" not in open(module.__file__).read()  # noqa: SIM115, PTH123
+    assert "pickle" not in open(module.__file__).read()  # noqa: SIM115

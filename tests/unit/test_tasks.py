@@ -5,7 +5,15 @@ import time
 
 import pytest
 
-from asynctasq import AsyncTask, Backoff, Config, SyncProcessTask, SyncTask, TaskDefinitionError, task
+from asynctasq import (
+    AsyncTask,
+    Backoff,
+    Config,
+    SyncProcessTask,
+    SyncTask,
+    TaskDefinitionError,
+    task,
+)
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.drivers.memory import MemoryDriver
 from asynctasq.serialization.payload import decode_payload
@@ -60,7 +68,9 @@ def test_arguments_become_attributes_and_are_captured() -> None:
         SendEmail("a@b.c")  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("name", ["dispatch", "config", "delay", "_secret", "retry_after", "execute"])
+@pytest.mark.parametrize(
+    "name", ["dispatch", "config", "delay", "_secret", "retry_after", "execute"]
+)
 def test_reserved_argument_names_are_refused_at_class_creation(name: str) -> None:
     with pytest.raises(TaskDefinitionError, match="reserved"):
         type("Bad", (AsyncTask,), {"__annotations__": {name: "int"}, "execute": SendEmail.execute})

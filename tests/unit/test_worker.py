@@ -240,7 +240,11 @@ async def test_jobs_still_running_at_the_shutdown_timeout_go_back_at_once() -> N
     await asyncio.wait_for(running, 5)
     assert time.monotonic() - started < 2
     job = await driver.get(job_id)
-    assert job is not None and (job.state, job.attempts, job.worker_id) == (JobState.PENDING, 0, None)
+    assert job is not None and (job.state, job.attempts, job.worker_id) == (
+        JobState.PENDING,
+        0,
+        None,
+    )
 
 
 async def test_an_immediate_stop_releases_everything() -> None:
