@@ -1,0 +1,50 @@
+"""Process tasks for the pool tests: importable by pool processes."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import time
+
+from asynctasq import AsyncProcessTask, SyncProcessTask
+
+
+class Pid(SyncProcessTask[int]):
+    def execute(self) -> int:
+        return os.getpid()
+
+
+class AsyncPid(AsyncProcessTask[list[int]]):
+    async def execute(self) -> list[int]:
+        await asyncio.sleep(0.01)
+        return [os.getpid(), 1]
+
+
+class Spin(SyncProcessTask[None]):
+    config = {"timeout": 0.5, "max_attempts": 1}
+
+    def execute(self) -> None:
+        while True:
+            time.sleep(0.01)
+
+
+class Exit(SyncProcessTask[None]):
+    config = {"max_attempts": 1}
+
+    def execute(self) -> None:
+        os._exit(3)
+
+
+class Segfault(SyncProcessTask[None]):
+    config = {"max_attempts": 1}
+
+    def execute(self) -> None:
+        ctypes.string_at(0)
+
+
+class Raise(SyncProcessTask[None]):
+    config = {"max_attempts": 1}
+
+    def execute(self) -> None:
+        raise LookupError("from the pool")
