@@ -92,13 +92,15 @@ async def test_a_second_signal_stops_at_once_and_releases(tmp_path: Path) -> Non
     db, log = tmp_path / "q.db", str(tmp_path / "effects.log")
     driver, dispatcher = await open_db(db)
     job_id = await dispatcher.dispatch(Record(key="slow", log=log, seconds=30))
-    worker = spawn_worker(env_for(db))
+    output = tmp_path / "worker.log"
+    worker = spawn_worker(env_for(db, ASYNCTASQ_LOG_LEVEL="INFO"), log_path=output)
     wait_until(lambda: _state(db, job_id) == "active", 30, "the job to start")
     worker.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
     worker.send_signal(signal.SIGINT)
-    assert worker.wait(10) == 0
+    assert worker.wait(20) == 0, output.read_text()
     job = await driver.get(job_id)
-    assert job is not None and job.state is JobState.PENDING
+    assert job is not None and job.state is JobState.PENDING, output.read_text()
     await driver.disconnect()
 
 
