@@ -67,6 +67,18 @@ class Config:
     redis_cluster: bool = _setting(
         False, "ASYNCTASQ_REDIS_CLUSTER", "Connect to a Redis Cluster (the URL names any node)"
     )
+    redis_dead_letter_ttl: float = _setting(
+        30 * 86400.0,
+        "ASYNCTASQ_REDIS_DEAD_LETTER_TTL",
+        "Seconds Redis keeps a failed (dead-lettered) or cancelled job; 0: until purged",
+        minimum=0,
+    )
+    redis_dead_letter_max: int = _setting(
+        100_000,
+        "ASYNCTASQ_REDIS_DEAD_LETTER_MAX",
+        "Most failed and (separately) cancelled jobs Redis keeps per queue; oldest dropped first",
+        minimum=0,
+    )
     postgres_dsn: str = _setting(
         "postgresql://postgres@localhost:5432/postgres",
         "ASYNCTASQ_POSTGRES_DSN",
@@ -93,6 +105,12 @@ class Config:
     )
     mysql_max_pool_size: int = _setting(
         10, "ASYNCTASQ_MYSQL_MAX_POOL_SIZE", "Maximum MySQL pool connections", minimum=1
+    )
+    mysql_poll_interval: float = _setting(
+        0.05,
+        "ASYNCTASQ_MYSQL_POLL_INTERVAL",
+        "Longest pause of an idle MySQL worker between two looks for new jobs (seconds)",
+        minimum=0.001,
     )
     keep_completed_tasks: bool = _setting(
         False,
@@ -150,6 +168,18 @@ class Config:
         "ASYNCTASQ_TASK_ALLOW_LIST",
         "Task names (fnmatch patterns) a worker may run; empty: every registered task",
     )
+    sqlalchemy_session_factory: str | None = _setting(
+        None,
+        "ASYNCTASQ_SQLALCHEMY_SESSION_FACTORY",
+        "module:attribute of the sessionmaker or async_sessionmaker a worker loads "
+        "SQLAlchemy models with (see docs/orm.md)",
+    )
+    sqlalchemy_bases: tuple[str, ...] = _setting(
+        (),
+        "ASYNCTASQ_SQLALCHEMY_BASES",
+        "module:attribute of the declarative bases (or registries) whose models tasks "
+        "may receive, comma-separated",
+    )
     lease_seconds: float = _setting(
         60.0,
         "ASYNCTASQ_LEASE_SECONDS",
@@ -189,6 +219,21 @@ class Config:
     )
     events_channel: str = _setting(
         "asynctasq:events", "ASYNCTASQ_EVENTS_CHANNEL", "Pub/Sub channel of events"
+    )
+    events_postgres_dsn: str | None = _setting(
+        None,
+        "ASYNCTASQ_EVENTS_POSTGRES_DSN",
+        "Send events by PostgreSQL NOTIFY on this database (empty: off)",
+        secret=True,
+    )
+    events_log: bool = _setting(
+        False, "ASYNCTASQ_EVENTS_LOG", "Also write every event to the asynctasq.events logger"
+    )
+    metrics_port: int | None = _setting(
+        None,
+        "ASYNCTASQ_METRICS_PORT",
+        "Serve Prometheus metrics on this port from each worker (empty: off)",
+        minimum=0,
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting(
         "INFO", "ASYNCTASQ_LOG_LEVEL", "Log level: DEBUG, INFO, WARNING, ERROR"

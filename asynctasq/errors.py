@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AsyncTasqError",
+    "ModelNotFound",
     "PermanentError",
     "PoisonJobError",
     "ProcessCrashedError",
@@ -24,6 +25,27 @@ class TaskDefinitionError(AsyncTasqError, TypeError):
 
 class PermanentError(AsyncTasqError):
     """Raise it (or a subclass) from a task to fail the job without retrying."""
+
+
+class ModelNotFound(PermanentError):
+    """A model instance passed to a task has no row any more (deleted after dispatch).
+
+    Not retried by default; a task's ``should_retry`` can say otherwise."""
+
+    def __init__(self, model: str, key: object, *more_keys: object) -> None:
+        keys = (key, *more_keys)
+        shown = ", ".join(repr(k) for k in keys[:10]) + (", ..." if len(keys) > 10 else "")
+        plural = "s" if len(keys) > 1 else ""
+        super().__init__(
+            f"{model} with primary key{plural} {shown} no longer exists "
+            "(deleted after the job was dispatched?)"
+        )
+        self.model = model
+        self.key = key
+        self.keys = keys
+
+    def __reduce__(self) -> tuple[type[ModelNotFound], tuple[object, ...]]:
+        return type(self), (self.model, *self.keys)  # crosses the process pool as itself
 
 
 class PoisonJobError(PermanentError):

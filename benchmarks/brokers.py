@@ -3,6 +3,7 @@ never touches other data. Each driver adds its entry here."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from asynctasq.config import Config
 
-__all__ = ["bench_config", "cleanup"]
+__all__ = ["bench_config", "cleanup", "config_env"]
 
 _TOKEN = secrets.token_hex(3)
 
@@ -26,6 +27,17 @@ def bench_config(driver: str) -> Config:
     if driver == "postgres":
         return base.replace(postgres_schema=f"bench_{_TOKEN}")
     return base
+
+
+def config_env(config: Config) -> dict[str, str]:
+    """The ASYNCTASQ_* variables that give a worker subprocess these settings."""
+    env = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if value is None:
+            continue
+        env[f.metadata["env"]] = ",".join(value) if isinstance(value, tuple) else str(value)
+    return env
 
 
 def cleanup(config: Config) -> None:

@@ -25,10 +25,11 @@ from pathlib import Path
 from asynctasq.config import Config
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.driver_factory import DriverFactory
+from asynctasq.core.events.emitters import EventEmitter
 from asynctasq.core.worker import Worker
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.memory import MemoryBroker, MemoryDriver
-from benchmarks.brokers import bench_config, cleanup
+from benchmarks.brokers import bench_config, cleanup, config_env
 from benchmarks.tasks import LatencyProbe, NoOp, countdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +90,7 @@ class Bench:
         await driver.disconnect()
         return n / elapsed
 
-    async def drain(self, n: int) -> float:
+    async def drain(self, n: int, event_emitter: EventEmitter | None = None) -> float:
         producer = await self.driver()
         dispatcher = Dispatcher(producer, self.config)
         for i in range(0, n, 5000):
@@ -103,6 +104,7 @@ class Bench:
             config=self.config,
             concurrency=self.concurrency,
             handle_signals=False,
+            event_emitter=event_emitter,
         )
         finished = countdown.arm(n)
         started = time.perf_counter()
@@ -122,7 +124,7 @@ class Bench:
         """Enqueue-to-start in ms for ``n`` sequential jobs, worker in another process."""
         log = Path(tempfile.mkdtemp()) / "latency.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
-        env.update(_env_of(self.config))
+        env.update(config_env(self.config))
         command = [sys.executable, "-m", "asynctasq", "worker", "--queues", self.queue,
                    "--import", "benchmarks.tasks", "--log-level", "WARNING"]  # fmt: skip
         worker = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -156,18 +158,6 @@ async def _wait_lines(path: Path, count: int, timeout: float) -> None:
             return
         await asyncio.sleep(0.0005)
     raise TimeoutError(f"the worker did not run job {count} within {timeout}s")
-
-
-def _env_of(config: Config) -> dict[str, str]:
-    import dataclasses
-
-    env = {}
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if value is None:
-            continue
-        env[f.metadata["env"]] = ",".join(value) if isinstance(value, tuple) else str(value)
-    return env
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -12,7 +12,7 @@ from asynctasq.config import ConfigError
 __all__ = ["main"]
 
 #: each module has add_parser(commands) and the handler it sets
-COMMANDS = ("worker", "migrate", "publish")
+COMMANDS = ("worker", "migrate", "publish", "events", "stats")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from asynctasq.cli.options import add_setting, config_from_args
 from asynctasq.config import Config
 from asynctasq.core.events import create_event_emitter
 from asynctasq.core.logs import configure_logging
+from asynctasq.core.metrics import worker_metrics
 from asynctasq.core.worker import Worker
 
 __all__ = ["add_parser", "run"]
@@ -39,6 +40,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_setting(parser, "--max-tasks-per-child", "process_pool_max_tasks_per_child", metavar="N")
     add_setting(parser, "--log-level", "log_level", metavar="LEVEL")
     add_setting(parser, "--log-format", "log_format", metavar="FORMAT")
+    add_setting(parser, "--metrics-port", "metrics_port", metavar="PORT")
     parser.add_argument("--worker-id", help="name of this worker (default: host:pid:random)")
     parser.add_argument(
         "--burst",
@@ -60,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(config: Config, worker_id: str | None, burst: bool) -> int:
     emitter = create_event_emitter(config)
-    worker = Worker(event_emitter=emitter, worker_id=worker_id, burst=burst, config=config)
     try:
-        await worker.start()
+        # with --metrics-port, the Prometheus exporter listens to the events too
+        async with worker_metrics(config, emitter) as events:
+            worker = Worker(event_emitter=events, worker_id=worker_id, burst=burst, config=config)
+            await worker.start()
     finally:
         await emitter.close()
     return 0

@@ -1,4 +1,9 @@
-"""JSON log lines (``ASYNCTASQ_LOG_FORMAT=json``) for log shippers."""
+"""JSON log lines (``ASYNCTASQ_LOG_FORMAT=json``) for log shippers.
+
+One object per line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
+then the job context (``worker_id``, ``task_id``, ``task_name``, ``queue``,
+``attempt``: see logs.py), then any ``extra=`` fields, then ``exception``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 
 __all__ = ["JsonFormatter"]
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,4 +31,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=str)

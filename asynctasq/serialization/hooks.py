@@ -37,6 +37,12 @@ class TypeHook:
         """The value back from what ``encode`` returned."""
         raise NotImplementedError
 
+    def claims(self, cls: type) -> bool:
+        """Whether this hook also encodes instances of ``cls``, beyond ``types``: for
+        families of classes without a common base (SQLAlchemy-mapped classes,
+        dataclasses). Called once per class; the answer is cached."""
+        return False
+
 
 def class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"

@@ -16,6 +16,7 @@ __all__ = [
     "DecodeError",
     "SerializationError",
     "Serializer",
+    "default_hooks",
     "default_serializer",
     "dumps",
     "loads",
@@ -33,12 +34,19 @@ class DecodeError(ValueError):
     """Bytes that are not a payload this worker can decode."""
 
 
+def default_hooks() -> tuple[TypeHook, ...]:
+    """The built-in value hooks, then the ORM reference hooks (they import no ORM)."""
+    from asynctasq.serialization.orm.references import ORM_HOOKS  # needs SerializationError
+
+    return (*BUILTIN_HOOKS, *ORM_HOOKS)
+
+
 class Serializer:
-    def __init__(self, hooks: tuple[TypeHook, ...] = BUILTIN_HOOKS) -> None:
+    def __init__(self, hooks: tuple[TypeHook, ...] | None = None) -> None:
         self._by_code: dict[int, TypeHook] = {}
         self._hooks: list[TypeHook] = []
         self._by_type: dict[type, TypeHook | None] = {}
-        for hook in hooks:
+        for hook in default_hooks() if hooks is None else hooks:
             self.register(hook)
 
     def register(self, hook: TypeHook) -> None:
@@ -66,6 +74,8 @@ class Serializer:
             found = next((h for h in self._hooks if klass in h.types), None)
             if found is not None:
                 break
+        if found is None:
+            found = next((h for h in self._hooks if h.claims(cls)), None)
         self._by_type[cls] = found
         return found
 

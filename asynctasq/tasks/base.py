@@ -64,6 +64,7 @@ RESERVED_NAMES = frozenset(
         "retry_after",
         "with_options",
         "report_progress",
+        "report_progress_sync",
         "task_name",
         "executor",
     }
@@ -243,6 +244,14 @@ class BaseTask(Generic[T]):
             raise ValueError("progress is a fraction between 0.0 and 1.0")
         if self._progress_sink is not None:
             await self._progress_sink(self, progress, dict(meta or {}))
+
+    def report_progress_sync(self, progress: float, meta: Mapping[str, Any] | None = None) -> None:
+        """report_progress for a blocking ``def execute`` (SyncTask, SyncProcessTask):
+        returns once the worker recorded it."""
+        if not 0.0 <= progress <= 1.0:
+            raise ValueError("progress is a fraction between 0.0 and 1.0")
+        if self._progress_sink is not None:
+            self._progress_sink.report_blocking(self, progress, dict(meta or {}))
 
     def _run_at(self, now: float | None = None) -> float:
         now = time.time() if now is None else now

@@ -8,13 +8,12 @@ its job is failed on time and the thread is left to finish in the background.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asynctasq.core.events.progress import forward_progress
 from asynctasq.core.worker.process_pool import ProcessPool
+from asynctasq.core.worker.threads import ThreadPool
 from asynctasq.errors import TaskTimeoutError
 from asynctasq.jobs import Job
 from asynctasq.tasks.base import BaseTask
@@ -32,7 +31,7 @@ class Executors:
         max_tasks_per_child: int | None = None,
         task_modules: Iterable[str] = (),
     ) -> None:
-        self.threads = ThreadPoolExecutor(thread_pool_size, thread_name_prefix="asynctasq-sync")
+        self.threads = ThreadPool(thread_pool_size)
         self._process_args = (process_pool_size, max_tasks_per_child, list(task_modules))
         self._processes: ProcessPool | None = None
 
@@ -61,20 +60,25 @@ class Executors:
             case "async":
                 return await _with_timeout(task.execute(), timeout)
             case "thread":
-                return await _with_timeout(self.in_thread(task.execute), timeout)
+                try:
+                    return await self.threads.run(task.execute, timeout=timeout)
+                except TimeoutError:
+                    raise TaskTimeoutError(
+                        f"job exceeded its timeout of {timeout}s; its thread was left to finish"
+                    ) from None
             case "process":
-                return await self.processes.run(job.task, job.payload, timeout)
+                return await self.processes.run(
+                    job.task, job.payload, timeout, on_progress=forward_progress(task)
+                )
             case other:
                 raise TypeError(f"unknown executor {other!r}")
 
-    def in_thread(self, fn: Any, *args: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, fn, *args)
-        return loop.run_in_executor(self.threads, call)
+    async def in_thread(self, fn: Any, *args: Any) -> Any:
+        return await self.threads.run(fn, *args)
 
     async def close(self, *, kill: bool = False) -> None:
         # abandoned threads (timed out SyncTasks) are not waited for
-        self.threads.shutdown(wait=False, cancel_futures=True)
+        self.threads.close()
         if self._processes is not None:
             await self._processes.close(kill=kill)
 

@@ -1,7 +1,8 @@
 """The worker's pulse: lease renewal, its heartbeat record, and crash recovery.
 
 Leases are renewed every third of their length, so a renewal can be missed twice
-before a job is considered abandoned. The same tick returns jobs of dead workers
+before a job is considered abandoned: here on the loop, or from a RenewalThread
+(renewal.py) when the worker has one. The same tick returns jobs of dead workers
 (expired leases) to the queue, so recovery needs no separate process.
 """
 
@@ -10,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
+from asynctasq.core.worker.renewal import HeldLeases, RenewalThread, renew_leases
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import WorkerInfo
 
@@ -28,25 +30,27 @@ class LeaseKeeper:
         worker_id: str,
         lease_seconds: float,
         heartbeat_interval: float,
-        held_jobs: Callable[[], Iterable[tuple[str, float]]],
+        leases: HeldLeases,
         worker_info: Callable[[], WorkerInfo],
         on_heartbeat: Callable[[WorkerInfo], None] | None = None,
+        renewal_thread: RenewalThread | None = None,
     ) -> None:
         self.driver = driver
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.heartbeat_interval = heartbeat_interval
-        self.held_jobs = held_jobs
+        self.leases = leases
         self.worker_info = worker_info
         self.on_heartbeat = on_heartbeat
+        self.renewal_thread = renewal_thread
         self.tick = min(heartbeat_interval, lease_seconds / 3)
-        self.lost: set[str] = set()
 
     async def run(self) -> None:
         next_beat = 0.0
         while True:
             try:
-                await self.renew()
+                if self.renewal_thread is None:
+                    await self.renew()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self.heartbeat_interval
                     await self.beat()
@@ -62,19 +66,9 @@ class LeaseKeeper:
             await asyncio.sleep(self.tick)
 
     async def renew(self) -> None:
-        by_lease: dict[float, list[str]] = {}
-        for job_id, lease in self.held_jobs():
-            by_lease.setdefault(max(lease, self.lease_seconds), []).append(job_id)
-        for lease, ids in by_lease.items():
-            held = set(await self.driver.renew(self.worker_id, ids, lease))
-            for job_id in ids:
-                if job_id not in held and job_id not in self.lost:
-                    self.lost.add(job_id)
-                    log.warning(
-                        "lease of job %s was lost (it expired and the job was recovered); "
-                        "its outcome will be rejected",
-                        job_id,
-                    )
+        held = self.leases.snapshot()
+        if held:
+            await renew_leases(self.driver, self.worker_id, self.leases, held, self.lease_seconds)
 
     async def beat(self) -> None:
         info = self.worker_info()

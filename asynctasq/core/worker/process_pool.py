@@ -18,7 +18,7 @@ import pickle
 import signal
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
@@ -33,11 +33,38 @@ __all__ = ["ProcessPool"]
 log = logging.getLogger("asynctasq.worker")
 
 
+#: the first item of a message a pool process sends before its reply
+_PROGRESS = 2
+
+
+class _PipeProgress:
+    """A task's progress sink in a pool process: a message to the worker, which
+    records it (``report_progress`` and ``report_progress_sync`` alike)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def __call__(self, task: Any, progress: float, meta: dict[str, Any]) -> None:
+        self.report_blocking(task, progress, meta)
+
+    def report_blocking(self, task: Any, progress: float, meta: dict[str, Any]) -> None:
+        try:
+            message = msgpack.packb([_PROGRESS, progress, meta], use_bin_type=True)
+        except TypeError as exc:
+            raise TypeError(f"progress meta must be plain data (msgpack): {exc}") from None
+        self.conn.send_bytes(message)
+
+
 def _child_main(conn: Connection, modules: list[str]) -> None:
     # the worker owns shutdown: Ctrl-C in a terminal must not kill jobs mid-flight
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from asynctasq.serialization.msgpack import default_serializer
     from asynctasq.serialization.payload import decode_payload
+    from asynctasq.serialization.resolve import (
+        has_references,
+        raise_for_unresolved,
+        resolve_references,
+    )
     from asynctasq.tasks.registry import import_task_modules, registry
 
     import_task_modules(modules)
@@ -53,7 +80,12 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
         try:
             cls = registry.get(task_name)
             args, _ = decode_payload(payload)
+            if has_references(args):  # ORM rows, fetched fresh by this process
+                loop = loop or asyncio.new_event_loop()
+                args = loop.run_until_complete(resolve_references(args))
+                raise_for_unresolved(args)
             task = cls(**args)
+            task._progress_sink = _PipeProgress(conn)
             if getattr(cls, "coroutine", False):
                 loop = loop or asyncio.new_event_loop()
                 result = loop.run_until_complete(task.execute())
@@ -114,16 +146,23 @@ class ProcessPool:
         #: processes replaced after a crash or a timeout kill, for reports and tests
         self.replaced = 0
 
-    async def run(self, task_name: str, payload: bytes, timeout: float | None = None) -> Any:
-        """Run one job in a pool process; returns its decoded result."""
+    async def run(
+        self,
+        task_name: str,
+        payload: bytes,
+        timeout: float | None = None,
+        on_progress: Callable[[float, dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> Any:
+        """Run one job in a pool process; returns its decoded result. The progress
+        the job reports goes to ``on_progress``."""
         if self._closed:
             raise RuntimeError("the process pool is closed")
         async with self._slots:
-            child = self._idle.pop() if self._idle else await self._spawn()
+            child = await self._take()
             self._busy.add(child)
             healthy = False
             try:
-                reply = await self._call(child, task_name, payload, timeout)
+                reply = await self._call(child, task_name, payload, timeout, on_progress)
                 healthy = True
             finally:
                 self._busy.discard(child)
@@ -132,8 +171,26 @@ class ProcessPool:
                     self._reap(child)
                     self.replaced += 1
                 else:
-                    self._recycle(child)
+                    # after a MemoryError the process may be near a limit (RLIMIT_AS)
+                    # or badly fragmented: the next job gets a fresh one
+                    self._recycle(child, spent=_is_memory_error(reply))
         return self._result(reply)
+
+    async def _take(self) -> _Child:
+        """An idle process, or a new one; one that died while idle (OOM killer, a
+        stray signal) is replaced here instead of failing the next job."""
+        while self._idle:
+            child = self._idle.pop()
+            if child.process.is_alive():
+                return child
+            log.warning(
+                "an idle pool process died (%s); replacing it",
+                _describe_exit(child.process.exitcode).removeprefix("the pool process "),
+            )
+            child.kill()
+            self._reap(child)
+            self.replaced += 1
+        return await self._spawn()
 
     async def _spawn(self) -> _Child:
         # starting a process blocks (forkserver round trip): keep it off the loop
@@ -141,12 +198,12 @@ class ProcessPool:
             None, _Child, self._ctx, self.modules
         )
 
-    def _recycle(self, child: _Child) -> None:
+    def _recycle(self, child: _Child, *, spent: bool = False) -> None:
         child.jobs_run += 1
         worn_out = bool(self.max_tasks_per_child) and child.jobs_run >= (
             self.max_tasks_per_child or 0
         )
-        if worn_out or self._closed:
+        if worn_out or spent or self._closed:
             child.retire()
             self._reap(child)
         else:
@@ -158,10 +215,32 @@ class ProcessPool:
         asyncio.get_running_loop().run_in_executor(None, child.process.join, 10)
 
     async def _call(
-        self, child: _Child, name: str, payload: bytes, timeout: float | None
+        self,
+        child: _Child,
+        name: str,
+        payload: bytes,
+        timeout: float | None,
+        on_progress: Callable[[float, dict[str, Any]], Awaitable[None]] | None = None,
     ) -> list[Any]:
         loop = asyncio.get_running_loop()
-        child.conn.send_bytes(msgpack.packb([name, payload], use_bin_type=True))
+        try:
+            child.conn.send_bytes(msgpack.packb([name, payload], use_bin_type=True))
+        except OSError as exc:  # it died between _take() and now
+            raise ProcessCrashedError(
+                f"the pool process died before the job could start ({exc})"
+            ) from None
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            message = await self._receive(child, deadline, timeout)
+            if message[0] != _PROGRESS:
+                return message
+            if on_progress is not None:  # the job runs on meanwhile
+                await on_progress(message[1], message[2])
+
+    async def _receive(
+        self, child: _Child, deadline: float | None, timeout: float | None
+    ) -> list[Any]:
+        loop = asyncio.get_running_loop()
         readable: asyncio.Future[None] = loop.create_future()
         died: asyncio.Future[None] = loop.create_future()
 
@@ -174,7 +253,9 @@ class ProcessPool:
         loop.add_reader(sentinel, mark, died)
         try:
             done, _ = await asyncio.wait(
-                {readable, died}, timeout=timeout, return_when="FIRST_COMPLETED"
+                {readable, died},
+                timeout=None if deadline is None else max(0.0, deadline - loop.time()),
+                return_when="FIRST_COMPLETED",
             )
         finally:
             loop.remove_reader(fd)
@@ -190,7 +271,8 @@ class ProcessPool:
                 return list(msgpack.unpackb(child.conn.recv_bytes(), raw=False))
         except (EOFError, OSError):
             pass
-        child.process.join(timeout=1)
+        # its pipe closed: give the process a moment to finish dying, off the loop
+        await loop.run_in_executor(None, child.process.join, 1)
         raise ProcessCrashedError(_describe_exit(child.process.exitcode))
 
     @staticmethod
@@ -224,6 +306,10 @@ class ProcessPool:
             await loop.run_in_executor(None, child.process.join, 5)
             if child.process.is_alive():
                 child.kill()
+
+
+def _is_memory_error(reply: list[Any]) -> bool:
+    return bool(reply[0] == 1 and reply[2] == "MemoryError")
 
 
 def _describe_exit(code: int | None) -> str:

@@ -16,12 +16,15 @@ from typing import Any
 
 from asynctasq.config import Config
 from asynctasq.core.events.emitters import EventEmitter
+from asynctasq.core.events.progress import ProgressSink
 from asynctasq.core.events.types import Event
+from asynctasq.core.logs import job_logging_context
 from asynctasq.core.worker.executors import Executors
 from asynctasq.errors import PoisonJobError
 from asynctasq.jobs import Completed, Failed, Job, Outcome, Released, Retried
 from asynctasq.serialization.msgpack import Serializer
 from asynctasq.serialization.payload import decode_payload
+from asynctasq.serialization.resolve import raise_for_unresolved, resolve_references
 from asynctasq.tasks.base import BaseTask
 from asynctasq.tasks.registry import TaskRegistry
 from asynctasq.tasks.retry import Backoff, RetryDelay, retry_delay_for
@@ -82,6 +85,7 @@ class JobRunner:
         """The task instance for a job; PoisonJobError when it cannot be built."""
         cls = self.registry.get(job.task, self.allow)
         args, options = decode_payload(job.payload, self.serializer)
+        args = await resolve_references(args, self.config)  # ORM rows, fetched fresh
         try:
             task = cls(**args)
         except Exception as exc:
@@ -89,10 +93,16 @@ class JobRunner:
                 f"arguments no longer match {job.task}: {type(exc).__name__}: {exc}"
             ) from exc
         task._task_id, task._attempts, task._job = job.id, job.attempts, job
-        task._progress_sink = self.progress
+        if self.progress is not None:
+            task._progress_sink = ProgressSink(self.progress, asyncio.get_running_loop())
         return task, options
 
     async def run(self, job: Job) -> Outcome:
+        # every record logged while the job runs names it (task id, queue, attempt...)
+        with job_logging_context(job, self.worker_id):
+            return await self._run(job)
+
+    async def _run(self, job: Job) -> Outcome:
         started = time.monotonic()
         emit = self.emitter.enabled
         if emit:
@@ -103,6 +113,7 @@ class JobRunner:
             log.error("job %s (%s) is poison, dead-lettered: %s", job.id, job.task, exc)
             return self._dead(job, exc, started)
         try:
+            raise_for_unresolved(task._args)  # a row deleted since dispatch fails the attempt
             result = await self.executors.run(task, job)
         except asyncio.CancelledError:
             # shutdown ran out of time: back to pending for another worker, now

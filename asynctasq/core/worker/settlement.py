@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import Outcome
@@ -16,9 +17,17 @@ log = logging.getLogger("asynctasq.worker")
 
 
 class OutcomeBuffer:
-    def __init__(self, driver: Driver, *, max_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        max_batch: int = 1000,
+        on_settled: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self.driver = driver
         self.max_batch = max_batch
+        #: told the ids of each batch the broker answered for (accepted or not)
+        self.on_settled = on_settled
         self._pending: list[Outcome] = []
         self._in_flight: list[Outcome] = []
         self._wake = asyncio.Event()
@@ -40,6 +49,9 @@ class OutcomeBuffer:
 
     def __len__(self) -> int:
         return len(self._pending) + len(self._in_flight)
+
+    def undelivered(self) -> list[Outcome]:
+        return [*self._in_flight, *self._pending]
 
     async def run(self) -> None:
         """Flush until closed and empty."""
@@ -76,6 +88,8 @@ class OutcomeBuffer:
             failures = 0
             self._in_flight = []
             self.settled += len(batch)
+            if self.on_settled is not None:
+                self.on_settled([o.job_id for o in batch])
             for outcome, ok in zip(batch, accepted, strict=True):
                 if not ok:
                     self.rejected += 1

@@ -23,9 +23,15 @@ from asynctasq.core.events.emitters import EventEmitter, NullEmitter
 from asynctasq.core.events.types import Event
 from asynctasq.core.worker.executors import Executors
 from asynctasq.core.worker.lease import LeaseKeeper
+from asynctasq.core.worker.renewal import HeldLeases, RenewalThread
 from asynctasq.core.worker.runner import JobRunner
 from asynctasq.core.worker.settlement import OutcomeBuffer
-from asynctasq.core.worker.shutdown import SignalHandlers
+from asynctasq.core.worker.shutdown import (
+    BROKER_GRACE,
+    SignalHandlers,
+    deliver_outcomes,
+    within_grace,
+)
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import Job, Released, WorkerInfo, validate_name
 from asynctasq.serialization.msgpack import Serializer, default_serializer
@@ -85,8 +91,11 @@ class Worker:
         self.handle_signals = handle_signals
 
         self._running: dict[str, tuple[asyncio.Task[None], Job, float]] = {}
+        #: leases held from reservation until the outcome is settled
+        self._leases = HeldLeases()
         self._slot_freed = asyncio.Event()
         self._stop_requested = asyncio.Event()
+        self._hurry = asyncio.Event()  # a second signal: stop waiting on anything
         self._immediate = False
         self._started_at = 0.0
         self.processed = 0
@@ -101,6 +110,7 @@ class Worker:
         self._stop_requested.set()
         self._slot_freed.set()
         if immediate:
+            self._hurry.set()
             for task, _, _ in list(self._running.values()):
                 task.cancel()
 
@@ -115,7 +125,7 @@ class Worker:
             task_modules=self.task_modules,
         )
         self._executors = executors
-        self._outcomes = OutcomeBuffer(self.driver)
+        self._outcomes = OutcomeBuffer(self.driver, on_settled=self._leases.drop)
         self._runner = JobRunner(
             worker_id=self.worker_id,
             config=self.config,
@@ -127,14 +137,16 @@ class Worker:
             allow=self.config.task_allow_list,
             progress=self._report_progress,
         )
+        self._renewal = self._renewal_thread()
         self._lease = LeaseKeeper(
             self.driver,
             worker_id=self.worker_id,
             lease_seconds=self.lease_seconds,
             heartbeat_interval=self.heartbeat_interval,
-            held_jobs=self._held_jobs,
+            leases=self._leases,
             worker_info=self.info,
             on_heartbeat=lambda info: self._emit_worker("worker_heartbeat", info),
+            renewal_thread=self._renewal,
         )
         set_dispatcher(Dispatcher(self.driver, self.config, event_emitter=self.emitter))
         signals = SignalHandlers(self.stop, lambda: self.stop(immediate=True))
@@ -147,6 +159,8 @@ class Worker:
             self._emit_worker("worker_online", self.info())
             await self._lease.beat()
             await self.driver.recover_expired()
+            if self._renewal is not None:
+                self._renewal.start()
             pulse = asyncio.create_task(self._lease.run(), name="asynctasq-lease")
             log.info(
                 "worker %s serving %s (concurrency %d) on %s",
@@ -171,14 +185,7 @@ class Worker:
                 await asyncio.sleep(0)  # let sibling jobs finish too: reserve in batches
                 continue
             try:
-                jobs = await self.driver.reserve(
-                    self.queues,
-                    limit=free,
-                    worker_id=self.worker_id,
-                    lease_seconds=self.lease_seconds,
-                    # burst mode must notice quickly that the queues ran dry
-                    wait=BURST_WAIT if self.burst else RESERVE_WAIT,
-                )
+                jobs = await self._reserve(free)
             except Exception as exc:
                 failures += 1
                 delay = min(0.1 * 2**failures, 10.0)
@@ -195,6 +202,7 @@ class Worker:
                 failures = 0
             if self._stop_requested.is_set():
                 for job in jobs:  # claimed while stopping: hand back at once
+                    self._leases.hold(job.id, self.lease_seconds)
                     self._outcomes.add(
                         Released(job.id, self.worker_id, job.attempts, queue=job.queue)
                     )
@@ -205,9 +213,41 @@ class Worker:
                 log.info("burst: queues drained, stopping")
                 break
 
+    async def _reserve(self, limit: int) -> list[Job]:
+        """One claim; a stop request does not wait on a broker that stopped answering."""
+        claim = asyncio.ensure_future(
+            self.driver.reserve(
+                self.queues,
+                limit=limit,
+                worker_id=self.worker_id,
+                lease_seconds=self.lease_seconds,
+                # burst mode must notice quickly that the queues ran dry
+                wait=BURST_WAIT if self.burst else RESERVE_WAIT,
+            )
+        )
+        stopping = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({claim, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not claim.done():
+                # a claim under way may already hold jobs: wait for them (they are
+                # released at once), but not for a broker that does not answer
+                patience = RESERVE_WAIT + (0.0 if self._hurry.is_set() else BROKER_GRACE)
+                await asyncio.wait({claim}, timeout=patience)
+            if not claim.done():
+                claim.cancel()
+                log.warning(
+                    "stopping without the answer to a claim: its jobs return after their lease"
+                )
+                return []
+            return claim.result()
+        finally:
+            stopping.cancel()
+
     def _launch(self, job: Job) -> None:
+        lease = self._lease_for(job)
+        self._leases.hold(job.id, lease, job.timeout)
         task = asyncio.create_task(self._run(job), name=f"asynctasq-job-{job.id}")
-        self._running[job.id] = (task, job, self._lease_for(job))
+        self._running[job.id] = (task, job, lease)
 
     async def _run(self, job: Job) -> None:
         try:
@@ -228,10 +268,28 @@ class Worker:
         vt = cls.task_config.get("visibility_timeout") if cls is not None else None
         return max(vt or 0.0, self.lease_seconds)
 
-    def _held_jobs(self) -> list[tuple[str, float]]:
-        held = [(job_id, lease) for job_id, (_, _, lease) in self._running.items()]
-        held.extend((job_id, self.lease_seconds) for job_id in self._outcomes.job_ids)
-        return held
+    def _renewal_thread(self) -> RenewalThread | None:
+        """Renew leases from a thread with a connection of its own, so that a task
+        blocking the event loop cannot starve renewal. Only when this worker built its
+        driver from its settings (they describe the broker exactly) and the broker is
+        not inside this process; otherwise leases are renewed on the loop."""
+        if not self._owns_driver or self.driver.name == "memory":
+            return None
+        # one connection is all renewal needs
+        config = self.config.replace(
+            postgres_min_pool_size=1,
+            postgres_max_pool_size=1,
+            mysql_min_pool_size=1,
+            mysql_max_pool_size=1,
+            redis_max_connections=2,
+        )
+        return RenewalThread(
+            lambda: DriverFactory.create_from_config(config),
+            worker_id=self.worker_id,
+            leases=self._leases,
+            lease_seconds=self.lease_seconds,
+            tick=min(self.heartbeat_interval, self.lease_seconds / 3),
+        )
 
     async def _drained(self) -> bool:
         if self._running or len(self._outcomes):
@@ -264,21 +322,18 @@ class Worker:
         if leftovers:
             await asyncio.wait(leftovers, timeout=5)
         await self._executors.close(kill=bool(leftovers))
-        if not await self._outcomes.drain(timeout=max(self.shutdown_timeout, 10.0)):
-            log.error(
-                "%d outcome(s) could not reach the broker; those jobs return after their lease",
-                len(self._outcomes),
-            )
+        await deliver_outcomes(self._outcomes, max(self.shutdown_timeout, 10.0), self._hurry)
         flusher.cancel()
         if pulse is not None:
             pulse.cancel()
-        with contextlib.suppress(Exception):
-            await self.driver.remove_worker(self.worker_id)
+        if self._renewal is not None:
+            await self._renewal.stop()
+        await within_grace(self.driver.remove_worker(self.worker_id), "remove_worker")
         self._emit_worker("worker_offline", self.info())
         with contextlib.suppress(RuntimeError):
             set_dispatcher(None)
         if self._owns_driver:
-            await self.driver.disconnect()
+            await within_grace(self.driver.disconnect(), "disconnect")
         log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
 
     # -- reporting -------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Every Redis key the Redis driver uses, in one place.
+
+Keys of one queue share the hash tag ``{<queue>}``, so Redis Cluster stores them in
+one slot and one Lua script can touch them all. The scripts receive a queue's keys
+as one block of ``len(QUEUE_KEYS)`` KEYS, always in the order of ``QUEUE_KEYS``
+(the prelude of ``lua/`` names the same positions). Keys shared by every queue use
+the tag ``{#global}``; ``#`` cannot appear in a queue name, so no queue shares it.
+
+Per queue ``Q`` (``P`` is the prefix, default ``asynctasq``):
+
+====================  ======  ===================================================
+key                   type    holds
+====================  ======  ===================================================
+``P:{Q}:ready``       zset    jobs due now; score = priority, member = run key
+                              (16-digit run_at in microseconds) + job id, so equal
+                              priorities pop oldest ``run_at`` first
+``P:{Q}:scheduled``   zset    jobs waiting for ``run_at``; score = run_at, member =
+                              the same run key + id; moved to ``ready`` when due
+``P:{Q}:active``      zset    reserved jobs; score = lease_until, member = id
+``P:{Q}:jobs``        hash    id -> the job's record: two MessagePack values,
+                              "meta" (an array of ``META_FIELDS``, the mutable
+                              fields the scripts rewrite) then "data" (task,
+                              payload, timeout, depends_on, expires_at: only
+                              Python reads it)
+``P:{Q}:errors``      hash    id -> last error (retried or dead-lettered jobs)
+``P:{Q}:results``     hash    id -> result of a kept completed job
+``P:{Q}:completed``   zset    kept completed jobs; score = finished_at (dropped
+                              after ``completed_ttl``)
+``P:{Q}:failed``      zset    the dead-letter set; score = finished_at (dropped
+                              after ``dead_letter_ttl`` or beyond
+                              ``dead_letter_max``, oldest first)
+``P:{Q}:cancelled``   zset    cancelled jobs; score = finished_at (same bounds)
+``P:{Q}:unique``      hash    unique_key -> id of the unfinished job holding it
+``P:{Q}:wake``        list    wake-up tokens: idle workers BLPOP it; capped at
+                              ``WAKE_CAP`` entries
+``P:{Q}:paused``      string  present while the queue is paused
+====================  ======  ===================================================
+
+Shared by every queue:
+
+===========================  ======  ==============================================
+``P:{#global}:queues``       set     every queue that holds or held jobs
+``P:{#global}:workers``      zset    worker id -> heartbeat expiry (epoch seconds)
+``P:{#global}:worker-info``  hash    worker id -> WorkerInfo (MessagePack array)
+===========================  ======  ==============================================
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from asynctasq.jobs import validate_name
+
+__all__ = [
+    "META_FIELDS",
+    "QUEUE_KEYS",
+    "WAKE_CAP",
+    "RedisKeys",
+    "validate_prefix",
+]
+
+QUEUE_KEYS = (
+    "ready",
+    "scheduled",
+    "active",
+    "jobs",
+    "errors",
+    "results",
+    "completed",
+    "failed",
+    "cancelled",
+    "unique",
+    "wake",
+    "paused",
+)
+
+#: the fields of a job's meta, in order (1-based positions in Lua); ``False``
+#: stands for "none", because a Lua array cannot hold nil
+META_FIELDS = (
+    "state",
+    "attempts",
+    "max_attempts",
+    "priority",
+    "run_at",
+    "worker_id",
+    "finished_at",
+    "unique_key",
+    "created_at",
+    "progress",
+)
+
+#: most wake-up tokens kept per queue: how many idle workers one enqueue can wake
+WAKE_CAP = 16
+
+_GLOBAL_TAG = "{#global}"
+
+
+def validate_prefix(prefix: str) -> str:
+    if not prefix or "{" in prefix or "}" in prefix or any(c.isspace() for c in prefix):
+        raise ValueError(
+            f"invalid Redis key prefix {prefix!r} (ASYNCTASQ_REDIS_PREFIX): use a non-empty "
+            "name without braces or spaces, e.g. 'asynctasq' or 'myapp:jobs'"
+        )
+    return prefix
+
+
+class RedisKeys:
+    """Key names under one prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = validate_prefix(prefix)
+        self.registry = f"{prefix}:{_GLOBAL_TAG}:queues"
+        self.workers = f"{prefix}:{_GLOBAL_TAG}:workers"
+        self.worker_info = f"{prefix}:{_GLOBAL_TAG}:worker-info"
+        self._queue = lru_cache(maxsize=4096)(self._queue_keys)
+
+    def queue(self, queue: str) -> tuple[str, ...]:
+        """The KEYS block of one queue, in ``QUEUE_KEYS`` order."""
+        return self._queue(queue)
+
+    def _queue_keys(self, queue: str) -> tuple[str, ...]:
+        validate_name("queue", queue)
+        return tuple(f"{self.prefix}:{{{queue}}}:{kind}" for kind in QUEUE_KEYS)
+
+    def wake(self, queue: str) -> str:
+        return self.queue(queue)[QUEUE_KEYS.index("wake")]
+
+    def hash_tag(self, queue: str) -> str:
+        """The part of the queue's keys Redis Cluster hashes to pick their slot."""
+        return queue
+
+    @property
+    def pattern(self) -> str:
+        """Matches every key under this prefix (SCAN MATCH; for cleanup tools)."""
+        return f"{self.prefix}:*"

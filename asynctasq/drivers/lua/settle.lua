@@ -1,0 +1,67 @@
+-- settle: apply a batch of outcomes of one queue's jobs. Each is fenced: applied
+-- only while the job is active under the same worker and attempt, so a worker whose
+-- lease lapsed and was taken over cannot complete, retry, fail or release the job.
+-- Applying the same outcome twice is refused the second time (idempotent).
+--
+-- KEYS  one queue block
+-- ARGV  [1] now  [2] keep completed (1/0)  [3] completed_ttl  [4] dead_letter_ttl
+--       [5] dead_letter_max
+--       [6] MessagePack array of [kind, id, worker, attempt, value, error]:
+--           kind C (complete; value = result or nil), R (retry; value = run_at),
+--           F (fail: dead-letter), L (release: back to pending, attempt not counted)
+-- Returns one 1/0 per outcome, in order.
+local K = block(1)
+local now, keep = tonumber(ARGV[1]), ARGV[2] == "1"
+local completed_ttl, dl_ttl, dl_max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local batch = cmsgpack.unpack(ARGV[6])
+
+local ids = {}
+for i, o in ipairs(batch) do ids[i] = o[2] end
+local records = redis.call("HMGET", K[JOBS], unpack(ids))
+
+local accepted, settled, gone, unleased = {}, {}, {}, {}
+local woken, failed, kept = 0, false, false
+for i, o in ipairs(batch) do
+  local kind, id = o[1], o[2]
+  local m, data = nil, nil
+  if records[i] and not settled[id] then m, data = split(records[i]) end
+  if not m or m[STATE] ~= "active" or m[WORKER] ~= o[3] or m[ATTEMPTS] ~= o[4] then
+    accepted[i] = 0
+  else
+    accepted[i] = 1
+    settled[id] = true
+    unleased[#unleased + 1] = id
+    if kind == "C" then
+      if keep then
+        finish(K, id, m, data, COMPLETED, "completed", now)
+        if o[5] then redis.call("HSET", K[RESULTS], id, o[5]) end
+        kept = true
+      else
+        release_unique(K, m, id)
+        gone[#gone + 1] = id
+      end
+    elseif kind == "F" then
+      finish(K, id, m, data, FAILED, "failed", now)
+      redis.call("HSET", K[ERRORS], id, o[6])
+      failed = true
+    else
+      m[STATE], m[WORKER] = "pending", false
+      if kind == "R" then
+        m[RUN_AT] = o[5]
+        redis.call("HSET", K[ERRORS], id, o[6])
+      else -- L: released (shutdown): due now, and this attempt does not count
+        m[RUN_AT], m[ATTEMPTS] = now, math.max(m[ATTEMPTS] - 1, 0)
+      end
+      save(K, id, m, data)
+      -- a ready job wakes a worker; a scheduled one wakes one to re-time its wait
+      if push_waiting(K, id, m, now) then woken = woken + 1 else woken = math.max(woken, 1) end
+    end
+  end
+end
+
+if #unleased > 0 then redis.call("ZREM", K[ACTIVE], unpack(unleased)) end
+drop_records(K, gone)
+wake(K, woken)
+if kept then trim(K, COMPLETED, now, completed_ttl, -1) end
+if failed then trim(K, FAILED, now, dl_ttl, dl_max) end
+return accepted

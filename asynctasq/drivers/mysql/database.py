@@ -1,0 +1,216 @@
+"""The connection side of the MySQL driver: the aiomysql pool, sessions that run
+named statements, and retrying work whose connection was lost or that lost a
+deadlock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import aiomysql
+
+from asynctasq.drivers.base import DriverError, DriverNotConnected
+from asynctasq.drivers.mysql.dsn import MySQLSettings
+from asynctasq.drivers.mysql.sqltext import Statement
+
+__all__ = ["Database", "Session", "connection_lost", "error_code"]
+
+log = logging.getLogger("asynctasq.drivers.mysql")
+R = TypeVar("R")
+
+#: the connection is gone (server restart, KILL, network), not the statement wrong
+_LOST_CODES = frozenset({1053, 1927, 2003, 2006, 2013, 2055, 4031})
+#: InnoDB gave up on this transaction (deadlock) or statement (lock wait): run it again
+_CONFLICT_CODES = frozenset({1205, 1213})
+#: pymysql.constants.CLIENT.FOUND_ROWS: UPDATE reports matched rows, not changed ones
+_CLIENT_FOUND_ROWS = 2
+ER_NO_SUCH_TABLE = 1146
+ER_DUP_ENTRY = 1062
+
+
+def error_code(exc: BaseException) -> int | None:
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError | OSError | asyncio.IncompleteReadError):
+        return True
+    if isinstance(exc, aiomysql.InterfaceError):  # a connection aiomysql saw close
+        return True
+    return isinstance(exc, aiomysql.OperationalError) and error_code(exc) in _LOST_CODES
+
+
+class _Cursor(aiomysql.Cursor):  # type: ignore[misc]
+    # aiomysql sends SHOW WARNINGS after any statement with warnings and re-raises them
+    # as Python warnings: a round trip per statement for notes nobody reads
+    async def _show_warnings(self, conn: Any) -> None:
+        return None
+
+
+class _DictCursor(aiomysql.DictCursor):  # type: ignore[misc]
+    async def _show_warnings(self, conn: Any) -> None:
+        return None
+
+
+class Session:
+    """Named statements on one connection (pooled, or the caller's own)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._escape = conn.escape_string
+
+    def render(self, statement: Statement, params: dict[str, Any]) -> str:
+        return statement.render(params, self._escape)
+
+    async def execute(self, statement: Statement, **params: Any) -> int:
+        """Run it; returns the rows it matched."""
+        async with self.conn.cursor(_Cursor) as cur:
+            await cur.execute(self.render(statement, params))
+            return int(cur.rowcount)
+
+    async def execute_sql(self, sql: str) -> None:
+        """Run SQL text that takes no parameters (migrations)."""
+        async with self.conn.cursor(_Cursor) as cur:
+            await cur.execute(sql)
+
+    async def rows(self, statement: Statement, **params: Any) -> list[dict[str, Any]]:
+        async with self.conn.cursor(_DictCursor) as cur:
+            await cur.execute(self.render(statement, params))
+            return list(await cur.fetchall())
+
+    async def values(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
+        async with self.conn.cursor(_Cursor) as cur:
+            await cur.execute(self.render(statement, params))
+            return list(await cur.fetchall())
+
+    async def scalar(self, statement: Statement, **params: Any) -> Any:
+        found = await self.values(statement, **params)
+        return found[0][0] if found else None
+
+
+class Database:
+    """A pool of connections that all read committed data and report matched rows.
+
+    READ COMMITTED keeps InnoDB from taking gap locks, so a claim never blocks an
+    enqueue; FOUND_ROWS makes an UPDATE that changes nothing still count its row.
+    """
+
+    retries = 3
+
+    def __init__(self, settings: MySQLSettings, *, min_size: int, max_size: int) -> None:
+        self.settings = settings
+        self.min_size = min(min_size, max_size)
+        self.max_size = max_size
+        self._pool: Any = None
+
+    @property
+    def connected(self) -> bool:
+        return self._pool is not None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await aiomysql.create_pool(
+                minsize=self.min_size,
+                maxsize=self.max_size,
+                autocommit=True,
+                charset="utf8mb4",
+                client_flag=_CLIENT_FOUND_ROWS,
+                init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                pool_recycle=1800,
+                **self.settings.connect_kwargs(),
+            )
+        except Exception as exc:
+            raise self.unreachable(exc) from exc
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+            await pool.wait_closed()
+
+    def unreachable(self, exc: BaseException) -> DriverError:
+        # aiomysql's messages name the user and host, never the password
+        hint = ""
+        if error_code(exc) == 1049:
+            hint = f" (create the database: CREATE DATABASE `{self.settings.database}`)"
+        return DriverError(
+            f"cannot use MySQL at {self.settings.where}: {type(exc).__name__}: {exc}{hint}"
+        )
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Session]:
+        """One pooled connection, in autocommit mode, for work that retries itself."""
+        if self._pool is None:
+            raise DriverNotConnected("mysql")
+        try:
+            conn = await self._pool.acquire()
+        except Exception as exc:
+            raise self.unreachable(exc) from exc
+        try:
+            yield Session(conn)
+        except BaseException as exc:
+            if not isinstance(exc, Exception) or connection_lost(exc):
+                conn.close()  # cancelled mid-statement or broken: never hand it out again
+            raise
+        finally:
+            # the pool closes a connection returned inside an open transaction
+            self._pool.release(conn)
+
+    async def run(
+        self,
+        work: Callable[[Session], Awaitable[R]],
+        *,
+        transaction: bool = False,
+        idempotent: bool = False,
+    ) -> R:
+        """Run ``work`` on a pooled connection (in one transaction if asked).
+
+        Work is run again when it lost its connection or a deadlock before COMMIT
+        was sent: the server rolled it back. A connection lost during COMMIT leaves
+        the outcome unknown, so only ``idempotent`` work is run again then.
+        """
+        attempt = 0
+        while True:
+            committing = False
+            try:
+                async with self.connection() as session:
+                    if not transaction:
+                        return await work(session)
+                    await session.conn.begin()
+                    try:
+                        result = await work(session)
+                    except Exception:
+                        if not session.conn.closed:
+                            with contextlib.suppress(Exception):
+                                await session.conn.rollback()
+                        raise
+                    committing = True
+                    await session.conn.commit()
+                    return result
+            except Exception as exc:
+                code = error_code(exc)
+                lost = connection_lost(exc)
+                if code == ER_NO_SUCH_TABLE:
+                    raise DriverError(
+                        f"the asynctasq tables are missing in {self.settings.where}: run "
+                        "`python -m asynctasq migrate` (or connect with auto_migrate=True)"
+                    ) from exc
+                retry = (lost and (idempotent or not committing)) or code in _CONFLICT_CODES
+                if not retry or attempt >= self.retries:
+                    if lost:
+                        raise self.unreachable(exc) from exc
+                    raise
+                attempt += 1
+                log.info(
+                    "MySQL %s (%s); retrying (%d/%d)",
+                    "connection lost" if lost else "deadlock",
+                    exc,
+                    attempt,
+                    self.retries,
+                )
+                await asyncio.sleep(0.02 * 3**attempt)

@@ -1,0 +1,393 @@
+"""MySQL / MariaDB: one InnoDB table, claims with ``FOR UPDATE SKIP LOCKED``.
+
+A claim locks up to ``limit`` due rows on the claim index, skipping rows another
+worker holds, and marks them active in the same transaction; outcomes are applied a
+batch at a time (one locking read to fence them, one DELETE, one UPDATE). Idle
+workers poll adaptively (see waiting.py): MySQL has no LISTEN/NOTIFY.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from asynctasq.config import Config
+from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver, DriverNotConnected
+from asynctasq.drivers.mysql.admin import OperatorSide
+from asynctasq.drivers.mysql.database import Database, Session
+from asynctasq.drivers.mysql.dsn import MySQLSettings
+from asynctasq.drivers.mysql.migrator import LATEST, apply_migrations, schema_version
+from asynctasq.drivers.mysql.sqltext import chunk_rows
+from asynctasq.drivers.mysql.statements import Q
+from asynctasq.drivers.mysql.transactional import caller_connection
+from asynctasq.drivers.mysql.waiting import AdaptivePoll, LocalWakeup, wait_for
+from asynctasq.drivers.sql.rows import job_from_row
+from asynctasq.jobs import (
+    Completed,
+    Failed,
+    Job,
+    JobState,
+    Outcome,
+    Released,
+    Retried,
+    validate_name,
+)
+
+__all__ = ["MySQLDriver"]
+
+#: jobs recover_expired() moves per transaction
+_RECOVER_BATCH = 500
+#: error texts beyond this are cut (a traceback this long is noise, and a row must
+#: fit in one max_allowed_packet)
+_MAX_ERROR_CHARS = 1_000_000
+
+
+class MySQLDriver(OperatorSide, Driver):
+    name = "mysql"
+
+    def __init__(
+        self,
+        dsn: str = "mysql://root@localhost:3306/asynctasq",
+        *,
+        min_pool_size: int = 1,
+        max_pool_size: int = 10,
+        keep_completed: bool = False,
+        poll_interval: float = 0.05,
+        auto_migrate: bool = True,
+    ) -> None:
+        self.settings = MySQLSettings.from_dsn(dsn)
+        self.keep_completed = keep_completed
+        self.auto_migrate = auto_migrate
+        self._db = Database(self.settings, min_size=min_pool_size, max_size=max_pool_size)
+        self._poll = AdaptivePoll(floor=min(0.005, poll_interval), ceiling=poll_interval)
+        self._wakeup = LocalWakeup()
+        self._known_queues: set[str] = set()
+        self._max_statement = 4 << 20
+        self._applied_on_connect: list[str] = []
+
+    @classmethod
+    def from_config(cls, config: Config) -> MySQLDriver:
+        return cls(
+            config.mysql_dsn,
+            min_pool_size=config.mysql_min_pool_size,
+            max_pool_size=config.mysql_max_pool_size,
+            keep_completed=config.keep_completed_tasks,
+            poll_interval=config.mysql_poll_interval,
+        )
+
+    def __repr__(self) -> str:
+        return f"<MySQLDriver {self.settings.where}>"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._db.connected:
+            return
+        await self._db.open()
+        try:
+            packet = await self._db.run(lambda s: s.scalar(Q["max_allowed_packet"]))
+            # a statement must fit in one packet; leave room for the SQL around the rows
+            self._max_statement = max(min(int(packet) // 2, 8 << 20), 64 << 10)
+            if self.auto_migrate and await schema_version(self._db) < LATEST:
+                self._applied_on_connect = await apply_migrations(self._db)
+        except BaseException:
+            await self._db.close()
+            raise
+
+    async def disconnect(self) -> None:
+        await self._db.close()
+
+    async def migrate(self) -> list[str]:
+        """Apply missing migrations; also reports those connect() applied."""
+        if not self._db.connected:
+            raise DriverNotConnected(self.name)
+        applied = self._applied_on_connect + await apply_migrations(self._db)
+        self._applied_on_connect = []
+        return applied
+
+    # -- enqueue -----------------------------------------------------------------------
+
+    async def enqueue(self, jobs: Sequence[Job], *, connection: Any = None) -> list[str]:
+        if not jobs:
+            return []
+        rows = [self._row(job) for job in jobs]
+        queues = sorted({job.queue for job in jobs} - self._known_queues)
+        if connection is None:
+            ids = await self._db.run(
+                lambda s: self._insert(s, jobs, rows, queues), transaction=True, idempotent=True
+            )
+        else:
+            if not self._db.connected:
+                raise DriverNotConnected(self.name)
+            session = Session(await caller_connection(connection))
+            await self._check_database(session)
+            if queues:  # outside the caller's transaction: no lock held until it ends
+                await self._db.run(lambda s: s.execute(Q["register_queues"], rows=queues))
+            ids = await self._insert(session, jobs, rows, [])
+        self._known_queues.update(queues)
+        self._wakeup.wake()
+        return ids
+
+    def _row(self, job: Job) -> tuple[Any, ...]:
+        if job.queue not in self._known_queues:
+            validate_name("queue", job.queue)
+        if len(job.task) > 200:
+            raise ValueError(f"task name {job.task[:40]!r}... is longer than 200 characters")
+        if job.unique_key is not None and len(job.unique_key) > 255:
+            raise ValueError(f"unique_key of job {job.id} is longer than 255 characters")
+        if 2 * len(job.payload) > self._max_statement:
+            raise ValueError(
+                f"job {job.id}: its {len(job.payload)}-byte payload does not fit in one "
+                "MySQL packet; pass smaller arguments (store big data elsewhere and pass "
+                "a reference) or raise the server's max_allowed_packet"
+            )
+        depends = json.dumps(list(job.depends_on)) if job.depends_on else None
+        return (
+            job.id,
+            job.task,
+            job.queue,
+            job.payload,
+            job.priority,
+            0,
+            job.max_attempts,
+            job.run_at,
+            job.created_at,
+            job.timeout,
+            JobState.PENDING.value,
+            job.unique_key,
+            depends,
+            job.expires_at,
+        )
+
+    async def _insert(
+        self,
+        session: Session,
+        jobs: Sequence[Job],
+        rows: list[tuple[Any, ...]],
+        queues: list[str],
+    ) -> list[str]:
+        if queues:
+            await session.execute(Q["register_queues"], rows=[(q,) for q in queues])
+        for chunk in chunk_rows(rows, max_bytes=self._max_statement):
+            await session.execute(Q["insert_jobs"], rows=chunk)
+        ids = [job.id for job in jobs]
+        keys = list(dict.fromkeys(job.unique_key for job in jobs if job.unique_key))
+        if keys:  # a job whose key was taken was not stored: report the holder's id
+            holders = dict(await session.values(Q["unfinished_by_unique_key"], keys=keys))
+            for i, job in enumerate(jobs):
+                if job.unique_key in holders:
+                    ids[i] = holders[job.unique_key]
+        return ids
+
+    async def _check_database(self, session: Session) -> None:
+        current = await session.scalar(Q["current_database"])
+        if current != self.settings.database:
+            raise ValueError(
+                f"connection= is using database {current!r} but the queue lives in "
+                f"{self.settings.database!r} ({self.settings.where}): pass a connection "
+                "to the queue's database"
+            )
+
+    # -- reserve -----------------------------------------------------------------------
+
+    async def reserve(
+        self,
+        queues: Sequence[str],
+        *,
+        limit: int,
+        worker_id: str,
+        lease_seconds: float,
+        wait: float = 0.0,
+    ) -> list[Job]:
+        queues = list(dict.fromkeys(queues))
+        deadline = time.monotonic() + wait
+        while True:
+            woken = self._wakeup.current()
+            jobs = await self._claim(queues, limit, worker_id, lease_seconds)
+            if jobs:
+                self._poll.busy()
+                return jobs
+            if time.monotonic() >= deadline or limit <= 0:
+                return []
+            await self._idle(queues, woken, deadline)
+
+    async def _claim(
+        self, queues: list[str], limit: int, worker_id: str, lease_seconds: float
+    ) -> list[Job]:
+        async def claim(session: Session) -> list[Job]:
+            now = time.time()
+            rows: list[dict[str, Any]] = []
+            for queue in queues:
+                rows += await session.rows(Q["claim"], queue=queue, now=now, limit=limit)
+            if not rows:
+                return []
+            if len(queues) > 1:  # rows past the limit stay locked only until COMMIT
+                rows.sort(key=lambda r: (r["priority"], r["run_at"], r["id"]))
+                del rows[limit:]
+            lease_until = now + lease_seconds
+            ids = [row["id"] for row in rows]
+            await session.execute(
+                Q["mark_claimed"], ids=ids, worker_id=worker_id, lease_until=lease_until
+            )
+            jobs = []
+            for row in rows:
+                job = job_from_row(row, now)
+                job.state, job.worker_id, job.lease_until = JobState.ACTIVE, worker_id, lease_until
+                job.attempts += 1
+                jobs.append(job)
+            return jobs
+
+        if limit <= 0:
+            return []
+        return await self._db.run(claim, transaction=True)
+
+    async def _idle(self, queues: list[str], woken: Any, deadline: float) -> None:
+        """Return when a claim may find work: woken here, a job due, or the deadline."""
+        after_claim = True
+        while True:
+            due = await self._db.run(lambda s: s.scalar(Q["next_due"], queues=queues))
+            now = time.time()
+            if due is not None and due <= now and not after_claim:
+                return
+            # due right after an empty claim means other workers hold those rows: pause
+            pause = min(self._poll.next(), deadline - time.monotonic())
+            if due is not None and due > now:
+                pause = min(pause, due - now + 0.001)
+            if await wait_for(woken, pause):
+                self._poll.busy()
+                return
+            if time.monotonic() >= deadline or (due is not None and time.time() >= due):
+                return
+            after_claim = False
+
+    # -- outcomes and leases -----------------------------------------------------------
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        for outcome in outcomes:
+            if not isinstance(outcome, Completed | Retried | Failed | Released):
+                raise TypeError(f"unknown outcome {outcome!r}")
+        ids = list(dict.fromkeys(o.job_id for o in outcomes))
+
+        async def apply(session: Session) -> list[bool]:
+            now = time.time()
+            held = {
+                row[0]: (row[1], row[2]) for row in await session.values(Q["lock_active"], ids=ids)
+            }
+            accepted, deletes, updates = [], [], []
+            for o in outcomes:
+                ok = held.get(o.job_id) == (o.worker_id, o.attempt)
+                accepted.append(ok)
+                if not ok:
+                    continue
+                del held[o.job_id]  # a second outcome for the job in this batch loses
+                if isinstance(o, Completed) and not self.keep_completed:
+                    deletes.append(o.job_id)
+                else:
+                    updates.append(self._outcome_entry(o))
+            if deletes:
+                await session.execute(Q["delete_jobs"], ids=deletes)
+            for chunk in self._json_chunks(updates):
+                await session.execute(
+                    Q["apply_outcomes"],
+                    outcomes=json.dumps(chunk),
+                    ids=[entry["id"] for entry in chunk],
+                    now=now,
+                )
+            return accepted
+
+        accepted = await self._db.run(apply, transaction=True)
+        if any(isinstance(o, Retried | Released) for o in outcomes):
+            self._wakeup.wake()
+        return accepted
+
+    def _outcome_entry(self, outcome: Outcome) -> dict[str, Any]:
+        entry: dict[str, Any] = {"id": outcome.job_id}
+        match outcome:
+            case Completed(result=result):
+                entry["kind"] = "complete"
+                if result is not None:
+                    encoded = base64.b64encode(result).decode("ascii")
+                    if len(encoded) > self._max_statement:
+                        return {
+                            "id": outcome.job_id,
+                            "kind": "fail",
+                            "error": f"ResultTooLarge: the {len(result)}-byte result does not "
+                            "fit in one MySQL packet (raise max_allowed_packet, or store "
+                            "large results elsewhere and return a reference)",
+                        }
+                    entry["result"] = encoded
+            case Retried(run_at=run_at, error=error):
+                if run_at != run_at or run_at in (float("inf"), float("-inf")):
+                    raise ValueError(f"retry of job {outcome.job_id} has no valid run_at")
+                entry.update(kind="retry", run_at=run_at, error=_cut(error))
+            case Failed(error=error):
+                entry.update(kind="fail", error=_cut(error))
+            case Released():
+                entry["kind"] = "release"
+        return entry
+
+    def _json_chunks(self, entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        chunks: list[list[dict[str, Any]]] = []
+        size = self._max_statement
+        for entry in entries:
+            entry_size = 120 + 4 * len(entry.get("error", "")) + len(entry.get("result", ""))
+            if size + entry_size > self._max_statement:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(entry)
+            size += entry_size
+        return chunks
+
+    async def renew(
+        self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
+    ) -> list[str]:
+        if not job_ids:
+            return []
+
+        async def extend(session: Session) -> set[str]:
+            rows = await session.values(Q["lock_held"], ids=list(job_ids), worker_id=worker_id)
+            held = {row[0] for row in rows}
+            if held:
+                until = time.time() + lease_seconds
+                await session.execute(Q["extend_leases"], ids=sorted(held), lease_until=until)
+            return held
+
+        held = await self._db.run(extend, transaction=True)
+        return [job_id for job_id in job_ids if job_id in held]
+
+    async def recover_expired(self) -> int:
+        now = time.time()
+        if await self._db.run(lambda s: s.scalar(Q["any_expired"], now=now)) is None:
+            return 0  # the common case: one indexed read, no transaction
+
+        async def recover(session: Session) -> tuple[int, int]:
+            rows = await session.values(Q["lock_expired"], now=now, limit=_RECOVER_BATCH)
+            if not rows:
+                return 0, 0
+            ids = [row[0] for row in rows]
+            moved = await session.execute(
+                Q["recover_expired"], ids=ids, now=now, error=LEASE_EXPIRED_ERROR
+            )
+            return len(ids), moved
+
+        total = 0
+        while True:
+            found, moved = await self._db.run(recover, transaction=True)
+            total += moved
+            if found < _RECOVER_BATCH:
+                break
+        if total:
+            self._wakeup.wake()
+        return total
+
+
+def _cut(error: str) -> str:
+    if len(error) <= _MAX_ERROR_CHARS:
+        return error
+    cut = len(error) - _MAX_ERROR_CHARS
+    return f"{error[:_MAX_ERROR_CHARS]}\n... [{cut} characters cut]"

@@ -1,0 +1,56 @@
+"""Jobs and outcomes as the column arrays one statement takes (``unnest``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from asynctasq.jobs import Completed, Failed, Job, Outcome, Released, Retried
+
+__all__ = ["enqueue_args", "settle_args"]
+
+
+def enqueue_args(jobs: Sequence[Job]) -> list[Any]:
+    """$1..$13 of the ``enqueue`` query: one array per column, then the queues."""
+    return [
+        [j.id for j in jobs],
+        [j.task for j in jobs],
+        [j.queue for j in jobs],
+        [j.payload for j in jobs],
+        [j.priority for j in jobs],
+        [j.max_attempts for j in jobs],
+        [j.run_at for j in jobs],
+        [j.created_at for j in jobs],
+        [j.timeout for j in jobs],
+        [j.unique_key for j in jobs],
+        [json.dumps(list(j.depends_on)) if j.depends_on else None for j in jobs],
+        [j.expires_at for j in jobs],
+        sorted({j.queue for j in jobs}),
+    ]
+
+
+def _kind(outcome: Outcome, keep_completed: bool) -> str:
+    match outcome:
+        case Completed():
+            return "complete" if keep_completed else "delete"
+        case Retried():
+            return "retry"
+        case Failed():
+            return "fail"
+        case Released():
+            return "release"
+    raise TypeError(f"unknown outcome {outcome!r}")
+
+
+def settle_args(outcomes: Sequence[Outcome], keep_completed: bool) -> list[Any]:
+    """$1..$7 of the ``settle`` query."""
+    return [
+        [o.job_id for o in outcomes],
+        [o.worker_id for o in outcomes],
+        [o.attempt for o in outcomes],
+        [_kind(o, keep_completed) for o in outcomes],
+        [o.result if isinstance(o, Completed) else None for o in outcomes],
+        [o.run_at if isinstance(o, Retried) else None for o in outcomes],
+        [o.error if isinstance(o, Retried | Failed) else None for o in outcomes],
+    ]

@@ -1,0 +1,194 @@
+"""Wake-up and claim in one round trip (single Redis, not Cluster).
+
+An idle worker sends, on one connection and in one write, ``BLPOP <wake lists>``
+followed by ``EVALSHA reserve``. Redis runs the claim the moment BLPOP returns, so
+a job enqueued for an idle worker reaches it after one network round trip, not two
+(wake-up, then claim). Redis times a BLPOP out only to its ``hz`` tick (up to
+100 ms late), too coarse for a delayed job's ``run_at``, so callers wait on the
+operation with a deadline of their own; an operation still blocked when its caller
+gives up is kept, and the next reserve() with the same queues, worker and lease
+picks it up. Jobs an operation claims while nobody waits for it are released at
+once (back to pending, the attempt not counted), so they are never stranded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from asynctasq.drivers.redis.claim import Claimer, decode_claim
+from asynctasq.drivers.redis.scripts import SCRIPTS, reply_or_error
+from asynctasq.jobs import Job
+
+__all__ = ["BlockingClaim"]
+
+log = logging.getLogger("asynctasq.redis")
+
+#: server-side timeout of one BLPOP, seconds (connection.SOCKET_TIMEOUT is above it)
+BLOCK_SECONDS = 1.0
+
+Release = Callable[[list[Job]], Awaitable[object]]
+
+
+@dataclass(eq=False)
+class _Operation:
+    key: tuple[Any, ...]
+    limit: int
+    task: asyncio.Task[None] | None = None
+    client_id: int | None = None
+    waiters: int = 0
+    taken: bool = False  # its outcome went to one caller, or was released
+    outcome: asyncio.Future[tuple[list[Job], float | None] | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class BlockingClaim:
+    def __init__(self, client: Redis, claimer: Claimer, release: Release) -> None:
+        self.client = client
+        self.claimer = claimer
+        self.release = release
+        self._op: _Operation | None = None
+        self._releases: set[asyncio.Task[object]] = set()
+
+    async def wait(
+        self,
+        queues: Sequence[str],
+        *,
+        limit: int,
+        worker_id: str,
+        lease_seconds: float,
+        timeout: float,
+    ) -> tuple[list[Job], float | None] | None:
+        """Claimed jobs (at most ``limit``) and the next due time, once a wake-up
+        arrives or the BLPOP times out; None after ``timeout`` with nothing yet, or
+        when another caller's operation (other queues) holds the way."""
+        key = (tuple(queues), worker_id, float(lease_seconds))
+        op = self._op
+        if op is None:
+            op = self._op = _Operation(key, limit)
+            op.task = asyncio.create_task(self._run(op), name="asynctasq-redis-wake")
+        elif op.key != key:
+            return None
+        op.waiters += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(op.outcome), timeout)
+            if not op.outcome.done():
+                return None
+            if op.taken:  # another caller got it (or it was released)
+                return [], None
+            op.taken = True
+            got = op.outcome.result()
+        finally:
+            op.waiters -= 1
+            if not op.waiters and op.outcome.done() and not op.taken:
+                self._orphaned(op)  # its last caller left (cancelled)
+        if got is None:
+            return [], None
+        jobs, due = got
+        if len(jobs) > limit:  # claimed for a larger caller: hand the rest back
+            self._spawn_release(jobs[limit:])
+            jobs = jobs[:limit]
+        return jobs, due
+
+    async def _run(self, op: _Operation) -> None:
+        try:
+            got = await self._blpop_then_claim(op)
+        except BaseException as exc:
+            self._finish(op)
+            op.outcome.set_exception(exc)
+            if not op.waiters:
+                self._orphaned(op)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._finish(op)
+        op.outcome.set_result(got)
+        if not op.waiters:
+            self._orphaned(op)
+
+    def _orphaned(self, op: _Operation) -> None:
+        """Nobody waits for what the operation claimed: release it at once."""
+        op.taken = True
+        if op.outcome.exception() is not None:
+            return  # (marked retrieved) the next caller meets the error itself
+        got = op.outcome.result()
+        if got is not None and got[0]:
+            self._spawn_release(got[0])
+
+    def _finish(self, op: _Operation) -> None:
+        if self._op is op:
+            self._op = None
+
+    async def _blpop_then_claim(self, op: _Operation) -> tuple[list[Job], float | None] | None:
+        queues, worker_id, lease_seconds = op.key
+        (group,) = self.claimer.groups(queues)
+        wake_keys = [self.claimer.keys.wake(q) for q in group]
+        call = self.claimer.reserve_call(
+            group, dict.fromkeys(group, op.limit), op.limit, worker_id, lease_seconds, ""
+        )
+        script = SCRIPTS[call.script]
+        pool = self.client.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(
+                conn.pack_commands(
+                    [
+                        ("CLIENT", "ID"),
+                        ("BLPOP", *wake_keys, BLOCK_SECONDS),
+                        ("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args),
+                    ]
+                )
+            )
+            op.client_id = await conn.read_response()
+            await conn.read_response()  # the token (or nil: timed out)
+            reply = await reply_or_error(conn)
+        except BaseException:
+            await conn.disconnect()  # replies may be pending: never reuse it
+            raise
+        finally:
+            await pool.release(conn)
+        if isinstance(reply, NoScriptError):
+            return None  # woken; the caller's own claim loads the script
+        if isinstance(reply, Exception):
+            raise reply
+        return decode_claim(group, reply)
+
+    def _spawn_release(self, jobs: list[Job]) -> None:
+        task: asyncio.Task[object] = asyncio.create_task(self._release(jobs))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _release(self, jobs: list[Job]) -> object:
+        try:
+            return await self.release(jobs)
+        except Exception as exc:
+            log.warning(
+                "could not release %d job(s) claimed after their caller left (%s); "
+                "they return when their lease expires",
+                len(jobs),
+                exc,
+            )
+            return None
+
+    async def close(self) -> None:
+        """Unblock a pending operation, release what it claimed, wait for releases."""
+        op = self._op
+        if op is not None and op.task is not None:
+            if op.client_id is not None:
+                with contextlib.suppress(Exception):
+                    await self.client.client_unblock(op.client_id)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(op.task), BLOCK_SECONDS + 1)
+            if not op.task.done():
+                op.task.cancel()
+        if self._releases:
+            await asyncio.wait(list(self._releases), timeout=5)

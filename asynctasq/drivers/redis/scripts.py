@@ -1,0 +1,143 @@
+"""The Lua scripts in ``asynctasq/drivers/lua/``, and running them.
+
+Each script is ``_prelude.lua`` + its own file. Calls go by EVALSHA with the SHA1
+computed here, so no SCRIPT LOAD round trip is needed; a server that does not know
+a script yet (restart, failover, a new Cluster node) answers NOSCRIPT, and that one
+call is repeated with EVAL, which also caches the script there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, ResponseError
+
+from asynctasq.drivers.redis.connection import Client
+
+__all__ = ["SCRIPTS", "Call", "ScriptRunner", "reply_or_error"]
+
+LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
+
+Arg = str | bytes | int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    source: bytes
+    sha: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One script call: its KEYS and ARGV."""
+
+    script: str
+    keys: Sequence[str]
+    args: Sequence[Arg]
+
+
+def _load() -> dict[str, Script]:
+    prelude = (LUA_DIR / "_prelude.lua").read_text("utf-8")
+    scripts = {}
+    for path in sorted(LUA_DIR.glob("*.lua")):
+        if path.name.startswith("_"):
+            continue
+        source = f"{prelude}\n{path.read_text('utf-8')}".encode()
+        scripts[path.stem] = Script(path.stem, source, hashlib.sha1(source).hexdigest())
+    return scripts
+
+
+SCRIPTS = _load()
+
+
+class ScriptRunner:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def run(self, call: Call) -> Any:
+        script = SCRIPTS[call.script]
+        try:
+            return await self.client.evalsha(script.sha, len(call.keys), *call.keys, *call.args)  # type: ignore[misc]
+        except NoScriptError:
+            return await self.client.eval(script.source, len(call.keys), *call.keys, *call.args)  # type: ignore[misc, arg-type]
+
+    async def run_many(
+        self, calls: Sequence[Call], *, before: Sequence[Sequence[Arg]] = ()
+    ) -> list[Any]:
+        """Several calls in one pipelined round trip (per Cluster node); ``before``
+        are plain commands sent first, whose replies are dropped. Calls are not one
+        transaction: each script is atomic on its own."""
+        if len(calls) == 1 and not before:
+            return [await self.run(calls[0])]
+        pipe = self.client.pipeline(transaction=False)
+        for command in before:
+            pipe.execute_command(*command)
+        for call in calls:
+            script = SCRIPTS[call.script]
+            # (the evalsha() helper is refused by cluster pipelines; the raw command
+            # is routed by its first key like any other)
+            pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
+        replies = list(await pipe.execute(raise_on_error=False))
+        for reply in replies[: len(before)]:
+            if isinstance(reply, Exception):
+                raise reply
+        replies = replies[len(before) :]
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                replies[i] = await self.run(calls[i])
+            elif isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def run_stream(
+        self, calls: Iterable[Call], *, before: Sequence[Sequence[Arg]] = ()
+    ) -> list[Any]:
+        """Like run_many(), for a lazy sequence of calls: each is sent on one
+        connection as soon as it is built, so building the next (packing jobs) overlaps
+        with Redis running the previous. Order is kept. On Cluster: run_many()."""
+        if not isinstance(self.client, Redis):
+            return await self.run_many(list(calls), before=before)
+        pool = self.client.connection_pool
+        conn = await pool.get_connection()
+        sent: list[Call] = []
+        try:
+            for command in before:
+                await conn.send_packed_command(conn.pack_command(*command))
+            for call in calls:
+                script = SCRIPTS[call.script]
+                packed = conn.pack_command(
+                    "EVALSHA", script.sha, len(call.keys), *call.keys, *call.args
+                )
+                await conn.send_packed_command(packed, check_health=False)
+                sent.append(call)
+            early = [await reply_or_error(conn) for _ in before]
+            replies = [await reply_or_error(conn) for _ in sent]
+        except BaseException:
+            await conn.disconnect()  # replies may be pending: never reuse it
+            raise
+        finally:
+            await pool.release(conn)
+        for reply in early:
+            if isinstance(reply, Exception):
+                raise reply
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                replies[i] = await self.run(sent[i])
+            elif isinstance(reply, Exception):
+                raise reply
+        return replies
+
+
+async def reply_or_error(conn: Any) -> Any:
+    """The next reply, an error reply returned rather than raised (the replies after
+    it must still be read)."""
+    try:
+        return await conn.read_response()
+    except ResponseError as exc:
+        return exc

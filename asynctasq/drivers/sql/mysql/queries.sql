@@ -1,0 +1,219 @@
+-- Named queries of the MySQL / MariaDB driver. Parameters are written :name and bound
+-- by asynctasq/drivers/mysql/sqltext.py; a list binds as (a, b, c), a list of tuples as
+-- the rows of a multi-row VALUES. Every statement runs unchanged on MySQL 8 and
+-- MariaDB 10.6+ (SKIP LOCKED and JSON_TABLE are the newest features used).
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS asynctasq_migrations (
+    version    INT NOT NULL,
+    name       VARCHAR(200) NOT NULL,
+    applied_at DOUBLE NOT NULL,
+    PRIMARY KEY (version)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- name: applied_migrations
+SELECT version FROM asynctasq_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO asynctasq_migrations (version, name, applied_at)
+VALUES (:version, :name, :applied_at);
+
+-- name: get_lock
+SELECT GET_LOCK(:lock, :timeout);
+
+-- name: release_lock
+SELECT RELEASE_LOCK(:lock);
+
+-- name: current_database
+SELECT DATABASE();
+
+-- name: max_allowed_packet
+SELECT @@max_allowed_packet;
+
+-- name: insert_jobs
+-- a job id or unique key already taken leaves the row alone (id = id is a no-op)
+INSERT INTO asynctasq_jobs (
+    id, task, queue, payload, priority, attempts, max_attempts, run_at, created_at,
+    timeout, state, unique_key, depends_on, expires_at
+) VALUES :rows
+ON DUPLICATE KEY UPDATE id = asynctasq_jobs.id;
+
+-- name: unfinished_by_unique_key
+SELECT unique_active, id FROM asynctasq_jobs WHERE unique_active IN :keys;
+
+-- name: register_queues
+INSERT INTO asynctasq_queues (name) VALUES :rows
+ON DUPLICATE KEY UPDATE name = asynctasq_queues.name;
+
+-- name: claim
+-- one queue at a time, so the claim index yields rows already in order and the scan
+-- stops after :limit rows; rows other workers hold are skipped, not waited for
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = 'pending' AND run_at <= :now
+  AND NOT EXISTS (SELECT 1 FROM asynctasq_queues q WHERE q.name = :queue AND q.paused = 1)
+ORDER BY priority, run_at, id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
+-- name: mark_claimed
+UPDATE asynctasq_jobs
+SET state = 'active', worker_id = :worker_id, lease_until = :lease_until,
+    attempts = attempts + 1
+WHERE id IN :ids;
+
+-- name: next_due
+-- the earliest run_at of a pending job in the unpaused queues (a loose index scan:
+-- one index dive per queue, however many jobs wait)
+SELECT MIN(d.due) FROM (
+    SELECT queue, MIN(run_at) AS due FROM asynctasq_jobs
+    WHERE queue IN :queues AND state = 'pending' AND finished_at IS NULL
+    GROUP BY queue
+) d
+LEFT JOIN asynctasq_queues q ON q.name = d.queue
+WHERE COALESCE(q.paused, 0) = 0;
+
+-- name: lock_active
+SELECT id, worker_id, attempts FROM asynctasq_jobs
+WHERE id IN :ids AND state = 'active'
+FOR UPDATE;
+
+-- name: delete_jobs
+DELETE FROM asynctasq_jobs WHERE id IN :ids;
+
+-- name: apply_outcomes
+-- every outcome but a deleting completion, one row each in :outcomes (a JSON array);
+-- the rows were locked and fenced by lock_active in the same transaction
+UPDATE asynctasq_jobs j
+JOIN JSON_TABLE(:outcomes, '$[*]' COLUMNS (
+    id     CHAR(36) PATH '$.id',
+    kind   VARCHAR(8) PATH '$.kind',
+    run_at DOUBLE PATH '$.run_at',
+    error  LONGTEXT PATH '$.error',
+    result LONGTEXT PATH '$.result'
+)) o ON o.id = j.id
+SET j.state = CASE o.kind
+        WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' ELSE 'pending' END,
+    j.result = CASE WHEN o.kind = 'complete' THEN FROM_BASE64(o.result) ELSE j.result END,
+    j.error = CASE WHEN o.kind IN ('retry', 'fail') THEN o.error ELSE j.error END,
+    j.run_at = CASE o.kind WHEN 'retry' THEN o.run_at WHEN 'release' THEN :now ELSE j.run_at END,
+    j.attempts = CASE WHEN o.kind = 'release' THEN GREATEST(j.attempts - 1, 0)
+        ELSE j.attempts END,
+    j.finished_at = CASE WHEN o.kind IN ('complete', 'fail') THEN :now END,
+    j.lease_until = NULL,
+    j.worker_id = NULL
+WHERE j.id IN :ids;
+
+-- name: lock_held
+SELECT id FROM asynctasq_jobs
+WHERE id IN :ids AND state = 'active' AND worker_id = :worker_id
+FOR UPDATE;
+
+-- name: extend_leases
+UPDATE asynctasq_jobs SET lease_until = :lease_until WHERE id IN :ids;
+
+-- name: any_expired
+SELECT 1 FROM asynctasq_jobs WHERE state = 'active' AND lease_until < :now LIMIT 1;
+
+-- name: lock_expired
+SELECT id FROM asynctasq_jobs
+WHERE state = 'active' AND lease_until < :now
+ORDER BY lease_until
+LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
+-- name: recover_expired
+-- MySQL assigns left to right: no assignment here reads a column set before it
+UPDATE asynctasq_jobs
+SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+    error = CASE WHEN attempts >= max_attempts THEN :error ELSE error END,
+    finished_at = CASE WHEN attempts >= max_attempts THEN :now END,
+    run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE :now END,
+    lease_until = NULL,
+    worker_id = NULL
+WHERE id IN :ids AND state = 'active' AND lease_until < :now;
+
+-- name: stats
+SELECT state, run_at > :now AS future, COUNT(*) AS n FROM asynctasq_jobs
+WHERE queue = :queue
+GROUP BY state, future;
+
+-- name: is_paused
+SELECT paused FROM asynctasq_queues WHERE name = :queue;
+
+-- name: queues
+SELECT name FROM asynctasq_queues ORDER BY name;
+
+-- name: get
+SELECT * FROM asynctasq_jobs WHERE id = :id;
+
+-- name: list_state
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state
+ORDER BY priority, run_at, id
+LIMIT :limit OFFSET :offset;
+
+-- name: list_finished
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state
+ORDER BY finished_at DESC, id
+LIMIT :limit OFFSET :offset;
+
+-- name: list_pending
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
+ORDER BY priority, run_at, id
+LIMIT :limit OFFSET :offset;
+
+-- name: list_all
+-- waiting jobs first in reservation order, then finished ones newest first
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue
+ORDER BY finished_at IS NOT NULL,
+    CASE WHEN finished_at IS NULL THEN priority END,
+    CASE WHEN finished_at IS NULL THEN run_at ELSE -finished_at END,
+    id
+LIMIT :limit OFFSET :offset;
+
+-- name: cancel
+UPDATE asynctasq_jobs SET state = 'cancelled', finished_at = :now
+WHERE id = :id AND state IN ('pending', 'waiting');
+
+-- name: requeue
+-- another unfinished job holding the unique key makes this fail on asynctasq_jobs_unique
+UPDATE asynctasq_jobs
+SET state = 'pending', attempts = 0, run_at = :now, error = NULL, finished_at = NULL
+WHERE id = :id AND state IN ('failed', 'cancelled', 'expired');
+
+-- name: purge_finished
+-- in slices, so a large purge never holds many locks at once
+DELETE FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state AND (:older_than IS NULL OR finished_at < :older_than)
+LIMIT :limit;
+
+-- name: purge_pending
+DELETE FROM asynctasq_jobs
+WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
+  AND (:older_than IS NULL OR created_at < :older_than)
+LIMIT :limit;
+
+-- name: set_paused
+INSERT INTO asynctasq_queues (name, paused) VALUES (:queue, :paused)
+ON DUPLICATE KEY UPDATE paused = :paused;
+
+-- name: set_progress
+UPDATE asynctasq_jobs SET progress = :progress
+WHERE id = :id AND state = 'active' AND worker_id = :worker_id;
+
+-- name: heartbeat
+INSERT INTO asynctasq_workers (worker_id, info, expires_at)
+VALUES (:worker_id, :info, :expires_at)
+ON DUPLICATE KEY UPDATE info = :info, expires_at = :expires_at;
+
+-- name: forget_dead_workers
+DELETE FROM asynctasq_workers WHERE expires_at <= :now;
+
+-- name: remove_worker
+DELETE FROM asynctasq_workers WHERE worker_id = :worker_id;
+
+-- name: live_workers
+SELECT info FROM asynctasq_workers WHERE expires_at > :now ORDER BY worker_id;

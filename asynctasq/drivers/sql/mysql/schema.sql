@@ -1,0 +1,51 @@
+-- The whole schema as the migrations leave it (tests check the two agree).
+-- asynctasq_migrations records the versions applied (see queries.sql).
+
+CREATE TABLE asynctasq_jobs (
+    id            CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    task          VARCHAR(200) NOT NULL,
+    queue         VARCHAR(200) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    payload       LONGBLOB NOT NULL,
+    priority      INT NOT NULL DEFAULT 0,
+    attempts      INT NOT NULL DEFAULT 0,
+    max_attempts  INT NOT NULL DEFAULT 1,
+    run_at        DOUBLE NOT NULL,
+    created_at    DOUBLE NOT NULL,
+    timeout       DOUBLE NULL,
+    lease_until   DOUBLE NULL,
+    worker_id     VARCHAR(255) NULL,
+    state         VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    error         LONGTEXT NULL,
+    result        LONGBLOB NULL,
+    unique_key    VARCHAR(255) NULL,
+    -- MySQL has no partial indexes: this column holds unique_key only while the job is
+    -- unfinished, and its unique index keeps one unfinished job per key
+    unique_active VARCHAR(255) AS
+        (CASE WHEN state IN ('pending', 'waiting', 'active') THEN unique_key END) STORED,
+    depends_on    TEXT NULL,
+    expires_at    DOUBLE NULL,
+    progress      DOUBLE NULL,
+    finished_at   DOUBLE NULL,
+    PRIMARY KEY (id),
+    -- serves the claim: equality on queue and state, then the order jobs are taken in
+    KEY asynctasq_jobs_claim (queue, state, priority, run_at),
+    -- serves the next due time (MIN(run_at) of pending jobs, finished_at is NULL for
+    -- them), listings of finished jobs newest first, and purges by age
+    KEY asynctasq_jobs_listing (queue, state, finished_at, run_at),
+    -- serves recovery of expired leases
+    KEY asynctasq_jobs_lease (state, lease_until),
+    UNIQUE KEY asynctasq_jobs_unique (unique_active)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+CREATE TABLE asynctasq_queues (
+    name   VARCHAR(200) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    paused TINYINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (name)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+CREATE TABLE asynctasq_workers (
+    worker_id  VARCHAR(255) NOT NULL,
+    info       TEXT NOT NULL,
+    expires_at DOUBLE NOT NULL,
+    PRIMARY KEY (worker_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

@@ -1,0 +1,266 @@
+-- Named queries of the PostgreSQL driver.
+--
+-- Placeholders filled in once per driver: {schema} (the quoted schema name), {columns}
+-- (every job column, as j.<column>) and {channel} (the NOTIFY channel of queue name q).
+-- Lists travel as arrays ($n::text[] with unnest), so every statement is static text
+-- that asyncpg prepares once per connection, and a batch is one round trip.
+--
+-- Locking rules that keep this deadlock-free: the claim, renew and recover_expired
+-- take their rows with SKIP LOCKED (they never wait); settle waits only on rows a
+-- single-row statement holds. NOTIFY is transactional: an enqueue inside the caller's
+-- transaction wakes workers only when it commits.
+
+-- name: bootstrap
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at double precision NOT NULL
+);
+
+-- name: migration_lock
+-- one migrator per schema at a time, across every process (released at commit)
+SELECT pg_advisory_xact_lock($1::bigint);
+
+-- name: applied_migrations
+SELECT version FROM {schema}.migrations ORDER BY version;
+
+-- name: latest_migration
+SELECT max(version) FROM {schema}.migrations;
+
+-- name: record_migration
+INSERT INTO {schema}.migrations (version, name, applied_at) VALUES ($1, $2, $3);
+
+-- name: enqueue
+-- ON CONFLICT DO NOTHING: a job id already stored (a retried call whose first reply
+-- was lost) or an unfinished job holding the same unique_key is not stored twice.
+WITH registered AS (
+    INSERT INTO {schema}.queues (name) SELECT unnest($13::text[]) ON CONFLICT DO NOTHING
+), inserted AS (
+    INSERT INTO {schema}.jobs (
+        id, task, queue, payload, priority, max_attempts, run_at, created_at, timeout,
+        unique_key, depends_on, expires_at, state, attempts
+    )
+    SELECT id, task, queue, payload, priority, max_attempts, run_at, created_at, timeout,
+           unique_key, depends_on::jsonb, expires_at, 'pending', 0
+    FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::bytea[], $5::integer[], $6::integer[],
+        $7::float8[], $8::float8[], $9::float8[], $10::text[], $11::text[], $12::float8[]
+    ) AS n(id, task, queue, payload, priority, max_attempts, run_at, created_at, timeout,
+           unique_key, depends_on, expires_at)
+    ON CONFLICT DO NOTHING
+    RETURNING id, unique_key
+), woken AS (
+    SELECT pg_notify({channel}, '') FROM unnest($13::text[]) AS q
+)
+SELECT (SELECT count(*) FROM inserted) AS inserted,
+       ARRAY(SELECT id FROM inserted WHERE unique_key IS NOT NULL) AS keyed,
+       (SELECT count(*) FROM woken) AS woken;
+
+-- name: unfinished_by_unique_key
+SELECT unique_key, id FROM {schema}.jobs
+WHERE unique_key = ANY($1::text[]) AND state IN ('pending', 'waiting', 'active');
+
+-- name: claim
+-- Per queue, the first $3 due jobs in claim order straight from jobs_claim, skipping
+-- rows another worker is claiming; then the best $3 across the queues.
+WITH live AS MATERIALIZED (
+    SELECT q FROM unnest($1::text[]) AS q
+    WHERE NOT EXISTS (SELECT 1 FROM {schema}.queues p WHERE p.name = q AND p.paused)
+), picked AS (
+    SELECT c.id
+    FROM live
+    CROSS JOIN LATERAL (
+        SELECT j.id, j.priority, j.run_at FROM {schema}.jobs j
+        WHERE j.queue = q AND j.state = 'pending' AND j.run_at <= $2
+        ORDER BY j.priority, j.run_at, j.id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority, c.run_at, c.id
+    LIMIT $3
+)
+UPDATE {schema}.jobs j
+SET state = 'active', worker_id = $4, lease_until = $5, attempts = j.attempts + 1
+-- the picked rows are locked by this statement: no need to check their state again
+WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+RETURNING {columns};
+
+-- name: next_due
+-- when the earliest scheduled job of these (unpaused) queues comes due
+SELECT min(j.run_at) FROM {schema}.jobs j
+WHERE j.state = 'pending' AND j.queue = ANY($1::text[]) AND j.run_at > $2
+  AND NOT EXISTS (SELECT 1 FROM {schema}.queues p WHERE p.name = j.queue AND p.paused);
+
+-- name: settle
+-- Every outcome of a batch in one statement, fenced by (state, worker_id, attempt);
+-- kind is delete (completed, not kept), complete, retry, fail or release.
+WITH outcome AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::integer[], $4::text[], $5::bytea[], $6::float8[],
+        $7::text[]
+    ) AS o(id, worker_id, attempt, kind, result, run_at, error)
+), deleted AS (
+    DELETE FROM {schema}.jobs j USING outcome o
+    WHERE o.kind = 'delete' AND j.id = o.id
+      AND j.state = 'active' AND j.worker_id = o.worker_id AND j.attempts = o.attempt
+    RETURNING j.id
+), updated AS (
+    UPDATE {schema}.jobs j SET
+        state = CASE o.kind
+            WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' ELSE 'pending' END,
+        result = CASE WHEN o.kind = 'complete' THEN o.result ELSE j.result END,
+        error = CASE WHEN o.kind IN ('retry', 'fail') THEN o.error ELSE j.error END,
+        run_at = CASE o.kind WHEN 'retry' THEN o.run_at WHEN 'release' THEN $8 ELSE j.run_at END,
+        attempts = CASE WHEN o.kind = 'release' THEN greatest(j.attempts - 1, 0)
+            ELSE j.attempts END,
+        finished_at = CASE WHEN o.kind IN ('complete', 'fail') THEN $8 ELSE j.finished_at END,
+        lease_until = NULL,
+        worker_id = NULL
+    FROM outcome o
+    WHERE o.kind <> 'delete' AND j.id = o.id
+      AND j.state = 'active' AND j.worker_id = o.worker_id AND j.attempts = o.attempt
+    RETURNING j.id, j.queue, j.state
+), woken AS (
+    SELECT pg_notify({channel}, '')
+    FROM (SELECT DISTINCT queue FROM updated WHERE state = 'pending') AS u(q)
+)
+SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepted,
+       (SELECT count(*) FROM woken) AS woken;
+
+-- name: renew
+-- Reports what the worker holds as of the statement's start; a row locked right now
+-- (its outcome is being settled, or it is being recovered) is left as it is.
+WITH held AS (
+    SELECT id FROM {schema}.jobs
+    WHERE id = ANY($1::text[]) AND state = 'active' AND worker_id = $2
+), renewed AS (
+    UPDATE {schema}.jobs SET lease_until = $3
+    WHERE id IN (
+        SELECT id FROM {schema}.jobs
+        WHERE id = ANY($1::text[]) AND state = 'active' AND worker_id = $2
+        FOR UPDATE SKIP LOCKED
+    )
+)
+SELECT id FROM held;
+
+-- name: recover_expired
+-- Every worker runs this each tick: SKIP LOCKED splits the work and never waits.
+WITH expired AS (
+    SELECT id FROM {schema}.jobs
+    WHERE state = 'active' AND lease_until < $1
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE {schema}.jobs j SET
+        state = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'pending' END,
+        error = CASE WHEN j.attempts >= j.max_attempts THEN $2 ELSE j.error END,
+        finished_at = CASE WHEN j.attempts >= j.max_attempts THEN $1 END,
+        run_at = CASE WHEN j.attempts >= j.max_attempts THEN j.run_at ELSE $1 END,
+        lease_until = NULL,
+        worker_id = NULL
+    FROM expired e
+    WHERE j.id = e.id
+    RETURNING j.queue, j.state
+), woken AS (
+    SELECT pg_notify({channel}, '')
+    FROM (SELECT DISTINCT queue FROM moved WHERE state = 'pending') AS m(q)
+)
+SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS woken;
+
+-- name: stats
+-- one branch per partial index, so no branch reads rows of other states
+SELECT 'pending' AS state, run_at > $2 AS future, count(*) AS n FROM {schema}.jobs
+WHERE queue = $1 AND state = 'pending' GROUP BY 2
+UNION ALL
+SELECT 'active', false, count(*) FROM {schema}.jobs WHERE state = 'active' AND queue = $1
+UNION ALL
+SELECT state, false, count(*) FROM {schema}.jobs
+WHERE queue = $1 AND state IN ('completed', 'failed', 'cancelled', 'expired')
+GROUP BY state;
+
+-- name: is_paused
+SELECT paused FROM {schema}.queues WHERE name = $1;
+
+-- name: queues
+SELECT name FROM {schema}.queues ORDER BY name;
+
+-- name: get
+SELECT {columns} FROM {schema}.jobs j WHERE j.id = $1;
+
+-- name: list_state
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = $2
+ORDER BY j.priority, j.run_at, j.id LIMIT $3 OFFSET $4;
+
+-- name: list_finished
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = $2
+ORDER BY j.finished_at DESC, j.id LIMIT $3 OFFSET $4;
+
+-- name: list_pending
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = 'pending' AND (j.run_at > $4) = $5
+ORDER BY j.priority, j.run_at, j.id LIMIT $2 OFFSET $3;
+
+-- name: list_all
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1
+ORDER BY j.state IN ('completed', 'failed', 'cancelled', 'expired'), j.priority, j.run_at, j.id
+LIMIT $2 OFFSET $3;
+
+-- name: cancel
+UPDATE {schema}.jobs SET state = 'cancelled', finished_at = $2
+WHERE id = $1 AND state IN ('pending', 'waiting');
+
+-- name: requeue
+-- jobs_unique refuses a second unfinished holder of a key: check first, so a taken key
+-- is a plain "no" rather than an error
+WITH moved AS (
+    UPDATE {schema}.jobs j
+    SET state = 'pending', attempts = 0, run_at = $2, error = NULL, finished_at = NULL
+    WHERE j.id = $1 AND j.state IN ('failed', 'cancelled', 'expired')
+      AND (j.unique_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM {schema}.jobs other
+          WHERE other.unique_key = j.unique_key
+            AND other.state IN ('pending', 'waiting', 'active')))
+    RETURNING j.queue AS q
+), woken AS (
+    SELECT pg_notify({channel}, '') FROM moved
+)
+SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS woken;
+
+-- name: purge_finished
+DELETE FROM {schema}.jobs
+WHERE queue = $1 AND state = $2 AND ($3::float8 IS NULL OR finished_at < $3);
+
+-- name: purge_pending
+DELETE FROM {schema}.jobs
+WHERE queue = $1 AND state = 'pending' AND (run_at > $3) = $4
+  AND ($2::float8 IS NULL OR created_at < $2);
+
+-- name: set_paused
+WITH saved AS (
+    INSERT INTO {schema}.queues (name, paused) VALUES ($1, $2)
+    ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
+), woken AS (
+    SELECT pg_notify({channel}, '') FROM (SELECT $1::text) AS r(q) WHERE NOT $2
+)
+SELECT count(*) FROM woken;
+
+-- name: set_progress
+UPDATE {schema}.jobs SET progress = $3
+WHERE id = $1 AND state = 'active' AND worker_id = $2;
+
+-- name: heartbeat
+WITH beat AS (
+    INSERT INTO {schema}.workers (worker_id, info, expires_at) VALUES ($1, $2::jsonb, $3)
+    ON CONFLICT (worker_id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at
+)
+-- never the row upserted above: one statement must not change a row twice
+DELETE FROM {schema}.workers WHERE expires_at <= $4 AND worker_id <> $1;
+
+-- name: remove_worker
+DELETE FROM {schema}.workers WHERE worker_id = $1;
+
+-- name: live_workers
+SELECT info::text FROM {schema}.workers WHERE expires_at > $1 ORDER BY worker_id;

@@ -1,0 +1,64 @@
+-- The whole schema as the migrations leave it (a test checks the two agree through the
+-- catalog). {schema} is the quoted schema name (ASYNCTASQ_POSTGRES_SCHEMA). The
+-- bookkeeping table {schema}.migrations is created by the migrator itself.
+
+-- The queue in one table. A 'pending' job whose run_at is in the future reads as
+-- 'scheduled'. Times are epoch seconds from the client clock (double precision), as the
+-- driver protocol carries them. Key columns compare bytewise (COLLATE "C"): ids are
+-- time-ordered hex, queue names ASCII, and C comparisons are the cheapest there are.
+CREATE TABLE {schema}.jobs (
+    id           text COLLATE "C" PRIMARY KEY,
+    task         text NOT NULL,
+    queue        text COLLATE "C" NOT NULL,
+    payload      bytea NOT NULL,
+    priority     integer NOT NULL DEFAULT 0,
+    attempts     integer NOT NULL DEFAULT 0,
+    max_attempts integer NOT NULL DEFAULT 1,
+    run_at       double precision NOT NULL,
+    created_at   double precision NOT NULL,
+    timeout      double precision,
+    lease_until  double precision,
+    worker_id    text,
+    state        text NOT NULL DEFAULT 'pending' CONSTRAINT jobs_state_check CHECK (
+        state IN ('pending', 'waiting', 'active', 'completed', 'failed', 'cancelled', 'expired')
+    ),
+    error        text,
+    result       bytea,
+    unique_key   text COLLATE "C",
+    depends_on   jsonb,
+    expires_at   double precision,
+    progress     double precision,
+    finished_at  double precision
+) WITH (
+    -- every row is inserted, updated twice and deleted within seconds: vacuum early so
+    -- dead index entries do not slow the claim down
+    autovacuum_vacuum_scale_factor = 0.01,
+    autovacuum_vacuum_insert_scale_factor = 0.05,
+    autovacuum_analyze_scale_factor = 0.05
+);
+
+-- serves the claim: equality on queue, then the exact order jobs are taken in, for
+-- pending jobs only (active and finished rows never enter it)
+CREATE INDEX jobs_claim ON {schema}.jobs (queue, priority, run_at, id) WHERE state = 'pending';
+
+-- serves recovery of expired leases (and the count of active jobs)
+CREATE INDEX jobs_lease ON {schema}.jobs (lease_until) WHERE state = 'active';
+
+-- one unfinished job per unique_key
+CREATE UNIQUE INDEX jobs_unique ON {schema}.jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('pending', 'waiting', 'active');
+
+-- serves stats, listings and purges of finished jobs
+CREATE INDEX jobs_finished ON {schema}.jobs (queue, state, finished_at)
+    WHERE state IN ('completed', 'failed', 'cancelled', 'expired');
+
+CREATE TABLE {schema}.queues (
+    name   text COLLATE "C" PRIMARY KEY,
+    paused boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE {schema}.workers (
+    worker_id  text COLLATE "C" PRIMARY KEY,
+    info       jsonb NOT NULL,
+    expires_at double precision NOT NULL
+);

@@ -1,0 +1,147 @@
+"""What publishing events costs a worker: no-op drain with events off, then on.
+
+    python -m benchmarks.events --driver redis --jobs 20000 --runs 5
+
+Each run drains ``--jobs`` no-op jobs with one in-process worker (the drain of
+benchmarks/throughput.py) twice, events off and events on, in alternating order.
+"On" is a RedisEventEmitter on ASYNCTASQ_EVENTS_REDIS_URL (default: the local
+Redis) with a subscriber in another process, as when an operator runs
+``asynctasq events``; the subscriber's count shows nothing was lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from asynctasq.core.events.redis import RedisEventEmitter, connect_redis
+from benchmarks.brokers import bench_config, cleanup
+from benchmarks.throughput import Bench, Figure
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def count_events(url: str, channel: str) -> None:
+    """The subscriber process: counts events until SIGTERM, then prints the total."""
+    from asynctasq.core.events.subscriber import EventSubscriber
+
+    subscriber = EventSubscriber(redis_url=url, channel=channel)
+    await subscriber.connect()
+    print("ready", flush=True)
+    seen = 0
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+
+    async def listen() -> None:
+        nonlocal seen
+        async for _ in subscriber.listen():
+            seen += 1
+
+    listening = asyncio.create_task(listen())
+    await stop.wait()
+    await asyncio.sleep(0.5)  # the tail of the stream
+    listening.cancel()
+    print(seen, flush=True)
+
+
+def start_subscriber(url: str, channel: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "benchmarks.events", "--count-events", url, channel]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        raise RuntimeError("the subscriber process did not start")
+    return process
+
+
+def stop_subscriber(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=30)
+    return int(out.split()[-1])
+
+
+async def drop_redis_keys(url: str, prefix: str) -> None:
+    """The benchmark's own namespace only, never anything else."""
+    client = connect_redis(url)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+async def run(args: argparse.Namespace) -> str:
+    config = bench_config(args.driver)
+    events_url = os.environ.get("ASYNCTASQ_EVENTS_REDIS_URL", "redis://127.0.0.1:6379/0")
+    channel = f"bench-events-{secrets.token_hex(3)}"
+    bench = Bench(config, args.concurrency)
+    off = Figure("events off", "jobs/s")
+    on = Figure("events on (Redis Pub/Sub)", "jobs/s")
+    published = delivered = dropped = 0
+    subscriber = start_subscriber(events_url, channel)
+    try:
+        await bench.drain(min(args.jobs, 2000))  # warm-up: imports, connections, JIT-free caches
+        for i in range(args.runs):
+            for events in (False, True) if i % 2 == 0 else (True, False):
+                if events:
+                    emitter = RedisEventEmitter(events_url, channel=channel)
+                    on.samples.append(await bench.drain(args.jobs, event_emitter=emitter))
+                    await emitter.close()
+                    published += emitter.sent
+                    dropped += emitter.dropped
+                else:
+                    off.samples.append(await bench.drain(args.jobs))
+                figure = on if events else off
+                print(f"  {figure.name}: {figure.samples[-1]:,.0f} jobs/s", file=sys.stderr)
+    finally:
+        delivered = stop_subscriber(subscriber)
+        cleanup(config)
+        if config.driver == "redis":
+            await drop_redis_keys(config.redis_url, config.redis_prefix)
+    overhead = 1 - statistics.median(on.samples) / statistics.median(off.samples)
+    lines = [
+        f"`{' '.join(['python -m benchmarks.events', *sys.argv[1:]])}`",
+        "",
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} "
+        f"{platform.machine()}; {args.driver} broker, {args.jobs:,} no-op jobs per drain, "
+        f"concurrency {args.concurrency}; median of {args.runs} runs (min, max)",
+        "",
+        f"| drain, {args.driver} | median | min | max | unit |",
+        "|---|---:|---:|---:|---|",
+        off.row(),
+        on.row(),
+        "",
+        f"Overhead of events: **{overhead:.1%}** of drain throughput. "
+        f"Events published: {published:,}; received by the subscriber process: "
+        f"{delivered:,}; dropped: {dropped:,}.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--driver", default="redis", help="broker of the drained jobs")
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--count-events", nargs=2, metavar=("URL", "CHANNEL"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.count_events:
+        asyncio.run(count_events(*args.count_events))
+        return
+    print(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()

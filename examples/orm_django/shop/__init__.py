@@ -1,0 +1,1 @@
+"""A tiny Django project whose only app is itself (label ``shop``)."""

@@ -1,0 +1,67 @@
+"""The "postgres" backend: the local server, one schema per test, dropped afterwards.
+
+ASYNCTASQ_TEST_POSTGRES_DSN points the tests at another server (default: the
+``test`` database on 127.0.0.1:5432 as ``postgres``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import asyncpg
+import pytest
+
+from asynctasq.config import Config, redact_url
+from asynctasq.drivers.base import Driver
+from asynctasq.drivers.postgres import PostgresDriver
+from tests.backends import Backend
+
+DSN = os.environ.get("ASYNCTASQ_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class PostgresBackend(Backend):
+    name = "postgres"
+
+    dsn = DSN
+
+    @property
+    def schema(self) -> str:
+        return f"asynctasq_{self.namespace}"
+
+    def make_driver(self, **options: Any) -> Driver:
+        options.setdefault("max_pool_size", 4)
+        return PostgresDriver(self.dsn, schema=self.schema, **options)
+
+    def config(self, **overrides: Any) -> Config:
+        return Config(
+            driver="postgres", postgres_dsn=self.dsn, postgres_schema=self.schema, **overrides
+        )
+
+    def env(self) -> dict[str, str]:
+        return {
+            "ASYNCTASQ_DRIVER": "postgres",
+            "ASYNCTASQ_POSTGRES_DSN": self.dsn,
+            "ASYNCTASQ_POSTGRES_SCHEMA": self.schema,
+        }
+
+    async def setup(self) -> None:
+        try:
+            con = await asyncpg.connect(self.dsn)
+        except (OSError, asyncpg.PostgresError) as exc:
+            pytest.skip(f"PostgreSQL not reachable at {redact_url(self.dsn)}: {exc}")
+        await con.close()
+
+    async def drop(self) -> None:
+        await drop_schema(self.dsn, self.schema)
+
+
+async def drop_schema(dsn: str, schema: str) -> None:
+    con = await asyncpg.connect(dsn)
+    try:
+        await con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await con.close()
+
+
+BACKENDS_EXTRA = {"postgres": PostgresBackend}

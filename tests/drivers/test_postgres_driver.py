@@ -1,0 +1,229 @@
+"""What the PostgreSQL driver does beyond the contract: settings and secrets, the claim
+served by its index, wake-ups through LISTEN/NOTIFY and without them, and surviving
+the loss of its connections (pg_terminate_backend)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import pytest
+
+from asynctasq.config import Config
+from asynctasq.core.driver_factory import DriverFactory
+from asynctasq.drivers.base import DriverError
+from asynctasq.drivers.postgres import PostgresDriver
+from asynctasq.jobs import Completed, Job
+from tests.backends import Backend
+from tests.backends_postgres import DSN
+from tests.conftest import only_backends
+
+
+def job(queue: str = "default", **fields: object) -> Job:
+    return Job(task="t", payload=b"p", queue=queue, **fields)  # type: ignore[arg-type]
+
+
+def tagged(backend: Backend) -> str:
+    """The backend's DSN with an application_name that marks this test's connections."""
+    return f"{DSN}?application_name={backend.schema}"  # type: ignore[attr-defined]
+
+
+async def terminate(backend: Backend) -> int:
+    """pg_terminate_backend every connection this test's drivers opened."""
+    con = await asyncpg.connect(DSN)
+    try:
+        rows = await con.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            backend.schema,  # type: ignore[attr-defined]
+        )
+    finally:
+        await con.close()
+    return len(rows)
+
+
+# -- settings --------------------------------------------------------------------------
+
+
+def test_settings_build_the_driver_and_bad_ones_are_named() -> None:
+    config = Config(
+        driver="postgres",
+        postgres_dsn="postgresql://app:s3cret@db.example:5433/jobs",
+        postgres_schema="queue",
+        postgres_min_pool_size=2,
+        postgres_max_pool_size=7,
+        keep_completed_tasks=True,
+    )
+    driver = DriverFactory.create_from_config(config)
+    assert isinstance(driver, PostgresDriver)
+    assert (driver.schema, driver.min_pool_size, driver.max_pool_size) == ("queue", 2, 7)
+    assert driver.keep_completed
+    assert "s3cret" not in repr(driver) and "app:***@db.example" in repr(driver)
+    with pytest.raises(ValueError, match="ASYNCTASQ_POSTGRES_DSN") as bad_dsn:
+        PostgresDriver("mysql://root:hunter2@localhost/x")
+    assert "hunter2" not in str(bad_dsn.value)
+    with pytest.raises(ValueError, match="ASYNCTASQ_POSTGRES_SCHEMA"):
+        PostgresDriver(DSN, schema='x"; DROP TABLE y; --')
+
+
+async def test_an_unreachable_server_is_reported_without_the_password() -> None:
+    driver = PostgresDriver("postgresql://app:s3cret@127.0.0.1:1/jobs")
+    with pytest.raises(DriverError) as caught:
+        await driver.connect()
+    message = str(caught.value)
+    assert "127.0.0.1:1" in message and "s3cret" not in message
+    assert "s3cret" not in repr(caught.value.__cause__)
+
+
+async def test_a_wrong_password_is_reported_without_it() -> None:
+    con = await asyncpg.connect(DSN)
+    role = "asynctasq_pw_test"
+    try:
+        await con.execute(f"DROP ROLE IF EXISTS {role}")
+        await con.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'right'")
+        driver = PostgresDriver(f"postgresql://{role}:wrong-s3cret@127.0.0.1:5432/test")
+        problem = ""
+        try:
+            await driver.connect()
+        except DriverError as exc:  # trust auth accepts any password; md5/scram refuse
+            problem = f"{exc} {exc.__cause__!r}"
+        else:
+            await driver.disconnect()
+        assert "wrong-s3cret" not in problem
+    finally:
+        await con.execute(f"DROP ROLE IF EXISTS {role}")
+        await con.close()
+
+
+# -- the claim -------------------------------------------------------------------------
+
+
+@only_backends("postgres")
+async def test_the_claim_reads_its_index_in_order_and_skips_locked_rows(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    now = time.time()
+    await driver.enqueue([job(priority=i % 3, run_at=now - i) for i in range(3000)])
+    await driver.enqueue([job("other") for _ in range(3000)])
+    con = await asyncpg.connect(DSN)
+    try:
+        await con.execute(f'ANALYZE "{backend.schema}".jobs')  # type: ignore[attr-defined]
+        claim = driver.sql["claim"]  # type: ignore[attr-defined]
+        async with con.transaction():
+            plan = "\n".join(
+                row[0]
+                for row in await con.fetch(
+                    "EXPLAIN " + claim, ["default"], time.time(), 50, "w", time.time() + 30
+                )
+            )
+            # the first 50 rows come straight off jobs_claim: no sort of the queue, no scan
+            assert "LockRows" in plan
+            assert "Index Scan using jobs_claim" in plan
+            assert "Seq Scan on jobs" not in plan
+            # a transaction that holds rows (a claim in progress) is skipped, not waited on
+            held = await con.fetch(
+                claim, ["default"], time.time(), 10, "other-worker", time.time() + 30
+            )
+            assert len(held) == 10
+            got = await asyncio.wait_for(
+                driver.reserve(["default"], limit=10, worker_id="w", lease_seconds=30), 5
+            )
+            assert len(got) == 10 and not {j.id for j in got} & {r["id"] for r in held}
+    finally:
+        await con.close()
+
+
+@only_backends("postgres")
+async def test_unique_keys_in_crossed_order_from_two_batches_do_not_deadlock(
+    backend: Backend,
+) -> None:
+    a, b = await backend.new_driver(), await backend.new_driver()
+    keys = [f"k{i}" for i in range(200)]
+    for _ in range(5):
+        first = [job(unique_key=k) for k in keys]
+        second = [job(unique_key=k) for k in reversed(keys)]
+        ids_a, ids_b = await asyncio.gather(a.enqueue(first), b.enqueue(second))
+        assert sorted(ids_a) == sorted(ids_b)  # each key: one holder, both told its id
+        assert (await a.stats("default")).depth == len(keys)
+        await a.purge("default", __import__("asynctasq").JobState.PENDING)
+
+
+@only_backends("postgres")
+async def test_a_job_reported_twice_in_one_batch_is_applied_once(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    await driver.enqueue([job()])
+    (got,) = await driver.reserve(["default"], limit=1, worker_id="w", lease_seconds=30)
+    done = Completed(got.id, "w", got.attempts)
+    assert await driver.settle([done, done]) == [True, False]
+
+
+# -- wake-ups --------------------------------------------------------------------------
+
+
+@only_backends("postgres")
+async def test_reserve_waits_for_notify_not_for_polling(backend: Backend) -> None:
+    # a poll interval far beyond the test: only NOTIFY can wake the reserve this fast
+    consumer = await backend.new_driver(poll_interval=60)
+    producer = await backend.new_driver()
+    for round_ in range(3):
+        waiting = asyncio.create_task(
+            consumer.reserve(["default"], limit=5, worker_id="w", lease_seconds=30, wait=30)
+        )
+        await asyncio.sleep(0.2)
+        sent = time.monotonic()
+        await producer.enqueue([job()])
+        got = await asyncio.wait_for(waiting, 10)
+        assert len(got) == 1, round_
+        assert time.monotonic() - sent < 1.0
+
+
+@only_backends("postgres")
+async def test_a_lost_listen_connection_is_replaced_and_polling_bridges_the_gap(
+    backend: Backend,
+) -> None:
+    consumer = PostgresDriver(tagged(backend), schema=backend.schema, poll_interval=60)  # type: ignore[attr-defined]
+    await consumer.connect()
+    backend.drivers.append(consumer)
+    producer = await backend.new_driver()
+    waiting = asyncio.create_task(
+        consumer.reserve(["default"], limit=5, worker_id="w", lease_seconds=30, wait=30)
+    )
+    await asyncio.sleep(0.3)
+    assert await terminate(backend) >= 2  # the pool's connection and the listener
+    await producer.enqueue([job()])  # may be notified while nobody listens
+    got = await asyncio.wait_for(waiting, 10)
+    assert len(got) == 1
+    # the listener is back: wake-ups are immediate again
+    deadline = time.monotonic() + 10
+    while not consumer._listener.healthy:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the listener did not reconnect"
+        await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(
+        consumer.reserve(["default"], limit=5, worker_id="w", lease_seconds=30, wait=30)
+    )
+    await asyncio.sleep(0.2)
+    sent = time.monotonic()
+    await producer.enqueue([job()])
+    assert len(await asyncio.wait_for(waiting, 10)) == 1
+    assert time.monotonic() - sent < 1.0
+
+
+# -- connection loss -------------------------------------------------------------------
+
+
+@only_backends("postgres")
+async def test_every_call_survives_its_connections_being_terminated(backend: Backend) -> None:
+    driver = PostgresDriver(tagged(backend), schema=backend.schema, min_pool_size=2)  # type: ignore[attr-defined]
+    await driver.connect()
+    backend.drivers.append(driver)
+    await driver.enqueue([job() for _ in range(20)])
+    got = await driver.reserve(["default"], limit=10, worker_id="w", lease_seconds=30)
+    assert await terminate(backend) >= 1
+    # the pool's connections are gone: the next statements reconnect transparently
+    assert await driver.settle([Completed(j.id, "w", j.attempts) for j in got]) == [True] * 10
+    assert await terminate(backend) >= 1
+    assert len(await driver.reserve(["default"], limit=10, worker_id="w", lease_seconds=30)) == 10
+    assert await terminate(backend) >= 1
+    assert (await driver.stats("default")).processing == 10
+    assert await terminate(backend) >= 1
+    assert await driver.enqueue([j := job()]) == [j.id]

@@ -1,0 +1,1 @@
+"""A Django app for the ORM tests (label ``django_app``)."""

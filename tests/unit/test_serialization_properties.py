@@ -1,0 +1,274 @@
+"""Property tests: every supported value round-trips exactly; garbage never crashes.
+
+"Exactly" means same types all the way down, same float bits (NaN, -0.0), same
+Decimal digits and exponent, same time zone and fold, same Enum member.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from asynctasq.errors import PoisonJobError
+from asynctasq.serialization import DecodeError, dumps, loads
+from asynctasq.serialization.orm.references import DjangoRef, SQLAlchemyRef, TortoiseRef
+from asynctasq.serialization.payload import decode_payload, encode_payload
+from asynctasq.serialization.resolve import has_references
+
+FAST = settings(deadline=None, max_examples=250, suppress_health_check=[HealthCheck.too_slow])
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = (1, 2)
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Mode(enum.StrEnum):
+    FAST = "fast"
+
+
+class Flags(enum.Flag):
+    A = 1
+    B = 2
+
+
+# -- strategies ------------------------------------------------------------------------
+
+fixed_offsets = st.builds(
+    dt.timezone,
+    st.timedeltas(
+        min_value=dt.timedelta(hours=-23, minutes=-59), max_value=dt.timedelta(hours=23, minutes=59)
+    ),
+)
+named_offsets = st.builds(
+    dt.timezone,
+    st.timedeltas(min_value=dt.timedelta(hours=-12), max_value=dt.timedelta(hours=12)),
+    st.text(min_size=1, max_size=8),
+)
+zones = st.one_of(st.none(), st.just(dt.UTC), fixed_offsets, named_offsets, st.timezones())
+datetimes = st.builds(
+    lambda d, fold: d.replace(fold=fold), st.datetimes(timezones=zones), st.sampled_from([0, 1])
+)
+times = st.builds(
+    lambda t, fold: t.replace(fold=fold),
+    st.times(timezones=st.one_of(st.none(), st.just(dt.UTC), fixed_offsets, named_offsets)),
+    st.sampled_from([0, 1]),
+)
+enums = st.sampled_from([*Color, *Level, *Mode, Flags.A, Flags.A | Flags.B])
+keys = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.text(max_size=20),
+    st.uuids(),
+    st.tuples(st.integers(min_value=0), st.text(max_size=5)),
+)
+model_refs = st.builds(
+    lambda cls, model, pk: cls(model, pk),
+    st.sampled_from([SQLAlchemyRef, DjangoRef, TortoiseRef]),
+    st.text(min_size=1, max_size=30),
+    keys,
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),  # beyond 64 bits too
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+    st.binary(),
+    datetimes,
+    st.dates(),
+    times,
+    st.timedeltas(),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.uuids(),
+    enums,
+    model_refs,
+)
+hashables = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.text(max_size=10),
+        st.binary(max_size=10),
+        st.dates(),
+        st.uuids(),
+        enums,
+        model_refs,
+    ),
+    lambda inner: st.one_of(st.tuples(inner, inner), st.frozensets(inner, max_size=3)),
+    max_leaves=6,
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.lists(inner, max_size=5).map(tuple),
+        st.dictionaries(hashables, inner, max_size=5),
+        st.sets(hashables, max_size=5),
+        st.frozensets(hashables, max_size=5),
+    ),
+    max_leaves=25,
+)
+
+
+# -- exact comparison ------------------------------------------------------------------
+
+
+def same_zone(a: dt.tzinfo | None, b: dt.tzinfo | None, ref: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (
+        type(a) is type(b)
+        and getattr(a, "key", None) == getattr(b, "key", None)
+        and a.utcoffset(ref) == b.utcoffset(ref)
+        and a.tzname(ref) == b.tzname(ref)
+    )
+
+
+def same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b)
+        )
+    if isinstance(a, Decimal):
+        return a.as_tuple() == b.as_tuple()
+    if isinstance(a, dt.datetime):
+        naive = a.replace(tzinfo=None) == b.replace(tzinfo=None)
+        return naive and a.fold == b.fold and same_zone(a.tzinfo, b.tzinfo, a)
+    if isinstance(a, dt.time):
+        naive = a.replace(tzinfo=None) == b.replace(tzinfo=None)
+        return naive and a.fold == b.fold and same_zone(a.tzinfo, b.tzinfo, None)
+    if isinstance(a, enum.Enum):
+        return a is b
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return len(a) == len(b) and all(
+            same(ka, kb) and same(va, vb)
+            for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True)
+        )
+    if isinstance(a, set | frozenset):
+        return len(a) == len(b) and all(any(same(x, y) for y in b) for x in a)
+    return bool(a == b)
+
+
+# -- properties ------------------------------------------------------------------------
+
+
+@FAST
+@given(values)
+def test_every_supported_value_round_trips_exactly(value: Any) -> None:
+    assert same(loads(dumps(value)), value)
+
+
+@FAST
+@given(st.dictionaries(st.text(max_size=10), values, max_size=4))
+def test_job_arguments_round_trip_through_the_payload(args: dict[str, Any]) -> None:
+    back, options = decode_payload(encode_payload(args, {"retry_delay": 1.5}))
+    assert same(back, args)
+    assert options == {"retry_delay": 1.5}
+
+
+@FAST
+@given(model_refs)
+def test_a_reference_re_encodes_to_the_same_bytes(ref: Any) -> None:
+    data = dumps(ref)
+    assert dumps(loads(data)) == data
+    assert has_references({"x": [loads(data)]})
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_random_bytes_give_a_clear_error_never_another_exception(data: bytes) -> None:
+    try:
+        loads(data)
+    except DecodeError:
+        pass
+    try:
+        decode_payload(data)  # what the worker calls: a poison job, dead-lettered
+    except PoisonJobError:
+        pass
+
+
+ext_payloads = st.recursive(
+    st.one_of(
+        st.integers(min_value=-(2**63), max_value=2**64 - 1),
+        st.text(max_size=10),
+        st.binary(max_size=10),
+        st.none(),
+        st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=30)),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.builds(
+            msgpack.ExtType,
+            st.integers(0, 40),  # built-in and ORM codes, over plausible inner data
+            st.lists(inner, max_size=4).map(lambda v: msgpack.packb(v, use_bin_type=True)),
+        ),
+    ),
+    max_leaves=10,
+)
+
+
+@FAST
+@given(ext_payloads)
+def test_forged_extension_types_decode_cleanly_or_fail_with_decode_error(forged: Any) -> None:
+    data = msgpack.packb({"args": {"x": forged}}, use_bin_type=True)
+    try:
+        loads(data)
+    except DecodeError:
+        pass
+    try:
+        decode_payload(data)
+    except PoisonJobError:
+        pass
+
+
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_deep_nesting_is_poison_not_a_crash(depth: int) -> None:
+    data = b"\x81\xa4args\x81\xa1x" + b"\x91" * depth + b"\x01"
+    try:
+        args, _ = decode_payload(data)
+    except PoisonJobError:
+        return
+    try:
+        has_references(args)
+    except PoisonJobError:
+        return
+
+
+def test_special_values_round_trip() -> None:
+    for value in (
+        float("nan"),
+        -0.0,
+        Decimal("sNaN"),
+        Decimal("-0.00"),
+        2**64,
+        -(2**63) - 1,
+        dt.datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=dt.timezone(dt.timedelta(hours=1), "X")),
+        uuid.UUID(int=0),
+        SQLAlchemyRef("app.models:Pair", (1, "a")),
+    ):
+        assert same(loads(dumps(value)), value), value
+
+
+def test_a_bytearray_arrives_as_bytes() -> None:
+    # msgpack packs bytearray natively as bin, before any hook is asked (so hook 11
+    # never runs): the content survives, the mutable type does not
+    assert loads(dumps(bytearray(b"ab"))) == b"ab"
