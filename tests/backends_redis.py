@@ -220,20 +220,14 @@ class RedisCluster:
     """Three masters, no replicas, on free loopback ports."""
 
     def __init__(self, directory: Path, masters: int = 3) -> None:
-        self.nodes = [
-            RedisServer(
-                directory / f"node{i}",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "5000",
-                "--appendonly",
-                "no",
-            )  # fmt: skip
-            for i in range(masters)
-        ]
+        options = {
+            "--cluster-enabled": "yes",
+            "--cluster-config-file": "nodes.conf",
+            "--cluster-node-timeout": "5000",
+            "--appendonly": "no",
+        }
+        args = [part for pair in options.items() for part in pair]
+        self.nodes = [RedisServer(directory / f"node{i}", *args) for i in range(masters)]
 
     @property
     def url(self) -> str:

@@ -21,8 +21,8 @@ class Entry:
     #: group of requirements-peers.txt, None for asynctasq (the project's virtualenv)
     venv: str | None = None
     redis_db: int | None = None
-    #: a module that must exist for the system to run (drivers still being written)
-    requires: str | None = None
+    #: the asynctasq driver it needs (skipped with the reason when it cannot load)
+    driver: str | None = None
     #: part of a plain `python -m benchmarks` run
     default: bool = True
 
@@ -33,7 +33,7 @@ class Entry:
 
 _ENTRIES = [
     Entry("asynctasq-redis", "benchmarks.peers.ours:RedisSystem", "redis",
-          requires="asynctasq.drivers.redis"),
+          driver="redis"),
     Entry("arq", "benchmarks.peers.arq:ArqSystem", "redis", venv="arq", redis_db=10),
     Entry("saq", "benchmarks.peers.saq:SaqSystem", "redis", venv="saq", redis_db=11),
     Entry("taskiq", "benchmarks.peers.taskiq:TaskiqSystem", "redis", venv="taskiq", redis_db=12),
@@ -42,12 +42,13 @@ _ENTRIES = [
           redis_db=14),
     Entry("rq", "benchmarks.peers.rq:RqSystem", "redis", venv="rq", redis_db=15),
     Entry("asynctasq-postgres", "benchmarks.peers.ours:PostgresSystem", "postgres",
-          requires="asynctasq.drivers.postgres"),
+          driver="postgres"),
     Entry("procrastinate", "benchmarks.peers.procrastinate:ProcrastinateSystem", "postgres",
           venv="procrastinate"),
     Entry("saq-postgres", "benchmarks.peers.saq_postgres:SaqPostgresSystem", "postgres",
           venv="saq"),
     # the embedded default, for reference and for trying the suite without a server
-    Entry("asynctasq-sqlite", "benchmarks.peers.ours:SQLiteSystem", "sqlite", default=False),
+    Entry("asynctasq-sqlite", "benchmarks.peers.ours:SQLiteSystem", "sqlite", driver="sqlite",
+          default=False),
 ]  # fmt: skip
 ENTRIES = {e.name: e for e in _ENTRIES}

@@ -15,7 +15,7 @@ from typing import Any
 import dramatiq
 from dramatiq import group
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.results import Results, ResultMissing
+from dramatiq.results import ResultMissing, Results
 from dramatiq.results.backends.redis import RedisBackend
 
 from benchmarks.suite import workload

@@ -105,7 +105,13 @@ def steps(describe: dict[str, Any], b: Budget) -> list[dict[str, Any]]:
     if describe.get("bulk_api"):
         # the jobs stay queued for the drain that follows
         out.append(
-            {"key": "enqueue_bulk", "op": "bulk", "count": b.jobs, "cap": b.enqueue_cap, "keep": True}
+            {
+                "key": "enqueue_bulk",
+                "op": "bulk",
+                "count": b.jobs,
+                "cap": b.enqueue_cap,
+                "keep": True,
+            }
         )
     out.append({**drain, "key": "drain_c10", "concurrency": c10, "memory": True})
     if best != c10:  # else the orchestrator reports drain_c10 as drain_best

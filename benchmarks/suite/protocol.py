@@ -50,7 +50,7 @@ class System(abc.ABC):
     #: every setting that differs from the system's defaults, and why
     settings: ClassVar[tuple[str, ...]] = ()
 
-    async def setup(self) -> None:
+    async def setup(self) -> None:  # noqa: B027 (a hook: most systems need nothing)
         """Create this system's namespace (database, schema); start empty."""
 
     @abc.abstractmethod
@@ -129,7 +129,9 @@ class OwnPostgresDatabase:
 
         admin, name = self._admin()
         with admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def drop_database(self) -> None:
@@ -137,7 +139,9 @@ class OwnPostgresDatabase:
 
         admin, name = self._admin()
         with admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
     def truncate(self, tables: Sequence[str]) -> None:
         import psycopg

@@ -49,11 +49,16 @@ class Results:
     errors: list[dict[str, Any]] = field(default_factory=list)
     #: scenario keys copied from another step, e.g. drain_best when best is 10
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: system -> step key -> wall seconds per run, set-up and reset included
+    timings: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     # -- gathering -------------------------------------------------------------------
 
     def add(self, system: str, run: int, event: dict[str, Any]) -> None:
         key = event["key"]
+        if event["event"] == "timing":
+            self.timings.setdefault(system, {}).setdefault(key, []).append(event["seconds"])
+            return
         if event["event"] == "error":
             self.errors.append({"system": system, "run": run, **event})
             return
@@ -74,7 +79,8 @@ class Results:
                 self._sample(system, f"latency_{phase}_p{q}", percentile(values, q), info)
 
     def _sample(self, system: str, key: str, value: float, info: dict[str, Any]) -> None:
-        entry = {"value": value, **{k: info[k] for k in ("capped", "done", "of") if k in info}}
+        entry: dict[str, Any] = {"value": value}
+        entry.update((k, info[k]) for k in ("capped", "done", "of") if k in info)
         self.samples.setdefault(system, {}).setdefault(key, []).append(entry)
 
     def alias(self, system: str, key: str, source: str) -> None:

@@ -71,6 +71,7 @@ class Runner:
         await self.system.setup()
         try:
             for step in steps:
+                started = time.monotonic()
                 try:
                     await self.step(step)
                 except Exception as exc:
@@ -84,6 +85,7 @@ class Runner:
                 if not step.get("keep"):
                     await self.system.reset()
                     self.queued = 0
+                emit("timing", key=step["key"], seconds=round(time.monotonic() - started, 2))
         finally:
             await self.system.teardown()
 
@@ -184,9 +186,7 @@ class Runner:
                     capped = True
                     break
                 if now - last_change > STALL_SECONDS or group.dead():
-                    raise RuntimeError(
-                        f"stalled at {done}/{target} jobs:\n{group.log_tail()}"
-                    )
+                    raise RuntimeError(f"stalled at {done}/{target} jobs:\n{group.log_tail()}")
                 if now >= next_report:
                     emit("progress", phase=step["key"], done=done, total=target)
                     next_report = now + 0.25

@@ -14,7 +14,7 @@ from asynctasq.config import Config
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.postgres import PostgresDriver
-from asynctasq.jobs import Completed, Job
+from asynctasq.jobs import Completed, Job, JobState
 from tests.backends import Backend
 from tests.backends_postgres import DSN
 from tests.conftest import only_backends
@@ -145,7 +145,7 @@ async def test_unique_keys_in_crossed_order_from_two_batches_do_not_deadlock(
         ids_a, ids_b = await asyncio.gather(a.enqueue(first), b.enqueue(second))
         assert sorted(ids_a) == sorted(ids_b)  # each key: one holder, both told its id
         assert (await a.stats("default")).depth == len(keys)
-        await a.purge("default", __import__("asynctasq").JobState.PENDING)
+        await a.purge("default", JobState.PENDING)
 
 
 @only_backends("postgres")
@@ -227,3 +227,19 @@ async def test_every_call_survives_its_connections_being_terminated(backend: Bac
     assert (await driver.stats("default")).processing == 10
     assert await terminate(backend) >= 1
     assert await driver.enqueue([j := job()]) == [j.id]
+
+
+@only_backends("postgres")
+async def test_an_idle_reserve_wakes_for_the_earliest_job_of_any_priority(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver(poll_interval=60)  # only next_due can wake it
+    now = time.time()
+    await driver.enqueue(
+        [job(priority=p, run_at=now + 30 + p) for p in range(-5, 50)]  # many levels
+        + [job(priority=7, run_at=now + 0.5), job(priority=-9, run_at=now + 20)]
+    )
+    started = time.monotonic()
+    got = await driver.reserve(["default"], limit=5, worker_id="w", lease_seconds=30, wait=10)
+    assert [j.priority for j in got] == [7]
+    assert 0.4 <= time.monotonic() - started < 2.0

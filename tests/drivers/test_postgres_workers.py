@@ -117,15 +117,7 @@ async def test_four_workers_drain_20000_jobs_while_leases_lapse(
     ids = await dispatch(backend, driver, tasks)
     env = {**backend.env(), "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true"}
     workers = [
-        spawn_worker(
-            env,
-            "--concurrency",
-            "50",
-            "--lease-seconds",
-            "2",
-            imports=MODULE,
-            log_path=tmp_path / f"worker-{i}.log",
-        )  # fmt: skip
+        spawn_worker(env, *WORKER_ARGS, "50", imports=MODULE, log_path=tmp_path / f"worker-{i}.log")
         for i in range(4)
     ]
     try:
@@ -165,15 +157,7 @@ async def test_killing_the_workers_connections_mid_run_loses_nothing(
         "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true",
     }
     workers = [
-        spawn_worker(
-            env,
-            "--concurrency",
-            "10",
-            "--lease-seconds",
-            "2",
-            imports=MODULE,
-            log_path=tmp_path / f"worker-{i}.log",
-        )  # fmt: skip
+        spawn_worker(env, *WORKER_ARGS, "10", imports=MODULE, log_path=tmp_path / f"worker-{i}.log")
         for i in range(3)
     ]
     killed = []

@@ -281,7 +281,7 @@ class Worker:
             postgres_max_pool_size=1,
             mysql_min_pool_size=1,
             mysql_max_pool_size=1,
-            redis_max_connections=2,
+            redis_max_connections=4,
         )
         return RenewalThread(
             lambda: DriverFactory.create_from_config(config),

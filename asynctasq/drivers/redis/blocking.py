@@ -137,7 +137,7 @@ class BlockingClaim:
         )
         script = SCRIPTS[call.script]
         pool = self.client.connection_pool
-        conn = await pool.get_connection()
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_packed_command(
                 conn.pack_commands(

@@ -24,7 +24,7 @@ from redis.crc import key_slot
 
 from asynctasq.drivers.keys import RedisKeys
 from asynctasq.drivers.redis.codec import decode_job
-from asynctasq.drivers.redis.scripts import Call, ScriptRunner
+from asynctasq.drivers.redis.scripts import Arg, Call, ScriptRunner
 from asynctasq.jobs import Job
 
 __all__ = ["Claimer", "decode_claim"]
@@ -74,7 +74,7 @@ class Claimer:
         """Claimed jobs, and (when none) the earliest run_at of a scheduled job."""
         groups = self.groups(queues)
         if len(groups) == 1:
-            caps = [{q: limit for q in groups[0]}]
+            caps = [dict.fromkeys(groups[0], limit)]
         else:
             caps, next_due = await self._plan(groups, limit, now)
             if not any(any(c.values()) for c in caps):
@@ -107,7 +107,7 @@ class Claimer:
     ) -> Call:
         """A reserve.lua call on one slot's queues; ``now`` "" uses the server's clock."""
         keys = [k for q in group for k in self.keys.queue(q)]
-        args = [now, limit, worker_id, repr(float(lease_seconds)), PROMOTE_MAX]
+        args: list[Arg] = [now, limit, worker_id, repr(float(lease_seconds)), PROMOTE_MAX]
         return Call("reserve", keys, [*args, *(caps[q] for q in group)])
 
     async def _plan(
@@ -115,7 +115,11 @@ class Claimer:
     ) -> tuple[list[dict[str, int]], float | None]:
         """Phase one on Cluster: how many jobs to take from each queue."""
         calls = [
-            Call("peek", [k for q in group for k in self.keys.queue(q)], [repr(now), limit, PROMOTE_MAX])
+            Call(
+                "peek",
+                [k for q in group for k in self.keys.queue(q)],
+                [repr(now), limit, PROMOTE_MAX],
+            )
             for group in groups
         ]
         heads: list[tuple[float, bytes, str]] = []

@@ -88,9 +88,18 @@ def decode_job(
     now: float | None = None,
 ) -> Job:
     meta, data = msgpack.unpackb(_PAIR + record, raw=False)
-    (state, attempts, max_attempts, priority, run_at, worker, finished, unique, created, progress) = (
-        meta
-    )
+    (
+        state,
+        attempts,
+        max_attempts,
+        priority,
+        run_at,
+        worker,
+        finished,
+        unique,
+        created,
+        progress,
+    ) = meta
     task, payload, timeout, depends_on, expires_at = data
     job_state = _STATES[state]
     if now is not None:

@@ -127,7 +127,7 @@ class RedisDriver(Driver):
             cluster=self.cluster,
         )
         try:
-            await client.ping()  # type: ignore[misc]
+            await client.ping()
         except Exception as exc:
             await client.aclose()
             raise DriverError(
@@ -284,34 +284,55 @@ class RedisDriver(Driver):
         return known
 
     def _bounds(self) -> list[Arg]:
-        return [repr(float(self.completed_ttl)), repr(float(self.dead_letter_ttl)), self.dead_letter_max]
+        return [
+            repr(float(self.completed_ttl)),
+            repr(float(self.dead_letter_ttl)),
+            self.dead_letter_max,
+        ]
 
     async def renew(
         self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
     ) -> list[str]:
         if not job_ids:
             return []
-        queues = await self._locator.find(job_ids)
+        # the worker renews from a thread with a driver of its own, which reserved
+        # nothing: ids it cannot place go to every queue's script, which skips the
+        # ids it does not hold (one call per queue, instead of a lookup per id)
         by_queue: dict[str, list[str]] = {}
+        unknown = []
         for job_id in job_ids:
-            if job_id in queues:
-                by_queue.setdefault(queues[job_id], []).append(job_id)
+            queue = self._locator.cached(job_id)
+            if queue is None:
+                unknown.append(job_id)
+            else:
+                by_queue.setdefault(queue, []).append(job_id)
+        if unknown:
+            for queue in await self._locator.known_queues():
+                by_queue.setdefault(queue, []).extend(unknown)
         lease_until = repr(time.time() + lease_seconds)
         calls = [
             Call("renew", self.keys.queue(q), [worker_id, lease_until, *ids])
             for q, ids in by_queue.items()
         ]
-        held = {i.decode() for reply in await self._run_many(calls) for i in reply}
+        held: set[str] = set()
+        for queue, reply in zip(by_queue, await self._run_many(calls), strict=True):
+            for raw in reply:
+                held.add(job_id := raw.decode())
+                self._locator.remember(job_id, queue)  # next time: straight there
         return [job_id for job_id in job_ids if job_id in held]
 
     async def recover_expired(self) -> int:
         queues = await self._locator.known_queues()
         now = repr(time.time())
         calls = [
-            Call("recover", self.keys.queue(q), [now, LEASE_EXPIRED_ERROR, RECOVER_MAX, *self._bounds()])
+            Call(
+                "recover",
+                self.keys.queue(q),
+                [now, LEASE_EXPIRED_ERROR, RECOVER_MAX, *self._bounds()],
+            )
             for q in queues
         ]
-        return sum(await self._run_many(calls))
+        return sum(int(moved) for moved in await self._run_many(calls))
 
     async def _run_many(self, calls: Sequence[Call], *, register: Iterable[str] = ()) -> list[Any]:
         """Script calls in one round trip, registering new queue names first."""
@@ -393,7 +414,7 @@ class RedisDriver(Driver):
             gone, scanned = await self._run(
                 "purge", queue, state.value, repr(time.time()), bound, PURGE_WINDOW, offset
             )
-            deleted += gone
+            deleted += int(gone)
             if scanned < PURGE_WINDOW:
                 return deleted
             if state in (JobState.PENDING, JobState.SCHEDULED):

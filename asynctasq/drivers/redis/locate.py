@@ -34,13 +34,16 @@ class Locator:
                 del self._queue_of[stale]
         self._queue_of[job_id] = queue
 
+    def cached(self, job_id: str) -> str | None:
+        return self._queue_of.get(job_id)
+
     def forget(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:
             self._queue_of.pop(job_id, None)
 
     async def known_queues(self) -> list[str]:
-        members = await self.client.smembers(self.keys.registry)  # type: ignore[misc]
-        return sorted(m.decode() for m in members)
+        members = await self.client.smembers(self.keys.registry)
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     async def find(self, job_ids: Sequence[str]) -> dict[str, str]:
         """job id -> queue for the ids that exist (ids of unknown jobs are left out)."""

@@ -63,9 +63,14 @@ class ScriptRunner:
     async def run(self, call: Call) -> Any:
         script = SCRIPTS[call.script]
         try:
-            return await self.client.evalsha(script.sha, len(call.keys), *call.keys, *call.args)  # type: ignore[misc]
+            return await self.client.evalsha(script.sha, len(call.keys), *call.keys, *call.args)
         except NoScriptError:
-            return await self.client.eval(script.source, len(call.keys), *call.keys, *call.args)  # type: ignore[misc, arg-type]
+            return await self.client.eval(
+                script.source,  # type: ignore[arg-type]
+                len(call.keys),
+                *call.keys,
+                *call.args,
+            )
 
     async def run_many(
         self, calls: Sequence[Call], *, before: Sequence[Sequence[Arg]] = ()
@@ -104,7 +109,7 @@ class ScriptRunner:
         if not isinstance(self.client, Redis):
             return await self.run_many(list(calls), before=before)
         pool = self.client.connection_pool
-        conn = await pool.get_connection()
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         sent: list[Call] = []
         try:
             for command in before:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from asynctasq.drivers.redis.connection import Client
 
@@ -56,13 +56,13 @@ class Waker:
             self._waiting -= 1
 
     async def _blpop(self, keys: tuple[str, ...]) -> object:
-        token = await self.client.blpop(list(keys), timeout=BLOCK_SECONDS)  # type: ignore[arg-type]
+        token = await self.client.blpop(list(keys), timeout=BLOCK_SECONDS)
         if token is not None and not self._waiting:
             # taken while this process was busy: hand it back to other idle workers
-            await self.client.lpush(token[0], token[1])  # type: ignore[misc]
+            await self.client.lpush(token[0], token[1])
         return token
 
-    def _forget(self, keys: tuple[str, ...]) -> object:
+    def _forget(self, keys: tuple[str, ...]) -> Callable[[asyncio.Task[object]], None]:
         def done(task: asyncio.Task[object]) -> None:
             if self._blocked.get(keys) is task:
                 del self._blocked[keys]

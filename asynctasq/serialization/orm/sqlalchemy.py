@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, Session, registry
 
 from asynctasq.config import Config, ConfigError
@@ -32,9 +31,20 @@ from asynctasq.serialization.hooks import class_path
 from asynctasq.serialization.orm.references import ModelRef, UnknownModelError, UnsavedModelError
 from asynctasq.serialization.resolve import register_resolver
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
 __all__ = ["SQLAlchemyResolver", "configure", "is_model_class", "reference"]
 
-SessionFactory = Callable[[], Session | AsyncSession]
+SessionFactory = Callable[[], "Session | AsyncSession"]
+
+
+def _async_session_type() -> type[AsyncSession] | None:
+    try:  # SQLAlchemy's asyncio needs greenlet; sync-only installs do without
+        from sqlalchemy.ext.asyncio import AsyncSession
+    except ImportError:
+        return None
+    return AsyncSession
 
 
 def is_model_class(cls: type) -> bool:
@@ -102,7 +112,8 @@ class SQLAlchemyResolver:
         for ref in refs:
             wanted.setdefault(self.model_class(ref.model), []).append(ref)
         session = self.session_factory()
-        if isinstance(session, AsyncSession):
+        async_session = _async_session_type()
+        if async_session is not None and isinstance(session, async_session):
             async with session:
                 found: dict[ModelRef, Any] = {}
                 for stmt, chunk in self._statements(wanted):

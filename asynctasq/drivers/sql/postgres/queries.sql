@@ -87,10 +87,34 @@ WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING {columns};
 
 -- name: next_due
--- when the earliest scheduled job of these (unpaused) queues comes due
-SELECT min(j.run_at) FROM {schema}.jobs j
-WHERE j.state = 'pending' AND j.queue = ANY($1::text[]) AND j.run_at > $2
-  AND NOT EXISTS (SELECT 1 FROM {schema}.queues p WHERE p.name = j.queue AND p.paused);
+-- When the earliest scheduled job of these (unpaused) queues comes due. jobs_claim
+-- sorts by priority before run_at, so this walks it one priority level at a time (a
+-- loose index scan): a few index probes per distinct priority, however many jobs are
+-- scheduled (a plain min(run_at) would read every one of them, on every idle poll).
+WITH RECURSIVE live AS MATERIALIZED (
+    SELECT q FROM unnest($1::text[]) AS q
+    WHERE NOT EXISTS (SELECT 1 FROM {schema}.queues p WHERE p.name = q AND p.paused)
+), levels AS (
+    SELECT q, (
+        SELECT min(j.priority) FROM {schema}.jobs j WHERE j.queue = q AND j.state = 'pending'
+    ) AS priority
+    FROM live
+    UNION ALL
+    SELECT l.q, (
+        SELECT min(j.priority) FROM {schema}.jobs j
+        WHERE j.queue = l.q AND j.state = 'pending' AND j.priority > l.priority
+    )
+    FROM levels l
+    WHERE l.priority IS NOT NULL
+)
+SELECT min((
+    SELECT j.run_at FROM {schema}.jobs j
+    WHERE j.queue = l.q AND j.state = 'pending' AND j.priority = l.priority AND j.run_at > $2
+    ORDER BY j.run_at
+    LIMIT 1
+))
+FROM levels l
+WHERE l.priority IS NOT NULL;
 
 -- name: settle
 -- Every outcome of a batch in one statement, fenced by (state, worker_id, attempt);
@@ -203,9 +227,10 @@ WHERE j.queue = $1 AND j.state = 'pending' AND (j.run_at > $4) = $5
 ORDER BY j.priority, j.run_at, j.id LIMIT $2 OFFSET $3;
 
 -- name: list_all
+-- waiting jobs in reservation order, then finished ones newest first
 SELECT {columns} FROM {schema}.jobs j
 WHERE j.queue = $1
-ORDER BY j.state IN ('completed', 'failed', 'cancelled', 'expired'), j.priority, j.run_at, j.id
+ORDER BY j.finished_at IS NOT NULL, j.finished_at DESC, j.priority, j.run_at, j.id
 LIMIT $2 OFFSET $3;
 
 -- name: cancel

@@ -1,0 +1,222 @@
+"""The tables: on stdout (rich) and as the peers section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.peers import ENTRIES
+from benchmarks.suite.plan import SCENARIOS, Scenario
+from benchmarks.suite.reading import reading
+from benchmarks.suite.results import Results
+
+BROKER_TITLES = {"redis": "Redis", "postgres": "PostgreSQL", "sqlite": "SQLite (reference)"}
+MARKERS = ("<!-- section:peers -->", "<!-- /section:peers -->")
+
+
+def number(value: float, unit: str) -> str:
+    if unit == "jobs/s":
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def cell(results: Results, system: str, scenario: Scenario, newline: str) -> str:
+    s = results.summary(system, scenario.key)
+    if s is None:
+        return "n/a"
+    text = f"{number(s.median, scenario.unit)}"
+    if s.runs > 1:
+        text += f" ({number(s.low, scenario.unit)}-{number(s.high, scenario.unit)})"
+    if s.capped or (s.planned and s.done and min(s.done) < s.planned):
+        text += " †"
+    ratio = results.ratio(system, scenario.key)
+    if ratio is not None:
+        arrow = "▲" if results.ours_better(scenario.key, ratio) else "▼"
+        text += f"{newline}x{ratio:.2f} {arrow}"
+    return text
+
+
+def rows(results: Results, broker: str) -> tuple[list[str], list[list[str]]]:
+    systems = results.ordered_systems(broker)
+    header = ["scenario", *(_title(results, s) for s in systems)]
+    body = []
+    for scenario in SCENARIOS:
+        cells = [cell(results, s, scenario, "\n") for s in systems]
+        if all(c == "n/a" for c in cells):
+            continue
+        body.append([f"{scenario.title} ({scenario.unit})", *cells])
+    return header, body
+
+
+def _title(results: Results, system: str) -> str:
+    version = results.systems[system].get("version", "")
+    return f"{system} {version}".strip()
+
+
+def print_tables(results: Results, console: Console | None = None) -> None:
+    console = console or Console(width=220)
+    for broker in results.brokers():
+        header, body = rows(results, broker)
+        table = Table(title=f"{BROKER_TITLES.get(broker, broker)}: median (min-max)")
+        for i, name in enumerate(header):
+            table.add_column(name, justify="left" if i == 0 else "right")
+        for row in body:
+            table.add_row(*row)
+        console.print(table)
+    console.print(_legend(results))
+    for name, why in results.skipped.items():
+        console.print(f"[yellow]skipped {name}[/]: {why}")
+    for error in results.errors:
+        console.print(
+            f"[red]error[/] {error['system']} run {error['run']} {error['key']}: {error['message']}"
+        )
+
+
+def _legend(results: Results) -> str:
+    return (
+        "xr = asynctasq ÷ peer (medians from the same sitting); ▲ asynctasq better, ▼ worse. "
+        f"† = time cap reached: fewer than the planned jobs or probes were measured "
+        f"(cap: {results.budget.get('drain_cap')} s per drain, "
+        f"{results.budget.get('enqueue_cap')} s per enqueue step, "
+        f"{results.budget.get('latency_cap')} s of latency probes)."
+    )
+
+
+def markdown_table(results: Results, broker: str) -> str:
+    header, body = rows(results, broker)
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    lines += ["| " + " | ".join(c.replace("\n", "<br>") for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def settings_table(results: Results) -> str:
+    lines = [
+        "| system | version | broker namespace | bulk enqueue | worker concurrency | "
+        "settings that differ from its defaults |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in results.ordered_systems():
+        d, entry = results.systems[name], ENTRIES[name]
+        if entry.redis_db is not None:
+            namespace = f"Redis database {entry.redis_db}"
+        elif entry.ours:
+            namespace = {"redis": "key prefix", "postgres": "schema", "sqlite": "temporary file"}[
+                entry.broker
+            ]
+        else:
+            namespace = "own database"
+        concurrency = (
+            f"fixed at {d['fixed_concurrency']}"
+            if d.get("fixed_concurrency")
+            else f"10 / best {d['best_concurrency']}"
+        )
+        bulk = f"`{d['bulk_api']}`" if d.get("bulk_api") else "none (n/a)"
+        settings = "; ".join(d.get("settings", [])) or "none"
+        lines.append(
+            f"| {name} | {d.get('version', '?')} | {namespace} | {bulk} | {concurrency} | "
+            f"{settings} |"
+        )
+    return "\n".join(lines)
+
+
+def method(results: Results) -> str:
+    b = results.budget
+    return "\n".join(
+        [
+            f"- N = {b['jobs']:,} jobs per step; {b['runs']} runs, interleaved (run 1 of every "
+            "system, then run 2, ...) so each ratio compares runs of the same sitting.",
+            "- Every job appends its finishing time to a local file (a few microseconds, no "
+            "broker round trip); a drain's rate is the jobs finished between the 5th and 95th "
+            "percentile of those times, divided by that span, so worker start-up and the last "
+            "stragglers do not count.",
+            "- Drains start with the jobs already queued (bulk API where there is one, else "
+            "concurrent single enqueues, not timed), then the system's own worker CLI starts "
+            f"in a subprocess. A step measures for at most {b['drain_cap']} s "
+            f"(enqueue steps {b['enqueue_cap']} s): a slower system is measured on the jobs it "
+            "finished by then (†).",
+            "- Idle latency: sequential probes, each sent after an idle gap of 2 ms plus a random "
+            "share of the previous latency (so timer-polling workers are sampled at random "
+            f"phases); up to {b['latency_jobs']} probes or {b['latency_cap']} s. *Start* is "
+            "the enqueue call to the job body starting; *completion* is the enqueue call to "
+            "the system's public API reporting the job finished (a status or result lookup).",
+            "- I/O-bound: each job awaits `asyncio.sleep(0.01)` (`time.sleep` in thread-based "
+            f"workers). CPU-bound: {b['cpu_jobs']:,} jobs of a fixed pure-Python loop "
+            "(~5 ms), one pool process per core.",
+            "- Memory: the peak resident set (VmHWM) of every process of the worker, summed, "
+            "during the drain at concurrency 10.",
+            "- Redis peers each own a database number (10-15), flushed (FLUSHDB) before and "
+            "after each step while the suite runs: do not keep data there. PostgreSQL peers "
+            "each get a database created and dropped by the run; asynctasq uses a key prefix "
+            "or a schema of its own.",
+        ]
+    )
+
+
+def section(results: Results, charts: list[Path], doc: Path) -> str:
+    m = results.machine
+    parts = [
+        MARKERS[0],
+        "## Against the Python peers",
+        "",
+        f"Regenerated by `{results.command}`. Machine: {_machine_line(m)}.",
+        "",
+        "Each figure is the median of the runs with (min-max); xr under a peer is asynctasq ÷ "
+        "that peer, ▲ where asynctasq is better, ▼ where it is worse; † marks a step that hit "
+        "its time cap (see *How it is measured*).",
+        "",
+        "### Reading",
+        "",
+        reading(results),
+    ]
+    for broker in results.brokers():
+        parts += [
+            "",
+            f"### {BROKER_TITLES.get(broker, broker)}",
+            "",
+            markdown_table(results, broker),
+        ]
+    if charts:
+        parts += ["", "### Charts", ""]
+        parts += [f"![{p.stem}]({_relative(p, doc)})" for p in charts]
+    parts += ["", "### Systems and settings", "", settings_table(results)]
+    parts += ["", "### How it is measured", "", method(results)]
+    if results.skipped or results.errors:
+        parts += ["", "### Not measured", ""]
+        parts += [f"- {name}: {why}" for name, why in results.skipped.items()]
+        parts += [
+            f"- {e['system']}, run {e['run']}, {e['key']}: {e['message'].splitlines()[0]}"
+            for e in results.errors
+        ]
+    parts.append(MARKERS[1])
+    return "\n".join(parts)
+
+
+def _machine_line(m: dict[str, object]) -> str:
+    return (
+        f"{m['cores']} cores ({m['cpu']}), {float(m['memory_gib']):.0f} GiB, {m['system']}; "  # type: ignore[arg-type]
+        f"Python {m['python']}; Redis {m['redis']}; PostgreSQL {m['postgres']}; load average "
+        f"{float(m['load_start']):.1f} at the start and {float(m['load_end']):.1f} at the end "  # type: ignore[arg-type]
+        "(above the core count, other work competed with the benchmark)"
+    )
+
+
+def _relative(path: Path, doc: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(doc.resolve().parent))
+    except ValueError:
+        return str(path.resolve())
+
+
+def write_section(doc: Path, text: str) -> None:
+    """Replace what lies between the peers markers, leaving the rest of the file alone."""
+    current = doc.read_text() if doc.exists() else f"# Benchmarks\n\n{MARKERS[0]}\n{MARKERS[1]}\n"
+    pattern = re.compile(re.escape(MARKERS[0]) + r".*?" + re.escape(MARKERS[1]), re.DOTALL)
+    if not pattern.search(current):
+        current = current.rstrip("\n") + f"\n\n{MARKERS[0]}\n{MARKERS[1]}\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(pattern.sub(lambda _: text, current, count=1))

@@ -1,0 +1,241 @@
+"""Redis driver behaviour beyond the contract: settings and secrets, bounded
+finished sets, idempotent enqueue, and the one-round-trip wake-up and claim."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from redis.asyncio import SSLConnection
+
+from asynctasq.config import Config
+from asynctasq.core.driver_factory import DriverFactory
+from asynctasq.drivers.base import DriverError
+from asynctasq.drivers.redis import RedisDriver
+from asynctasq.drivers.redis.connection import build_client
+from asynctasq.jobs import Completed, JobState
+from tests.backends import Backend
+from tests.conftest import only_backends
+from tests.drivers.test_contract import W1, W2, make_job, reserve
+
+# -- settings, URLs and secrets ---------------------------------------------------------
+
+
+def test_the_factory_builds_it_from_settings() -> None:
+    config = Config(
+        driver="redis",
+        redis_url="redis://user:s3cret@cache.internal:6380/2",
+        redis_prefix="myapp",
+        redis_max_connections=7,
+        keep_completed_tasks=True,
+        completed_ttl=60,
+        redis_dead_letter_ttl=120,
+        redis_dead_letter_max=9,
+    )
+    driver = DriverFactory.create_from_config(config)
+    assert isinstance(driver, RedisDriver)
+    assert (driver.keys.prefix, driver.max_connections, driver.keep_completed) == ("myapp", 7, True)
+    assert (driver.completed_ttl, driver.dead_letter_ttl, driver.dead_letter_max) == (60, 120, 9)
+    assert "s3cret" not in repr(driver) and "***" in repr(driver)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://user:s3cret@host:6379/0", "postgresql://user:s3cret@host/db", "host:6379"],
+)
+def test_a_bad_url_is_refused_naming_the_setting_without_the_password(url: str) -> None:
+    with pytest.raises(ValueError, match="ASYNCTASQ_REDIS_URL") as caught:
+        RedisDriver(url)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_cluster_mode_refuses_a_database_number() -> None:
+    with pytest.raises(ValueError, match="database 0"):
+        RedisDriver("redis://localhost:6379/3", cluster=True)
+
+
+def test_rediss_means_tls_and_a_separate_password_is_used() -> None:
+    client = build_client("rediss://cache.internal:6380/1", password="pw", max_connections=3)
+    pool = client.connection_pool  # type: ignore[union-attr]
+    assert pool.connection_class is SSLConnection
+    assert pool.connection_kwargs["password"] == "pw"
+    assert pool.connection_kwargs["db"] == 1
+    assert pool.max_connections == 3
+
+
+def test_a_password_in_the_url_wins_over_the_setting() -> None:
+    client = build_client("redis://:inurl@localhost:6379/0", password="setting")
+    assert client.connection_pool.connection_kwargs["password"] == "inurl"  # type: ignore[union-attr]
+
+
+async def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
+    driver = RedisDriver("redis://:s3cret@127.0.0.1:1/0")
+    with pytest.raises(DriverError, match="cannot reach Redis") as caught:
+        await driver.connect()
+    assert "s3cret" not in str(caught.value)
+    assert "ASYNCTASQ_REDIS_URL" in str(caught.value)
+
+
+# -- bounded sets -------------------------------------------------------------------------
+
+
+@only_backends("redis")
+async def test_kept_completed_jobs_and_results_expire(backend: Backend) -> None:
+    driver = await backend.new_driver(keep_completed=True, completed_ttl=0.3)
+    await driver.enqueue([make_job(), make_job()])
+    first, second = await reserve(driver)
+    await driver.complete(first, b"r1")
+    await asyncio.sleep(0.4)
+    await driver.complete(second, b"r2")  # settle trims what expired meanwhile
+    assert await driver.get(first.id) is None
+    got = await driver.get(second.id)
+    assert got is not None and got.result == b"r2"
+    await asyncio.sleep(0.4)
+    await driver.recover_expired()  # the periodic sweep of every queue
+    assert await driver.get(second.id) is None
+    assert (await driver.stats("default")).completed == 0
+
+
+@only_backends("redis")
+async def test_dead_letters_and_cancelled_jobs_are_bounded(backend: Backend) -> None:
+    driver = await backend.new_driver(dead_letter_max=3, dead_letter_ttl=0.5)
+    await driver.enqueue([make_job() for _ in range(5)])
+    jobs = await reserve(driver)
+    for job in jobs:
+        await driver.fail(job, "boom")
+    failed = await driver.list_jobs("default", JobState.FAILED)
+    assert [j.id for j in failed] == [j.id for j in reversed(jobs[2:])]  # newest kept
+    assert await driver.get(jobs[0].id) is None
+    await driver.enqueue(cancelled := [make_job() for _ in range(4)])
+    for job in cancelled:
+        assert await driver.cancel(job.id)
+    assert (await driver.stats("default")).cancelled == 3
+    await asyncio.sleep(0.6)
+    await driver.recover_expired()
+    stats = await driver.stats("default")
+    assert (stats.failed, stats.cancelled) == (0, 0)
+
+
+# -- enqueue ------------------------------------------------------------------------------
+
+
+@only_backends("redis")
+async def test_enqueueing_a_stored_id_again_changes_nothing(backend: Backend) -> None:
+    """A retried enqueue (its reply lost) must not reset a job already running."""
+    driver = await backend.new_driver()
+    job = make_job()
+    await driver.enqueue([job])
+    (running,) = await reserve(driver)
+    assert await driver.enqueue([job]) == [job.id]
+    got = await driver.get(job.id)
+    assert got is not None and got.state is JobState.ACTIVE and got.attempts == 1
+    assert await reserve(driver, worker_id=W2) == []
+    assert await driver.complete(running)
+
+
+@only_backends("redis")
+async def test_unique_keys_are_scoped_to_the_queue(backend: Backend) -> None:
+    """Documented difference: a Redis script can only touch one queue's slot."""
+    driver = await backend.new_driver()
+    a, b = make_job("a", unique_key="k"), make_job("b", unique_key="k")
+    assert await driver.enqueue([a, b]) == [a.id, b.id]
+    assert await driver.enqueue([make_job("a", unique_key="k")]) == [a.id]
+
+
+@only_backends("redis", "redis-cluster")
+async def test_a_large_enqueue_spanning_chunks_keeps_order_and_uniqueness(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    jobs = [make_job(payload=str(i).encode()) for i in range(2500)]
+    jobs.append(make_job(unique_key="once"))
+    jobs.insert(10, make_job(unique_key="once"))  # the first one (chunk 1) wins
+    ids = await driver.enqueue(jobs)
+    assert ids[-1] == jobs[10].id
+    assert (await driver.stats("default")).depth == 2501
+    got = await reserve(driver, limit=3000)
+    assert [j.payload for j in got[:3]] == [b"0", b"1", b"2"]
+
+
+# -- wake-up and claim in one round trip --------------------------------------------------
+
+
+@only_backends("redis", "redis-cluster")
+async def test_a_delayed_job_starts_close_to_its_run_at(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    await reserve(driver, wait=0.05)  # a wait is pending: it must not delay the timer
+    run_at = time.time() + 0.3
+    await driver.enqueue([make_job(run_at=run_at)])
+    (job,) = await reserve(driver, wait=5)
+    lateness = time.time() - run_at
+    assert -0.001 <= lateness < 0.25  # behaviour bound; benchmarks measure the figure
+
+
+@only_backends("redis")
+async def test_a_job_claimed_while_nobody_waits_goes_back_at_once(backend: Backend) -> None:
+    consumer = await backend.new_driver()
+    producer = await backend.new_driver()
+    assert await reserve(consumer, wait=0.05) == []  # its BLPOP + claim stays pending
+    job = make_job(max_attempts=1)
+    await producer.enqueue([job])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        got = await producer.get(job.id)
+        assert got is not None
+        if got.state is JobState.PENDING and got.attempts == 0:
+            break
+        await asyncio.sleep(0.01)
+    (again,) = await reserve(producer, worker_id=W2)
+    assert again.id == job.id and again.attempts == 1  # the release did not count
+
+
+@only_backends("redis")
+async def test_the_next_reserve_picks_up_a_pending_wait(backend: Backend) -> None:
+    consumer = await backend.new_driver()
+    producer = await backend.new_driver()
+    assert await reserve(consumer, wait=0.05) == []
+    waiter = asyncio.create_task(reserve(consumer, wait=10))
+    await asyncio.sleep(0.1)
+    job = make_job()
+    await producer.enqueue([job])
+    (got,) = await asyncio.wait_for(waiter, 5)
+    assert got.id == job.id and got.worker_id == W1
+    assert await consumer.complete(got)
+
+
+@only_backends("redis")
+async def test_a_smaller_caller_gets_its_limit_and_the_rest_goes_back(backend: Backend) -> None:
+    consumer = await backend.new_driver()
+    producer = await backend.new_driver()
+    assert await reserve(consumer, limit=10, wait=0.05) == []  # pending, for 10 jobs
+    waiter = asyncio.create_task(reserve(consumer, limit=1, wait=10))
+    await asyncio.sleep(0.1)
+    await producer.enqueue([make_job() for _ in range(3)])
+    got = await asyncio.wait_for(waiter, 5)
+    assert len(got) == 1
+    deadline = time.monotonic() + 5
+    while (await producer.stats("default")).depth != 2:
+        assert time.monotonic() < deadline, "the surplus was not released"
+        await asyncio.sleep(0.01)
+    assert (await producer.stats("default")).processing == 1
+
+
+@only_backends("redis")
+async def test_disconnect_unblocks_a_pending_wait_at_once(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    assert await reserve(driver, wait=0.05) == []  # BLPOP (1 s) + claim pending
+    started = time.monotonic()
+    await driver.disconnect()
+    assert time.monotonic() - started < 0.5  # CLIENT UNBLOCK, not the BLPOP timeout
+
+
+@only_backends("redis", "redis-cluster")
+async def test_reserve_and_settle_use_the_queue_the_outcome_names(backend: Backend) -> None:
+    """Outcomes from the worker carry the queue; the driver must not need a lookup."""
+    driver = await backend.new_driver()
+    await driver.enqueue([make_job("emails")])
+    (job,) = await reserve(driver, ["emails"])
+    other = await backend.new_driver()  # knows nothing about the job
+    assert await other.settle([Completed(job.id, W1, 1, queue="emails")]) == [True]
+    assert await driver.get(job.id) is None
