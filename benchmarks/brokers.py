@@ -46,3 +46,42 @@ def cleanup(config: Config) -> None:
             path = Path(config.sqlite_path + suffix)
             if path.exists():
                 os.unlink(path)
+    if config.driver == "redis":
+        _unlink_redis_prefix(config)
+    if config.driver == "postgres":
+        _drop_postgres_schema(config)
+
+
+def _unlink_redis_prefix(config: Config) -> None:
+    """Every key of the run's prefix (queues, registry, worker records), never more."""
+    import redis
+
+    from asynctasq.drivers.keys import RedisKeys
+
+    cls = redis.RedisCluster if config.redis_cluster else redis.Redis
+    client = cls.from_url(config.redis_url, password=config.redis_password)
+    try:
+        for key in client.scan_iter(match=RedisKeys(config.redis_prefix).pattern, count=1000):
+            client.unlink(key)
+    finally:
+        client.close()
+
+
+def _drop_postgres_schema(config: Config) -> None:
+    """The run's schema (bench_<token>) and everything in it, never more."""
+    import asyncio
+    import threading
+
+    import asyncpg
+
+    async def drop() -> None:
+        con = await asyncpg.connect(config.postgres_dsn)
+        try:
+            await con.execute(f'DROP SCHEMA IF EXISTS "{config.postgres_schema}" CASCADE')
+        finally:
+            await con.close()
+
+    # cleanup() is called from inside the benchmarks' event loop: drop from a thread
+    dropper = threading.Thread(target=asyncio.run, args=(drop(),))
+    dropper.start()
+    dropper.join()

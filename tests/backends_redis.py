@@ -26,6 +26,7 @@ import pytest
 
 from asynctasq.config import Config
 from asynctasq.drivers.base import Driver
+from asynctasq.drivers.keys import RedisKeys
 from asynctasq.drivers.redis import RedisDriver
 from tests.backends import Backend
 
@@ -102,7 +103,7 @@ async def delete_prefix(url: str, prefix: str, *, cluster: bool) -> None:
     client: Any = (redis.RedisCluster if cluster else redis.Redis).from_url(url)
     try:
         batch: list[bytes] = []
-        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        async for key in client.scan_iter(match=RedisKeys(prefix).pattern, count=1000):
             batch.append(key)
             if len(batch) >= 500 or cluster:  # a cluster UNLINK takes keys of one slot
                 await client.unlink(*batch)
@@ -193,7 +194,7 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")
-                return s.recv(64).startswith(b"+PONG")
+                return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))  # up (maybe locked)
         except OSError:
             return False
 

@@ -47,6 +47,7 @@ Shared by every queue:
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from asynctasq.jobs import validate_name
@@ -131,5 +132,7 @@ class RedisKeys:
 
     @property
     def pattern(self) -> str:
-        """Matches every key under this prefix (SCAN MATCH; for cleanup tools)."""
-        return f"{self.prefix}:*"
+        """SCAN MATCH pattern of every key under this prefix (for cleanup tools);
+        glob characters of the prefix are escaped, so it matches nothing else."""
+        escaped = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix)
+        return f"{escaped}:*"

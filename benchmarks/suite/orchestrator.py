@@ -139,7 +139,12 @@ class Suite:
     def steps(self, name: str) -> list[dict[str, Any]]:
         if self.options.sweep:
             return plan.sweep_steps(self.options.sweep, self.options.budget)
-        return plan.steps(self.results.systems[name], self.options.budget)
+        steps = plan.steps(self.results.systems[name], self.options.budget)
+        for step in steps:
+            earlier = self.results.summary(name, step["key"])
+            if step["op"] == "drain" and earlier is not None:
+                step["hint"] = earlier.median  # sizes the queue: see Runner.drain_size
+        return steps
 
     def run(self, systems: list[str]) -> Results:
         runs = self.options.budget.runs

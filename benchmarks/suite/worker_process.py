@@ -68,7 +68,7 @@ class WorkerGroup:
     def peak_rss_mib(self) -> float:
         return sum(self._peak_kib.values()) / 1024
 
-    def stop(self, grace: float = 15.0) -> None:
+    def stop(self, grace: float = 5.0) -> None:
         """SIGTERM (each system's graceful stop), then SIGKILL the whole session."""
         for p in self.processes:
             if p.poll() is None:

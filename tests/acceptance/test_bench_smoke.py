@@ -43,7 +43,9 @@ def test_quick_suite_runs_end_to_end(tmp_path: Path) -> None:
         pytest.skip(f"a peer could not be installed: {reason}")
 
     docs, images, saved = tmp_path / "benchmarks.md", tmp_path / "img", tmp_path / "results.json"
-    docs.write_text(f"# Benchmarks\n\nkept\n\n{MARKERS[0]}\nSTALE-SECTION\n{MARKERS[1]}\n\nkept too\n")
+    docs.write_text(
+        f"# Benchmarks\n\nkept\n\n{MARKERS[0]}\nSTALE-SECTION\n{MARKERS[1]}\n\nkept too\n"
+    )
     systems = ["asynctasq-redis", *PEERS]
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--jobs", "300",

@@ -3,12 +3,13 @@ arithmetic of what happened to the jobs they ran."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,19 +100,34 @@ class Fleet:
         )
 
 
-async def wait_for_queue_to_settle(
-    driver: Driver, queue: str, timeout: float, *, what: str = "the queue to drain"
-) -> None:
-    """Until nothing is pending, scheduled or active in ``queue``."""
-    import asyncio
-
+async def until(condition: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        stats = await driver.stats(queue)
-        if not (stats.depth or stats.scheduled or stats.processing):
+        if await condition():
             return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}: {stats}")
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def settled(driver: Driver, queue: str = "default") -> bool:
+    """Nothing pending, scheduled or active in ``queue``."""
+    stats = await driver.stats(queue)
+    return not (stats.depth or stats.scheduled or stats.processing)
+
+
+async def completed(driver: Driver, ids: Sequence[str]) -> bool:
+    for job_id in ids:
+        job = await driver.get(job_id)
+        if job is None or job.state is not JobState.COMPLETED:
+            return False
+    return True
+
+
+def kill_left_over(*workers: subprocess.Popen[bytes] | None) -> None:
+    for worker in workers:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
 
 
 async def all_jobs(driver: Driver, queue: str, state: JobState, page: int = 1000) -> list[Job]:

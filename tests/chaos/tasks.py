@@ -25,6 +25,7 @@ __all__ = [
     "FailedRaises",
     "KillWorker",
     "ProcessExit",
+    "ProcessFails",
     "ProcessHang",
     "ProcessOutOfMemory",
     "ProcessSegfault",
@@ -137,6 +138,14 @@ def _address_space() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+class ProcessFails(Hooked, SyncProcessTask[None]):
+    config = {"max_attempts": 3, "retry_delay": 0.01}
+
+    def execute(self) -> None:
+        record(self.log, self.key)
+        raise LookupError(f"no {self.key} here")
+
+
 # -- hooks that misbehave -------------------------------------------------------------
 
 
@@ -198,7 +207,7 @@ class BlockLoop(AsyncTask[None]):
         if not self.marker or not os.path.exists(self.marker):
             if self.marker:
                 open(self.marker, "w").close()
-            time.sleep(self.seconds)  # noqa: ASYNC251 - the point of this task
+            time.sleep(self.seconds)  # blocking on purpose: the point of this task
         record(self.log, self.key)
 
 

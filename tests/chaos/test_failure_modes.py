@@ -16,7 +16,7 @@ from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver
 from asynctasq.jobs import Job, JobState
 from asynctasq.serialization import dumps, loads
 from tests.backends import Backend
-from tests.chaos.fleet import Fleet, wait_for_queue_to_settle
+from tests.chaos.fleet import Fleet, settled, until
 from tests.chaos.tasks import (
     AsyncHang,
     FailedRaises,
@@ -166,18 +166,15 @@ async def test_a_job_that_keeps_killing_its_worker_is_dead_lettered(
     fleet = Fleet(env, 1, log_dir=tmp_path, imports="tests.chaos.tasks,tests.sample_tasks")
     fleet.start()
     restarts = 0
-    try:
-        import asyncio
-        import time
 
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            restarts += fleet.restart_dead()
-            stats = await driver.stats("default")
-            if not (stats.depth or stats.scheduled or stats.processing):
-                break
-            await asyncio.sleep(0.1)
-        await wait_for_queue_to_settle(driver, "default", 5)
+    async def supervise() -> bool:
+        """Like systemd or Kubernetes would: a worker that died is started again."""
+        nonlocal restarts
+        restarts += fleet.restart_dead()
+        return await settled(driver)
+
+    try:
+        await until(supervise, 90, "every job to settle")
         assert fleet.stop() == [0], fleet.logs()
     finally:
         fleet.kill_all()

@@ -20,6 +20,7 @@ from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import JobState
 from tests.backends import Backend
+from tests.chaos.fleet import completed, kill_left_over, until
 from tests.chaos.tasks import BlockLoop, BurnCpu
 from tests.conftest import only_backends
 from tests.sample_tasks import recorded
@@ -28,15 +29,6 @@ from tests.workers import spawn_worker
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 IMPORTS = "tests.chaos.tasks,tests.sample_tasks"
-
-
-async def until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def lease_env(backend: Backend, lease: str) -> dict[str, str]:
@@ -50,7 +42,7 @@ def lease_env(backend: Backend, lease: str) -> dict[str, str]:
     }
 
 
-@only_backends("sqlite", "redis", "postgres", "mysql")
+@only_backends("sqlite", "redis", "postgres")
 async def test_leases_hold_while_the_gil_and_the_loop_are_busy(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -60,26 +52,22 @@ async def test_leases_hold_while_the_gil_and_the_loop_are_busy(
     dispatcher = Dispatcher(driver, backend.config(default_max_retries=5))
     ids = await dispatcher.dispatch_many(
         [
-            *(BurnCpu(key=f"cpu{i}", log=log, seconds=4) for i in range(3)),
-            BlockLoop(key="blocked", log=log, seconds=4),
+            *(BurnCpu(key=f"cpu{i}", log=log, seconds=3) for i in range(3)),
+            BlockLoop(key="blocked", log=log, seconds=3),
         ]
     )
-    busy = spawn_worker(
-        env, "--concurrency", "4", imports=IMPORTS, log_path=tmp_path / "busy.log"
-    )
+    busy = spawn_worker(env, "--concurrency", "4", imports=IMPORTS, log_path=tmp_path / "busy.log")
     witness = None
     try:
         await until(lambda: _active(driver, 4), 60, "the busy worker to take all four jobs")
         witness = spawn_worker(env, imports=IMPORTS, log_path=tmp_path / "witness.log")
-        await until(lambda: _completed(driver, ids), 60, "the jobs to finish")
+        await until(lambda: completed(driver, ids), 60, "the jobs to finish")
         busy.send_signal(signal.SIGTERM)
         witness.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(busy.wait, 30) == 0
         assert await asyncio.to_thread(witness.wait, 30) == 0
     finally:
-        for worker in (busy, witness):
-            if worker is not None and worker.poll() is None:
-                worker.kill()
+        kill_left_over(busy, witness)
     logs = (tmp_path / "busy.log").read_text() + (tmp_path / "witness.log").read_text()
     for job_id in ids:
         job = await driver.get(job_id)
@@ -89,7 +77,7 @@ async def test_leases_hold_while_the_gil_and_the_loop_are_busy(
     assert "event loop has been blocked" in logs  # and the worker said why it stalled
 
 
-@only_backends("sqlite", "postgres")
+@only_backends("sqlite")
 async def test_a_worker_hung_past_the_job_timeout_lets_its_lease_lapse(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -108,14 +96,12 @@ async def test_a_worker_hung_past_the_job_timeout_lets_its_lease_lapse(
         await until(lambda: _exists(marker), 60, "the job to hang its worker")
         rescuer = spawn_worker(env, imports=IMPORTS, log_path=tmp_path / "rescuer.log")
         started = time.monotonic()
-        await until(lambda: _completed(driver, [job_id]), 60, "another worker to take it over")
+        await until(lambda: completed(driver, [job_id]), 60, "another worker to take it over")
         took_over = time.monotonic() - started
         rescuer.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(rescuer.wait, 30) == 0
     finally:
-        for worker in (hung, rescuer):
-            if worker is not None and worker.poll() is None:
-                worker.kill()
+        kill_left_over(hung, rescuer)
     job = await driver.get(job_id)
     assert job is not None and (job.state, job.attempts) == (JobState.COMPLETED, 2)
     assert recorded(log) == ["hung"]
@@ -124,14 +110,6 @@ async def test_a_worker_hung_past_the_job_timeout_lets_its_lease_lapse(
 
 async def _active(driver: Driver, count: int) -> bool:
     return (await driver.stats("default")).processing == count
-
-
-async def _completed(driver: Driver, ids: list[str]) -> bool:
-    for job_id in ids:
-        job = await driver.get(job_id)
-        if job is None or job.state is not JobState.COMPLETED:
-            return False
-    return True
 
 
 async def _exists(path: str) -> bool:

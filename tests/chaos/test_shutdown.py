@@ -15,7 +15,9 @@ import pytest
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import JobState
+from asynctasq.tasks.base import BaseTask
 from tests.backends import Backend
+from tests.chaos.fleet import completed, kill_left_over, until
 from tests.chaos.tasks import SlowOnceInProcess, SlowOnceSync
 from tests.conftest import only_backends
 from tests.sample_tasks import SlowOnce, recorded
@@ -25,19 +27,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 #: far longer than the test: a job back early was released, not recovered
 LEASE = "300"
+IMPORTS = "tests.chaos.tasks,tests.sample_tasks"
+KINDS = ("async", "sync", "proc")
 
 
-async def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-async def active_in(driver: Driver, queue: str) -> int:
-    return (await driver.stats(queue)).processing
+def hanging_jobs(queue: str, log: str, folder: Path) -> list[BaseTask[None]]:
+    """One job per execution mode that hangs on its first run only."""
+    kinds = {"async": SlowOnce, "sync": SlowOnceSync, "proc": SlowOnceInProcess}
+    return [
+        kinds[kind](
+            key=f"{queue}-{kind}", log=log, marker=str(folder / f"{queue}-{kind}")
+        ).on_queue(queue)
+        for kind in KINDS
+    ]
 
 
 @only_backends("sqlite", "redis", "postgres", "mysql")
@@ -47,53 +49,37 @@ async def test_shutdown_releases_jobs_in_flight_to_another_worker(
     if not backend.shared_across_processes:
         pytest.skip(f"{backend.name} cannot be shared by worker processes")
     driver = await backend.new_driver()
-    dispatcher = Dispatcher(driver, backend.config())
     log = str(tmp_path / "effects.log")
-
-    def hanging_jobs(queue: str) -> list[object]:
-        marker = lambda kind: str(tmp_path / f"{queue}-{kind}")  # noqa: E731
-        return [
-            SlowOnce(key=f"{queue}-async", log=log, marker=marker("async")).on_queue(queue),
-            SlowOnceSync(key=f"{queue}-sync", log=log, marker=marker("sync")).on_queue(queue),
-            SlowOnceInProcess(key=f"{queue}-proc", log=log, marker=marker("proc")).on_queue(
-                queue
-            ),
-        ]
-
-    ids = await dispatcher.dispatch_many([*hanging_jobs("graceful"), *hanging_jobs("at-once")])  # type: ignore[list-item]
+    jobs = hanging_jobs("graceful", log, tmp_path) + hanging_jobs("at-once", log, tmp_path)
+    ids = await Dispatcher(driver, backend.config()).dispatch_many(jobs)
     env = {
         **backend.env(),
         "ASYNCTASQ_LEASE_SECONDS": LEASE,
         "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true",
         "ASYNCTASQ_PROCESS_POOL_SIZE": "1",
     }
-    imports = "tests.chaos.tasks,tests.sample_tasks"
-    # one worker stops gracefully (a short grace period runs out), the other is
-    # told twice (at once, though its grace period is long)
+    # one worker stops gracefully and its short grace period runs out; the other is
+    # told twice, to stop at once although its grace period is long
     graceful = spawn_worker(
         {**env, "ASYNCTASQ_SHUTDOWN_TIMEOUT": "0.5"},
         queues=["graceful"],
-        imports=imports,
+        imports=IMPORTS,
         log_path=tmp_path / "graceful.log",
     )
     at_once = spawn_worker(
         {**env, "ASYNCTASQ_SHUTDOWN_TIMEOUT": "60"},
         queues=["at-once"],
-        imports=imports,
+        imports=IMPORTS,
         log_path=tmp_path / "at-once.log",
     )
+    spare = None
     try:
-        for queue in ("graceful", "at-once"):
-            await wait_for(
-                lambda q=queue: _is(active_in(driver, q), 3), 60, f"3 jobs running in {queue}"
-            )
-        await wait_for(lambda: _markers_exist(tmp_path), 60, "the jobs to start hanging")
-        # the other worker is up before the first two stop: it takes what they release
+        await until(lambda: _hanging(tmp_path), 60, "every job to start and hang")
+        # the spare is up before the others stop: it takes what they release
         spare = spawn_worker(
-            env, queues=["graceful", "at-once"], imports=imports, log_path=tmp_path / "spare.log"
+            env, queues=["graceful", "at-once"], imports=IMPORTS, log_path=tmp_path / "spare.log"
         )
-        await wait_for(lambda: _is(_worker_count(driver), 3), 60, "the spare worker")
-
+        await until(lambda: _workers(driver, 3), 60, "the spare worker")
         stopped = time.monotonic()
         graceful.send_signal(signal.SIGTERM)
         at_once.send_signal(signal.SIGTERM)
@@ -102,15 +88,12 @@ async def test_shutdown_releases_jobs_in_flight_to_another_worker(
         at_once_took = time.monotonic() - stopped
         assert await asyncio.to_thread(graceful.wait, 20) == 0
         graceful_took = time.monotonic() - stopped
-        await wait_for(lambda: _all_completed(driver, ids), 40, "the spare to finish them")
+        await until(lambda: completed(driver, ids), 40, "the spare to run them")
         picked_up = time.monotonic() - stopped
         spare.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(spare.wait, 30) == 0
     finally:
-        for process in ("graceful", "at_once", "spare"):
-            worker = locals().get(process)
-            if worker is not None and worker.poll() is None:
-                worker.kill()
+        kill_left_over(graceful, at_once, spare)
 
     logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
     assert at_once_took < 10, logs
@@ -118,27 +101,15 @@ async def test_shutdown_releases_jobs_in_flight_to_another_worker(
     assert picked_up < 40, logs  # the lease is 300 s: they were released, not recovered
     for job_id in ids:
         job = await driver.get(job_id)
-        # released jobs keep their attempt count: the spare ran attempt 1
+        # a release does not count the attempt: the spare ran attempt 1
         assert job is not None and (job.state, job.attempts) == (JobState.COMPLETED, 1), job
-    keys = [f"{q}-{kind}" for q in ("graceful", "at-once") for kind in ("async", "sync", "proc")]
+    keys = [f"{q}-{kind}" for q in ("graceful", "at-once") for kind in KINDS]
     assert Counter(recorded(log)) == dict.fromkeys(keys, 1)
 
 
-async def _is(value: object, expected: int) -> bool:
-    return await value == expected  # type: ignore[misc]
+async def _hanging(folder: Path) -> bool:
+    return all((folder / f"{q}-{k}").exists() for q in ("graceful", "at-once") for k in KINDS)
 
 
-async def _markers_exist(folder: Path) -> bool:
-    return len(list(folder.glob("graceful-*"))) + len(list(folder.glob("at-once-*"))) >= 6
-
-
-async def _worker_count(driver: Driver) -> int:
-    return len(await driver.list_workers())
-
-
-async def _all_completed(driver: Driver, ids: list[str]) -> bool:
-    for job_id in ids:
-        job = await driver.get(job_id)
-        if job is None or job.state is not JobState.COMPLETED:
-            return False
-    return True
+async def _workers(driver: Driver, count: int) -> bool:
+    return len(await driver.list_workers()) == count

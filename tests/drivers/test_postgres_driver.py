@@ -21,7 +21,8 @@ from tests.conftest import only_backends
 
 
 def job(queue: str = "default", **fields: object) -> Job:
-    return Job(task="t", payload=b"p", queue=queue, **fields)  # type: ignore[arg-type]
+    fields.setdefault("payload", b"p")
+    return Job(task="t", queue=queue, **fields)  # type: ignore[arg-type]
 
 
 def tagged(backend: Backend) -> str:
@@ -243,3 +244,25 @@ async def test_an_idle_reserve_wakes_for_the_earliest_job_of_any_priority(
     got = await driver.reserve(["default"], limit=5, worker_id="w", lease_seconds=30, wait=10)
     assert [j.priority for j in got] == [7]
     assert 0.4 <= time.monotonic() - started < 2.0
+
+
+@only_backends("postgres")
+async def test_a_claimed_job_carries_every_field_as_stored(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    now = time.time()
+    stored = job(
+        "emails",
+        priority=-3,
+        max_attempts=4,
+        timeout=2.5,
+        unique_key="k:1",
+        depends_on=("a", "b"),
+        expires_at=now + 60,
+        payload=bytes(range(256)),
+    )
+    await driver.enqueue([stored])
+    (claimed,) = await driver.reserve(["emails"], limit=1, worker_id="w", lease_seconds=30)
+    read = await driver.get(stored.id)
+    assert read is not None
+    assert claimed == read  # the claim's fast conversion agrees with the general one
+    assert claimed.depends_on == ("a", "b") and claimed.payload == bytes(range(256))

@@ -11,6 +11,7 @@ The worker processes import this module for its tasks (``--import``).
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -32,8 +33,6 @@ from tests.workers import spawn_worker, stop
 pytestmark = pytest.mark.slow
 
 MODULE = "tests.drivers.test_postgres_workers"
-#: short leases, so lapsed ones are recovered within the test; then the concurrency
-WORKER_ARGS = ("--lease-seconds", "2", "--concurrency")
 
 
 class Tally(AsyncTask[int], name="pgtest.Tally"):
@@ -92,6 +91,24 @@ def tail(folder: Path, lines: int = 30) -> str:
     )
 
 
+def start_workers(
+    backend: Backend, logs: Path, count: int, concurrency: int, **env: str
+) -> list[subprocess.Popen[bytes]]:
+    """Workers keeping completed jobs (their result tells which attempt counted), with
+    leases short enough that lapsed ones are recovered within the test."""
+    settings = {**backend.env(), "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true", **env}
+    options = ("--lease-seconds", "2", "--concurrency", str(concurrency))
+    return [
+        spawn_worker(settings, *options, imports=MODULE, log_path=logs / f"worker-{i}.log")
+        for i in range(count)
+    ]
+
+
+async def assert_all_completed(driver: Driver, total: int) -> None:
+    stats = await driver.stats("default")
+    assert (stats.completed, stats.failed, stats.depth, stats.processing) == (total, 0, 0, 0)
+
+
 async def final_rows(backend: Backend) -> list[Any]:
     con = await asyncpg.connect(DSN)
     try:
@@ -115,19 +132,13 @@ async def test_four_workers_drain_20000_jobs_while_leases_lapse(
     for position in (1_000, 7_000, 13_000):
         tasks[position] = HangOnce(log=log, seconds=4.0)
     ids = await dispatch(backend, driver, tasks)
-    env = {**backend.env(), "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true"}
-    workers = [
-        spawn_worker(env, *WORKER_ARGS, "50", imports=MODULE, log_path=tmp_path / f"worker-{i}.log")
-        for i in range(4)
-    ]
+    workers = start_workers(backend, tmp_path, count=4, concurrency=50)
     try:
         await wait_for_completion(driver, total, 150, tmp_path)
     finally:
         codes = [stop(worker) for worker in workers]
     assert codes == [0, 0, 0, 0], tail(tmp_path)
-
-    stats = await driver.stats("default")
-    assert (stats.completed, stats.failed, stats.depth, stats.processing) == (total, 0, 0, 0)
+    await assert_all_completed(driver, total)
     rows = await final_rows(backend)
     assert len(rows) == total and {row["id"] for row in rows} == set(ids)
     # the completion that counted came from the job's last attempt: a worker whose
@@ -151,15 +162,8 @@ async def test_killing_the_workers_connections_mid_run_loses_nothing(
     total = 5_000
     ids = await dispatch(backend, driver, [Tally(log=log, seconds=0.02) for _ in range(total)])
     tag = f"{backend.schema}_w"  # type: ignore[attr-defined]
-    env = {
-        **backend.env(),
-        "ASYNCTASQ_POSTGRES_DSN": f"{DSN}?application_name={tag}",
-        "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true",
-    }
-    workers = [
-        spawn_worker(env, *WORKER_ARGS, "10", imports=MODULE, log_path=tmp_path / f"worker-{i}.log")
-        for i in range(3)
-    ]
+    dsn = f"{DSN}?application_name={tag}"  # marks the workers' connections
+    workers = start_workers(backend, tmp_path, 3, 10, ASYNCTASQ_POSTGRES_DSN=dsn)
     killed = []
     con = await asyncpg.connect(DSN)
     try:
@@ -183,8 +187,6 @@ async def test_killing_the_workers_connections_mid_run_loses_nothing(
         codes = [stop(worker) for worker in workers]
     assert codes == [0, 0, 0], tail(tmp_path)
     assert all(n >= 3 for n in killed), killed  # each time, every worker lost connections
-
-    stats = await driver.stats("default")
-    assert (stats.completed, stats.failed, stats.depth, stats.processing) == (total, 0, 0, 0)
+    await assert_all_completed(driver, total)
     assert set(recorded(log)) == set(ids)
     assert "connection" in tail(tmp_path, lines=10_000).lower()  # they noticed

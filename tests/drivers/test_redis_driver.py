@@ -167,7 +167,7 @@ async def test_a_delayed_job_starts_close_to_its_run_at(backend: Backend) -> Non
     await reserve(driver, wait=0.05)  # a wait is pending: it must not delay the timer
     run_at = time.time() + 0.3
     await driver.enqueue([make_job(run_at=run_at)])
-    (job,) = await reserve(driver, wait=5)
+    assert len(await reserve(driver, wait=5)) == 1
     lateness = time.time() - run_at
     assert -0.001 <= lateness < 0.25  # behaviour bound; benchmarks measure the figure
 
@@ -239,3 +239,29 @@ async def test_reserve_and_settle_use_the_queue_the_outcome_names(backend: Backe
     other = await backend.new_driver()  # knows nothing about the job
     assert await other.settle([Completed(job.id, W1, 1, queue="emails")]) == [True]
     assert await driver.get(job.id) is None
+
+
+@only_backends("redis")
+async def test_big_calls_are_split_under_luas_unpack_limit(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    await driver.enqueue([make_job() for _ in range(9000)])
+    first = await reserve(driver, limit=100_000)
+    assert 0 < len(first) <= 9000
+    claimed = first + await reserve(driver, limit=100_000)
+    claimed += await reserve(driver, limit=100_000)
+    claimed += await reserve(driver, limit=100_000)
+    assert len({j.id for j in claimed}) == 9000
+    assert len(await driver.renew(W1, [j.id for j in claimed], 30)) == 9000
+    assert len(await driver.list_jobs("default", JobState.ACTIVE, limit=10_000)) == 9000
+    page = await driver.list_jobs("default", JobState.ACTIVE, limit=2500, offset=8000)
+    assert len(page) == 1000
+    outcomes = [Completed(j.id, W1, 1) for j in claimed]
+    assert all(await driver.settle(outcomes))
+
+
+@only_backends("redis")
+async def test_reserve_from_no_queue_waits_then_returns_nothing(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    started = time.monotonic()
+    assert await driver.reserve([], limit=5, worker_id=W1, lease_seconds=5, wait=0.2) == []
+    assert time.monotonic() - started >= 0.15

@@ -57,6 +57,20 @@ def test_all_keys_of_a_queue_share_one_cluster_slot() -> None:
     assert len(shared) == 1
 
 
+async def test_the_cleanup_pattern_matches_only_its_prefix() -> None:
+    token = new_job_id()[-8:]
+    mine, lookalike = f"t{token}*[1]", f"t{token}xx1"  # the raw glob would match both
+    client = redis.Redis.from_url(local_redis_url())
+    try:
+        await client.set(f"{mine}:k", 1)
+        await client.set(f"{lookalike}:k", 1)
+        found = [k async for k in client.scan_iter(match=RedisKeys(mine).pattern, count=1000)]
+        assert found == [f"{mine}:k".encode()]
+    finally:
+        await client.delete(f"{mine}:k", f"{lookalike}:k")
+        await client.aclose()
+
+
 @pytest.mark.parametrize("prefix", ["", "a{b}", "has space", "x}"])
 def test_prefixes_that_would_break_keys_are_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="ASYNCTASQ_REDIS_PREFIX"):
@@ -67,8 +81,10 @@ async def test_python_and_lua_build_the_same_run_key() -> None:
     """enqueue sends members built by codec.run_key(); every later move rebuilds
     them in Lua from the stored run_at. They must be byte for byte equal."""
     client = redis.Redis.from_url(local_redis_url())
-    script = PRELUDE + "\nlocal out = {}\nfor i = 1, #ARGV do\n" + (
-        "  out[i] = run_entry(cmsgpack.unpack(ARGV[i]), 'id')\nend\nreturn out"
+    script = (
+        PRELUDE
+        + "\nlocal out = {}\nfor i = 1, #ARGV do\n"
+        + ("  out[i] = run_entry(cmsgpack.unpack(ARGV[i]), 'id')\nend\nreturn out")
     )
     rng = random.Random(7)
     now = time.time()

@@ -111,13 +111,9 @@ async def test_four_workers_drain_20000_jobs_while_leases_lapse(
         tasks.insert((i + 1) * total // (frozen + 1), Freeze(log=log, seconds=5.0))
     env = {**backend.env(), "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true"}
     ids = await dispatch(backend.config(keep_completed_tasks=True), driver, tasks)
+    args = ("--lease-seconds", "1", "--concurrency", "50")
     workers = [
-        spawn_worker(
-            env,
-            "--lease-seconds", "1", "--concurrency", "50",
-            imports=MODULE,
-            log_path=tmp_path / f"worker-{i}.log",
-        )  # fmt: skip
+        spawn_worker(env, *args, imports=MODULE, log_path=tmp_path / f"worker-{i}.log")
         for i in range(4)
     ]
     try:

@@ -1,14 +1,15 @@
 """The wire format of events, shared by the emitters and the subscriber.
 
-One Pub/Sub message (or NOTIFY payload) carries an *array* of events, so a busy
-worker sends one message per batch instead of one per event:
+One Pub/Sub message (or NOTIFY payload) carries a *table* of events, so a busy
+worker sends one message per batch, and each field name travels once per message:
 
-* Redis: a msgpack array of maps;
-* PostgreSQL: a JSON array of objects (NOTIFY payloads are text, under 8000 bytes).
+    {"fields": ["event_type", "at", "task_id", ...], "events": [[...], [...]]}
 
-Each map holds the fields of :class:`Event` that are set (``event_type``, ``at``,
-``task_id``...). Readers ignore keys they do not know, so fields can be added.
-Texts that leave the process are scrubbed of URL passwords.
+Each row lists the values of ``fields`` in order (null when unset). Redis messages
+are msgpack; PostgreSQL payloads are JSON text under 8000 bytes (NOTIFY's limit).
+Readers match values to names, so fields can be added without breaking them; the
+decoder also takes a single event map, or an array of maps, from other publishers.
+Error texts that leave the process are scrubbed of URL passwords.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 import msgpack
 
-from asynctasq.core.events.types import Event
+from asynctasq.core.events.types import EVENT_TYPES, Event
 
 __all__ = [
+    "FIELDS",
     "MAX_NOTIFY_BYTES",
     "decode_message",
     "json_messages",
@@ -30,12 +33,15 @@ __all__ = [
     "scrub",
 ]
 
+FIELDS: tuple[str, ...] = tuple(Event.__dataclass_fields__)
 #: PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 MAX_NOTIFY_BYTES = 7900
-#: bounds one Redis message (about 40 kB of typical events)
+#: bounds one Redis message (about 30 kB of typical events)
 EVENTS_PER_MESSAGE = 256
 _MAX_TEXT = 2000
 
+_row = attrgetter(*FIELDS)
+_ERROR, _TRACEBACK = FIELDS.index("error"), FIELDS.index("traceback")
 # a password inside any URL of a free text: scheme://user:password@host
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s/]+@")
 
@@ -45,57 +51,60 @@ def scrub(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", text) if "://" in text else text
 
 
-def _fields(event: Event) -> dict[str, Any]:
-    fields = event.to_dict()
-    if "queues" in fields:
-        fields["queues"] = list(fields["queues"])
-    for key in ("error", "traceback"):
-        if key in fields:
-            fields[key] = scrub(fields[key])[-_MAX_TEXT:]
-    return fields
+def _values(event: Event) -> Sequence[Any]:
+    row = _row(event)
+    if row[_ERROR] is None:  # the common case: nothing to scrub
+        return row
+    values = list(row)
+    values[_ERROR] = scrub(values[_ERROR])[:_MAX_TEXT]  # "Type: message": the head matters
+    if values[_TRACEBACK] is not None:  # the last frames matter
+        values[_TRACEBACK] = scrub(values[_TRACEBACK])[-_MAX_TEXT:]
+    return values
 
 
 def msgpack_messages(events: Sequence[Event]) -> Iterator[bytes]:
-    """Redis messages: msgpack arrays of at most EVENTS_PER_MESSAGE events."""
+    """Redis messages of at most EVENTS_PER_MESSAGE events each."""
     for start in range(0, len(events), EVENTS_PER_MESSAGE):
-        chunk = [_fields(e) for e in events[start : start + EVENTS_PER_MESSAGE]]
-        yield msgpack.packb(chunk, use_bin_type=True, default=str)
+        rows = [_values(e) for e in events[start : start + EVENTS_PER_MESSAGE]]
+        yield msgpack.packb({"fields": FIELDS, "events": rows}, use_bin_type=True, default=str)
 
 
 def json_messages(events: Sequence[Event], limit: int = MAX_NOTIFY_BYTES) -> Iterator[str]:
-    """NOTIFY payloads: JSON arrays, each under ``limit`` bytes."""
-    batch: list[str] = []
-    size = 2  # the brackets
+    """NOTIFY payloads, each under ``limit`` bytes."""
+    head = '{"fields":' + json.dumps(FIELDS, separators=(",", ":")) + ',"events":['
+    room = limit - len(head) - 2  # the closing brackets
+    rows: list[str] = []
+    size = 0
     for event in events:
-        item = _json_within(_fields(event), limit - 2)
-        extra = len(item.encode()) + (1 if batch else 0)
-        if batch and size + extra > limit:
-            yield "[" + ",".join(batch) + "]"
-            batch, size = [], 2
-            extra = len(item.encode())
-        batch.append(item)
+        row = _json_row(_values(event), room)
+        extra = len(row.encode()) + (1 if rows else 0)
+        if rows and size + extra > room:
+            yield head + ",".join(rows) + "]}"
+            rows, size, extra = [], 0, extra - 1
+        rows.append(row)
         size += extra
-    if batch:
-        yield "[" + ",".join(batch) + "]"
+    if rows:
+        yield head + ",".join(rows) + "]}"
 
 
-def _json_within(fields: dict[str, Any], limit: int) -> str:
-    """One event as JSON, shortened (traceback, then meta, then error) to fit."""
-    text = json.dumps(fields, separators=(",", ":"), default=str)
-    for key in ("traceback", "meta", "error"):
+def _json_row(values: Sequence[Any], limit: int) -> str:
+    """One row as JSON, shortened (meta, then traceback, then error) to fit."""
+    text = json.dumps(values, separators=(",", ":"), default=str)
+    if len(text.encode()) <= limit:
+        return text
+    shorter = list(values)
+    for name in ("meta", "traceback", "error"):
+        i = FIELDS.index(name)
+        if shorter[i] is not None:
+            shorter[i] = shorter[i][:200] + " [truncated]" if name == "error" else None
+        text = json.dumps(shorter, separators=(",", ":"), default=str)
         if len(text.encode()) <= limit:
             break
-        if key == "error" and key in fields:
-            fields[key] = fields[key][:200] + " [truncated]"
-        else:
-            fields.pop(key, None)
-        text = json.dumps(fields, separators=(",", ":"), default=str)
     return text
 
 
 def decode_message(data: bytes | str) -> list[Event]:
-    """The events in one message (msgpack or JSON; an array or a single event).
-    Raises ValueError when the message is not asynctasq events."""
+    """The events of one message. Raises ValueError when it is not asynctasq events."""
     try:
         if isinstance(data, str) or data[:1] in (b"[", b"{"):
             decoded = json.loads(data)
@@ -103,13 +112,24 @@ def decode_message(data: bytes | str) -> list[Event]:
             decoded = msgpack.unpackb(data, raw=False)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise ValueError(f"undecodable event message: {exc}") from None
-    items = decoded if isinstance(decoded, list) else [decoded]
-    events = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValueError(f"an event is a map, got {type(item).__name__}")
-        try:
-            events.append(Event.from_dict(item))
-        except TypeError as exc:
-            raise ValueError(f"malformed event: {exc}") from None
-    return events
+    try:
+        if isinstance(decoded, dict) and "fields" in decoded:
+            names, rows = decoded["fields"], decoded["events"]
+            if tuple(names) == FIELDS:  # a sender of this version: no renaming needed
+                return [_from_row(row) for row in rows]
+            return [Event.from_dict(dict(zip(names, row, strict=False))) for row in rows]
+        items = decoded if isinstance(decoded, list) else [decoded]
+        return [Event.from_dict(item) for item in items]
+    except (TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(f"malformed event message: {exc!r}") from None
+
+
+_QUEUES = FIELDS.index("queues")
+
+
+def _from_row(row: list[Any]) -> Event:
+    if len(row) != len(FIELDS) or row[0] not in EVENT_TYPES:
+        raise ValueError(f"malformed event row: {row[:2]!r}...")
+    if row[_QUEUES] is not None:
+        row[_QUEUES] = tuple(row[_QUEUES])
+    return Event(*row)

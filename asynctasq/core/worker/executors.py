@@ -13,7 +13,7 @@ from typing import Any
 
 from asynctasq.core.events.progress import forward_progress
 from asynctasq.core.worker.process_pool import ProcessPool
-from asynctasq.core.worker.threads import ThreadPool
+from asynctasq.core.worker.threads import ThreadPool, ThreadTimeout
 from asynctasq.errors import TaskTimeoutError
 from asynctasq.jobs import Job
 from asynctasq.tasks.base import BaseTask
@@ -62,7 +62,7 @@ class Executors:
             case "thread":
                 try:
                     return await self.threads.run(task.execute, timeout=timeout)
-                except TimeoutError:
+                except ThreadTimeout:
                     raise TaskTimeoutError(
                         f"job exceeded its timeout of {timeout}s; its thread was left to finish"
                     ) from None
@@ -86,10 +86,14 @@ class Executors:
 async def _with_timeout(awaitable: Any, timeout: float | None) -> Any:
     if timeout is None:
         return await awaitable
+    deadline = asyncio.timeout(timeout)
     try:
-        return await asyncio.wait_for(awaitable, timeout)
+        async with deadline:
+            return await awaitable
     except TimeoutError:
-        raise TaskTimeoutError(f"job exceeded its timeout of {timeout}s") from None
+        if deadline.expired():
+            raise TaskTimeoutError(f"job exceeded its timeout of {timeout}s") from None
+        raise  # the body's own TimeoutError (a client's), not ours
 
 
 async def run_inline(task: BaseTask[Any]) -> Any:

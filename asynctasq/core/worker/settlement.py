@@ -85,24 +85,20 @@ class OutcomeBuffer:
                 continue
             if failures:
                 log.info("broker reachable again: %d outcome(s) reported", len(batch))
-            failures_before, failures = failures, 0
+            failures = 0
             self._in_flight = []
             self.settled += len(batch)
             if self.on_settled is not None:
                 self.on_settled([o.job_id for o in batch])
-            retried = failures_before > 0
             for outcome, ok in zip(batch, accepted, strict=True):
                 if not ok:
                     self.rejected += 1
                     log.warning(
-                        "outcome %s of job %s rejected: the job is no longer active under "
-                        "this worker and attempt (%s)",
+                        "outcome %s of job %s rejected: its lease was lost (it lapsed and "
+                        "the job was taken over), or an earlier try of this report settled "
+                        "it and the answer was lost",
                         type(outcome).__name__,
                         outcome.job_id,
-                        # a try whose answer was lost may have been applied already
-                        "already applied by an earlier try, or its lease lapsed"
-                        if retried
-                        else "its lease lapsed and the job was taken over",
                     )
 
     async def drain(self, timeout: float) -> bool:

@@ -20,12 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ThreadPool"]
+__all__ = ["ThreadPool", "ThreadTimeout"]
+
+
+class ThreadTimeout(TimeoutError):
+    """A body ran past its timeout: its thread was abandoned (distinct from a
+    TimeoutError the body raised itself)."""
 
 
 class _Call:
@@ -77,11 +83,12 @@ class ThreadPool:
         self._idle = threading.Semaphore(0)  # one token per thread waiting for work
         self._serving = 0  # threads that count against size (abandoned ones do not)
         self._closed = False
+        self._numbers = itertools.count(1)
         #: threads still running a body whose job gave up on it
         self.abandoned = 0
 
     async def run(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
-        """``fn(*args)`` on a pool thread. Raises ``TimeoutError`` when it runs longer
+        """``fn(*args)`` on a pool thread. Raises ``ThreadTimeout`` when it runs longer
         than ``timeout`` seconds; cancelling or timing out abandons the call."""
         if self._closed:
             raise RuntimeError("the thread pool is closed")
@@ -92,7 +99,14 @@ class ThreadPool:
             if timeout is None:
                 return await call.done
             await call.started
-            return await asyncio.wait_for(asyncio.shield(call.done), timeout)
+            deadline = asyncio.timeout(timeout)
+            try:
+                async with deadline:
+                    return await asyncio.shield(call.done)
+            except TimeoutError:
+                if deadline.expired():
+                    raise ThreadTimeout(f"still running after {timeout}s") from None
+                raise
         except BaseException:
             if not call.done.done():
                 self._abandon(call)
@@ -105,8 +119,8 @@ class ThreadPool:
             if self._serving >= self.size:
                 return  # queued: the next thread to finish takes it
             self._serving += 1
-            number = self._serving
-        threading.Thread(target=self._serve, name=f"{self.name}-{number}", daemon=True).start()
+        name = f"{self.name}-{next(self._numbers)}"
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
 
     def _serve(self) -> None:
         while True:

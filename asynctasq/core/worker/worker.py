@@ -21,6 +21,7 @@ from asynctasq.core.dispatcher import Dispatcher, set_dispatcher
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.core.events.emitters import EventEmitter, NullEmitter
 from asynctasq.core.events.types import Event
+from asynctasq.core.logs import bind_worker, unbind
 from asynctasq.core.worker.executors import Executors
 from asynctasq.core.worker.lease import LeaseKeeper
 from asynctasq.core.worker.renewal import HeldLeases, RenewalThread
@@ -116,6 +117,13 @@ class Worker:
 
     async def start(self) -> None:
         """Run until stopped (signal, stop(), or empty queues in burst mode)."""
+        token = bind_worker(self.worker_id)  # each record logged from here names this worker
+        try:
+            await self._serve()
+        finally:
+            unbind(token)
+
+    async def _serve(self) -> None:
         import_task_modules(self.task_modules)
         await self.driver.connect()  # idempotent: a connected driver is left as is
         executors = Executors(

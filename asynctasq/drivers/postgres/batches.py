@@ -1,14 +1,31 @@
-"""Jobs and outcomes as the column arrays one statement takes (``unnest``)."""
+"""Jobs and outcomes as the column arrays one statement takes (``unnest``), and claimed
+rows back into jobs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from asynctasq.jobs import Completed, Failed, Job, Outcome, Released, Retried
+from asynctasq.jobs import Completed, Failed, Job, JobState, Outcome, Released, Retried
 
-__all__ = ["enqueue_args", "settle_args"]
+__all__ = ["CLAIMED_COLUMNS", "claimed_job", "enqueue_args", "settle_args"]
+
+#: the claim returns the job's columns in the order of Job's fields, so a row becomes
+#: a Job positionally: the claim is the hot path, and this is four times quicker than
+#: the by-name conversion the operator queries use (sql/rows.py)
+CLAIMED_COLUMNS = tuple(f.name for f in dataclasses.fields(Job))
+_STATE = CLAIMED_COLUMNS.index("state")
+_DEPENDS_ON = CLAIMED_COLUMNS.index("depends_on")
+
+
+def claimed_job(row: Sequence[Any]) -> Job:
+    values = list(row)
+    values[_STATE] = JobState.ACTIVE
+    depends = values[_DEPENDS_ON]
+    values[_DEPENDS_ON] = tuple(json.loads(depends)) if depends else ()
+    return Job(*values)
 
 
 def enqueue_args(jobs: Sequence[Job]) -> list[Any]:

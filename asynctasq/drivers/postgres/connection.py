@@ -66,8 +66,10 @@ class ConnectionSettings:
     def safe_dsn(self) -> str:
         return redact_url(self.dsn)
 
-    async def connect(self) -> Any:
-        return await asyncpg.connect(self.dsn, server_settings=self.server_settings)
+    async def connect(self, timeout: float = 60.0) -> Any:
+        return await asyncpg.connect(
+            self.dsn, server_settings=self.server_settings, timeout=timeout
+        )
 
     async def create_pool(self, min_size: int, max_size: int) -> Any:
         return await asyncpg.create_pool(

@@ -18,9 +18,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
 from asynctasq.config import Config
 from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver
-from asynctasq.drivers.postgres.batches import enqueue_args, settle_args
+from asynctasq.drivers.postgres.batches import claimed_job, enqueue_args, settle_args
 from asynctasq.drivers.postgres.connection import ConnectionSettings, PoolRunner
 from asynctasq.drivers.postgres.listener import Listener
 from asynctasq.drivers.postgres.migrator import apply_migrations, schema_version
@@ -38,6 +40,15 @@ log = logging.getLogger("asynctasq.drivers.postgres")
 _POLL_WITHOUT_LISTENER = 0.25
 #: enqueue retries a job whose unique_key holder finished between two statements
 _UNIQUE_ROUNDS = 3
+
+
+#: QueueStats field counting each stored state (pending splits into depth/scheduled)
+_STATS_FIELD = {
+    "active": "processing",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
 
 
 def _rowcount(status: str) -> int:
@@ -112,7 +123,9 @@ class PostgresDriver(Driver):
                 await pool.close()
                 raise
             self._wakeup = asyncio.Event()
-            self._listener = Listener(self.settings.connect, self._wake)
+            # a short timeout: reserve() waits for the LISTEN connection (it polls instead
+            # when that fails), and a worker must not hang there on an unreachable server
+            self._listener = Listener(lambda: self.settings.connect(timeout=5.0), self._wake)
 
     async def disconnect(self) -> None:
         listener, self._listener = self._listener, None
@@ -216,7 +229,7 @@ class PostgresDriver(Driver):
             )
             remaining = deadline - time.monotonic()
             if rows or remaining <= 0:
-                jobs = [job_from_row(row, now) for row in rows]
+                jobs = [claimed_job(row) for row in rows]
                 jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
                 return jobs
             listening = self._listener is not None and self._listener.healthy
@@ -263,14 +276,12 @@ class PostgresDriver(Driver):
         counts = dict.fromkeys(
             ("depth", "processing", "scheduled", "completed", "failed", "cancelled"), 0
         )
-        key = {"active": "processing", "completed": "completed", "failed": "failed"}
-        key |= {"cancelled": "cancelled"}
         for row in rows:
             state, n = row["state"], int(row["n"])
             if state == "pending":
                 counts["scheduled" if row["future"] else "depth"] += n
-            elif state in key:
-                counts[key[state]] += n
+            elif (field := _STATS_FIELD.get(state)) is not None:
+                counts[field] += n
         paused = await self._db.fetchval(self.sql["is_paused"], queue)
         return QueueStats(queue=queue, paused=bool(paused), **counts)
 
@@ -300,7 +311,10 @@ class PostgresDriver(Driver):
         return _rowcount(await self._db.execute(self.sql["cancel"], job_id, time.time())) == 1
 
     async def requeue(self, job_id: str) -> bool:
-        row = await self._db.fetchrow(self.sql["requeue"], job_id, time.time())
+        try:
+            row = await self._db.fetchrow(self.sql["requeue"], job_id, time.time())
+        except asyncpg.UniqueViolationError:
+            return False  # another unfinished job took its unique_key meanwhile
         return bool(row["moved"])
 
     async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:

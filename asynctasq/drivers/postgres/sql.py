@@ -12,6 +12,7 @@ import hashlib
 import re
 from importlib import resources
 
+from asynctasq.drivers.postgres.batches import CLAIMED_COLUMNS
 from asynctasq.drivers.sql.loader import load_migrations, load_queries
 from asynctasq.drivers.sql.rows import JOB_COLUMNS
 
@@ -52,6 +53,7 @@ class SchemaSQL:
         self._fills = {
             "{schema}": f'"{schema}"',
             "{columns}": ", ".join(f"j.{column}" for column in JOB_COLUMNS),
+            "{claimed_columns}": ", ".join(f"j.{column}" for column in CLAIMED_COLUMNS),
             # q is the queue name in every statement that notifies
             "{channel}": f"'{_channel_prefix(schema)}' || left(md5(q), 20)",
         }

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import EqualJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -21,9 +21,9 @@ Client = Redis | RedisCluster
 #: seconds a command may take before the connection is considered dead; long
 #: enough for the slowest script (bounded work) and the BLPOP of an idle worker
 SOCKET_TIMEOUT = 10.0
-#: a command that meets a dropped connection is retried on a new one, after
-#: 10 ms, 20 ms, 40 ms (with jitter); then the caller sees the error and the
-#: worker backs off and logs it
+#: a command that meets a dropped connection is retried on a new one, after 20,
+#: 40 and 80 ms (each cut by up to half at random); then the caller sees the error,
+#: and the worker logs it and backs off
 RETRIES = 3
 #: seconds a caller waits for a free pooled connection before giving up
 POOL_TIMEOUT = 20.0
@@ -59,7 +59,7 @@ def build_client(
     options: dict[str, Any] = {
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": SOCKET_TIMEOUT,
-        "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), RETRIES),
+        "retry": Retry(EqualJitterBackoff(cap=0.5, base=0.01), RETRIES),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, OSError],
         "client_name": "asynctasq",
     }

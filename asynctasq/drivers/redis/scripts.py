@@ -89,16 +89,7 @@ class ScriptRunner:
             # is routed by its first key like any other)
             pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
         replies = list(await pipe.execute(raise_on_error=False))
-        for reply in replies[: len(before)]:
-            if isinstance(reply, Exception):
-                raise reply
-        replies = replies[len(before) :]
-        for i, reply in enumerate(replies):
-            if isinstance(reply, NoScriptError):
-                replies[i] = await self.run(calls[i])
-            elif isinstance(reply, Exception):
-                raise reply
-        return replies
+        return await self._resolve(calls, replies[: len(before)], replies[len(before) :])
 
     async def run_stream(
         self, calls: Iterable[Call], *, before: Sequence[Sequence[Arg]] = ()
@@ -128,12 +119,18 @@ class ScriptRunner:
             raise
         finally:
             await pool.release(conn)
+        return await self._resolve(sent, early, replies)
+
+    async def _resolve(
+        self, calls: Sequence[Call], early: list[Any], replies: list[Any]
+    ) -> list[Any]:
+        """Raise the first error reply, except NOSCRIPT: that call runs again by EVAL."""
         for reply in early:
             if isinstance(reply, Exception):
                 raise reply
         for i, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):
-                replies[i] = await self.run(sent[i])
+                replies[i] = await self.run(calls[i])
             elif isinstance(reply, Exception):
                 raise reply
         return replies

@@ -1,7 +1,8 @@
 -- Named queries of the PostgreSQL driver.
 --
 -- Placeholders filled in once per driver: {schema} (the quoted schema name), {columns}
--- (every job column, as j.<column>) and {channel} (the NOTIFY channel of queue name q).
+-- (every job column, as j.<column>; {claimed_columns}: the same in the order of Job's
+-- fields) and {channel} (the NOTIFY channel of queue name q).
 -- Lists travel as arrays ($n::text[] with unnest), so every statement is static text
 -- that asyncpg prepares once per connection, and a batch is one round trip.
 --
@@ -84,7 +85,7 @@ UPDATE {schema}.jobs j
 SET state = 'active', worker_id = $4, lease_until = $5, attempts = j.attempts + 1
 -- the picked rows are locked by this statement: no need to check their state again
 WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
-RETURNING {columns};
+RETURNING {claimed_columns};
 
 -- name: next_due
 -- When the earliest scheduled job of these (unpaused) queues comes due. jobs_claim

@@ -1,0 +1,136 @@
+"""The Redis driver's operator side: stats, listing, cancel, requeue, purge, pause,
+progress, and the worker registry. Every change is one script (lua/)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from asynctasq.drivers.redis.codec import decode_job, decode_worker, encode_worker
+from asynctasq.drivers.redis.core import CHUNK, RedisBase
+from asynctasq.drivers.redis.scripts import Arg, Call
+from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo, validate_name
+
+__all__ = ["RedisAdmin"]
+
+#: jobs purged per script call
+PURGE_WINDOW = 2000
+
+_PURGEABLE = ("pending", "scheduled", "completed", "failed", "cancelled")
+
+
+class RedisAdmin(RedisBase):
+    async def stats(self, queue: str) -> QueueStats:
+        depth, processing, scheduled, completed, failed, cancelled, paused = await self._run(
+            "stats", queue, repr(time.time())
+        )
+        return QueueStats(
+            queue=queue,
+            depth=depth,
+            processing=processing,
+            scheduled=scheduled,
+            completed=completed,
+            failed=failed,
+            cancelled=cancelled,
+            paused=bool(paused),
+        )
+
+    async def queues(self) -> list[str]:
+        self.client  # noqa: B018 (raises when not connected)
+        return await self._locator.known_queues()
+
+    async def get(self, job_id: str) -> Job | None:
+        self.client  # noqa: B018
+        queue = await self._locator.find_one(job_id)
+        if queue is None:
+            return None
+        jobs = _decode_rows(queue, await self._run("get", queue, job_id), time.time())
+        return jobs[0] if jobs else None
+
+    async def list_jobs(
+        self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        if state in (JobState.WAITING, JobState.EXPIRED) or limit <= 0:
+            return []  # nothing is stored in these states (yet)
+        now = time.time()
+        name = "" if state is None else state.value
+        jobs: list[Job] = []
+        offset = max(offset, 0)
+        while len(jobs) < limit:
+            size = min(limit - len(jobs), CHUNK)
+            rows = await self._run("list", queue, name, repr(now), offset, size)
+            page = _decode_rows(queue, rows, now)
+            jobs += page
+            if len(page) < size:
+                break
+            offset += size
+        return jobs
+
+    async def cancel(self, job_id: str) -> bool:
+        return await self._by_id("cancel", job_id, repr(time.time()), job_id, *self._bounds()[1:])
+
+    async def requeue(self, job_id: str) -> bool:
+        return await self._by_id("requeue", job_id, repr(time.time()), job_id)
+
+    async def set_progress(self, job_id: str, worker_id: str, progress: float) -> bool:
+        return await self._by_id("progress", job_id, job_id, worker_id, repr(float(progress)))
+
+    async def _by_id(self, script: str, job_id: str, *args: Arg) -> bool:
+        self.client  # noqa: B018
+        queue = await self._locator.find_one(job_id)
+        return queue is not None and bool(await self._run(script, queue, *args))
+
+    async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
+        if state is JobState.ACTIVE:
+            raise ValueError("active jobs cannot be purged: cancel or wait for them")
+        if state.value not in _PURGEABLE:
+            return 0
+        validate_name("queue", queue)
+        bound = "" if older_than is None else repr(float(older_than))
+        deleted, offset = 0, 0
+        while True:
+            gone, scanned = await self._run(
+                "purge", queue, state.value, repr(time.time()), bound, PURGE_WINDOW, offset
+            )
+            deleted += int(gone)
+            if scanned < PURGE_WINDOW:
+                return deleted
+            if state in (JobState.PENDING, JobState.SCHEDULED):
+                offset += scanned - gone  # jobs kept by older_than stay in the window
+
+    async def pause(self, queue: str) -> None:
+        await self._set_paused(queue, True)
+
+    async def resume(self, queue: str) -> None:
+        await self._set_paused(queue, False)
+
+    async def _set_paused(self, queue: str, paused: bool) -> None:
+        call = Call("pause", self.keys.queue(queue), ["1" if paused else "0"])
+        await self._run_many([call], register=[queue])
+
+    # -- worker registry ---------------------------------------------------------------
+
+    def _registry_call(self, *args: Arg) -> Call:
+        return Call("workers", [self.keys.workers, self.keys.worker_info], args)
+
+    async def heartbeat(self, info: WorkerInfo, ttl: float) -> None:
+        now = time.time()
+        call = self._registry_call(
+            "beat", info.worker_id, encode_worker(info, now), repr(now + ttl), repr(now)
+        )
+        await self._run_many([call])
+
+    async def remove_worker(self, worker_id: str) -> None:
+        await self._run_many([self._registry_call("remove", worker_id)])
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        (infos,) = await self._run_many([self._registry_call("list", repr(time.time()))])
+        return [decode_worker(raw) for raw in infos if raw is not None]
+
+
+def _decode_rows(queue: str, rows: list[Any], now: float) -> list[Job]:
+    """Jobs from fetch() in lua/_prelude.lua: [id, record, error, result, lease] each."""
+    return [
+        decode_job(queue, *rows[i : i + 5], now=now)  # type: ignore[misc]
+        for i in range(0, len(rows), 5)
+    ]
