@@ -26,6 +26,8 @@ def bench_config(driver: str) -> Config:
         return base.replace(redis_prefix=f"bench-{_TOKEN}")
     if driver == "postgres":
         return base.replace(postgres_schema=f"bench_{_TOKEN}")
+    if driver == "mysql":
+        return base.replace(mysql_dsn=_create_mysql_database(base, f"asynctasq_bench_{_TOKEN}"))
     return base
 
 
@@ -50,6 +52,8 @@ def cleanup(config: Config) -> None:
         _unlink_redis_prefix(config)
     if config.driver == "postgres":
         _drop_postgres_schema(config)
+    if config.driver == "mysql":
+        _mysql_admin(config, "DROP DATABASE IF EXISTS `{}`")
 
 
 def _unlink_redis_prefix(config: Config) -> None:
@@ -85,3 +89,31 @@ def _drop_postgres_schema(config: Config) -> None:
     dropper = threading.Thread(target=asyncio.run, args=(drop(),))
     dropper.start()
     dropper.join()
+
+
+def _mysql_admin(config: Config, statement: str) -> str:
+    """Run ``statement`` (``{}``: the DSN's database) as the DSN's user; returns the
+    database name."""
+    import pymysql
+
+    from asynctasq.drivers.mysql.dsn import MySQLSettings
+
+    settings = MySQLSettings.from_dsn(config.mysql_dsn)
+    kwargs = settings.connect_kwargs()
+    kwargs.pop("db")
+    con = pymysql.connect(**kwargs)
+    try:
+        with con.cursor() as cur:
+            cur.execute(statement.format(settings.database))
+    finally:
+        con.close()
+    return settings.database
+
+
+def _create_mysql_database(base: Config, database: str) -> str:
+    """A database of the run's own (asynctasq_bench_<token>) on the DSN's server."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    dsn = urlunsplit(urlsplit(base.mysql_dsn)._replace(path=f"/{database}"))
+    _mysql_admin(base.replace(mysql_dsn=dsn), "CREATE DATABASE IF NOT EXISTS `{}`")
+    return dsn

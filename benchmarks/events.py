@@ -82,45 +82,63 @@ async def run(args: argparse.Namespace) -> str:
     events_url = os.environ.get("ASYNCTASQ_EVENTS_REDIS_URL", "redis://127.0.0.1:6379/0")
     channel = f"bench-events-{secrets.token_hex(3)}"
     bench = Bench(config, args.concurrency)
-    off = Figure("events off", "jobs/s")
-    on = Figure("events on (Redis Pub/Sub)", "jobs/s")
-    published = delivered = dropped = 0
-    subscriber = start_subscriber(events_url, channel)
+    off = Figure("drain, events off", "jobs/s")
+    on = Figure("drain, events on (Redis Pub/Sub)", "jobs/s")
+    cpu_off = Figure("CPU per job, events off", "µs")
+    cpu_on = Figure("CPU per job, events on", "µs")
+    overheads: list[float] = []
+    published = dropped = 0
+    subscriber = start_subscriber(events_url, channel) if args.subscriber else None
     try:
-        await bench.drain(min(args.jobs, 2000))  # warm-up: imports, connections, JIT-free caches
+        await bench.drain(min(args.jobs, 2000))  # warm-up: imports, connections, caches
         for i in range(args.runs):
+            # a pair per run, in alternating order: slow drifts of a shared host cancel out
+            rates: dict[bool, float] = {}
             for events in (False, True) if i % 2 == 0 else (True, False):
-                if events:
-                    emitter = RedisEventEmitter(events_url, channel=channel)
-                    on.samples.append(await bench.drain(args.jobs, event_emitter=emitter))
+                emitter = RedisEventEmitter(events_url, channel=channel) if events else None
+                rates[events] = await bench.drain(args.jobs, event_emitter=emitter)
+                (on if events else off).samples.append(rates[events])
+                (cpu_on if events else cpu_off).samples.append(bench.drain_cpu_per_job * 1e6)
+                if emitter is not None:
                     await emitter.close()
                     published += emitter.sent
                     dropped += emitter.dropped
-                else:
-                    off.samples.append(await bench.drain(args.jobs))
-                figure = on if events else off
-                print(f"  {figure.name}: {figure.samples[-1]:,.0f} jobs/s", file=sys.stderr)
+            overheads.append(1 - rates[True] / rates[False])
+            print(
+                f"  run {i + 1}: off {rates[False]:,.0f} jobs/s, on {rates[True]:,.0f} jobs/s, "
+                f"overhead {overheads[-1]:.1%}",
+                file=sys.stderr,
+            )
     finally:
-        delivered = stop_subscriber(subscriber)
+        delivered = stop_subscriber(subscriber) if subscriber is not None else None
         cleanup(config)
         if config.driver == "redis":
             await drop_redis_keys(config.redis_url, config.redis_prefix)
-    overhead = 1 - statistics.median(on.samples) / statistics.median(off.samples)
+    overhead = statistics.median(overheads)
+    cpu = 1 - statistics.median(cpu_off.samples) / statistics.median(cpu_on.samples)
+    received = (
+        f"received by the subscriber process: {delivered:,}"
+        if delivered is not None
+        else "no subscriber"
+    )
     lines = [
         f"`{' '.join(['python -m benchmarks.events', *sys.argv[1:]])}`",
         "",
         f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} "
         f"{platform.machine()}; {args.driver} broker, {args.jobs:,} no-op jobs per drain, "
-        f"concurrency {args.concurrency}; median of {args.runs} runs (min, max)",
+        f"one worker, concurrency {args.concurrency}; median of {args.runs} runs (min, max)",
         "",
-        f"| drain, {args.driver} | median | min | max | unit |",
+        f"| {args.driver} | median | min | max | unit |",
         "|---|---:|---:|---:|---|",
         off.row(),
         on.row(),
+        cpu_off.row(),
+        cpu_on.row(),
         "",
-        f"Overhead of events: **{overhead:.1%}** of drain throughput. "
-        f"Events published: {published:,}; received by the subscriber process: "
-        f"{delivered:,}; dropped: {dropped:,}.",
+        f"Overhead of events: **{overhead:.1%}** of drain throughput (median of the "
+        f"{args.runs} paired runs; {min(overheads):.1%} to {max(overheads):.1%}), "
+        f"{cpu:.1%} of the worker process's CPU per job. Events published: {published:,}; "
+        f"{received}; dropped: {dropped:,}.",
     ]
     return "\n".join(lines)
 
@@ -132,7 +150,13 @@ def main() -> None:
     parser.add_argument("--driver", default="redis", help="broker of the drained jobs")
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--no-subscriber",
+        dest="subscriber",
+        action="store_false",
+        help="publish to nobody (by default a subscriber process reads the stream)",
+    )
     parser.add_argument(
         "--count-events", nargs=2, metavar=("URL", "CHANNEL"), help=argparse.SUPPRESS
     )

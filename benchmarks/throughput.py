@@ -33,6 +33,8 @@ from benchmarks.brokers import bench_config, cleanup, config_env
 from benchmarks.tasks import LatencyProbe, NoOp, countdown
 
 ROOT = Path(__file__).resolve().parent.parent
+#: seconds each job of the --delayed scenario waits before it is due
+DELAY = 0.2
 
 
 @dataclass
@@ -107,12 +109,14 @@ class Bench:
             event_emitter=event_emitter,
         )
         finished = countdown.arm(n)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         running = asyncio.create_task(worker.start())
         await finished.wait()
         while len(worker._outcomes):  # every outcome reported to the broker
             await asyncio.sleep(0.0005)
         elapsed = time.perf_counter() - started
+        #: CPU seconds of this process per job drained (steadier than jobs/s on a busy host)
+        self.drain_cpu_per_job = (time.process_time() - cpu) / n
         worker.stop()
         await running
         await self.clear(producer)
@@ -120,8 +124,10 @@ class Bench:
             await driver.disconnect()
         return n / elapsed
 
-    async def latency(self, n: int) -> list[float]:
-        """Enqueue-to-start in ms for ``n`` sequential jobs, worker in another process."""
+    async def latency(self, n: int, delay: float = 0.0) -> list[float]:
+        """Enqueue-to-start in ms for ``n`` sequential jobs, worker in another process;
+        with ``delay``, jobs run that many seconds later and the figure is how late
+        they start after their run_at."""
         log = Path(tempfile.mkdtemp()) / "latency.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
         env.update(config_env(self.config))
@@ -138,9 +144,8 @@ class Bench:
             await asyncio.sleep(0.5)
             log.unlink()
             for i in range(n):
-                await dispatcher.dispatch(
-                    LatencyProbe(sent=time.time(), log=str(log)).on_queue(self.queue)
-                )
+                probe = LatencyProbe(sent=time.time() + delay, log=str(log)).on_queue(self.queue)
+                await dispatcher.dispatch(probe.delay(delay) if delay else probe)
                 await _wait_lines(log, i + 1, 30)
                 await asyncio.sleep(0.002)  # idle between jobs: this is the idle latency
             return [int(x) / 1000 for x in log.read_text().split()]
@@ -158,6 +163,20 @@ async def _wait_lines(path: Path, count: int, timeout: float) -> None:
             return
         await asyncio.sleep(0.0005)
     raise TimeoutError(f"the worker did not run job {count} within {timeout}s")
+
+
+async def _percentiles(
+    name: str, runs: int, sample: Callable[[], Awaitable[list[float]]]
+) -> list[Figure]:
+    """p50, p95 and p99 of ``sample()`` (ms), one of each per run."""
+    figures = [Figure(f"{name} p{q}", "ms") for q in (50, 95, 99)]
+    for _ in range(runs):
+        samples = await sample()
+        for figure, q in zip(figures, (50, 95, 99), strict=True):
+            figure.samples.append(percentile(samples, q))
+        print(f"  {name} p50 {figures[0].samples[-1]:.2f} ms p99 "
+              f"{figures[2].samples[-1]:.2f} ms", file=sys.stderr)  # fmt: skip
+    return figures
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -184,23 +203,15 @@ async def run(args: argparse.Namespace) -> str:
                 figure.samples.append(await scenario())
                 print(f"  {figure.name}: {figure.samples[-1]:,.0f} {figure.unit}", file=sys.stderr)
         if args.latency and args.driver != "memory":
-            lat = Figure("", "ms")
-            p50, p95, p99 = (
-                Figure("idle latency p50", "ms"),
-                Figure("idle latency p95", "ms"),
-                Figure("idle latency p99", "ms"),
+            figures += await _percentiles(
+                "idle latency", args.runs, lambda: bench.latency(args.latency)
             )
-            for _ in range(args.runs):
-                samples = await bench.latency(args.latency)
-                p50.samples.append(percentile(samples, 50))
-                p95.samples.append(percentile(samples, 95))
-                p99.samples.append(percentile(samples, 99))
-                print(
-                    f"  latency p50 {p50.samples[-1]:.2f} ms p99 {p99.samples[-1]:.2f} ms",
-                    file=sys.stderr,
-                )
-            del lat
-            figures += [p50, p95, p99]
+        if args.delayed and args.driver != "memory":
+            figures += await _percentiles(
+                f"delayed job ({DELAY}s) start after its run_at",
+                args.runs,
+                lambda: bench.latency(args.delayed, delay=DELAY),
+            )
     finally:
         cleanup(config)
     header = [
@@ -226,6 +237,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--latency", type=int, default=500, help="sequential jobs for idle latency (0: skip)"
+    )
+    parser.add_argument(
+        "--delayed",
+        type=int,
+        default=0,
+        help=f"sequential jobs delayed {DELAY}s, to measure how late they start (0: skip)",
     )
     args = parser.parse_args()
     print(asyncio.run(run(args)))

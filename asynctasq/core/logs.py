@@ -21,14 +21,11 @@ from asynctasq.jobs import Job
 __all__ = [
     "JobContextFilter",
     "TextFormatter",
-    "bind_worker",
     "configure_logging",
     "job_logging_context",
     "log_context",
-    "unbind",
+    "worker_logging_context",
 ]
-
-CONTEXT_FIELDS = ("worker_id", "task_id", "task_name", "queue", "attempt")
 
 # replaced, never mutated: a copied context must not see later changes
 _NONE: Mapping[str, Any] = MappingProxyType({})
@@ -40,12 +37,24 @@ def log_context() -> Mapping[str, Any]:
     return _context.get()
 
 
-def bind_worker(worker_id: str) -> Token[Mapping[str, Any]]:
-    """Records logged from here on (and from tasks started here) name this worker."""
-    return _context.set({"worker_id": worker_id})
+# the workers running in this process, latest last: names the worker on records
+# from threads that carry no context (run_in_executor copies none)
+_workers: list[str] = []
 
 
-def unbind(token: Token[Mapping[str, Any]]) -> None:
+@contextlib.contextmanager
+def worker_logging_context(worker_id: str) -> Iterator[None]:
+    """Records logged inside (and from tasks started inside) name this worker."""
+    _workers.append(worker_id)
+    token = _context.set({"worker_id": worker_id})
+    try:
+        yield
+    finally:
+        _reset(token)
+        _workers.remove(worker_id)
+
+
+def _reset(token: Token[Mapping[str, Any]]) -> None:
     with contextlib.suppress(ValueError):  # a token of another context: nothing to undo
         _context.reset(token)
 
@@ -64,14 +73,17 @@ def job_logging_context(job: Job, worker_id: str) -> Iterator[None]:
     try:
         yield
     finally:
-        unbind(token)
+        _reset(token)
 
 
 class JobContextFilter(logging.Filter):
     """Adds the job context to each record (a field the caller set wins)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _context.get().items():
+        context = _context.get()
+        if not context and _workers:
+            context = {"worker_id": _workers[-1]}
+        for key, value in context.items():
             if key not in record.__dict__:
                 setattr(record, key, value)
         return True

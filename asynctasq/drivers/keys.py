@@ -126,10 +126,6 @@ class RedisKeys:
     def wake(self, queue: str) -> str:
         return self.queue(queue)[QUEUE_KEYS.index("wake")]
 
-    def hash_tag(self, queue: str) -> str:
-        """The part of the queue's keys Redis Cluster hashes to pick their slot."""
-        return queue
-
     @property
     def pattern(self) -> str:
         """SCAN MATCH pattern of every key under this prefix (for cleanup tools);

@@ -6,7 +6,6 @@ bare aiomysql connection, a SQLAlchemy AsyncConnection or an AsyncSession.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,13 @@ from tests.sample_tasks import Record, recorded
 
 
 @pytest.fixture
-async def orders(backend: Backend) -> AsyncIterator[MySQLDriver]:
+async def orders(backend: Backend) -> MySQLDriver:
     """The queue's driver, with a business table next to the queue tables."""
     driver = await backend.new_driver()
     assert isinstance(driver, MySQLDriver)
     async with driver._db.connection() as session:
         await session.execute_sql("CREATE TABLE orders (id INT PRIMARY KEY) ENGINE = InnoDB")
-    yield driver
+    return driver
 
 
 async def raw_connection(driver: MySQLDriver) -> Any:
@@ -46,10 +45,9 @@ def sqlalchemy_url(driver: MySQLDriver) -> str:
 
 
 async def order_ids(driver: MySQLDriver) -> list[int]:
-    async with driver._db.connection() as session:
-        async with session.conn.cursor() as cur:
-            await cur.execute("SELECT id FROM orders ORDER BY id")
-            return [row[0] for row in await cur.fetchall()]
+    async with driver._db.connection() as session, session.conn.cursor() as cur:
+        await cur.execute("SELECT id FROM orders ORDER BY id")
+        return [row[0] for row in await cur.fetchall()]
 
 
 async def processed(driver: MySQLDriver, log: str) -> list[str]:

@@ -5,6 +5,7 @@ the loss of its connections (pg_terminate_backend)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 
 import asyncpg
@@ -79,7 +80,7 @@ async def test_an_unreachable_server_is_reported_without_the_password() -> None:
 
 async def test_a_wrong_password_is_reported_without_it() -> None:
     con = await asyncpg.connect(DSN)
-    role = "asynctasq_pw_test"
+    role = f"asynctasq_pw_{secrets.token_hex(4)}"
     try:
         await con.execute(f"DROP ROLE IF EXISTS {role}")
         await con.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'right'")
@@ -266,3 +267,32 @@ async def test_a_claimed_job_carries_every_field_as_stored(backend: Backend) -> 
     assert read is not None
     assert claimed == read  # the claim's fast conversion agrees with the general one
     assert claimed.depends_on == ("a", "b") and claimed.payload == bytes(range(256))
+
+
+@only_backends("postgres")
+async def test_concurrent_claims_over_several_queues_never_share_a_job(
+    backend: Backend,
+) -> None:
+    producer = await backend.new_driver()
+    now = time.time()
+    queues = ["a", "b", "c"]
+    await producer.enqueue(
+        [job(queues[i % 3], priority=i % 4, run_at=now - i % 7) for i in range(1500)]
+    )
+    consumers = [await backend.new_driver() for _ in range(4)]
+    seen: list[str] = []
+
+    async def consume(driver: PostgresDriver, worker: str) -> None:
+        while jobs := await driver.reserve(queues, limit=25, worker_id=worker, lease_seconds=30):
+            seen.extend(j.id for j in jobs)
+            # each batch comes in claim order
+            assert [(j.priority, j.run_at) for j in jobs] == sorted(
+                (j.priority, j.run_at) for j in jobs
+            )
+            await driver.settle([Completed(j.id, worker, j.attempts) for j in jobs])
+
+    await asyncio.wait_for(
+        asyncio.gather(*(consume(d, f"w{i}") for i, d in enumerate(consumers))),  # type: ignore[arg-type]
+        60,
+    )
+    assert len(seen) == len(set(seen)) == 1500

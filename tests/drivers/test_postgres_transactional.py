@@ -219,3 +219,20 @@ async def test_an_unusable_connection_is_refused_clearly(app: tuple[Backend, Dri
     with sync_engine.connect() as conn, pytest.raises(TypeError, match="AsyncConnection"):
         await Remember(key="x").dispatch(connection=conn)
     sync_engine.dispose()
+
+
+@only_backends("postgres")
+async def test_a_connection_to_a_database_without_the_queue_is_named(
+    app: tuple[Backend, Driver],
+) -> None:
+    from asynctasq.drivers.base import DriverError
+
+    backend, _ = app
+    other = backend.dsn.rsplit("/", 1)[0] + "/postgres"  # type: ignore[attr-defined]
+    con = await asyncpg.connect(other)
+    try:
+        async with con.transaction():
+            with pytest.raises(DriverError, match="without the asynctasq schema"):
+                await Remember(key="lost").dispatch(connection=con)
+    finally:
+        await con.close()

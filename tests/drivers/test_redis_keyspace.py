@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as redis
 from redis.crc import key_slot
 
-from asynctasq.drivers.keys import QUEUE_KEYS, WAKE_CAP, RedisKeys, validate_prefix
+from asynctasq.drivers.keys import META_FIELDS, QUEUE_KEYS, WAKE_CAP, RedisKeys, validate_prefix
 from asynctasq.drivers.redis.codec import run_key
 from asynctasq.drivers.redis.scripts import LUA_DIR, SCRIPTS
 from asynctasq.jobs import JobState, WorkerInfo, new_job_id
@@ -38,6 +38,9 @@ def test_the_prelude_names_the_queue_keys_in_the_order_of_keys_py() -> None:
             positions[name] = int(number)
     for index, kind in enumerate(QUEUE_KEYS, start=1):
         assert positions[kind.upper()] == index, kind
+    lua_names = {"worker_id": "WORKER"}  # the one field Lua names differently
+    for index, field in enumerate(META_FIELDS, start=1):
+        assert positions[lua_names.get(field, field.upper())] == index, field
 
 
 def test_every_script_documents_its_keys_and_arguments() -> None:

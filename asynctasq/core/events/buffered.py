@@ -55,6 +55,7 @@ class BufferedEmitter(EventEmitter):
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._in_flight = 0
+        self._idle = True  # no sender yet: the first emit starts one
         self._connected = False
         self._failures = 0
         self._closed = False
@@ -85,23 +86,23 @@ class BufferedEmitter(EventEmitter):
         if self._closed:
             self._drop(1, "the emitter is closed")
             return
-        if len(self._buffer) >= self.max_buffer:
-            self._buffer.popleft()
+        buffer = self._buffer
+        if len(buffer) >= self.max_buffer:
+            buffer.popleft()
             self._drop(1, "the buffer is full: the event sink is slow or unreachable")
-        self._buffer.append(event)
+        buffer.append(event)
+        if self._idle:  # a busy sender takes the event with its next batch
+            self._wake_sender()
+
+    def _wake_sender(self) -> None:
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
-            loop = None
-        if loop is not None and loop is self._loop:
-            self._wake.set()
-        else:
-            self._wake_from(loop)
-
-    def _wake_from(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        """emit() from outside the sender's loop: another thread, or a new loop."""
+            loop = None  # another thread
         mine = self._loop
-        if mine is not None and not mine.is_closed():
+        if loop is not None and loop is mine:
+            self._wake.set()
+        elif mine is not None and not mine.is_closed():
             with contextlib.suppress(RuntimeError):  # closing meanwhile: sent on close
                 mine.call_soon_threadsafe(self._wake.set)
         elif loop is not None:
@@ -115,7 +116,12 @@ class BufferedEmitter(EventEmitter):
         self._loop = loop
         self._wake = asyncio.Event()
         self._wake.set()
+        self._idle = False
         self._sender = loop.create_task(self._run(), name=f"asynctasq-events-{self!r}")
+        self._sender.add_done_callback(self._sender_gone)
+
+    def _sender_gone(self, _task: asyncio.Task[None]) -> None:
+        self._idle = True  # the next emit (or flush) starts another
 
     def _drop(self, count: int, reason: str) -> None:
         self._dropped += count
@@ -132,11 +138,16 @@ class BufferedEmitter(EventEmitter):
     async def _run(self) -> None:
         try:
             while True:
+                # idle first, then look: an emit from another thread in between wakes us
+                self._idle = True
                 if not self._buffer:
                     self._wake.clear()
                     await self._wake.wait()
-                    if self.linger:
-                        await asyncio.sleep(self.linger)
+                self._idle = False
+                # let a batch gather: a send per event loop turn would cost more than
+                # the events themselves
+                if self.linger and len(self._buffer) < self.batch_size:
+                    await asyncio.sleep(self.linger)
                 await self._send_some()
         except asyncio.CancelledError:
             await self._last_flush()
@@ -145,7 +156,8 @@ class BufferedEmitter(EventEmitter):
     async def _send_some(self) -> None:
         if not self._connected:
             try:
-                await asyncio.wait_for(self._open(), self.send_timeout)
+                async with asyncio.timeout(self.send_timeout):
+                    await self._open()
             except Exception as exc:
                 self._failures += 1
                 delay = min(0.1 * 2**self._failures, _MAX_BACKOFF)
@@ -160,7 +172,8 @@ class BufferedEmitter(EventEmitter):
         batch = [self._buffer.popleft() for _ in range(count)]
         self._in_flight = count
         try:
-            await asyncio.wait_for(self._send(batch), self.send_timeout)
+            async with asyncio.timeout(self.send_timeout):
+                await self._send(batch)
             self.sent += count
         except asyncio.CancelledError:
             self._dropped += count
@@ -193,10 +206,7 @@ class BufferedEmitter(EventEmitter):
         loop = asyncio.get_running_loop()
         if self._loop is not loop and (self._loop is None or self._loop.is_closed()):
             self._start(loop)
-        if self._loop is loop:
-            self._wake.set()
-        else:
-            self._wake_from(None)
+        self._wake_sender()
         deadline = time.monotonic() + (self.close_timeout if timeout is None else timeout)
         while self.pending and time.monotonic() < deadline:
             if self._sender is not None and self._sender.done():

@@ -21,7 +21,7 @@ from asynctasq.core.dispatcher import Dispatcher, set_dispatcher
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.core.events.emitters import EventEmitter, NullEmitter
 from asynctasq.core.events.types import Event
-from asynctasq.core.logs import bind_worker, unbind
+from asynctasq.core.logs import worker_logging_context
 from asynctasq.core.worker.executors import Executors
 from asynctasq.core.worker.lease import LeaseKeeper
 from asynctasq.core.worker.renewal import HeldLeases, RenewalThread
@@ -117,11 +117,8 @@ class Worker:
 
     async def start(self) -> None:
         """Run until stopped (signal, stop(), or empty queues in burst mode)."""
-        token = bind_worker(self.worker_id)  # each record logged from here names this worker
-        try:
+        with worker_logging_context(self.worker_id):  # each record logged names this worker
             await self._serve()
-        finally:
-            unbind(token)
 
     async def _serve(self) -> None:
         import_task_modules(self.task_modules)
@@ -133,7 +130,7 @@ class Worker:
             task_modules=self.task_modules,
         )
         self._executors = executors
-        self._outcomes = OutcomeBuffer(self.driver, on_settled=self._leases.drop)
+        self._outcomes = OutcomeBuffer(self.driver, on_settled=self._settled)
         self._runner = JobRunner(
             worker_id=self.worker_id,
             config=self.config,
@@ -270,6 +267,10 @@ class Worker:
             self._slot_freed.set()
         self.processed += 1
         self._outcomes.add(outcome)
+
+    def _settled(self, job_ids: list[str]) -> None:
+        self._leases.drop(job_ids)
+        self._slot_freed.set()  # the reserve loop may be waiting for the backlog to shrink
 
     def _lease_for(self, job: Job) -> float:
         cls = self.registry._tasks.get(job.task)

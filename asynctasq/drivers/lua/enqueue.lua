@@ -1,23 +1,39 @@
--- enqueue: store a chunk of new jobs of one queue.
+-- enqueue: store a chunk of new jobs of one queue (at most 1,000: unpack() limits).
 --
 -- KEYS  one queue block (see _prelude.lua)
--- ARGV  [1] now
---       [2] MessagePack array of [id, record, priority, entry, run_at, unique_key|nil]
---           (entry: the job's ready/scheduled member, built by codec.run_key)
+-- ARGV  [1] n, the number of jobs  [2] "1" when every job is due now and none has
+--       a unique_key (the common case: no per-job work in Lua), else "0"
+--       then four runs of n (or 2n) values, so commands take them as they are:
+--       ids: id...   records: id, record...   waiting: score, entry...
+--       (score = priority for a due job, run_at for a scheduled one; entry = its
+--       member in ready/scheduled, built by codec.run_key)
+--       routes (only when ARGV[2] is "0"): "r" (due) or "s" (scheduled) per job,
+--       followed by the job's unique_key if it has one
 -- Returns a flat array [index0, holder_id, ...] for the jobs NOT stored because an
 -- unfinished job holds their unique_key (index0 is 0-based). A job whose id is
 -- already stored is left alone, so a retried call (lost reply) changes nothing.
 local K = block(1)
-local now = tonumber(ARGV[1])
-local items = cmsgpack.unpack(ARGV[2])
+local n, simple = tonumber(ARGV[1]), ARGV[2] == "1"
+local IDS, RECORDS, WAITING, ROUTES = 3, 3 + n, 3 + 3 * n, 3 + 5 * n
 
-local ids = {}
-for i, item in ipairs(items) do ids[i] = item[1] end
-local stored = redis.call("HMGET", K[JOBS], unpack(ids))
+local stored = redis.call("HMGET", K[JOBS], unpack(ARGV, IDS, IDS + n - 1))
+local fresh = true
+for i = 1, n do
+  if stored[i] then fresh = false break end
+end
+
+if simple and fresh then
+  redis.call("HSET", K[JOBS], unpack(ARGV, RECORDS, RECORDS + 2 * n - 1))
+  redis.call("ZADD", K[READY], unpack(ARGV, WAITING, WAITING + 2 * n - 1))
+  wake(K, n)
+  return {}
+end
 
 local jobs, ready, later, held, seen = {}, {}, {}, {}, {}
-for i, item in ipairs(items) do
-  local id, unique_key = item[1], item[6]
+for i = 1, n do
+  local id = ARGV[IDS + i - 1]
+  local route = simple and "r" or ARGV[ROUTES + i - 1]
+  local unique_key = #route > 1 and string.sub(route, 2) or nil
   local holder = nil
   if stored[i] or seen[id] then
     holder = id
@@ -32,15 +48,12 @@ for i, item in ipairs(items) do
     end
   else
     seen[id] = true
+    local r, w = RECORDS + 2 * (i - 1), WAITING + 2 * (i - 1)
     jobs[#jobs + 1] = id
-    jobs[#jobs + 1] = item[2]
-    if item[5] <= now then
-      ready[#ready + 1] = item[3]
-      ready[#ready + 1] = item[4]
-    else
-      later[#later + 1] = item[5]
-      later[#later + 1] = item[4]
-    end
+    jobs[#jobs + 1] = ARGV[r + 1]
+    local into = string.sub(route, 1, 1) == "r" and ready or later
+    into[#into + 1] = ARGV[w]
+    into[#into + 1] = ARGV[w + 1]
   end
 end
 

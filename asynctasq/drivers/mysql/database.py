@@ -15,7 +15,7 @@ import aiomysql
 
 from asynctasq.drivers.base import DriverError, DriverNotConnected
 from asynctasq.drivers.mysql.dsn import MySQLSettings
-from asynctasq.drivers.mysql.sqltext import Statement
+from asynctasq.drivers.mysql.sqltext import Statement, literal
 
 __all__ = ["Database", "Session", "connection_lost", "error_code"]
 
@@ -66,6 +66,10 @@ class Session:
 
     def render(self, statement: Statement, params: dict[str, Any]) -> str:
         return statement.render(params, self._escape)
+
+    def render_value(self, value: Any) -> str:
+        """One value (a row: a tuple) as SQL text, escaped for this connection."""
+        return literal(value, self._escape)
 
     async def execute(self, statement: Statement, **params: Any) -> int:
         """Run it; returns the rows it matched."""
@@ -166,17 +170,17 @@ class Database:
         work: Callable[[Session], Awaitable[R]],
         *,
         transaction: bool = False,
-        idempotent: bool = False,
     ) -> R:
-        """Run ``work`` on a pooled connection (in one transaction if asked).
+        """Run ``work`` on a pooled connection (in one transaction if asked), again
+        when its connection was lost or InnoDB chose it as a deadlock victim.
 
-        Work is run again when it lost its connection or a deadlock before COMMIT
-        was sent: the server rolled it back. A connection lost during COMMIT leaves
-        the outcome unknown, so only ``idempotent`` work is run again then.
+        Running work again is safe for everything the driver sends: enqueue skips
+        ids already stored, outcomes are fenced (one applied already is refused, not
+        applied twice), and jobs of a claim whose answer was lost come back once
+        their lease lapses. It is also what the caller would do on an error.
         """
         attempt = 0
         while True:
-            committing = False
             try:
                 async with self.connection() as session:
                     if not transaction:
@@ -189,23 +193,28 @@ class Database:
                             with contextlib.suppress(Exception):
                                 await session.conn.rollback()
                         raise
-                    committing = True
                     await session.conn.commit()
                     return result
             except Exception as exc:
-                code = error_code(exc)
-                lost = connection_lost(exc)
+                cause = exc.__cause__ if isinstance(exc, DriverError) else None
+                code = error_code(cause or exc)
+                lost = connection_lost(cause or exc)
                 if code == ER_NO_SUCH_TABLE:
                     raise DriverError(
                         f"the asynctasq tables are missing in {self.settings.where}: run "
                         "`python -m asynctasq migrate` (or connect with auto_migrate=True)"
                     ) from exc
-                retry = (lost and (idempotent or not committing)) or code in _CONFLICT_CODES
+                retry = lost or code in _CONFLICT_CODES
                 if not retry or attempt >= self.retries:
-                    if lost:
+                    if lost and cause is None:
                         raise self.unreachable(exc) from exc
                     raise
                 attempt += 1
+                if lost and self._pool is not None:
+                    # a server restart or a KILL of every session leaves the other
+                    # idle connections dead too: open fresh ones
+                    with contextlib.suppress(Exception):
+                        await self._pool.clear()
                 log.info(
                     "MySQL %s (%s); retrying (%d/%d)",
                     "connection lost" if lost else "deadlock",

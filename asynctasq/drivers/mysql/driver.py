@@ -117,7 +117,7 @@ class MySQLDriver(OperatorSide, Driver):
         queues = sorted({job.queue for job in jobs} - self._known_queues)
         if connection is None:
             ids = await self._db.run(
-                lambda s: self._insert(s, jobs, rows, queues), transaction=True, idempotent=True
+                lambda s: self._insert(s, jobs, rows, queues), transaction=True
             )
         else:
             if not self._db.connected:
@@ -171,7 +171,8 @@ class MySQLDriver(OperatorSide, Driver):
     ) -> list[str]:
         if queues:
             await session.execute(Q["register_queues"], rows=[(q,) for q in queues])
-        for chunk in chunk_rows(rows, max_bytes=self._max_statement):
+        rendered = [session.render_value(row) for row in rows]
+        for chunk in chunk_rows(rendered, max_bytes=self._max_statement):
             await session.execute(Q["insert_jobs"], rows=chunk)
         ids = [job.id for job in jobs]
         keys = list(dict.fromkeys(job.unique_key for job in jobs if job.unique_key))
@@ -350,14 +351,18 @@ class MySQLDriver(OperatorSide, Driver):
             return []
 
         async def extend(session: Session) -> set[str]:
-            rows = await session.values(Q["lock_held"], ids=list(job_ids), worker_id=worker_id)
+            rows = await session.values(Q["held_by"], ids=list(job_ids), worker_id=worker_id)
             held = {row[0] for row in rows}
             if held:
-                until = time.time() + lease_seconds
-                await session.execute(Q["extend_leases"], ids=sorted(held), lease_until=until)
+                await session.execute(
+                    Q["extend_leases"],
+                    ids=sorted(held),
+                    worker_id=worker_id,
+                    lease_until=time.time() + lease_seconds,
+                )
             return held
 
-        held = await self._db.run(extend, transaction=True)
+        held = await self._db.run(extend)
         return [job_id for job_id in job_ids if job_id in held]
 
     async def recover_expired(self) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Statement", "chunk_rows", "compile_queries", "literal"]
+__all__ = ["Raw", "Statement", "chunk_rows", "compile_queries", "literal"]
 
 # a quoted literal (skipped) or a :name parameter outside one
 _TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|(?<![:\w]):([A-Za-z_]\w*)")
@@ -24,29 +24,62 @@ _TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|(?<![:\w]):([A-Za-z_]\w*)")
 Escape = Callable[[str], str]
 
 
+class Raw(str):
+    """SQL text bound as is (rows rendered beforehand)."""
+
+
+def _float(value: float, escape: Escape) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be stored: MySQL has no NaN or infinity")
+    return repr(value)
+
+
+_BY_TYPE: dict[type, Callable[[Any, Escape], str]] = {
+    type(None): lambda value, escape: "NULL",
+    bool: lambda value, escape: "1" if value else "0",
+    int: lambda value, escape: str(value),
+    float: _float,
+    str: lambda value, escape: "'" + escape(value) + "'",
+    bytes: lambda value, escape: "X'" + value.hex() + "'",
+    Raw: lambda value, escape: str(value),
+}
+
+
 def literal(value: Any, escape: Escape) -> str:
     """One value as SQL text; a list or tuple of values becomes ``(a, b, ...)``."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} cannot be stored: MySQL has no NaN or infinity")
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + escape(value) + "'"
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "X'" + bytes(value).hex() + "'"
+    render = _BY_TYPE.get(type(value))
+    if render is not None:
+        return render(value, escape)
     if isinstance(value, list | tuple):
         if not value:
             return "(NULL)"  # IN (NULL) matches nothing, as an empty list should
         if isinstance(value[0], tuple):  # rows of a multi-row VALUES
-            return ",".join(literal(row, escape) for row in value)
-        return "(" + ",".join(literal(item, escape) for item in value) + ")"
+            return ",".join([_row(row, escape) for row in value])
+        return _row(value, escape)
+    if isinstance(value, bytearray | memoryview):
+        return "X'" + bytes(value).hex() + "'"
+    for kind in (bool, int, float, str):  # subclasses: IntEnum, StrEnum, ...
+        if isinstance(value, kind):
+            return _BY_TYPE[kind](kind(value), escape)
     raise TypeError(f"cannot bind {type(value).__name__} into SQL")
+
+
+def _row(values: Sequence[Any], escape: Escape) -> str:
+    # the hot path of a bulk enqueue: the common types inline, the rest via literal()
+    parts = []
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            parts.append("'" + escape(value) + "'")
+        elif value is None:
+            parts.append("NULL")
+        elif kind is int:
+            parts.append(str(value))
+        elif kind is bytes:
+            parts.append("X'" + value.hex() + "'")
+        else:
+            parts.append(literal(value, escape))
+    return "(" + ",".join(parts) + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,24 +121,18 @@ def compile_queries(queries: Mapping[str, str]) -> dict[str, Statement]:
     return {name: _compile(name, sql) for name, sql in queries.items()}
 
 
-def chunk_rows(rows: Sequence[tuple[Any, ...]], *, max_bytes: int) -> list[list[tuple[Any, ...]]]:
-    """Split rows for multi-row INSERTs that each stay under ``max_bytes`` of SQL
-    (roughly: bytes count twice, as hex)."""
-    chunks: list[list[tuple[Any, ...]]] = [[]]
+def chunk_rows(rows: Sequence[str], *, max_bytes: int) -> list[Raw]:
+    """Join rendered rows into the VALUES of multi-row INSERTs that each stay under
+    ``max_bytes`` of SQL (a row larger than that goes alone)."""
+    chunks: list[Raw] = []
+    current: list[str] = []
     size = 0
     for row in rows:
-        row_size = 16 + sum(_size(v) for v in row)
-        if chunks[-1] and size + row_size > max_bytes:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(row)
-        size += row_size
+        if current and size + len(row) > max_bytes:
+            chunks.append(Raw(",".join(current)))
+            current, size = [], 0
+        current.append(row)
+        size += len(row) + 1
+    if current:
+        chunks.append(Raw(",".join(current)))
     return chunks
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return 2 * len(value) + 3
-    if isinstance(value, str):
-        return len(value) * 4 + 2  # worst case: every character escaped or multi-byte
-    return 24

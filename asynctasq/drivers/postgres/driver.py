@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from asynctasq.config import Config
-from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver
+from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver, DriverError
 from asynctasq.drivers.postgres.batches import claimed_job, enqueue_args, settle_args
 from asynctasq.drivers.postgres.connection import ConnectionSettings, PoolRunner
 from asynctasq.drivers.postgres.listener import Listener
@@ -172,7 +172,14 @@ class PostgresDriver(Driver):
         todo = sorted(jobs, key=lambda j: j.unique_key or "") if _any_keyed(jobs) else jobs
         if connection is not None:
             con = await raw_connection(connection)  # no retries: it is the caller's
-            holders = await self._insert(con, todo)
+            try:
+                holders = await self._insert(con, todo)
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError) as exc:
+                raise DriverError(
+                    f"connection= reaches a database without the asynctasq schema "
+                    f"{self.schema!r} ({exc}): pass a connection to the queue's database, "
+                    "or run `python -m asynctasq migrate` against that one"
+                ) from exc
         else:
             holders = await self._db.run(lambda con: self._insert(con, todo))
         return [holders.get(job.id, job.id) for job in jobs]

@@ -10,6 +10,7 @@ unchanged.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ __all__ = [
     "decode_worker",
     "encode_outcomes",
     "encode_worker",
-    "new_job_item",
+    "enqueue_args",
     "pack_for_lua",
     "run_key",
 ]
@@ -42,8 +43,20 @@ _MAX_RUN_US = 2**53 - 1
 _PAIR = b"\x92"  # a MessagePack array of two: turns a record into one value
 
 
+class _Packers(threading.local):
+    """Reused packers (building one per call costs more than packing a small
+    record); one set per thread, as a Packer is not safe to share."""
+
+    def __init__(self) -> None:
+        self.lua = msgpack.Packer(use_bin_type=False)
+        self.python = msgpack.Packer(use_bin_type=True)
+
+
+_packers = _Packers()
+
+
 def pack_for_lua(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=False)  # type: ignore[no-any-return]
+    return _packers.lua.pack(value)  # type: ignore[no-any-return]
 
 
 def run_key(run_at: float) -> str:
@@ -53,29 +66,47 @@ def run_key(run_at: float) -> str:
     return f"{micros:016d}"
 
 
-def new_job_item(job: Job) -> list[Any]:
-    """One element of enqueue.lua's chunk: [id, record, priority, entry, run_at, unique]."""
-    run_at = float(job.run_at)
-    meta = pack_for_lua(
-        [
-            "pending",
-            job.attempts,
-            job.max_attempts,
-            job.priority,
-            run_at,
-            False,
-            False,
-            job.unique_key or False,
-            float(job.created_at),
-            False if job.progress is None else float(job.progress),
-        ]
-    )
-    data = msgpack.packb(
-        [job.task, job.payload, job.timeout, list(job.depends_on), job.expires_at],
-        use_bin_type=True,
-    )
-    entry = run_key(run_at) + job.id
-    return [job.id, meta + data, job.priority, entry, run_at, job.unique_key]
+def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
+    """enqueue.lua's ARGV for a chunk of jobs (its header documents the layout)."""
+    ids: list[str] = []
+    records: list[Any] = []
+    waiting: list[Any] = []
+    routes: list[str] = []
+    simple = True
+    lua, python = _packers.lua, _packers.python
+    for job in jobs:
+        run_at = float(job.run_at)
+        meta = lua.pack(
+            [
+                "pending",
+                job.attempts,
+                job.max_attempts,
+                job.priority,
+                run_at,
+                False,
+                False,
+                job.unique_key or False,
+                float(job.created_at),
+                False if job.progress is None else float(job.progress),
+            ]
+        )
+        data = python.pack(
+            [job.task, job.payload, job.timeout, list(job.depends_on), job.expires_at]
+        )
+        due = run_at <= now
+        ids.append(job.id)
+        records += (job.id, meta + data)
+        waiting += (job.priority if due else run_at, run_key(run_at) + job.id)
+        routes.append(("r" if due else "s") + (job.unique_key or ""))
+        simple = simple and due and not job.unique_key
+    return [
+        len(jobs),
+        "1" if simple else "0",
+        *ids,
+        *records,
+        *waiting,
+        *([] if simple else routes),
+    ]
 
 
 def decode_job(

@@ -21,7 +21,7 @@ from asynctasq.drivers.base import (
     TransactionalEnqueueUnsupported,
 )
 from asynctasq.drivers.redis.admin import RedisAdmin
-from asynctasq.drivers.redis.codec import encode_outcomes, new_job_item, pack_for_lua
+from asynctasq.drivers.redis.codec import encode_outcomes, enqueue_args
 from asynctasq.drivers.redis.core import CHUNK
 from asynctasq.drivers.redis.scripts import Arg, Call
 from asynctasq.jobs import Job, Outcome
@@ -61,7 +61,7 @@ class RedisDriver(RedisAdmin):
             by_queue.setdefault(job.queue, []).append(i)
         for queue in by_queue:
             self.keys.queue(queue)  # validates the name before anything is sent
-        now = repr(time.time())
+        now = time.time()
         built: list[Call] = []
         offsets: list[list[int]] = []
 
@@ -69,8 +69,8 @@ class RedisDriver(RedisAdmin):
             for queue, indexes in by_queue.items():
                 for start in range(0, len(indexes), CHUNK):
                     chunk = indexes[start : start + CHUNK]
-                    items = pack_for_lua([new_job_item(jobs[i]) for i in chunk])
-                    built.append(Call("enqueue", self.keys.queue(queue), [now, items]))
+                    args = enqueue_args([jobs[i] for i in chunk], now)
+                    built.append(Call("enqueue", self.keys.queue(queue), args))
                     offsets.append(chunk)
                     yield built[-1]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hiredis
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -107,10 +108,8 @@ class ScriptRunner:
                 await conn.send_packed_command(conn.pack_command(*command))
             for call in calls:
                 script = SCRIPTS[call.script]
-                packed = conn.pack_command(
-                    "EVALSHA", script.sha, len(call.keys), *call.keys, *call.args
-                )
-                await conn.send_packed_command(packed, check_health=False)
+                command = ("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
+                await conn.send_packed_command(_pack(command), check_health=False)
                 sent.append(call)
             early = [await reply_or_error(conn) for _ in before]
             replies = [await reply_or_error(conn) for _ in sent]
@@ -134,6 +133,12 @@ class ScriptRunner:
             elif isinstance(reply, Exception):
                 raise reply
         return replies
+
+
+def _pack(command: Sequence[Arg]) -> bytes:
+    """RESP bytes of a command, by hiredis (C): chunks carry thousands of arguments."""
+    packed: bytes = hiredis.pack_command(tuple(command))  # type: ignore[arg-type]
+    return packed
 
 
 async def reply_or_error(conn: Any) -> Any:

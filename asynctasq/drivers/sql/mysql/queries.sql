@@ -82,10 +82,11 @@ DELETE FROM asynctasq_jobs WHERE id IN :ids;
 
 -- name: apply_outcomes
 -- every outcome but a deleting completion, one row each in :outcomes (a JSON array);
--- the rows were locked and fenced by lock_active in the same transaction
+-- the rows were locked and fenced by lock_active in the same transaction. o.id has
+-- j.id's character set, or the join cannot use the primary key (a quadratic plan)
 UPDATE asynctasq_jobs j
 JOIN JSON_TABLE(:outcomes, '$[*]' COLUMNS (
-    id     CHAR(36) PATH '$.id',
+    id     CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
     kind   VARCHAR(8) PATH '$.kind',
     run_at DOUBLE PATH '$.run_at',
     error  LONGTEXT PATH '$.error',
@@ -103,13 +104,15 @@ SET j.state = CASE o.kind
     j.worker_id = NULL
 WHERE j.id IN :ids;
 
--- name: lock_held
+-- name: held_by
+-- a plain read: a job whose outcome is being settled right now still counts as held,
+-- rather than waiting for the settle to finish and then reading as lost
 SELECT id FROM asynctasq_jobs
-WHERE id IN :ids AND state = 'active' AND worker_id = :worker_id
-FOR UPDATE;
+WHERE id IN :ids AND state = 'active' AND worker_id = :worker_id;
 
 -- name: extend_leases
-UPDATE asynctasq_jobs SET lease_until = :lease_until WHERE id IN :ids;
+UPDATE asynctasq_jobs SET lease_until = :lease_until
+WHERE id IN :ids AND state = 'active' AND worker_id = :worker_id;
 
 -- name: any_expired
 SELECT 1 FROM asynctasq_jobs WHERE state = 'active' AND lease_until < :now LIMIT 1;
