@@ -93,6 +93,8 @@ def measure(args: argparse.Namespace, console: Console) -> Results:
     if not ready:
         console.print("[red]no system can run[/]: see the reasons above")
         return suite.results
+    if args.sweep:  # a system with one fixed concurrency has nothing to sweep
+        ready = [s for s in ready if not suite.results.systems[s].get("fixed_concurrency")]
     console.print(f"workers' logs and raw figures: {options.workdir}")
     results = suite.run(ready)
     results.save(options.workdir / "results.json")

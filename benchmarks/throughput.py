@@ -54,6 +54,9 @@ class Bench:
         self.concurrency = concurrency
         self.memory = MemoryBroker() if config.driver == "memory" else None
         self.queue = "bench"
+        #: seconds the worker sits idle before each latency probe (polling drivers
+        #: back off while idle: a longer gap shows their worst case)
+        self.idle_gap = 0.002
 
     async def driver(self) -> Driver:
         if self.memory is not None:
@@ -147,7 +150,7 @@ class Bench:
                 probe = LatencyProbe(sent=time.time() + delay, log=str(log)).on_queue(self.queue)
                 await dispatcher.dispatch(probe.delay(delay) if delay else probe)
                 await _wait_lines(log, i + 1, 30)
-                await asyncio.sleep(0.002)  # idle between jobs: this is the idle latency
+                await asyncio.sleep(self.idle_gap)  # idle between jobs: the idle latency
             return [int(x) / 1000 for x in log.read_text().split()]
         finally:
             worker.terminate()
@@ -187,6 +190,7 @@ def percentile(values: list[float], q: float) -> float:
 async def run(args: argparse.Namespace) -> str:
     config = bench_config(args.driver)
     bench = Bench(config, args.concurrency)
+    bench.idle_gap = args.idle_gap
     figures = [
         Figure("enqueue, one by one", "jobs/s"),
         Figure(f"enqueue, bulk ({min(args.jobs, 5000)} per call)", "jobs/s"),
@@ -203,8 +207,9 @@ async def run(args: argparse.Namespace) -> str:
                 figure.samples.append(await scenario())
                 print(f"  {figure.name}: {figure.samples[-1]:,.0f} {figure.unit}", file=sys.stderr)
         if args.latency and args.driver != "memory":
+            gap = "" if args.idle_gap == 0.002 else f" after {args.idle_gap:g}s idle"
             figures += await _percentiles(
-                "idle latency", args.runs, lambda: bench.latency(args.latency)
+                f"idle latency{gap}", args.runs, lambda: bench.latency(args.latency)
             )
         if args.delayed and args.driver != "memory":
             figures += await _percentiles(
@@ -237,6 +242,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--latency", type=int, default=500, help="sequential jobs for idle latency (0: skip)"
+    )
+    parser.add_argument(
+        "--idle-gap",
+        type=float,
+        default=0.002,
+        help="seconds the worker is idle before each latency job",
     )
     parser.add_argument(
         "--delayed",

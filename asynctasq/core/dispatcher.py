@@ -71,7 +71,7 @@ class Dispatcher:
         ids = await self.driver.enqueue(jobs, connection=connection)
         for task, job_id in zip(tasks, ids, strict=True):
             task._task_id = job_id
-        if self.event_emitter is not None:
+        if self.event_emitter is not None and self.event_emitter.enabled:
             from asynctasq.core.events.types import Event
 
             for job in jobs:

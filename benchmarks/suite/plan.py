@@ -77,9 +77,9 @@ def budget(*, quick: bool, jobs: int | None = None, runs: int | None = None) -> 
             runs=3,
             latency_jobs=500,
             cpu_jobs=1_000,
-            enqueue_cap=2.0,
-            drain_cap=3.0,
-            latency_cap=3.0,
+            enqueue_cap=1.5,
+            drain_cap=2.5,
+            latency_cap=4.0,
             start_timeout=90,
         )
     n = jobs or base.jobs
@@ -99,11 +99,17 @@ def steps(describe: dict[str, Any], b: Budget) -> list[dict[str, Any]]:
     c10 = fixed or 10
     best = fixed or describe["best_concurrency"]
     drain = {"op": "drain", "kind": "mark", "count": b.jobs, "cap": b.drain_cap, "processes": 1}
+    # the enqueue steps leave their jobs queued: the first drain runs them
     out: list[dict[str, Any]] = [
-        {"key": "enqueue_single", "op": "enqueue", "count": b.jobs, "cap": b.enqueue_cap},
+        {
+            "key": "enqueue_single",
+            "op": "enqueue",
+            "count": b.jobs,
+            "cap": b.enqueue_cap,
+            "keep": True,
+        },
     ]
     if describe.get("bulk_api"):
-        # the jobs stay queued for the drain that follows
         out.append(
             {
                 "key": "enqueue_bulk",

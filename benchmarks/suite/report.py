@@ -128,29 +128,34 @@ def method(results: Results) -> str:
     b = results.budget
     return "\n".join(
         [
-            f"- N = {b['jobs']:,} jobs per step; {b['runs']} runs, interleaved (run 1 of every "
-            "system, then run 2, ...) so each ratio compares runs of the same sitting.",
-            "- Every job appends its finishing time to a local file (a few microseconds, no "
-            "broker round trip); a drain's rate is the jobs finished between the 5th and 95th "
-            "percentile of those times, divided by that span, so worker start-up and the last "
-            "stragglers do not count.",
-            "- Drains start with the jobs already queued (bulk API where there is one, else "
-            "concurrent single enqueues, not timed), then the system's own worker CLI starts "
-            f"in a subprocess. A step measures for at most {b['drain_cap']} s "
-            f"(enqueue steps {b['enqueue_cap']} s): a slower system is measured on the jobs it "
-            "finished by then (†).",
-            "- Idle latency: sequential probes, each sent after an idle gap of 2 ms plus a random "
-            "share of the previous latency (so timer-polling workers are sampled at random "
-            f"phases); up to {b['latency_jobs']} probes or {b['latency_cap']} s. *Start* is "
-            "the enqueue call to the job body starting; *completion* is the enqueue call to "
-            "the system's public API reporting the job finished (a status or result lookup).",
-            "- I/O-bound: each job awaits `asyncio.sleep(0.01)` (`time.sleep` in thread-based "
-            f"workers). CPU-bound: {b['cpu_jobs']:,} jobs of a fixed pure-Python loop "
-            "(~5 ms), one pool process per core.",
+            f"- N = {b['jobs']:,}; {b['runs']} runs, interleaved (run 1 of every system, then "
+            "run 2, ...) so each ratio compares runs of the same sitting. Every worker is the "
+            "system's own CLI in a subprocess; every client call is its public API.",
+            f"- Enqueue: up to N jobs one by one, and up to N in bulk calls of 5,000, each for "
+            f"at most {b['enqueue_cap']} s. Those jobs stay queued for the first drain.",
+            "- Drain: jobs are queued first (not timed), then the worker starts. Every job "
+            "appends its finishing time to a local file (microseconds, no broker round trip); "
+            "the rate counts the jobs finished between the 5th and the 95th percentile of "
+            "those times over that span, so worker start-up and the last stragglers do not "
+            f"count. A drain measures for at most {b['drain_cap']} s. It queues N jobs, or, "
+            "for a system that cannot run N in that time, about 1.5 times what its earlier "
+            "drains say it can: jobs it would never reach would only cost time to queue.",
+            "- Best concurrency: the concurrency at which one worker process of the system "
+            "drained fastest in `python -m benchmarks --sweep 10,20,50,100,200` on this "
+            "machine (see the table below).",
+            "- Idle latency: sequential jobs, each sent after an idle gap of 2 ms plus a "
+            "random share of the previous latency (so a worker that polls on a timer is "
+            f"sampled at random phases); up to {b['latency_jobs']} jobs or "
+            f"{b['latency_cap']} s. *Start*: from the enqueue call to the job body starting. "
+            "*Completion*: from the enqueue call to the system's public API reporting the job "
+            "finished (a status or result lookup, polled every 0.2 ms).",
+            "- I/O-bound: each job awaits `asyncio.sleep(0.01)` (`time.sleep(0.01)` in "
+            f"thread-based workers). CPU-bound: up to {b['cpu_jobs']:,} jobs of a fixed "
+            "pure-Python loop (~5 ms), one pool process per core.",
             "- Memory: the peak resident set (VmHWM) of every process of the worker, summed, "
             "during the drain at concurrency 10.",
-            "- Redis peers each own a database number (10-15), flushed (FLUSHDB) before and "
-            "after each step while the suite runs: do not keep data there. PostgreSQL peers "
+            "- Redis peers each own a database number (10-15), emptied with FLUSHDB before "
+            "and after each step while the suite runs: keep no data there. PostgreSQL peers "
             "each get a database created and dropped by the run; asynctasq uses a key prefix "
             "or a schema of its own.",
         ]

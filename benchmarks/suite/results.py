@@ -80,7 +80,7 @@ class Results:
 
     def _sample(self, system: str, key: str, value: float, info: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"value": value}
-        entry.update((k, info[k]) for k in ("capped", "done", "of") if k in info)
+        entry.update((k, info[k]) for k in ("capped", "done", "of", "phases") if k in info)
         self.samples.setdefault(system, {}).setdefault(key, []).append(entry)
 
     def alias(self, system: str, key: str, source: str) -> None:

@@ -31,8 +31,11 @@ STALL_SECONDS = 30.0
 PREFILL_WINDOW = 100
 #: a drain queues at least this many jobs
 MIN_DRAIN = 500
-#: how much faster than its fastest drain so far a system may drain the next step
-HEADROOM = 4
+#: a drain queues this many times what the hint says the system can do in the cap
+HEADROOM = 1.5
+#: a measured worker gets this long to stop on SIGTERM before it is killed: its
+#: figures are in, and what it would still do is flushed with its namespace
+STOP_GRACE = 1.0
 #: idle time before each probe: at least this, plus a random share of the last
 #: latency so that a worker polling on a timer is probed at random points of its
 #: period, not phase-locked to it
@@ -120,6 +123,7 @@ class Runner:
             if time.perf_counter() - started > cap:
                 break
         elapsed = time.perf_counter() - started
+        self.queued += done
         self.result(step, done / elapsed, "jobs/s", done=done, of=count)
 
     async def enqueue_bulk(self, step: dict[str, Any]) -> None:
@@ -168,15 +172,16 @@ class Runner:
             await asyncio.sleep(0.02)
 
     def drain_size(self, step: dict[str, Any]) -> int:
-        """N, or for a system that cannot drain N within the cap, about twice what it
-        can (judged by its earlier runs, else by its earlier drains in this one): the
-        jobs it would never reach cost only time to queue and to flush."""
+        """N, or for a system that cannot drain N within the cap, a little more than
+        it can (judged by its earlier runs, else by its fastest drain so far in this
+        one): jobs it would never reach cost time to queue and to flush, and a queue
+        that runs dry early still gives a rate, over fewer jobs."""
         hint = step.get("hint")
-        if hint is None and self.fastest and step["kind"] != "cpu":
-            hint = self.fastest * HEADROOM
+        if hint is None and step["kind"] != "cpu":
+            hint = self.fastest or None
         if not hint:
             return int(step["count"])
-        return min(int(step["count"]), max(MIN_DRAIN, int(hint * step["cap"] * 2)))
+        return min(int(step["count"]), max(MIN_DRAIN, int(hint * step["cap"] * HEADROOM)))
 
     async def drain(self, step: dict[str, Any]) -> None:
         kind = step["kind"]
@@ -218,7 +223,7 @@ class Runner:
             phases["measure"] = time.monotonic() - first
         finally:
             clock = time.monotonic()
-            group.stop()
+            group.stop(STOP_GRACE)
             phases["stop"] = time.monotonic() - clock
         extra = {"rss_mib": round(group.peak_rss_mib(), 1)} if step.get("memory") else {}
         rate = window_rate(stamps)
@@ -257,7 +262,7 @@ class Runner:
                     emit("progress", phase="latency", done=len(start_ms), total=step["count"])
                 await asyncio.sleep(LATENCY_GAP + random.uniform(0, min(1.0, 2 * started)))
         finally:
-            group.stop()
+            group.stop(STOP_GRACE)
         emit("result", key=step["key"], start_ms=start_ms, done_ms=done_ms, of=step["count"])
 
     async def probe(self, marks: Path) -> tuple[float, float]:

@@ -70,3 +70,14 @@ async def test_renewal_on_the_loop_holds_while_sync_tasks_burn_cpu(tmp_path: Pat
     assert worker._outcomes.rejected == 0
     assert sorted(recorded(log)) == ["cpu0", "cpu1", "cpu2"]
     await driver.disconnect()
+
+
+def test_a_lease_counts_as_lost_only_when_refused_twice_while_held() -> None:
+    leases = HeldLeases()
+    leases.hold("settled-meanwhile", LEASE)
+    leases.hold("taken-over", LEASE)
+    # the first refusal may be a job whose settle answer is still on its way back
+    assert leases.refused(["settled-meanwhile", "taken-over"]) == []
+    leases.drop(["settled-meanwhile"])  # ...and so it was
+    assert leases.refused(["settled-meanwhile", "taken-over"]) == ["taken-over"]
+    assert leases.refused(["taken-over"]) == []  # reported once

@@ -153,3 +153,31 @@ async def test_a_connection_to_another_database_is_refused(
 async def test_an_unsupported_connection_is_refused_clearly(orders: MySQLDriver) -> None:
     with pytest.raises(TypeError, match="aiomysql connection, or a SQLAlchemy"):
         await orders.enqueue([Job(task="t", payload=b"")], connection=object())
+
+
+@only_backends("mysql")
+async def test_a_session_whose_first_statement_is_the_job_still_rolls_it_back(
+    orders: MySQLDriver,
+) -> None:
+    engine = create_async_engine(sqlalchemy_url(orders))
+    job = Job(task="t", payload=b"")
+    try:
+        async with AsyncSession(engine) as session:
+            assert await orders.enqueue([job], connection=session) == [job.id]
+            await session.rollback()
+    finally:
+        await engine.dispose()
+    assert await orders.get(job.id) is None
+
+
+@only_backends("mysql")
+async def test_new_queues_are_registered_outside_the_transaction(orders: MySQLDriver) -> None:
+    conn = await raw_connection(orders)
+    try:
+        jobs = [Job(task="t", payload=b"", queue=q) for q in ("mail", "sms", "mail")]
+        await orders.enqueue(jobs, connection=conn)
+        await conn.rollback()
+    finally:
+        conn.close()
+    assert {"mail", "sms"} <= set(await orders.queues())  # listed, holding no job
+    assert (await orders.stats("mail")).depth == 0

@@ -8,14 +8,15 @@ must not be able to complete what it lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from asynctasq.config import Config
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import Completed, JobState
@@ -29,6 +30,25 @@ TOTAL = 10_000
 LONG_JOBS = 40  # run past their lease: only renewal keeps them
 GHOST_JOBS = 100  # claimed by a holder that never runs them nor renews
 REFUSED = re.compile(r"outcome \w+ of job \S+ rejected")
+
+
+@contextlib.contextmanager
+def worker_processes(backend: Backend, tmp_path: Path, count: int) -> Iterator[list[Path]]:
+    """``count`` workers (lease 3 s, completed jobs kept); yields their log files and
+    checks on the way out that each stopped cleanly on SIGTERM."""
+    env = {
+        **backend.env(),
+        "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true",
+        "ASYNCTASQ_LEASE_SECONDS": "3",
+        "ASYNCTASQ_CONCURRENCY": "50",
+    }
+    logs = [tmp_path / f"worker{i}.log" for i in range(count)]
+    workers = [spawn_worker(env, log_path=path) for path in logs]
+    try:
+        yield logs
+    finally:
+        codes = [stop(worker) for worker in workers]
+    assert codes == [0] * count
 
 
 async def wait_completed(driver: Driver, total: int, timeout: float, logs: list[Path]) -> None:
@@ -58,19 +78,8 @@ async def test_four_workers_run_10000_jobs_once_with_expiring_leases(
     )
     assert len(ghost) == GHOST_JOBS
 
-    env = {
-        **backend.env(),
-        "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true",
-        "ASYNCTASQ_LEASE_SECONDS": "3",
-        "ASYNCTASQ_CONCURRENCY": "50",
-    }
-    logs = [tmp_path / f"worker{i}.log" for i in range(4)]
-    workers = [spawn_worker(env, log_path=path) for path in logs]
-    try:
+    with worker_processes(backend, tmp_path, 4) as logs:
         await wait_completed(driver, TOTAL, 120, logs)
-    finally:
-        codes = [stop(worker) for worker in workers]
-    assert codes == [0, 0, 0, 0]
 
     # the ghost's leases lapsed and its jobs ran elsewhere: it cannot complete them
     late = [Completed(job.id, "ghost", job.attempts) for job in ghost]
@@ -96,26 +105,15 @@ async def test_a_worker_whose_connections_are_killed_loses_nothing(
     log = str(tmp_path / "effects.log")
     driver = await backend.new_driver(keep_completed=True)
     total = 3000
-    await Dispatcher(driver, Config(driver="mysql")).dispatch_many(
+    await Dispatcher(driver, backend.config()).dispatch_many(
         [Record(key=f"k{i}", log=log, seconds=0.002) for i in range(total)]
     )
-    env = {
-        **backend.env(),
-        "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true",
-        "ASYNCTASQ_LEASE_SECONDS": "3",
-        "ASYNCTASQ_CONCURRENCY": "20",
-    }
-    logs = [tmp_path / f"worker{i}.log" for i in range(2)]
-    workers = [spawn_worker(env, log_path=path) for path in logs]
     killed = 0
-    try:
+    with worker_processes(backend, tmp_path, 2) as logs:
         for _ in range(10):  # kill every connection to the queue, ours included
             await asyncio.sleep(0.3)
             killed += await kill_connections(backend.database)  # type: ignore[attr-defined]
         await wait_completed(driver, total, 120, logs)
-    finally:
-        codes = [stop(worker) for worker in workers]
-    assert codes == [0, 0]
     assert killed >= 10
     assert set(recorded(log)) == {f"k{i}" for i in range(total)}
     stats = await driver.stats("default")

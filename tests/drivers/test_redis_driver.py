@@ -265,3 +265,52 @@ async def test_reserve_from_no_queue_waits_then_returns_nothing(backend: Backend
     started = time.monotonic()
     assert await driver.reserve([], limit=5, worker_id=W1, lease_seconds=5, wait=0.2) == []
     assert time.monotonic() - started >= 0.15
+
+
+@only_backends("redis")
+async def test_a_wake_up_taken_while_nobody_waits_is_handed_back(backend: Backend) -> None:
+    """Else a job scheduled between two reserve() calls could go untimed until the
+    next call's deadline (up to a second late)."""
+    import redis.asyncio as redis
+
+    from asynctasq.drivers.redis.driver import RedisDriver
+
+    consumer = await backend.new_driver()
+    assert isinstance(consumer, RedisDriver)
+    assert await reserve(consumer, wait=0.05) == []  # its BLPOP + claim stays pending
+    await consumer.enqueue([make_job(run_at=time.time() + 60)])  # one token
+    wake = consumer.keys.wake("default")
+    client = redis.Redis.from_url(backend.url)  # type: ignore[attr-defined]
+    try:
+        deadline = time.monotonic() + 5
+        while await client.llen(wake) != 1:  # type: ignore[misc]
+            assert time.monotonic() < deadline, "the token was not handed back"
+            await asyncio.sleep(0.01)
+    finally:
+        await client.aclose()
+
+
+@only_backends("redis")
+async def test_two_callers_on_other_queues_share_a_driver_without_spinning(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = await backend.new_driver()
+    producer = await backend.new_driver()
+    claims = 0
+    original = driver._claimer.claim  # type: ignore[attr-defined]
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        nonlocal claims
+        claims += 1
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(driver._claimer, "claim", counted)  # type: ignore[attr-defined]
+    first = asyncio.create_task(reserve(driver, ["a"], wait=3))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(reserve(driver, ["b"], wait=3))
+    await asyncio.sleep(0.5)
+    assert claims < 10  # waiting, not polling
+    await producer.enqueue([job_b := make_job("b")])
+    assert [j.id for j in await asyncio.wait_for(second, 5)] == [job_b.id]
+    await producer.enqueue([job_a := make_job("a")])
+    assert [j.id for j in await asyncio.wait_for(first, 5)] == [job_a.id]

@@ -102,6 +102,7 @@ class BufferedEmitter(EventEmitter):
         mine = self._loop
         if loop is not None and loop is mine:
             self._wake.set()
+            self._idle = False  # woken: the other events of this loop turn need not
         elif mine is not None and not mine.is_closed():
             with contextlib.suppress(RuntimeError):  # closing meanwhile: sent on close
                 mine.call_soon_threadsafe(self._wake.set)
@@ -148,7 +149,11 @@ class BufferedEmitter(EventEmitter):
                 # the events themselves
                 if self.linger and len(self._buffer) < self.batch_size:
                     await asyncio.sleep(self.linger)
-                await self._send_some()
+                try:
+                    await self._send_some()
+                except Exception:  # a bug of ours must not stop the events for good
+                    log.exception("%r: sending events failed; going on", self)
+                    await asyncio.sleep(1.0)
         except asyncio.CancelledError:
             await self._last_flush()
             raise

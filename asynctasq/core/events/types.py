@@ -51,13 +51,16 @@ class Event:
 
     @classmethod
     def for_job(cls, event_type: EventType, job: Job, **fields: Any) -> Event:
+        # positional: built twice per job, the cheapest call a dataclass allows
         return cls(
             event_type,
-            task_id=job.id,
-            task=job.task,
-            queue=job.queue,
-            attempt=job.attempts,
-            max_attempts=job.max_attempts,
+            time.time(),
+            job.id,
+            job.task,
+            job.queue,
+            fields.pop("worker_id", None),
+            job.attempts,
+            job.max_attempts,
             **fields,
         )
 

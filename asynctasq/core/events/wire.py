@@ -51,21 +51,21 @@ def scrub(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", text) if "://" in text else text
 
 
-def _values(event: Event) -> Sequence[Any]:
-    row = _row(event)
-    if row[_ERROR] is None:  # the common case: nothing to scrub
-        return row
-    values = list(row)
-    values[_ERROR] = scrub(values[_ERROR])[:_MAX_TEXT]  # "Type: message": the head matters
-    if values[_TRACEBACK] is not None:  # the last frames matter
-        values[_TRACEBACK] = scrub(values[_TRACEBACK])[-_MAX_TEXT:]
-    return values
+def _rows(events: Sequence[Event]) -> list[Sequence[Any]]:
+    rows: list[Sequence[Any]] = list(map(_row, events))  # C speed: no call per event here
+    for i in [i for i, row in enumerate(rows) if row[_ERROR] is not None]:
+        values = list(rows[i])
+        values[_ERROR] = scrub(values[_ERROR])[:_MAX_TEXT]  # "Type: message": the head matters
+        if values[_TRACEBACK] is not None:  # the last frames matter
+            values[_TRACEBACK] = scrub(values[_TRACEBACK])[-_MAX_TEXT:]
+        rows[i] = values
+    return rows
 
 
 def msgpack_messages(events: Sequence[Event]) -> Iterator[bytes]:
     """Redis messages of at most EVENTS_PER_MESSAGE events each."""
     for start in range(0, len(events), EVENTS_PER_MESSAGE):
-        rows = [_values(e) for e in events[start : start + EVENTS_PER_MESSAGE]]
+        rows = _rows(events[start : start + EVENTS_PER_MESSAGE])
         yield msgpack.packb({"fields": FIELDS, "events": rows}, use_bin_type=True, default=str)
 
 
@@ -75,8 +75,8 @@ def json_messages(events: Sequence[Event], limit: int = MAX_NOTIFY_BYTES) -> Ite
     room = limit - len(head) - 2  # the closing brackets
     rows: list[str] = []
     size = 0
-    for event in events:
-        row = _json_row(_values(event), room)
+    for values in _rows(events):
+        row = _json_row(values, room)
         extra = len(row.encode()) + (1 if rows else 0)
         if rows and size + extra > room:
             yield head + ",".join(rows) + "]}"

@@ -49,7 +49,7 @@ class LeaseKeeper:
         next_beat = 0.0
         while True:
             try:
-                if self.renewal_thread is None:
+                if self.renewal_thread is None or not self.renewal_thread.healthy:
                     await self.renew()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self.heartbeat_interval

@@ -43,6 +43,7 @@ class HeldLeases:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[str, HeldLease] = {}
+        self._refused: set[str] = set()  # not renewed once: maybe settled a moment ago
         self._lost: set[str] = set()
 
     def hold(self, job_id: str, lease: float, timeout: float | None = None) -> None:
@@ -53,19 +54,31 @@ class HeldLeases:
         with self._lock:
             for job_id in job_ids:
                 self._held.pop(job_id, None)
+                self._refused.discard(job_id)
                 self._lost.discard(job_id)
 
     def snapshot(self) -> list[HeldLease]:
         with self._lock:
             return list(self._held.values())
 
-    def mark_lost(self, job_ids: Iterable[str]) -> list[str]:
-        """Record leases the broker says are gone; returns those newly lost (and
-        still held: one settled meanwhile was not lost, just finished)."""
+    def refused(self, job_ids: Iterable[str]) -> list[str]:
+        """Note leases the broker would not renew; returns those now known lost.
+
+        A job whose outcome was just settled is refused too, until the answer to the
+        settle reaches the worker and drops it here: so a lease counts as lost only
+        when it is refused twice in a row while still held.
+        """
+        lost = []
         with self._lock:
-            fresh = [j for j in job_ids if j in self._held and j not in self._lost]
-            self._lost.update(fresh)
-        return fresh
+            for job_id in job_ids:
+                if job_id not in self._held or job_id in self._lost:
+                    continue
+                if job_id in self._refused:
+                    self._lost.add(job_id)
+                    lost.append(job_id)
+                else:
+                    self._refused.add(job_id)
+        return lost
 
     def __len__(self) -> int:
         with self._lock:
@@ -85,7 +98,7 @@ async def renew_leases(
         by_lease.setdefault(max(item.lease, minimum), []).append(item.job_id)
     for lease, ids in by_lease.items():
         kept = set(await driver.renew(worker_id, ids, lease))
-        for job_id in leases.mark_lost(j for j in ids if j not in kept):
+        for job_id in leases.refused(j for j in ids if j not in kept):
             log.warning(
                 "lease of job %s was lost (it expired and the job was recovered); "
                 "its outcome will be rejected",
@@ -116,8 +129,15 @@ class RenewalThread:
         self._thread: threading.Thread | None = None
         self._main_seen = time.monotonic()
         self._stall_warned = 0.0
+        self._renewed_at = float("-inf")
         #: renewal rounds that reached the broker, for tests and reports
         self.rounds = 0
+
+    @property
+    def healthy(self) -> bool:
+        """Renewing on time. Until it is (connecting at start, a broker outage) the
+        worker's loop renews as well: a lease is never left to lapse meanwhile."""
+        return time.monotonic() - self._renewed_at <= 2.5 * self.tick
 
     def start(self) -> None:
         self._main_loop = asyncio.get_running_loop()
@@ -178,6 +198,7 @@ class RenewalThread:
         if held:
             await renew_leases(driver, self.worker_id, self.leases, held, self.lease_seconds)
         self.rounds += 1
+        self._renewed_at = time.monotonic()
 
     def _main_stalled_for(self) -> float:
         """Seconds since the worker's loop last ran a callback of ours."""

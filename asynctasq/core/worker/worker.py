@@ -97,6 +97,7 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self._hurry = asyncio.Event()  # a second signal: stop waiting on anything
+        self._claim: asyncio.Timeout | None = None  # the deadline of a claim under way
         self._immediate = False
         self._started_at = 0.0
         self.processed = 0
@@ -110,6 +111,7 @@ class Worker:
         self._immediate = self._immediate or immediate
         self._stop_requested.set()
         self._slot_freed.set()
+        self._limit_claim()
         if immediate:
             self._hurry.set()
             for task, _, _ in list(self._running.values()):
@@ -219,34 +221,37 @@ class Worker:
                 break
 
     async def _reserve(self, limit: int) -> list[Job]:
-        """One claim; a stop request does not wait on a broker that stopped answering."""
-        claim = asyncio.ensure_future(
-            self.driver.reserve(
-                self.queues,
-                limit=limit,
-                worker_id=self.worker_id,
-                lease_seconds=self.lease_seconds,
-                # burst mode must notice quickly that the queues ran dry
-                wait=BURST_WAIT if self.burst else RESERVE_WAIT,
-            )
-        )
-        stopping = asyncio.ensure_future(self._stop_requested.wait())
+        """One claim; once stop() is called it has a deadline (see _limit_claim)."""
+        claim = self._claim = asyncio.timeout(None)
         try:
-            await asyncio.wait({claim, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not claim.done():
-                # a claim under way may already hold jobs: wait for them (they are
-                # released at once), but not for a broker that does not answer
-                patience = RESERVE_WAIT + (0.0 if self._hurry.is_set() else BROKER_GRACE)
-                await asyncio.wait({claim}, timeout=patience)
-            if not claim.done():
-                claim.cancel()
-                log.warning(
-                    "stopping without the answer to a claim: its jobs return after their lease"
+            async with claim:
+                return await self.driver.reserve(
+                    self.queues,
+                    limit=limit,
+                    worker_id=self.worker_id,
+                    lease_seconds=self.lease_seconds,
+                    # burst mode must notice quickly that the queues ran dry
+                    wait=BURST_WAIT if self.burst else RESERVE_WAIT,
                 )
-                return []
-            return claim.result()
+        except TimeoutError:
+            if not claim.expired():
+                raise  # the driver's own
+            log.warning("stopping without the answer to a claim: its jobs return after their lease")
+            return []
         finally:
-            stopping.cancel()
+            self._claim = None
+
+    def _limit_claim(self) -> None:
+        """A claim under way may already hold jobs: wait for them (they are released
+        at once), but not for a broker that stopped answering."""
+        claim = self._claim
+        if claim is None:
+            return
+        patience = RESERVE_WAIT + (0.0 if self._immediate else BROKER_GRACE)
+        when = asyncio.get_running_loop().time() + patience
+        current = claim.when()
+        if current is None or when < current:
+            claim.reschedule(when)
 
     def _launch(self, job: Job) -> None:
         lease = self._lease_for(job)
@@ -258,7 +263,10 @@ class Worker:
         try:
             outcome = await self._runner.run(job)
         except BaseException as exc:  # never lose a job to a bug of ours
-            log.exception("job %s: internal error; released", job.id)
+            if isinstance(exc, asyncio.CancelledError):  # shutdown, outside the body
+                log.warning("job %s interrupted by shutdown; released", job.id)
+            else:
+                log.exception("job %s: internal error; released", job.id)
             outcome = Released(job.id, self.worker_id, job.attempts, queue=job.queue)
             if not isinstance(exc, Exception | asyncio.CancelledError):
                 raise

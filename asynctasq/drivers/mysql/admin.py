@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any
 
 from asynctasq.drivers.mysql.database import ER_DUP_ENTRY, Database, Session, error_code
 from asynctasq.drivers.mysql.statements import Q
 from asynctasq.drivers.mysql.waiting import LocalWakeup
+from asynctasq.drivers.sql.listing import list_query, purge_query, queue_stats
 from asynctasq.drivers.sql.rows import job_from_row
 from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo
 
@@ -18,12 +18,6 @@ __all__ = ["OperatorSide"]
 
 #: rows one purge statement deletes, so a large purge never holds many locks at once
 _PURGE_SLICE = 5000
-_STAT_FIELDS = {
-    "active": "processing",
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
 
 
 class OperatorSide:
@@ -32,16 +26,9 @@ class OperatorSide:
 
     async def stats(self, queue: str) -> QueueStats:
         async def read(session: Session) -> QueueStats:
-            counts = dict.fromkeys(
-                ("depth", "processing", "scheduled", "completed", "failed", "cancelled"), 0
-            )
-            for state, future, n in await session.values(Q["stats"], queue=queue, now=time.time()):
-                if state == JobState.PENDING:
-                    counts["scheduled" if future else "depth"] += int(n)
-                elif state in _STAT_FIELDS:
-                    counts[_STAT_FIELDS[state]] += int(n)
+            counts = await session.values(Q["stats"], queue=queue, now=time.time())
             paused = await session.scalar(Q["is_paused"], queue=queue)
-            return QueueStats(queue=queue, paused=bool(paused), **counts)
+            return queue_stats(queue, counts, bool(paused))
 
         return await self._db.run(read)
 
@@ -57,14 +44,8 @@ class OperatorSide:
         self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0
     ) -> list[Job]:
         now = time.time()
-        params: dict[str, Any] = {"queue": queue, "limit": limit, "offset": offset, "now": now}
-        if state is None:
-            query = "list_all"
-        elif state in (JobState.PENDING, JobState.SCHEDULED):
-            query, params["future"] = "list_pending", state is JobState.SCHEDULED
-        else:
-            query = "list_finished" if state.finished else "list_state"
-            params["state"] = state.value
+        query, params = list_query(state)
+        params.update(queue=queue, limit=limit, offset=offset, now=now)
         rows = await self._db.run(lambda s: s.rows(Q[query], **params))
         return [job_from_row(row, now) for row in rows]
 
@@ -87,18 +68,8 @@ class OperatorSide:
         return done
 
     async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
-        if state is JobState.ACTIVE:
-            raise ValueError("active jobs cannot be purged: cancel or wait for them")
-        params: dict[str, Any] = {
-            "queue": queue,
-            "older_than": older_than,
-            "now": time.time(),
-            "limit": _PURGE_SLICE,
-        }
-        if state in (JobState.PENDING, JobState.SCHEDULED):
-            query, params["future"] = "purge_pending", state is JobState.SCHEDULED
-        else:
-            query, params["state"] = "purge_finished", state.value
+        query, params = purge_query(state)
+        params.update(queue=queue, older_than=older_than, now=time.time(), limit=_PURGE_SLICE)
         total = 0
         while True:
             deleted = await self._db.run(lambda s: s.execute(Q[query], **params))

@@ -8,7 +8,6 @@ workers poll adaptively (see waiting.py): MySQL has no LISTEN/NOTIFY.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from asynctasq.drivers.mysql.admin import OperatorSide
 from asynctasq.drivers.mysql.database import Database, Session
 from asynctasq.drivers.mysql.dsn import MySQLSettings
 from asynctasq.drivers.mysql.migrator import LATEST, apply_migrations, schema_version
+from asynctasq.drivers.mysql.outcomes import OutcomeRows
 from asynctasq.drivers.mysql.sqltext import chunk_rows
 from asynctasq.drivers.mysql.statements import Q
 from asynctasq.drivers.mysql.transactional import caller_connection
@@ -40,9 +40,6 @@ __all__ = ["MySQLDriver"]
 
 #: jobs recover_expired() moves per transaction
 _RECOVER_BATCH = 500
-#: error texts beyond this are cut (a traceback this long is noise, and a row must
-#: fit in one max_allowed_packet)
-_MAX_ERROR_CHARS = 1_000_000
 
 
 class MySQLDriver(OperatorSide, Driver):
@@ -125,7 +122,7 @@ class MySQLDriver(OperatorSide, Driver):
             session = Session(await caller_connection(connection))
             await self._check_database(session)
             if queues:  # outside the caller's transaction: no lock held until it ends
-                await self._db.run(lambda s: s.execute(Q["register_queues"], rows=queues))
+                await self._db.run(lambda s: self._register(s, queues))
             ids = await self._insert(session, jobs, rows, [])
         self._known_queues.update(queues)
         self._wakeup.wake()
@@ -169,8 +166,7 @@ class MySQLDriver(OperatorSide, Driver):
         rows: list[tuple[Any, ...]],
         queues: list[str],
     ) -> list[str]:
-        if queues:
-            await session.execute(Q["register_queues"], rows=[(q,) for q in queues])
+        await self._register(session, queues)
         rendered = [session.render_value(row) for row in rows]
         for chunk in chunk_rows(rendered, max_bytes=self._max_statement):
             await session.execute(Q["insert_jobs"], rows=chunk)
@@ -182,6 +178,11 @@ class MySQLDriver(OperatorSide, Driver):
                 if job.unique_key in holders:
                     ids[i] = holders[job.unique_key]
         return ids
+
+    @staticmethod
+    async def _register(session: Session, queues: list[str]) -> None:
+        if queues:
+            await session.execute(Q["register_queues"], rows=[(q,) for q in queues])
 
     async def _check_database(self, session: Session) -> None:
         current = await session.scalar(Q["current_database"])
@@ -272,14 +273,15 @@ class MySQLDriver(OperatorSide, Driver):
         for outcome in outcomes:
             if not isinstance(outcome, Completed | Retried | Failed | Released):
                 raise TypeError(f"unknown outcome {outcome!r}")
-        ids = list(dict.fromkeys(o.job_id for o in outcomes))
+        job_ids = list(dict.fromkeys(o.job_id for o in outcomes))
 
         async def apply(session: Session) -> list[bool]:
             now = time.time()
             held = {
-                row[0]: (row[1], row[2]) for row in await session.values(Q["lock_active"], ids=ids)
+                row[0]: (row[1], row[2])
+                for row in await session.values(Q["lock_active"], ids=job_ids)
             }
-            accepted, deletes, updates = [], [], []
+            accepted, deletes, updates = [], [], OutcomeRows(self._max_statement)
             for o in outcomes:
                 ok = held.get(o.job_id) == (o.worker_id, o.attempt)
                 accepted.append(ok)
@@ -289,60 +291,17 @@ class MySQLDriver(OperatorSide, Driver):
                 if isinstance(o, Completed) and not self.keep_completed:
                     deletes.append(o.job_id)
                 else:
-                    updates.append(self._outcome_entry(o))
+                    updates.add(o)
             if deletes:
                 await session.execute(Q["delete_jobs"], ids=deletes)
-            for chunk in self._json_chunks(updates):
-                await session.execute(
-                    Q["apply_outcomes"],
-                    outcomes=json.dumps(chunk),
-                    ids=[entry["id"] for entry in chunk],
-                    now=now,
-                )
+            for rows, ids in updates.statements():
+                await session.execute(Q["apply_outcomes"], outcomes=rows, ids=ids, now=now)
             return accepted
 
         accepted = await self._db.run(apply, transaction=True)
         if any(isinstance(o, Retried | Released) for o in outcomes):
             self._wakeup.wake()
         return accepted
-
-    def _outcome_entry(self, outcome: Outcome) -> dict[str, Any]:
-        entry: dict[str, Any] = {"id": outcome.job_id}
-        match outcome:
-            case Completed(result=result):
-                entry["kind"] = "complete"
-                if result is not None:
-                    encoded = base64.b64encode(result).decode("ascii")
-                    if len(encoded) > self._max_statement:
-                        return {
-                            "id": outcome.job_id,
-                            "kind": "fail",
-                            "error": f"ResultTooLarge: the {len(result)}-byte result does not "
-                            "fit in one MySQL packet (raise max_allowed_packet, or store "
-                            "large results elsewhere and return a reference)",
-                        }
-                    entry["result"] = encoded
-            case Retried(run_at=run_at, error=error):
-                if run_at != run_at or run_at in (float("inf"), float("-inf")):
-                    raise ValueError(f"retry of job {outcome.job_id} has no valid run_at")
-                entry.update(kind="retry", run_at=run_at, error=_cut(error))
-            case Failed(error=error):
-                entry.update(kind="fail", error=_cut(error))
-            case Released():
-                entry["kind"] = "release"
-        return entry
-
-    def _json_chunks(self, entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        chunks: list[list[dict[str, Any]]] = []
-        size = self._max_statement
-        for entry in entries:
-            entry_size = 120 + 4 * len(entry.get("error", "")) + len(entry.get("result", ""))
-            if size + entry_size > self._max_statement:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(entry)
-            size += entry_size
-        return chunks
 
     async def renew(
         self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
@@ -389,10 +348,3 @@ class MySQLDriver(OperatorSide, Driver):
         if total:
             self._wakeup.wake()
         return total
-
-
-def _cut(error: str) -> str:
-    if len(error) <= _MAX_ERROR_CHARS:
-        return error
-    cut = len(error) - _MAX_ERROR_CHARS
-    return f"{error[:_MAX_ERROR_CHARS]}\n... [{cut} characters cut]"

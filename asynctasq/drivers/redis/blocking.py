@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,10 @@ BLOCK_SECONDS = 1.0
 Release = Callable[[list[Job]], Awaitable[object]]
 
 
+def _key(queues: Sequence[str], worker_id: str, lease_seconds: float) -> tuple[Any, ...]:
+    return (tuple(queues), worker_id, float(lease_seconds))
+
+
 @dataclass(eq=False)
 class _Operation:
     key: tuple[Any, ...]
@@ -45,6 +49,7 @@ class _Operation:
     client_id: int | None = None
     waiters: int = 0
     taken: bool = False  # its outcome went to one caller, or was released
+    token: tuple[bytes, bytes] | None = None  # what BLPOP returned: (list, token)
     outcome: asyncio.Future[tuple[list[Job], float | None] | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -58,6 +63,10 @@ class BlockingClaim:
         self._op: _Operation | None = None
         self._releases: set[asyncio.Task[object]] = set()
 
+    def usable(self, queues: Sequence[str], worker_id: str, lease_seconds: float) -> bool:
+        """False while an operation for other queues (another caller) is pending."""
+        return self._op is None or self._op.key == _key(queues, worker_id, lease_seconds)
+
     async def wait(
         self,
         queues: Sequence[str],
@@ -68,9 +77,10 @@ class BlockingClaim:
         timeout: float,
     ) -> tuple[list[Job], float | None] | None:
         """Claimed jobs (at most ``limit``) and the next due time, once a wake-up
-        arrives or the BLPOP times out; None after ``timeout`` with nothing yet, or
-        when another caller's operation (other queues) holds the way."""
-        key = (tuple(queues), worker_id, float(lease_seconds))
+        arrives or the BLPOP times out; None after ``timeout`` with nothing yet (the
+        caller claims itself), or when another caller's operation holds the way
+        (check usable() first)."""
+        key = _key(queues, worker_id, lease_seconds)
         op = self._op
         if op is None:
             op = self._op = _Operation(key, limit)
@@ -92,7 +102,7 @@ class BlockingClaim:
             if not op.waiters and op.outcome.done() and not op.taken:
                 self._orphaned(op)  # its last caller left (cancelled)
         if got is None:
-            return [], None
+            return None  # woken, but the script was not cached: the caller's claim loads it
         jobs, due = got
         if len(jobs) > limit:  # claimed for a larger caller: hand the rest back
             self._spawn_release(jobs[limit:])
@@ -116,13 +126,17 @@ class BlockingClaim:
             self._orphaned(op)
 
     def _orphaned(self, op: _Operation) -> None:
-        """Nobody waits for what the operation claimed: release it at once."""
+        """Nobody waits for what the operation claimed: release it at once; and a
+        wake-up it took is handed back, for whoever waits next (here or in another
+        worker), so that a job scheduled meanwhile is still timed."""
         op.taken = True
         if op.outcome.exception() is not None:
             return  # (marked retrieved) the next caller meets the error itself
         got = op.outcome.result()
         if got is not None and got[0]:
-            self._spawn_release(got[0])
+            self._spawn(self._release(got[0]))  # released jobs wake workers themselves
+        elif op.token is not None:
+            self._spawn(self._give_back(op.token))
 
     def _finish(self, op: _Operation) -> None:
         if self._op is op:
@@ -149,7 +163,7 @@ class BlockingClaim:
                 )
             )
             op.client_id = await conn.read_response()
-            await conn.read_response()  # the token (or nil: timed out)
+            op.token = await conn.read_response()  # (list, token), or None: timed out
             reply = await reply_or_error(conn)
         except BaseException:
             await conn.disconnect()  # replies may be pending: never reuse it
@@ -163,9 +177,17 @@ class BlockingClaim:
         return decode_claim(group, reply)
 
     def _spawn_release(self, jobs: list[Job]) -> None:
-        task: asyncio.Task[object] = asyncio.create_task(self._release(jobs))
+        self._spawn(self._release(jobs))
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[object] = asyncio.create_task(work)
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)
+
+    async def _give_back(self, token: tuple[bytes, bytes]) -> object:
+        with contextlib.suppress(Exception):  # lost: waiters time out and look anyway
+            pass
+        return None
 
     async def _release(self, jobs: list[Job]) -> object:
         try:

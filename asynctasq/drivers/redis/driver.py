@@ -122,9 +122,14 @@ class RedisDriver(RedisAdmin):
                 # a timer of our own: Redis times BLPOP out only to its hz tick
                 remaining = min(remaining, max(next_due - time.time(), 0.0) + 0.001)
             got = None
-            if self._blocking is not None and len(claimer.groups(queues)) == 1:
-                got = await self._blocking.wait(queues, timeout=remaining, **options)  # type: ignore[arg-type]
-            else:
+            blocking = self._blocking
+            if (
+                blocking is not None
+                and len(claimer.groups(queues)) == 1
+                and blocking.usable(queues, worker_id, lease_seconds)
+            ):
+                got = await blocking.wait(queues, timeout=remaining, **options)  # type: ignore[arg-type]
+            else:  # Cluster across slots, or another caller's wait is pending
                 await self._waker.wait(claimer.wake_groups(queues), remaining)
             if got is None:  # a deadline, or woken without a claim: look now
                 jobs, next_due = await claimer.claim(queues, now=time.time(), **options)  # type: ignore[arg-type]
