@@ -314,3 +314,17 @@ async def test_two_callers_on_other_queues_share_a_driver_without_spinning(
     assert [j.id for j in await asyncio.wait_for(second, 5)] == [job_b.id]
     await producer.enqueue([job_a := make_job("a")])
     assert [j.id for j in await asyncio.wait_for(first, 5)] == [job_a.id]
+
+
+@only_backends("redis")
+async def test_a_reserve_waiting_when_its_driver_disconnects_stops_cleanly(
+    backend: Backend,
+) -> None:
+    from asynctasq.drivers.base import DriverNotConnected
+
+    driver = await backend.new_driver()
+    waiter = asyncio.create_task(reserve(driver, wait=10))
+    await asyncio.sleep(0.1)
+    await driver.disconnect()
+    with pytest.raises(DriverNotConnected):
+        await asyncio.wait_for(waiter, 5)

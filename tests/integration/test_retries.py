@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -146,3 +147,25 @@ async def test_a_process_task_is_retried_and_its_failed_hook_runs_once_in_the_wo
         "retry?p:LookupError": 2,  # in the worker, after attempts 1 and 2
         "failedp:LookupError": 1,
     }
+
+
+class Quits(SyncTask[None]):
+    """A command-line entry point reused as a task: it ends with sys.exit()."""
+
+    config = {"max_attempts": 2, "retry_delay": 0.01}
+    failed_calls: ClassVar[int] = 0
+
+    def execute(self) -> None:
+        sys.exit(3)
+
+    def failed(self, exception: BaseException) -> None:
+        Quits.failed_calls += 1
+        sys.exit(4)
+
+
+async def test_sys_exit_in_a_task_or_its_hook_fails_the_attempt_never_the_worker() -> None:
+    Quits.failed_calls = 0
+    outcome = await run_job(Quits(), config=FAST)
+    assert (outcome.state, outcome.attempts) == (JobState.FAILED, 2)
+    assert (outcome.error or "").startswith("RuntimeError: the task called sys.exit(3)")
+    assert Quits.failed_calls == 1

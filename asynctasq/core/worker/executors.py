@@ -55,6 +55,21 @@ class Executors:
         return self._processes
 
     async def run(self, task: BaseTask[Any], job: Job) -> Any:
+        try:
+            return await self._run(task, job)
+        except SystemExit as exc:
+            # sys.exit() in a task (a CLI entry point reused as a task...) ends that
+            # attempt, never the worker: a worker exit would release the job to
+            # crash the next worker, forever
+            raise RuntimeError(
+                f"the task called sys.exit({exc.code!r}); a task cannot stop its worker"
+            ) from exc
+        except KeyboardInterrupt as exc:
+            if type(task).executor == "async":
+                raise  # Ctrl-C on an embedded worker's loop: the user's to handle
+            raise RuntimeError("the task raised KeyboardInterrupt") from exc
+
+    async def _run(self, task: BaseTask[Any], job: Job) -> Any:
         timeout = job.timeout
         match type(task).executor:
             case "async":

@@ -206,7 +206,7 @@ class JobRunner:
     def _should_retry(task: BaseTask[Any], exc: Exception) -> bool:
         try:
             return bool(task.should_retry(exc))
-        except Exception:
+        except (Exception, SystemExit):  # a hook never stops the worker
             log.exception("%s.should_retry raised; not retrying", type(task).__qualname__)
             return False
 
@@ -217,5 +217,5 @@ class JobRunner:
                 await task.failed(exc)
             else:
                 await self.executors.in_thread(task.failed, exc)
-        except Exception:
+        except (Exception, SystemExit):  # a hook never stops the worker
             log.exception("job %s: %s.failed() raised", job.id, type(task).__qualname__)

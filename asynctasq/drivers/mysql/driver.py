@@ -38,6 +38,11 @@ from asynctasq.jobs import (
 
 __all__ = ["MySQLDriver"]
 
+
+class _LeaseLost(Exception):
+    """Some outcome of a batch no longer holds its job."""
+
+
 #: jobs recover_expired() moves per transaction
 _RECOVER_BATCH = 500
 
@@ -234,12 +239,11 @@ class MySQLDriver(OperatorSide, Driver):
             await session.execute(
                 Q["mark_claimed"], ids=ids, worker_id=worker_id, lease_until=lease_until
             )
+            claimed = {"state": "active", "worker_id": worker_id, "lease_until": lease_until}
             jobs = []
             for row in rows:
-                job = job_from_row(row, now)
-                job.state, job.worker_id, job.lease_until = JobState.ACTIVE, worker_id, lease_until
-                job.attempts += 1
-                jobs.append(job)
+                row.update(claimed, result=None, finished_at=None, attempts=row["attempts"] + 1)
+                jobs.append(job_from_row(row, now))
             return jobs
 
         if limit <= 0:
@@ -273,35 +277,56 @@ class MySQLDriver(OperatorSide, Driver):
         for outcome in outcomes:
             if not isinstance(outcome, Completed | Retried | Failed | Released):
                 raise TypeError(f"unknown outcome {outcome!r}")
-        job_ids = list(dict.fromkeys(o.job_id for o in outcomes))
+        seen: set[str] = set()
+        first = []  # a later outcome for a job settled earlier in the batch is refused
+        for outcome in outcomes:
+            first.append(outcome.job_id not in seen)
+            seen.add(outcome.job_id)
 
-        async def apply(session: Session) -> list[bool]:
-            now = time.time()
-            held = {
-                row[0]: (row[1], row[2])
-                for row in await session.values(Q["lock_active"], ids=job_ids)
-            }
-            accepted, deletes, updates = [], [], OutcomeRows(self._max_statement)
-            for o in outcomes:
+        async def all_or_nothing(session: Session) -> list[bool]:
+            chosen = [o for o, ok in zip(outcomes, first, strict=True) if ok]
+            if await self._apply(session, chosen) != len(chosen):
+                raise _LeaseLost  # roll back, then find out which ones
+            return first
+
+        async def one_by_one(session: Session) -> list[bool]:
+            rows = await session.values(Q["lock_active"], ids=list(seen))
+            held = {row[0]: (row[1], row[2]) for row in rows}
+            accepted = []
+            for o in outcomes:  # in order, as if applied one at a time
                 ok = held.get(o.job_id) == (o.worker_id, o.attempt)
+                if ok:
+                    del held[o.job_id]  # settled: a later outcome for it is refused
                 accepted.append(ok)
-                if not ok:
-                    continue
-                del held[o.job_id]  # a second outcome for the job in this batch loses
-                if isinstance(o, Completed) and not self.keep_completed:
-                    deletes.append(o.job_id)
-                else:
-                    updates.add(o)
-            if deletes:
-                await session.execute(Q["delete_jobs"], ids=deletes)
-            for rows, ids in updates.statements():
-                await session.execute(Q["apply_outcomes"], outcomes=rows, ids=ids, now=now)
+            await self._apply(session, [o for o, ok in zip(outcomes, accepted, strict=True) if ok])
             return accepted
 
-        accepted = await self._db.run(apply, transaction=True)
+        try:  # the usual case: every outcome still holds its lease
+            accepted = await self._db.run(all_or_nothing, transaction=True)
+        except _LeaseLost:
+            accepted = await self._db.run(one_by_one, transaction=True)
         if any(isinstance(o, Retried | Released) for o in outcomes):
             self._wakeup.wake()
         return accepted
+
+    async def _apply(self, session: Session, outcomes: list[Outcome]) -> int:
+        """Apply outcomes, each fenced by (state, worker, attempt); returns how many
+        matched their job."""
+        now = time.time()
+        matched = 0
+        deletes = []
+        updates = OutcomeRows(self._max_statement)
+        for o in outcomes:
+            if isinstance(o, Completed) and not self.keep_completed:
+                deletes.append(o)
+            else:
+                updates.add(o)
+        if deletes:
+            fence = [(o.job_id, o.worker_id, o.attempt) for o in deletes]
+            matched += await session.execute(Q["delete_completed"], fence=fence)
+        for rows, ids in updates.statements():
+            matched += await session.execute(Q["apply_outcomes"], outcomes=rows, ids=ids, now=now)
+        return matched
 
     async def renew(
         self, worker_id: str, job_ids: Sequence[str], lease_seconds: float

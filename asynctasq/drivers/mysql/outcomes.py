@@ -38,20 +38,24 @@ class OutcomeRows:
         return [(json.dumps(chunk), [entry["id"] for entry in chunk]) for chunk in self._chunks]
 
     def _entry(self, outcome: Outcome) -> dict[str, Any]:
-        entry: dict[str, Any] = {"id": outcome.job_id}
+        entry: dict[str, Any] = {
+            "id": outcome.job_id,
+            "worker_id": outcome.worker_id,
+            "attempt": outcome.attempt,
+        }
         match outcome:
             case Completed(result=result):
                 entry["kind"] = "complete"
                 if result is not None:
                     encoded = base64.b64encode(result).decode("ascii")
                     if len(encoded) > self.max_bytes:  # never a batch that cannot be sent
-                        return {
-                            "id": outcome.job_id,
-                            "kind": "fail",
-                            "error": f"ResultTooLarge: the {len(result)}-byte result does "
-                            "not fit in one MySQL packet (raise max_allowed_packet, or store "
-                            "large results elsewhere and return a reference)",
-                        }
+                        entry["kind"] = "fail"
+                        entry["error"] = (
+                            f"ResultTooLarge: the {len(result)}-byte result does not fit in "
+                            "one MySQL packet (raise max_allowed_packet, or store large "
+                            "results elsewhere and return a reference)"
+                        )
+                        return entry
                     entry["result"] = encoded
             case Retried(run_at=run_at, error=error):
                 if not math.isfinite(run_at):

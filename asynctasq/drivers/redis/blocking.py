@@ -8,7 +8,8 @@ a job enqueued for an idle worker reaches it after one network round trip, not t
 operation with a deadline of their own; an operation still blocked when its caller
 gives up is kept, and the next reserve() with the same queues, worker and lease
 picks it up. Jobs an operation claims while nobody waits for it are released at
-once (back to pending, the attempt not counted), so they are never stranded.
+once (back to pending, the attempt not counted), so they are never stranded; a
+wake-up it takes then is pushed back, so it still reaches a waiting worker.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from asynctasq.drivers.base import DriverNotConnected
 from asynctasq.drivers.redis.claim import Claimer, decode_claim
 from asynctasq.drivers.redis.scripts import SCRIPTS, reply_or_error
 from asynctasq.jobs import Job
@@ -61,7 +63,7 @@ class BlockingClaim:
         self.claimer = claimer
         self.release = release
         self._op: _Operation | None = None
-        self._releases: set[asyncio.Task[object]] = set()
+        self._background: set[asyncio.Task[object]] = set()
 
     def usable(self, queues: Sequence[str], worker_id: str, lease_seconds: float) -> bool:
         """False while an operation for other queues (another caller) is pending."""
@@ -105,7 +107,7 @@ class BlockingClaim:
             return None  # woken, but the script was not cached: the caller's claim loads it
         jobs, due = got
         if len(jobs) > limit:  # claimed for a larger caller: hand the rest back
-            self._spawn_release(jobs[limit:])
+            self._spawn(self._release(jobs[limit:]))
             jobs = jobs[:limit]
         return jobs, due
 
@@ -114,7 +116,9 @@ class BlockingClaim:
             got = await self._blpop_then_claim(op)
         except BaseException as exc:
             self._finish(op)
-            op.outcome.set_exception(exc)
+            # cancelled (disconnect): its waiter must not take that for its own cancel
+            error = exc if isinstance(exc, Exception) else DriverNotConnected("redis")
+            op.outcome.set_exception(error)
             if not op.waiters:
                 self._orphaned(op)
             if not isinstance(exc, Exception):
@@ -176,17 +180,14 @@ class BlockingClaim:
             raise reply
         return decode_claim(group, reply)
 
-    def _spawn_release(self, jobs: list[Job]) -> None:
-        self._spawn(self._release(jobs))
-
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         task: asyncio.Task[object] = asyncio.create_task(work)
-        self._releases.add(task)
-        task.add_done_callback(self._releases.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _give_back(self, token: tuple[bytes, bytes]) -> object:
         with contextlib.suppress(Exception):  # lost: waiters time out and look anyway
-            pass
+            await self.client.lpush(token[0], token[1])
         return None
 
     async def _release(self, jobs: list[Job]) -> object:
@@ -202,7 +203,8 @@ class BlockingClaim:
             return None
 
     async def close(self) -> None:
-        """Unblock a pending operation, release what it claimed, wait for releases."""
+        """Unblock a pending operation, release what it claimed, and wait for the
+        background work (releases, tokens handed back)."""
         op = self._op
         if op is not None and op.task is not None:
             if op.client_id is not None:
@@ -212,5 +214,5 @@ class BlockingClaim:
                 await asyncio.wait_for(asyncio.shield(op.task), BLOCK_SECONDS + 1)
             if not op.task.done():
                 op.task.cancel()
-        if self._releases:
-            await asyncio.wait(list(self._releases), timeout=5)
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=5)

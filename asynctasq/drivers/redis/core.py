@@ -63,6 +63,7 @@ class RedisBase(Driver):
         self.dead_letter_ttl = dead_letter_ttl
         self.dead_letter_max = dead_letter_max
         self._client: Client | None = None
+        self._closing = False
         self._blocking: BlockingClaim | None = None
         self._registered: set[str] = set()
 
@@ -98,7 +99,7 @@ class RedisBase(Driver):
                 "hiredis is not installed: Redis replies are parsed in pure Python, several "
                 'times slower; pip install "asynctasq[redis]" brings it'
             )
-        self._client = client
+        self._client, self._closing = client, False
         self._scripts = ScriptRunner(client)
         self._claimer = Claimer(self._scripts, self.keys, cluster=self.cluster)
         self._locator = Locator(client, self.keys)
@@ -112,8 +113,9 @@ class RedisBase(Driver):
     async def disconnect(self) -> None:
         if self._client is None:
             return
+        self._closing = True  # reserve() stops waiting; releases below still run
         if self._blocking is not None:
-            await self._blocking.close()  # may release jobs: still connected
+            await self._blocking.close()
         client, self._client = self._client, None
         await self._waker.close()
         await client.aclose()
@@ -124,7 +126,7 @@ class RedisBase(Driver):
         )
 
     def _claimer_or_raise(self) -> Claimer:
-        if self._client is None:
+        if self._client is None or self._closing:
             raise DriverNotConnected(self.name)
         return self._claimer
 

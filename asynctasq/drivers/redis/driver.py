@@ -115,6 +115,7 @@ class RedisDriver(RedisAdmin):
         options = {"limit": limit, "worker_id": worker_id, "lease_seconds": lease_seconds}
         jobs, next_due = await claimer.claim(queues, now=time.time(), **options)  # type: ignore[arg-type]
         while not jobs:
+            self._claimer_or_raise()  # disconnected meanwhile (by another task)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []

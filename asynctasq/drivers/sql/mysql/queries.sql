@@ -48,7 +48,10 @@ ON DUPLICATE KEY UPDATE name = asynctasq_queues.name;
 -- name: claim
 -- one queue at a time, so the claim index yields rows already in order and the scan
 -- stops after :limit rows; rows other workers hold are skipped, not waited for
-SELECT * FROM asynctasq_jobs
+-- (the columns a pending job can have set: fewer columns, less to parse per row)
+SELECT id, task, queue, payload, priority, attempts, max_attempts, run_at, created_at,
+    timeout, error, unique_key, depends_on, expires_at, progress
+FROM asynctasq_jobs
 WHERE queue = :queue AND state = 'pending' AND run_at <= :now
   AND NOT EXISTS (SELECT 1 FROM asynctasq_queues q WHERE q.name = :queue AND q.paused = 1)
 ORDER BY priority, run_at, id
@@ -73,25 +76,33 @@ LEFT JOIN asynctasq_queues q ON q.name = d.queue
 WHERE COALESCE(q.paused, 0) = 0;
 
 -- name: lock_active
+-- which outcomes of a batch hold their job, when the fenced statements below did not
+-- all match (a worker lost a lease): rare, so not part of every batch
 SELECT id, worker_id, attempts FROM asynctasq_jobs
 WHERE id IN :ids AND state = 'active'
 FOR UPDATE;
 
--- name: delete_jobs
-DELETE FROM asynctasq_jobs WHERE id IN :ids;
+-- name: delete_completed
+-- completions fenced by state, worker and attempt: the rows it counts were accepted
+-- (the row constructor is a range on the primary key)
+DELETE FROM asynctasq_jobs
+WHERE (id, worker_id, attempts) IN (:fence) AND state = 'active';
 
 -- name: apply_outcomes
--- every outcome but a deleting completion, one row each in :outcomes (a JSON array);
--- the rows were locked and fenced by lock_active in the same transaction. o.id has
--- j.id's character set, or the join cannot use the primary key (a quadratic plan)
+-- every outcome but a deleting completion, one row each in :outcomes (a JSON array),
+-- fenced like delete_completed. o.id and o.worker_id have the character sets of the
+-- columns they meet, or the join cannot use the primary key (a quadratic plan)
 UPDATE asynctasq_jobs j
 JOIN JSON_TABLE(:outcomes, '$[*]' COLUMNS (
-    id     CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
-    kind   VARCHAR(8) PATH '$.kind',
-    run_at DOUBLE PATH '$.run_at',
-    error  LONGTEXT PATH '$.error',
-    result LONGTEXT PATH '$.result'
-)) o ON o.id = j.id
+    id        CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
+    worker_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.worker_id',
+    attempt   INT PATH '$.attempt',
+    kind      VARCHAR(8) PATH '$.kind',
+    run_at    DOUBLE PATH '$.run_at',
+    error     LONGTEXT PATH '$.error',
+    result    LONGTEXT PATH '$.result'
+)) o ON o.id = j.id AND j.state = 'active' AND j.worker_id = o.worker_id
+    AND j.attempts = o.attempt
 SET j.state = CASE o.kind
         WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' ELSE 'pending' END,
     j.result = CASE WHEN o.kind = 'complete' THEN FROM_BASE64(o.result) ELSE j.result END,
