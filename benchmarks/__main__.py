@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def measure(args: argparse.Namespace, console: Console) -> Results:
     budget = plan.budget(quick=args.quick, jobs=args.jobs, runs=args.runs)
-    if args.sweep:
+    if args.sweep and not args.runs:
         budget = plan.Budget(**{**budget.as_dict(), "runs": 1})
     systems = args.systems or [name for name, e in ENTRIES.items() if e.default]
     options = Options(
@@ -103,7 +103,11 @@ def measure(args: argparse.Namespace, console: Console) -> Results:
 
 def print_sweep(results: Results, console: Console) -> None:
     for system, figures in results.samples.items():
-        rates = {int(k.removeprefix("sweep_c")): v[0]["value"] for k, v in figures.items()}
+        rates = {
+            int(key.removeprefix("sweep_c")): summary.median
+            for key in figures
+            if (summary := results.summary(system, key)) is not None
+        }
         best = max(rates, key=lambda c: rates[c])
         shown = ", ".join(f"c{c}: {r:,.0f}" for c, r in sorted(rates.items()))
         console.print(f"{system}: {shown} jobs/s -> best concurrency {best}")

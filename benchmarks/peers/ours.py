@@ -139,6 +139,22 @@ class PostgresSystem(AsyncTasqSystem):
     broker = "postgres"
     driver_name = "postgres"
 
+    async def before_drain(self) -> None:
+        # as for the PostgreSQL peers (OwnPostgresDatabase.before_drain): planner
+        # statistics that match the queued jobs
+        import asyncpg
+
+        conn = await asyncpg.connect(self._config.postgres_dsn)
+        try:
+            tables = await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = $1",
+                self._config.postgres_schema,
+            )
+            for row in tables:
+                await conn.execute(f'ANALYZE "{self._config.postgres_schema}"."{row["tablename"]}"')
+        finally:
+            await conn.close()
+
     async def drop_namespace(self) -> None:
         import asyncpg
 

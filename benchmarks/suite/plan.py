@@ -22,7 +22,7 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("enqueue_single", "enqueue one by one", "jobs/s", "higher"),
-    Scenario("enqueue_bulk", "enqueue in bulk (5,000 per call)", "jobs/s", "higher"),
+    Scenario("enqueue_bulk", "enqueue in bulk (1,000 per call)", "jobs/s", "higher"),
     Scenario("drain_c10", "drain, 1 worker process, concurrency 10", "jobs/s", "higher"),
     Scenario("drain_best", "drain, 1 worker process, best concurrency", "jobs/s", "higher"),
     Scenario("drain_4proc", "drain, 4 worker processes x 10", "jobs/s", "higher"),
@@ -40,7 +40,7 @@ BY_KEY = {s.key: s for s in SCENARIOS}
 
 #: drain and I/O figures come from steps of these keys
 DRAIN_KEYS = ("drain_c10", "drain_best", "drain_4proc", "io_c100", "cpu_pool")
-BULK_CHUNK = 5_000
+BULK_CHUNK = 1_000
 PROCESSES = 4
 
 
@@ -77,9 +77,9 @@ def budget(*, quick: bool, jobs: int | None = None, runs: int | None = None) -> 
             runs=3,
             latency_jobs=500,
             cpu_jobs=1_000,
-            enqueue_cap=1.5,
-            drain_cap=2.5,
-            latency_cap=4.0,
+            enqueue_cap=1.0,
+            drain_cap=2.0,
+            latency_cap=3.5,
             start_timeout=90,
         )
     n = jobs or base.jobs

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.peers import ENTRIES
-from benchmarks.suite.plan import SCENARIOS, Scenario
+from benchmarks.suite.plan import BULK_CHUNK, SCENARIOS, Scenario
 from benchmarks.suite.reading import reading
 from benchmarks.suite.results import Results
 
@@ -36,9 +36,20 @@ def cell(results: Results, system: str, scenario: Scenario, newline: str) -> str
         text += " †"
     ratio = results.ratio(system, scenario.key)
     if ratio is not None:
-        arrow = "▲" if results.ours_better(scenario.key, ratio) else "▼"
-        text += f"{newline}x{ratio:.2f} {arrow}"
+        text += f"{newline}x{ratio_text(ratio)} {_arrow(results, scenario, ratio)}"
     return text
+
+
+def ratio_text(ratio: float) -> str:
+    if ratio >= 10:
+        return f"{ratio:,.0f}"
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"
+
+
+def _arrow(results: Results, scenario: Scenario, ratio: float) -> str:
+    if abs(ratio - 1) < 0.005:
+        return "="
+    return "▲" if results.ours_better(scenario.key, ratio) else "▼"
 
 
 def rows(results: Results, broker: str) -> tuple[list[str], list[list[str]]]:
@@ -131,8 +142,8 @@ def method(results: Results) -> str:
             f"- N = {b['jobs']:,}; {b['runs']} runs, interleaved (run 1 of every system, then "
             "run 2, ...) so each ratio compares runs of the same sitting. Every worker is the "
             "system's own CLI in a subprocess; every client call is its public API.",
-            f"- Enqueue: up to N jobs one by one, and up to N in bulk calls of 5,000, each for "
-            f"at most {b['enqueue_cap']} s. Those jobs stay queued for the first drain.",
+            f"- Enqueue: up to N jobs one by one, and up to N in bulk calls of {BULK_CHUNK:,}, "
+            f"each for at most {b['enqueue_cap']} s. Those jobs stay queued for the first drain.",
             "- Drain: jobs are queued first (not timed), then the worker starts. Every job "
             "appends its finishing time to a local file (microseconds, no broker round trip); "
             "the rate counts the jobs finished between the 5th and the 95th percentile of "

@@ -32,10 +32,10 @@ PREFILL_WINDOW = 100
 #: a drain queues at least this many jobs
 MIN_DRAIN = 500
 #: a drain queues this many times what the hint says the system can do in the cap
-HEADROOM = 1.5
+HEADROOM = 1.2
 #: a measured worker gets this long to stop on SIGTERM before it is killed: its
 #: figures are in, and what it would still do is flushed with its namespace
-STOP_GRACE = 1.0
+STOP_GRACE = 0.3
 #: idle time before each probe: at least this, plus a random share of the last
 #: latency so that a worker polling on a timer is probed at random points of its
 #: period, not phase-locked to it
@@ -191,6 +191,7 @@ class Runner:
         else:
             target = self.drain_size(step)
             await self.prefill(kind, target)
+        await self.system.before_drain()
         phases = {"prefill": time.monotonic() - clock}
         marks = self.workdir / f"marks-{step['key']}"
         group = self.workers(step, kind, marks)

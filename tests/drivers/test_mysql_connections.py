@@ -13,8 +13,8 @@ from asynctasq.config import Config
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.mysql import MySQLDriver
-from asynctasq.drivers.mysql.database import Session
 from asynctasq.drivers.mysql.dsn import MySQLSettings
+from asynctasq.drivers.mysql.session import Session
 from asynctasq.drivers.mysql.sqltext import Statement
 from asynctasq.drivers.mysql.statements import Q
 from asynctasq.jobs import Completed, Job

@@ -53,3 +53,10 @@ def test_bulk_rows_are_split_to_fit_a_packet() -> None:
     assert literal(chunks[0], escape) == chunks[0]  # bound as is
     huge = literal(("huge", b"x" * 10_000), escape)
     assert chunk_rows([huge], max_bytes=2_000) == [huge]
+
+
+def test_a_batch_of_statements_is_split_into_requests_that_fit() -> None:
+    from asynctasq.drivers.mysql.session import _group
+
+    statements = ["a" * 40, "b" * 40, "c" * 40, "d" * 200, "e"]
+    assert _group(statements, 100) == [["a" * 40, "b" * 40], ["c" * 40], ["d" * 200], ["e"]]

@@ -75,6 +75,7 @@ class JobRunner:
         self.keep_result = keep_result
         self.allow = list(allow)
         self.progress = progress
+        self._sink: ProgressSink | None = None  # one per runner, built on its loop
         self.default_retry: RetryDelay = (
             Backoff(base=config.default_retry_delay, max_delay=config.default_retry_max_delay)
             if config.default_retry_backoff == "exponential"
@@ -94,7 +95,9 @@ class JobRunner:
             ) from exc
         task._task_id, task._attempts, task._job = job.id, job.attempts, job
         if self.progress is not None:
-            task._progress_sink = ProgressSink(self.progress, asyncio.get_running_loop())
+            if self._sink is None:
+                self._sink = ProgressSink(self.progress, asyncio.get_running_loop())
+            task._progress_sink = self._sink
         return task, options
 
     async def run(self, job: Job) -> Outcome:

@@ -7,7 +7,8 @@ import dataclasses
 import json
 import time
 
-from asynctasq.drivers.mysql.database import ER_DUP_ENTRY, Database, Session, error_code
+from asynctasq.drivers.mysql.database import ER_DUP_ENTRY, Database, error_code
+from asynctasq.drivers.mysql.session import Session
 from asynctasq.drivers.mysql.statements import Q
 from asynctasq.drivers.mysql.waiting import LocalWakeup
 from asynctasq.drivers.sql.listing import list_query, purge_query, queue_stats
@@ -26,9 +27,11 @@ class OperatorSide:
 
     async def stats(self, queue: str) -> QueueStats:
         async def read(session: Session) -> QueueStats:
-            counts = await session.values(Q["stats"], queue=queue, now=time.time())
-            paused = await session.scalar(Q["is_paused"], queue=queue)
-            return queue_stats(queue, counts, bool(paused))
+            counts, paused = await session.batch(
+                (Q["stats"], {"queue": queue, "now": time.time()}),
+                (Q["is_paused"], {"queue": queue}),
+            )
+            return queue_stats(queue, counts.rows, bool(paused.rows and paused.rows[0][0]))
 
         return await self._db.run(read)
 
@@ -98,10 +101,10 @@ class OperatorSide:
         record = json.dumps(dataclasses.asdict(dataclasses.replace(info, last_seen=now)))
 
         async def beat(session: Session) -> None:
-            await session.execute(
-                Q["heartbeat"], worker_id=info.worker_id, info=record, expires_at=now + ttl
+            record_it = {"worker_id": info.worker_id, "info": record, "expires_at": now + ttl}
+            await session.batch(
+                (Q["heartbeat"], record_it), (Q["forget_dead_workers"], {"now": now})
             )
-            await session.execute(Q["forget_dead_workers"], now=now)
 
         await self._db.run(beat)
 

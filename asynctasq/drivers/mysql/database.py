@@ -15,9 +15,9 @@ import aiomysql
 
 from asynctasq.drivers.base import DriverError, DriverNotConnected
 from asynctasq.drivers.mysql.dsn import MySQLSettings
-from asynctasq.drivers.mysql.sqltext import Statement, literal
+from asynctasq.drivers.mysql.session import Session
 
-__all__ = ["Database", "Session", "connection_lost", "error_code"]
+__all__ = ["Database", "connection_lost", "error_code"]
 
 log = logging.getLogger("asynctasq.drivers.mysql")
 R = TypeVar("R")
@@ -26,8 +26,9 @@ R = TypeVar("R")
 _LOST_CODES = frozenset({1053, 1927, 2003, 2006, 2013, 2055, 4031})
 #: InnoDB gave up on this transaction (deadlock) or statement (lock wait): run it again
 _CONFLICT_CODES = frozenset({1205, 1213})
-#: pymysql.constants.CLIENT.FOUND_ROWS: UPDATE reports matched rows, not changed ones
-_CLIENT_FOUND_ROWS = 2
+#: pymysql.constants.CLIENT: FOUND_ROWS (an UPDATE reports the rows it matched, not
+#: those it changed) and MULTI_STATEMENTS (several statements per round trip)
+_CLIENT_FLAGS = 2 | 1 << 16
 ER_NO_SUCH_TABLE = 1146
 ER_DUP_ENTRY = 1062
 
@@ -45,58 +46,6 @@ def connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, aiomysql.OperationalError) and error_code(exc) in _LOST_CODES
 
 
-class _Cursor(aiomysql.Cursor):  # type: ignore[misc]
-    # aiomysql sends SHOW WARNINGS after any statement with warnings and re-raises them
-    # as Python warnings: a round trip per statement for notes nobody reads
-    async def _show_warnings(self, conn: Any) -> None:
-        return None
-
-
-class _DictCursor(aiomysql.DictCursor):  # type: ignore[misc]
-    async def _show_warnings(self, conn: Any) -> None:
-        return None
-
-
-class Session:
-    """Named statements on one connection (pooled, or the caller's own)."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self._escape = conn.escape_string
-
-    def render(self, statement: Statement, params: dict[str, Any]) -> str:
-        return statement.render(params, self._escape)
-
-    def render_value(self, value: Any) -> str:
-        """One value (a row: a tuple) as SQL text, escaped for this connection."""
-        return literal(value, self._escape)
-
-    async def execute(self, statement: Statement, **params: Any) -> int:
-        """Run it; returns the rows it matched."""
-        async with self.conn.cursor(_Cursor) as cur:
-            await cur.execute(self.render(statement, params))
-            return int(cur.rowcount)
-
-    async def execute_sql(self, sql: str) -> None:
-        """Run SQL text that takes no parameters (migrations)."""
-        async with self.conn.cursor(_Cursor) as cur:
-            await cur.execute(sql)
-
-    async def rows(self, statement: Statement, **params: Any) -> list[dict[str, Any]]:
-        async with self.conn.cursor(_DictCursor) as cur:
-            await cur.execute(self.render(statement, params))
-            return list(await cur.fetchall())
-
-    async def values(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
-        async with self.conn.cursor(_Cursor) as cur:
-            await cur.execute(self.render(statement, params))
-            return list(await cur.fetchall())
-
-    async def scalar(self, statement: Statement, **params: Any) -> Any:
-        found = await self.values(statement, **params)
-        return found[0][0] if found else None
-
-
 class Database:
     """A pool of connections that all read committed data and report matched rows.
 
@@ -111,6 +60,8 @@ class Database:
         self.min_size = min(min_size, max_size)
         self.max_size = max_size
         self._pool: Any = None
+        #: SQL one request may carry (the driver sets it from max_allowed_packet)
+        self.max_request = 4 << 20
 
     @property
     def connected(self) -> bool:
@@ -123,7 +74,7 @@ class Database:
                 maxsize=self.max_size,
                 autocommit=True,
                 charset="utf8mb4",
-                client_flag=_CLIENT_FOUND_ROWS,
+                client_flag=_CLIENT_FLAGS,
                 init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
                 pool_recycle=1800,
                 **self.settings.connect_kwargs(),
@@ -147,8 +98,9 @@ class Database:
         )
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Session]:
-        """One pooled connection, in autocommit mode, for work that retries itself."""
+    async def connection(self, *, begin: bool = False) -> AsyncIterator[Session]:
+        """One pooled connection (a transaction opened by its first statement if
+        ``begin``, else autocommit), for work that retries itself."""
         if self._pool is None:
             raise DriverNotConnected("mysql")
         try:
@@ -156,7 +108,7 @@ class Database:
         except Exception as exc:
             raise self.unreachable(exc) from exc
         try:
-            yield Session(conn)
+            yield Session(conn, multi=True, begin=begin, max_request=self.max_request)
         except BaseException as exc:
             if not isinstance(exc, Exception) or connection_lost(exc):
                 conn.close()  # cancelled mid-statement or broken: never hand it out again
@@ -182,19 +134,18 @@ class Database:
         attempt = 0
         while True:
             try:
-                async with self.connection() as session:
-                    if not transaction:
-                        return await work(session)
-                    await session.conn.begin()
+                async with self.connection(begin=transaction) as session:
                     try:
                         result = await work(session)
+                        if session.in_transaction and not session.committed:
+                            await session.batch("COMMIT")
+                        return result
                     except Exception:
-                        if not session.conn.closed:
+                        open_transaction = session.in_transaction and not session.committed
+                        if open_transaction and not session.conn.closed:
                             with contextlib.suppress(Exception):
                                 await session.conn.rollback()
                         raise
-                    await session.conn.commit()
-                    return result
             except Exception as exc:
                 cause = exc.__cause__ if isinstance(exc, DriverError) else None
                 code = error_code(cause or exc)

@@ -16,10 +16,11 @@ from typing import Any
 from asynctasq.config import Config
 from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver, DriverNotConnected
 from asynctasq.drivers.mysql.admin import OperatorSide
-from asynctasq.drivers.mysql.database import Database, Session
+from asynctasq.drivers.mysql.database import Database
 from asynctasq.drivers.mysql.dsn import MySQLSettings
 from asynctasq.drivers.mysql.migrator import LATEST, apply_migrations, schema_version
 from asynctasq.drivers.mysql.outcomes import OutcomeRows
+from asynctasq.drivers.mysql.session import Session, Step
 from asynctasq.drivers.mysql.sqltext import chunk_rows
 from asynctasq.drivers.mysql.statements import Q
 from asynctasq.drivers.mysql.transactional import caller_connection
@@ -93,6 +94,7 @@ class MySQLDriver(OperatorSide, Driver):
             packet = await self._db.run(lambda s: s.scalar(Q["max_allowed_packet"]))
             # a statement must fit in one packet; leave room for the SQL around the rows
             self._max_statement = max(min(int(packet) // 2, 8 << 20), 64 << 10)
+            self._db.max_request = self._max_statement
             if self.auto_migrate and await schema_version(self._db) < LATEST:
                 self._applied_on_connect = await apply_migrations(self._db)
         except BaseException:
@@ -128,7 +130,7 @@ class MySQLDriver(OperatorSide, Driver):
             await self._check_database(session)
             if queues:  # outside the caller's transaction: no lock held until it ends
                 await self._db.run(lambda s: self._register(s, queues))
-            ids = await self._insert(session, jobs, rows, [])
+            ids = await self._insert(session, jobs, rows, None)
         self._known_queues.update(queues)
         self._wakeup.wake()
         return ids
@@ -169,16 +171,25 @@ class MySQLDriver(OperatorSide, Driver):
         session: Session,
         jobs: Sequence[Job],
         rows: list[tuple[Any, ...]],
-        queues: list[str],
+        queues: list[str] | None,
     ) -> list[str]:
-        await self._register(session, queues)
+        """Register ``queues`` and insert the jobs, then COMMIT: one round trip on the
+        driver's own connection. ``queues`` None: the caller's connection and
+        transaction (registered elsewhere, never committed here)."""
+        steps: list[Step] = []
+        if queues:
+            steps.append((Q["register_queues"], {"rows": [(q,) for q in queues]}))
         rendered = [session.render_value(row) for row in rows]
         for chunk in chunk_rows(rendered, max_bytes=self._max_statement):
-            await session.execute(Q["insert_jobs"], rows=chunk)
-        ids = [job.id for job in jobs]
+            steps.append((Q["insert_jobs"], {"rows": chunk}))
         keys = list(dict.fromkeys(job.unique_key for job in jobs if job.unique_key))
         if keys:  # a job whose key was taken was not stored: report the holder's id
-            holders = dict(await session.values(Q["unfinished_by_unique_key"], keys=keys))
+            steps.append((Q["unfinished_by_unique_key"], {"keys": keys}))
+        # COMMIT only our own transaction, never the caller's
+        results = await session.batch(*steps, commit=queues is not None)
+        ids = [job.id for job in jobs]
+        if keys:
+            holders = dict(results[-1].rows)
             for i, job in enumerate(jobs):
                 if job.unique_key in holders:
                     ids[i] = holders[job.unique_key]
@@ -226,9 +237,12 @@ class MySQLDriver(OperatorSide, Driver):
     ) -> list[Job]:
         async def claim(session: Session) -> list[Job]:
             now = time.time()
-            rows: list[dict[str, Any]] = []
-            for queue in queues:
-                rows += await session.rows(Q["claim"], queue=queue, now=now, limit=limit)
+            steps: list[Step] = [
+                (Q["claim"], {"queue": queue, "now": now, "limit": limit}) for queue in queues
+            ]
+            rows = [
+                row for result in await session.batch(*steps, dicts=True) for row in result.rows
+            ]
             if not rows:
                 return []
             if len(queues) > 1:  # rows past the limit stay locked only until COMMIT
@@ -236,9 +250,8 @@ class MySQLDriver(OperatorSide, Driver):
                 del rows[limit:]
             lease_until = now + lease_seconds
             ids = [row["id"] for row in rows]
-            await session.execute(
-                Q["mark_claimed"], ids=ids, worker_id=worker_id, lease_until=lease_until
-            )
+            mark = {"ids": ids, "worker_id": worker_id, "lease_until": lease_until}
+            await session.batch((Q["mark_claimed"], mark), commit=True)
             claimed = {"state": "active", "worker_id": worker_id, "lease_until": lease_until}
             jobs = []
             for row in rows:
@@ -285,7 +298,8 @@ class MySQLDriver(OperatorSide, Driver):
 
         async def all_or_nothing(session: Session) -> list[bool]:
             chosen = [o for o, ok in zip(outcomes, first, strict=True) if ok]
-            if await self._apply(session, chosen) != len(chosen):
+            results = await session.batch(*self._outcome_steps(chosen))
+            if sum(result.matched for result in results) != len(chosen):
                 raise _LeaseLost  # roll back, then find out which ones
             return first
 
@@ -298,7 +312,8 @@ class MySQLDriver(OperatorSide, Driver):
                 if ok:
                     del held[o.job_id]  # settled: a later outcome for it is refused
                 accepted.append(ok)
-            await self._apply(session, [o for o, ok in zip(outcomes, accepted, strict=True) if ok])
+            chosen = [o for o, ok in zip(outcomes, accepted, strict=True) if ok]
+            await session.batch(*self._outcome_steps(chosen), commit=True)
             return accepted
 
         try:  # the usual case: every outcome still holds its lease
@@ -309,24 +324,23 @@ class MySQLDriver(OperatorSide, Driver):
             self._wakeup.wake()
         return accepted
 
-    async def _apply(self, session: Session, outcomes: list[Outcome]) -> int:
-        """Apply outcomes, each fenced by (state, worker, attempt); returns how many
-        matched their job."""
+    def _outcome_steps(self, outcomes: list[Outcome]) -> list[Step]:
+        """The statements applying ``outcomes``, each fenced by (state, worker,
+        attempt): together they match one row per outcome that holds its job."""
         now = time.time()
-        matched = 0
+        steps: list[Step] = []
         deletes = []
         updates = OutcomeRows(self._max_statement)
         for o in outcomes:
             if isinstance(o, Completed) and not self.keep_completed:
-                deletes.append(o)
+                deletes.append((o.job_id, o.worker_id, o.attempt))
             else:
                 updates.add(o)
         if deletes:
-            fence = [(o.job_id, o.worker_id, o.attempt) for o in deletes]
-            matched += await session.execute(Q["delete_completed"], fence=fence)
+            steps.append((Q["delete_completed"], {"fence": deletes}))
         for rows, ids in updates.statements():
-            matched += await session.execute(Q["apply_outcomes"], outcomes=rows, ids=ids, now=now)
-        return matched
+            steps.append((Q["apply_outcomes"], {"outcomes": rows, "ids": ids, "now": now}))
+        return steps
 
     async def renew(
         self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
@@ -358,11 +372,9 @@ class MySQLDriver(OperatorSide, Driver):
             rows = await session.values(Q["lock_expired"], now=now, limit=_RECOVER_BATCH)
             if not rows:
                 return 0, 0
-            ids = [row[0] for row in rows]
-            moved = await session.execute(
-                Q["recover_expired"], ids=ids, now=now, error=LEASE_EXPIRED_ERROR
-            )
-            return len(ids), moved
+            params = {"ids": [row[0] for row in rows], "now": now, "error": LEASE_EXPIRED_ERROR}
+            (result,) = await session.batch((Q["recover_expired"], params), commit=True)
+            return len(rows), result.matched
 
         total = 0
         while True:

@@ -16,7 +16,8 @@ import hashlib
 import time
 
 from asynctasq.drivers.base import DriverError
-from asynctasq.drivers.mysql.database import ER_NO_SUCH_TABLE, Database, Session, error_code
+from asynctasq.drivers.mysql.database import ER_NO_SUCH_TABLE, Database, error_code
+from asynctasq.drivers.mysql.session import Session
 from asynctasq.drivers.mysql.statements import MIGRATIONS, Q
 from asynctasq.drivers.sql.loader import split_statements
 

@@ -44,6 +44,7 @@ class RedisAdmin(RedisBase):
         queue = await self._locator.find_one(job_id)
         if queue is None:
             return None
+        self._locator.remember(job_id, queue)  # a job read once is often read again (polls)
         jobs = _decode_rows(queue, await self._run("get", queue, job_id), time.time())
         return jobs[0] if jobs else None
 

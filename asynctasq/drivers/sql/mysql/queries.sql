@@ -65,12 +65,12 @@ SET state = 'active', worker_id = :worker_id, lease_until = :lease_until,
 WHERE id IN :ids;
 
 -- name: next_due
--- the earliest run_at of a pending job in the unpaused queues (a loose index scan:
--- one index dive per queue, however many jobs wait)
+-- the earliest run_at of a pending job in the unpaused queues: a loose scan of the
+-- claim index, one dive per queue and priority level however many jobs wait
 SELECT MIN(d.due) FROM (
     SELECT queue, MIN(run_at) AS due FROM asynctasq_jobs
-    WHERE queue IN :queues AND state = 'pending' AND finished_at IS NULL
-    GROUP BY queue
+    WHERE queue IN :queues AND state = 'pending'
+    GROUP BY queue, state, priority
 ) d
 LEFT JOIN asynctasq_queues q ON q.name = d.queue
 WHERE COALESCE(q.paused, 0) = 0;
@@ -126,11 +126,11 @@ UPDATE asynctasq_jobs SET lease_until = :lease_until
 WHERE id IN :ids AND state = 'active' AND worker_id = :worker_id;
 
 -- name: any_expired
-SELECT 1 FROM asynctasq_jobs WHERE state = 'active' AND lease_until < :now LIMIT 1;
+SELECT 1 FROM asynctasq_jobs WHERE lease_until < :now AND state = 'active' LIMIT 1;
 
 -- name: lock_expired
 SELECT id FROM asynctasq_jobs
-WHERE state = 'active' AND lease_until < :now
+WHERE lease_until < :now AND state = 'active'
 ORDER BY lease_until
 LIMIT :limit
 FOR UPDATE SKIP LOCKED;
@@ -167,9 +167,11 @@ ORDER BY priority, run_at, id
 LIMIT :limit OFFSET :offset;
 
 -- name: list_finished
+-- newest first, walking asynctasq_jobs_finished backwards (a finished job has its
+-- finished_at); ties, jobs finished in the same microsecond, by id
 SELECT * FROM asynctasq_jobs
-WHERE queue = :queue AND state = :state
-ORDER BY finished_at DESC, id
+WHERE queue = :queue AND finished_at IS NOT NULL AND state = :state
+ORDER BY finished_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: list_pending
@@ -201,7 +203,8 @@ WHERE id = :id AND state IN ('failed', 'cancelled', 'expired');
 -- name: purge_finished
 -- in slices, so a large purge never holds many locks at once
 DELETE FROM asynctasq_jobs
-WHERE queue = :queue AND state = :state AND (:older_than IS NULL OR finished_at < :older_than)
+WHERE queue = :queue AND finished_at IS NOT NULL
+  AND (:older_than IS NULL OR finished_at < :older_than) AND state = :state
 LIMIT :limit;
 
 -- name: purge_pending

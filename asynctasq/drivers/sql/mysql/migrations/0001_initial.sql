@@ -27,13 +27,14 @@ CREATE TABLE IF NOT EXISTS asynctasq_jobs (
     progress      DOUBLE NULL,
     finished_at   DOUBLE NULL,
     PRIMARY KEY (id),
-    -- serves the claim: equality on queue and state, then the order jobs are taken in
+    -- serves the claim (equality on queue and state, then the order jobs are taken
+    -- in), the next due time of a queue, stats and listings of waiting jobs
     KEY asynctasq_jobs_claim (queue, state, priority, run_at),
-    -- serves the next due time (MIN(run_at) of pending jobs, finished_at is NULL for
-    -- them), listings of finished jobs newest first, and purges by age
-    KEY asynctasq_jobs_listing (queue, state, finished_at, run_at),
-    -- serves recovery of expired leases
-    KEY asynctasq_jobs_lease (state, lease_until),
+    -- serves listings of finished jobs newest first and purges by age; a claim leaves
+    -- it alone (finished_at stays NULL until the job finishes)
+    KEY asynctasq_jobs_finished (queue, finished_at),
+    -- serves recovery of expired leases (only active jobs have a lease_until)
+    KEY asynctasq_jobs_lease (lease_until),
     UNIQUE KEY asynctasq_jobs_unique (unique_active)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
