@@ -55,7 +55,7 @@ class ArqSystem(OwnRedisDatabase, System):
     name = "arq"
     distribution = "arq"
     broker = "redis"
-    best_concurrency = 50
+    best_concurrency = 200  # see benchmarks/suite/plan.py: BEST_FROM
     settings = (
         "max_jobs = the step's concurrency (default 10)",
         "log level WARNING (--custom-log-dict): no per-job log lines",

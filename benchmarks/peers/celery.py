@@ -60,7 +60,7 @@ class CelerySystem(OwnRedisDatabase, System):
     distribution = "celery"
     broker = "redis"
     bulk_api = "group(...).apply_async()"
-    best_concurrency = 20
+    best_concurrency = 50  # see benchmarks/suite/plan.py: BEST_FROM
     cpu_pool = "prefork pool, one process per core"
     settings = (
         "--pool threads --concurrency = the step's concurrency (default: prefork, one per core)",

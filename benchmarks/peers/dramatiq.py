@@ -55,7 +55,7 @@ class DramatiqSystem(OwnRedisDatabase, System):
     distribution = "dramatiq"
     broker = "redis"
     bulk_api = "group(...).run()"
-    best_concurrency = 20
+    best_concurrency = 100  # see benchmarks/suite/plan.py: BEST_FROM
     settings = (
         "--processes 1 (default: one per core) --threads = the step's concurrency (default 8)",
         "the Results middleware (Redis), used by the latency probe only",

@@ -53,7 +53,7 @@ _LEFTOVER_STATES = (JobState.PENDING, JobState.SCHEDULED, JobState.FAILED, JobSt
 class AsyncTasqSystem(System):
     distribution = "asynctasq"
     bulk_api = "dispatch_many()"
-    best_concurrency = 100
+    best_concurrency = 100  # not swept on SQLite
     cpu_pool = "SyncProcessTask on the process pool, one process per core"
     settings = (
         "--concurrency = the step's concurrency (default 10); CPU step: "
@@ -121,6 +121,7 @@ class AsyncTasqSystem(System):
 class RedisSystem(AsyncTasqSystem):
     name = "asynctasq-redis"
     broker = "redis"
+    best_concurrency = 50  # see benchmarks/suite/plan.py: BEST_FROM
     driver_name = "redis"
 
     async def drop_namespace(self) -> None:
@@ -137,6 +138,7 @@ class RedisSystem(AsyncTasqSystem):
 class PostgresSystem(AsyncTasqSystem):
     name = "asynctasq-postgres"
     broker = "postgres"
+    best_concurrency = 20  # see benchmarks/suite/plan.py: BEST_FROM
     driver_name = "postgres"
 
     async def before_drain(self) -> None:

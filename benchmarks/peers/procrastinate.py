@@ -43,7 +43,7 @@ class ProcrastinateSystem(OwnPostgresDatabase, System):
     distribution = "procrastinate"
     broker = "postgres"
     bulk_api = "Task.batch_defer_async()"
-    best_concurrency = 20
+    best_concurrency = 200  # see benchmarks/suite/plan.py: BEST_FROM
     settings = ("--concurrency = the step's concurrency (default 1)",)
     tasks = {"mark": mark, "io": io, "probe": mark}
 

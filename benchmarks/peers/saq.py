@@ -51,7 +51,7 @@ class SaqSystem(OwnRedisDatabase, System):
     name = "saq"
     distribution = "saq"
     broker = "redis"
-    best_concurrency = 50
+    best_concurrency = 20  # see benchmarks/suite/plan.py: BEST_FROM
     settings = ("concurrency = the step's concurrency (default 10)",)
 
     def url(self) -> str:

@@ -16,6 +16,7 @@ worker_settings = settings_for(os.environ.get(PG_DSN_ENV, "postgresql://postgres
 
 class SaqPostgresSystem(OwnPostgresDatabase, SaqSystem):  # type: ignore[misc]
     name = "saq-postgres"
+    best_concurrency = 200  # see benchmarks/suite/plan.py: BEST_FROM
 
     def url(self) -> str:
         return pg_dsn()

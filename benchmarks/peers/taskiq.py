@@ -54,7 +54,7 @@ class TaskiqSystem(OwnRedisDatabase, System):
     name = "taskiq"
     distribution = "taskiq"
     broker = "redis"
-    best_concurrency = 100
+    best_concurrency = 100  # see benchmarks/suite/plan.py: BEST_FROM
     settings = (
         "--workers 1 (default: 2 processes); --max-async-tasks = the step's concurrency "
         "(default 100)",

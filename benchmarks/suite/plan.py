@@ -38,8 +38,12 @@ SCENARIOS = [
 ]
 BY_KEY = {s.key: s for s in SCENARIOS}
 
-#: drain and I/O figures come from steps of these keys
-DRAIN_KEYS = ("drain_c10", "drain_best", "drain_4proc", "io_c100", "cpu_pool")
+#: where each adapter's ``best_concurrency`` comes from: the fastest drain of one
+#: worker process in two sittings (3 runs) of this command on the 2-core machine of
+#: docs/benchmarks.md. Differences between the top two were often within the noise;
+#: rerun it on your machine and edit the adapters if yours differ.
+BEST_FROM = "python -m benchmarks --sweep 10,20,50,100,200 --runs 2"
+
 BULK_CHUNK = 1_000
 PROCESSES = 4
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.peers import ENTRIES
-from benchmarks.suite.plan import BULK_CHUNK, SCENARIOS, Scenario
+from benchmarks.suite.plan import BEST_FROM, BULK_CHUNK, SCENARIOS, Scenario
 from benchmarks.suite.reading import reading
 from benchmarks.suite.results import Results
 
@@ -152,8 +152,8 @@ def method(results: Results) -> str:
             "for a system that cannot run N in that time, about 1.5 times what its earlier "
             "drains say it can: jobs it would never reach would only cost time to queue.",
             "- Best concurrency: the concurrency at which one worker process of the system "
-            "drained fastest in `python -m benchmarks --sweep 10,20,50,100,200` on this "
-            "machine (see the table below).",
+            f"drained fastest in `{BEST_FROM}` (see the table below; "
+            "`benchmarks/suite/plan.py` says how it was chosen).",
             "- Idle latency: sequential jobs, each sent after an idle gap of 2 ms plus a "
             "random share of the previous latency (so a worker that polls on a timer is "
             f"sampled at random phases); up to {b['latency_jobs']} jobs or "

@@ -91,8 +91,8 @@ class BlockingClaim:
             return None
         op.waiters += 1
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(op.outcome), timeout)
+            # (asyncio.wait neither cancels the outcome on timeout nor wraps it)
+            await asyncio.wait([op.outcome], timeout=timeout)
             if not op.outcome.done():
                 return None
             if op.taken:  # another caller got it (or it was released)
