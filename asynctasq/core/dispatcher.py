@@ -23,6 +23,15 @@ from asynctasq.tasks.base import BaseTask
 __all__ = ["Dispatcher", "dispatch_many", "get_dispatcher", "set_dispatcher"]
 
 
+_valid_queues: set[str] = set()
+
+
+def _valid_queue(name: str) -> str:
+    validate_name("queue", name)
+    _valid_queues.add(name)
+    return name
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -49,7 +58,7 @@ class Dispatcher:
         return Job(
             task=cls.task_name,
             payload=encode_payload(task._args, carried, self.serializer),
-            queue=validate_name("queue", queue),
+            queue=queue if queue in _valid_queues else _valid_queue(queue),
             priority=opts.get("priority", cfg.get("priority", config.default_priority)),
             max_attempts=max_attempts or config.default_max_retries + 1,
             run_at=task._run_at(now),

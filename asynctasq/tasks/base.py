@@ -96,6 +96,8 @@ class BaseTask(Generic[T]):
     _args: dict[str, Any]
     _options: DispatchOptions
     _progress_sink: Any
+    _required_fields: ClassVar[tuple[str, ...]] = ()
+    _init_signature: ClassVar[inspect.Signature | None] = None
 
     def __init_subclass__(
         cls, *, abstract: bool = False, name: str | None = None, **kw: Any
@@ -117,7 +119,12 @@ class BaseTask(Generic[T]):
         cls.task_config = merged
         if abstract:
             return
-        _check_argument_names(cls.__qualname__, _declared_fields(cls))
+        fields = _declared_fields(cls)
+        _check_argument_names(cls.__qualname__, fields)
+        # worked out once per class: building a task is on every dispatch's hot path
+        cls._required_fields = tuple(f for f in fields if not hasattr(cls, f))
+        custom_init = cls.__init__ is not BaseTask.__init__
+        cls._init_signature = inspect.signature(cls.__init__) if custom_init else None
         init = cls.__dict__.get("__init__")
         if init is not None:
             params = list(inspect.signature(init).parameters.values())[1:]
@@ -149,16 +156,13 @@ class BaseTask(Generic[T]):
 
     def __init__(self, **kwargs: Any) -> None:
         """The default constructor: keyword arguments become attributes."""
-        _check_argument_names(type(self).__qualname__, kwargs)
-        missing = [
-            f
-            for f in _declared_fields(type(self))
-            if f not in kwargs and not hasattr(type(self), f)
-        ]
+        cls = type(self)
+        if RESERVED_NAMES.intersection(kwargs) or any(k.startswith("_") for k in kwargs):
+            _check_argument_names(cls.__qualname__, kwargs)
+        missing = [f for f in cls._required_fields if f not in kwargs]
         if missing:
-            raise TypeError(f"{type(self).__qualname__} missing argument(s): {', '.join(missing)}")
-        for key, value in kwargs.items():
-            setattr(self, key, value)
+            raise TypeError(f"{cls.__qualname__} missing argument(s): {', '.join(missing)}")
+        self.__dict__.update(kwargs)
 
     # -- the body and hooks ----------------------------------------------------------
 
@@ -278,14 +282,16 @@ def _declared_fields(cls: type) -> list[str]:
     return fields
 
 
-def _bind_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    init = cls.__init__  # type: ignore[misc]
-    if init is BaseTask.__init__:
+def _bind_arguments(
+    cls: type[BaseTask[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    signature = cls._init_signature
+    if signature is None:
         if args:
             raise TypeError(f"{cls.__qualname__}() takes keyword arguments only")
         return dict(kwargs)
-    bound = inspect.signature(init).bind(None, *args, **kwargs)
-    params = inspect.signature(init).parameters
+    bound = signature.bind(None, *args, **kwargs)
+    params = signature.parameters
     arguments: dict[str, Any] = {}
     for name, value in list(bound.arguments.items())[1:]:
         if params[name].kind is inspect.Parameter.VAR_KEYWORD:
