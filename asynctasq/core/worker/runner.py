@@ -168,7 +168,12 @@ class JobRunner:
                     self._failure_event("task_retrying", job, exc, started, run_at=run_at)
                 )
             return Retried(
-                job.id, self.worker_id, job.attempts, run_at=run_at, error=format_error(exc)
+                job.id,
+                self.worker_id,
+                job.attempts,
+                queue=job.queue,
+                run_at=run_at,
+                error=format_error(exc),
             )
         log.error(
             "job %s (%s) failed for good after %d attempt(s): %s",
