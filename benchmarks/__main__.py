@@ -88,7 +88,7 @@ def measure(args: argparse.Namespace, console: Console) -> Results:
         sweep=args.sweep,
     )
     suite = Suite(options, console)
-    suite.results.command = "python -m benchmarks " + shlex.join(sys.argv[1:])
+    suite.results.command = shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]])
     ready = suite.prepare()
     if not ready:
         console.print("[red]no system can run[/]: see the reasons above")

@@ -14,7 +14,7 @@ from benchmarks.suite.protocol import PG_DSN_ENV, OwnPostgresDatabase, pg_dsn
 worker_settings = settings_for(os.environ.get(PG_DSN_ENV, "postgresql://postgres@127.0.0.1/saq"))
 
 
-class SaqPostgresSystem(OwnPostgresDatabase, SaqSystem):  # type: ignore[misc]
+class SaqPostgresSystem(OwnPostgresDatabase, SaqSystem):
     name = "saq-postgres"
     best_concurrency = 200  # see benchmarks/suite/plan.py: BEST_FROM
 

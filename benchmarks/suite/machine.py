@@ -28,13 +28,6 @@ class Machine:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def line(self) -> str:
-        return (
-            f"{self.cores} cores ({self.cpu}), {self.memory_gib:.0f} GiB, {self.system}; "
-            f"Python {self.python}; Redis {self.redis}; PostgreSQL {self.postgres}; "
-            f"load average {self.load_start:.1f} at the start, {self.load_end:.1f} at the end"
-        )
-
 
 def _cpu_model() -> str:
     try:

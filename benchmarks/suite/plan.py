@@ -70,9 +70,9 @@ def budget(*, quick: bool, jobs: int | None = None, runs: int | None = None) -> 
             runs=1,
             latency_jobs=50,
             cpu_jobs=100,
-            enqueue_cap=1.0,
-            drain_cap=1.5,
-            latency_cap=1.5,
+            enqueue_cap=0.5,
+            drain_cap=1.0,
+            latency_cap=1.0,
             start_timeout=60,
         )
     else:

@@ -40,12 +40,14 @@ SHORT = {
     "latency_done_p99": "p99",
 }
 
-#: how asynctasq gets ahead, by family: its design, not a guess at the peers
-WHY_AHEAD = {
+#: how asynctasq gets ahead, by family (or by family and broker): its design, not a
+#: guess at the peers
+WHY_AHEAD: dict[str | tuple[str, str], str] = {
     "Enqueue one by one": "the enqueue is one statement or script call on a pooled asyncio "
     "connection",
-    "Enqueue in bulk": "`dispatch_many()` stores the whole batch in one round trip, where "
-    "the peers' group APIs (Celery's and Dramatiq's `group()`) still send one message per job",
+    "Enqueue in bulk": "`dispatch_many()` stores the whole batch in one round trip",
+    ("Enqueue in bulk", "redis"): "`dispatch_many()` stores the whole batch in one round "
+    "trip, where Celery's and Dramatiq's `group()` still send one message per job",
     "Drain no-op jobs": "a worker claims as many jobs as it has free slots in one reserve "
     "call and settles finished jobs in batches, one round trip per batch, where the peers "
     "pay one or more round trips per job",
@@ -53,15 +55,19 @@ WHY_AHEAD = {
     "batched, so 100 concurrent 10 ms awaits cost little more than the awaits",
     "CPU-bound jobs": "jobs reach the process pool as msgpack bytes while the event loop "
     "keeps claiming and settling in batches",
-    "Idle latency to start": "an idle worker blocks on the queue's wake list with its claim "
-    "queued behind it on the same connection, so an enqueue reaches it in one round trip "
-    "instead of at the next poll",
+    "Idle latency to start": "an idle worker waits for the enqueue's signal rather than "
+    "polling on a timer",
+    ("Idle latency to start", "redis"): "an idle worker blocks on the queue's wake list "
+    "with its claim queued behind it on the same connection, so an enqueue reaches it in "
+    "one round trip",
+    ("Idle latency to start", "postgres"): "an idle worker waits on LISTEN/NOTIFY and, once "
+    "notified, claims with a single `FOR UPDATE SKIP LOCKED` statement",
     "Idle latency to completion": "the outcome is settled as soon as the job ends, batched "
     "only with outcomes ready at the same moment",
     "Worker memory": "the worker is one process with no per-job state beyond the job record",
 }
 #: what a peer's lead comes down to, by the same token
-WHY_BEHIND = {
+WHY_BEHIND: dict[str | tuple[str, str], str] = {
     "Enqueue one by one": "every system makes one round trip per job here, so the client's "
     "own cost per call decides: asynctasq builds a full job record (id, attempts, lease and "
     "retry fields, a msgpack payload) and sends it through the asyncio client, where a "
@@ -127,6 +133,10 @@ def _phrase(f: Finding) -> str:
     )
 
 
+def _why(table: dict[str | tuple[str, str], str], family: str, broker: str) -> str:
+    return table.get((family, broker)) or table[family]
+
+
 def _broker_reading(results: Results, broker: str) -> list[str]:
     ours = results.ours_for(broker)
     peers = [s for s in results.ordered_systems(broker) if s != ours]
@@ -149,8 +159,8 @@ def _broker_reading(results: Results, broker: str) -> list[str]:
                         "behind": "behind"}[verdict]  # fmt: skip
                 parts.append(f"{head} ({'; '.join(chosen)})")
         verdicts = {f.verdict for f in findings}
-        why = [WHY_AHEAD[family]] if "ahead" in verdicts else []
-        why += [WHY_BEHIND[family]] if "behind" in verdicts else []
+        why = [_why(WHY_AHEAD, family, broker)] if "ahead" in verdicts else []
+        why += [_why(WHY_BEHIND, family, broker)] if "behind" in verdicts else []
         because = f" Why: {'; '.join(why)}." if why else ""
         lines.append(f"- {family}: {', '.join(parts)}.{because}")
     return lines

@@ -2,8 +2,9 @@
 
 A claim locks up to ``limit`` due rows on the claim index, skipping rows another
 worker holds, and marks them active in the same transaction; outcomes are applied a
-batch at a time (one locking read to fence them, one DELETE, one UPDATE). Idle
-workers poll adaptively (see waiting.py): MySQL has no LISTEN/NOTIFY.
+batch at a time (one DELETE and one UPDATE, each fenced by state, worker and attempt).
+Each takes two round trips (session.py). Idle workers poll adaptively (waiting.py):
+MySQL has no LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class MySQLDriver(OperatorSide, Driver):
             session = Session(await caller_connection(connection))
             await self._check_database(session)
             if queues:  # outside the caller's transaction: no lock held until it ends
-                await self._db.run(lambda s: self._register(s, queues))
+                await self._db.run(lambda s: s.batch(_register(queues)))
             ids = await self._insert(session, jobs, rows, None)
         self._known_queues.update(queues)
         self._wakeup.wake()
@@ -178,7 +179,7 @@ class MySQLDriver(OperatorSide, Driver):
         transaction (registered elsewhere, never committed here)."""
         steps: list[Step] = []
         if queues:
-            steps.append((Q["register_queues"], {"rows": [(q,) for q in queues]}))
+            steps.append(_register(queues))
         rendered = [session.render_value(row) for row in rows]
         for chunk in chunk_rows(rendered, max_bytes=self._max_statement):
             steps.append((Q["insert_jobs"], {"rows": chunk}))
@@ -194,11 +195,6 @@ class MySQLDriver(OperatorSide, Driver):
                 if job.unique_key in holders:
                     ids[i] = holders[job.unique_key]
         return ids
-
-    @staticmethod
-    async def _register(session: Session, queues: list[str]) -> None:
-        if queues:
-            await session.execute(Q["register_queues"], rows=[(q,) for q in queues])
 
     async def _check_database(self, session: Session) -> None:
         current = await session.scalar(Q["current_database"])
@@ -348,19 +344,14 @@ class MySQLDriver(OperatorSide, Driver):
         if not job_ids:
             return []
 
-        async def extend(session: Session) -> set[str]:
-            rows = await session.values(Q["held_by"], ids=list(job_ids), worker_id=worker_id)
-            held = {row[0] for row in rows}
-            if held:
-                await session.execute(
-                    Q["extend_leases"],
-                    ids=sorted(held),
-                    worker_id=worker_id,
-                    lease_until=time.time() + lease_seconds,
-                )
-            return held
-
-        held = await self._db.run(extend)
+        ids = list(job_ids)
+        lease = {"ids": ids, "worker_id": worker_id, "lease_until": time.time() + lease_seconds}
+        held_now, _ = await self._db.run(
+            lambda s: s.batch(
+                (Q["held_by"], {"ids": ids, "worker_id": worker_id}), (Q["extend_leases"], lease)
+            )
+        )
+        held = {row[0] for row in held_now.rows}
         return [job_id for job_id in job_ids if job_id in held]
 
     async def recover_expired(self) -> int:
@@ -385,3 +376,7 @@ class MySQLDriver(OperatorSide, Driver):
         if total:
             self._wakeup.wake()
         return total
+
+
+def _register(queues: list[str]) -> Step:
+    return (Q["register_queues"], {"rows": [(queue,) for queue in queues]})
