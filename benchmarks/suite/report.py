@@ -165,6 +165,11 @@ def method(results: Results) -> str:
             "pure-Python loop (~5 ms), one pool process per core.",
             "- Memory: the peak resident set (VmHWM) of every process of the worker, summed, "
             "during the drain at concurrency 10.",
+            "- Every system runs with its defaults except the settings listed above (arq, for "
+            "one, keeps its 0.5 s poll). On PostgreSQL the queued jobs' tables are ANALYZEd "
+            "before each drain: a table just emptied and refilled otherwise keeps an empty "
+            "table's planner statistics until autovacuum comes by, which slowed one peer "
+            "tenfold.",
             "- Redis peers each own a database number (10-15), emptied with FLUSHDB before "
             "and after each step while the suite runs: keep no data there. PostgreSQL peers "
             "each get a database created and dropped by the run; asynctasq uses a key prefix "

@@ -296,3 +296,16 @@ async def test_concurrent_claims_over_several_queues_never_share_a_job(
         60,
     )
     assert len(seen) == len(set(seen)) == 1500
+
+
+@only_backends("postgres")
+async def test_claims_keep_the_jobs_table_vacuumed(backend: Backend) -> None:
+    await (await backend.new_driver()).enqueue([job() for _ in range(2000)])
+    for _ in range(2):  # two processes' drivers, one after the other
+        driver = await backend.new_driver(vacuum_every=1000)
+        got = await driver.reserve(["default"], limit=1000, worker_id="w", lease_seconds=30)
+        await driver.settle([Completed(j.id, "w", j.attempts) for j in got])
+        deadline = time.monotonic() + 10
+        while driver._vacuum.runs < 1:  # type: ignore[attr-defined]  # in the background
+            assert time.monotonic() < deadline, "no vacuum ran"
+            await asyncio.sleep(0.05)

@@ -173,9 +173,8 @@ class BufferedEmitter(EventEmitter):
             if self._failures:
                 log.info("%r reachable again", self)
             self._connected, self._failures = True, 0
-        count = min(len(self._buffer), self.batch_size)
-        batch = [self._buffer.popleft() for _ in range(count)]
-        self._in_flight = count
+        batch = self._take(self.batch_size)
+        count = self._in_flight = len(batch)
         try:
             async with asyncio.timeout(self.send_timeout):
                 await self._send(batch)
@@ -189,6 +188,14 @@ class BufferedEmitter(EventEmitter):
         finally:
             self._in_flight = 0
 
+    def _take(self, most: int) -> list[Event]:
+        buffer = self._buffer
+        if len(buffer) <= most:  # the usual case: all of it, at C speed
+            batch = list(buffer)
+            buffer.clear()
+            return batch
+        return [buffer.popleft() for _ in range(most)]
+
     async def _reset(self) -> None:
         self._connected = False
         with contextlib.suppress(Exception):
@@ -200,7 +207,7 @@ class BufferedEmitter(EventEmitter):
             return
         with contextlib.suppress(BaseException):
             while self._buffer:
-                batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), 1000))]
+                batch = self._take(self.batch_size)
                 await asyncio.wait_for(self._send(batch), 1.0)
                 self.sent += len(batch)
 

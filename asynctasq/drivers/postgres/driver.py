@@ -28,6 +28,7 @@ from asynctasq.drivers.postgres.listener import Listener
 from asynctasq.drivers.postgres.migrator import apply_migrations, schema_version
 from asynctasq.drivers.postgres.sql import SchemaSQL
 from asynctasq.drivers.postgres.transactional import raw_connection
+from asynctasq.drivers.postgres.vacuum import Vacuum
 from asynctasq.drivers.sql.rows import job_from_row
 from asynctasq.jobs import Job, JobState, Outcome, QueueStats, WorkerInfo
 
@@ -69,6 +70,7 @@ class PostgresDriver(Driver):
         poll_interval: float = 1.0,
         migrate_on_connect: bool = True,
         application_name: str = "asynctasq",
+        vacuum_every: int = 20_000,
     ) -> None:
         if max_pool_size < 1:
             raise ValueError("max_pool_size (ASYNCTASQ_POSTGRES_MAX_POOL_SIZE) must be >= 1")
@@ -82,6 +84,7 @@ class PostgresDriver(Driver):
         self.poll_interval = poll_interval
         self.migrate_on_connect = migrate_on_connect
         self._db = PoolRunner()
+        self._vacuum = Vacuum(self._db, self.sql, vacuum_every)
         self._listener: Listener | None = None
         self._wakeup = asyncio.Event()
         self._connect_lock = asyncio.Lock()
@@ -128,6 +131,7 @@ class PostgresDriver(Driver):
             self._listener = Listener(lambda: self.settings.connect(timeout=5.0), self._wake)
 
     async def disconnect(self) -> None:
+        await self._vacuum.close()
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
@@ -236,6 +240,7 @@ class PostgresDriver(Driver):
             )
             remaining = deadline - time.monotonic()
             if rows or remaining <= 0:
+                self._vacuum.claimed(len(rows))
                 jobs = [claimed_job(row) for row in rows]
                 jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
                 return jobs

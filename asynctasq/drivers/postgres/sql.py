@@ -63,6 +63,7 @@ class SchemaSQL:
         ]
         # one advisory lock key per schema: concurrent migrators of one schema queue up
         self.migration_lock_key = int(_md5(f"asynctasq-migrate:{schema}")[:15], 16)
+        self.vacuum_lock_key = int(_md5(f"asynctasq-vacuum:{schema}")[:15], 16)
 
     def _bind(self, text: str) -> str:
         for placeholder, value in self._fills.items():

@@ -32,6 +32,18 @@ SELECT max(version) FROM {schema}.migrations;
 -- name: record_migration
 INSERT INTO {schema}.migrations (version, name, applied_at) VALUES ($1, $2, $3);
 
+-- name: vacuum_lock
+-- one vacuum of the schema's jobs table at a time, across every process (vacuum.py)
+SELECT pg_try_advisory_lock($1::bigint);
+
+-- name: vacuum_unlock
+SELECT pg_advisory_unlock($1::bigint);
+
+-- name: vacuum
+-- SKIP_LOCKED: never queue behind autovacuum; TRUNCATE false: never take the lock
+-- that would stall workers to give trailing empty pages back
+VACUUM (SKIP_LOCKED, TRUNCATE false) {schema}.jobs;
+
 -- name: enqueue
 -- ON CONFLICT DO NOTHING: a job id already stored (a retried call whose first reply
 -- was lost) or an unfinished job holding the same unique_key is not stored twice.
