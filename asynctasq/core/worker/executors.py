@@ -54,6 +54,19 @@ class Executors:
             )
         return self._processes
 
+    def warm_up(self) -> asyncio.Task[None] | None:
+        """Start the process pool in the background when the worker's own task modules
+        define process tasks, so their first job does not wait for process start-up."""
+        modules = self._process_args[2]
+        wanted = any(
+            cls.executor == "process"
+            and any(cls.__module__ == m or cls.__module__.startswith(m + ".") for m in modules)
+            for cls in (registry.get(name) for name in registry)
+        )
+        if not wanted:
+            return None
+        return asyncio.create_task(self.processes.warm_up(), name="asynctasq-pool-warm-up")
+
     async def run(self, task: BaseTask[Any], job: Job) -> Any:
         try:
             return await self._run(task, job)

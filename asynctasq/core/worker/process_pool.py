@@ -176,6 +176,20 @@ class ProcessPool:
                     self._recycle(child, spent=_is_memory_error(reply))
         return self._result(reply)
 
+    async def warm_up(self) -> None:
+        """Start the pool's processes ahead of the first job (a process costs about a
+        second to start and import the task modules)."""
+        missing = self.size - len(self._idle) - len(self._busy)
+        for _ in range(max(missing, 0)):
+            if self._closed:
+                return
+            child = await self._spawn()
+            if self._closed:
+                child.retire()
+                self._reap(child)
+                return
+            self._idle.append(child)
+
     async def _take(self) -> _Child:
         """An idle process, or a new one; one that died while idle (OOM killer, a
         stray signal) is replaced here instead of failing the next job."""

@@ -132,6 +132,7 @@ class Worker:
             task_modules=self.task_modules,
         )
         self._executors = executors
+        self._warm_up = executors.warm_up()
         self._outcomes = OutcomeBuffer(self.driver, on_settled=self._settled)
         self._runner = JobRunner(
             worker_id=self.worker_id,
@@ -338,6 +339,8 @@ class Worker:
             task.cancel()  # their runners release them to pending
         if leftovers:
             await asyncio.wait(leftovers, timeout=5)
+        if self._warm_up is not None and not self._warm_up.done():
+            await asyncio.wait([self._warm_up], timeout=10)  # then close() retires them
         await self._executors.close(kill=bool(leftovers))
         await deliver_outcomes(self._outcomes, max(self.shutdown_timeout, 10.0), self._hurry)
         flusher.cancel()
