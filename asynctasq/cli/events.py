@@ -122,7 +122,8 @@ def describe(event: Event, *, rich: bool = False) -> str:
     else:
         detail = f"{event.task} {event.task_id} queue {event.queue}"
         if event.attempt:
-            detail += f" attempt {event.attempt}/{event.max_attempts}"
+            detail += f" attempt {event.attempt}"
+            detail += f"/{event.max_attempts}" if event.max_attempts else ""
         if event.duration_ms is not None:
             detail += f" {event.duration_ms:.1f}ms"
         if event.progress is not None:
