@@ -24,6 +24,7 @@ __all__ = [
     "Settings",
     "env_var",
     "get_global_config",
+    "redact_secrets",
     "redact_url",
     "set_global_config",
 ]
@@ -213,6 +214,11 @@ class Config:
         "Jobs a pool process runs before it is replaced (empty: never)",
         minimum=1,
     )
+    process_pool_prestart: bool = _setting(
+        True,
+        "ASYNCTASQ_PROCESS_POOL_PRESTART",
+        "Start the process pool with the worker when its task modules define process tasks",
+    )
     # -- events and logs -------------------------------------------------------------
     events_redis_url: str | None = _setting(
         None, "ASYNCTASQ_EVENTS_REDIS_URL", "Publish events on this Redis (empty: off)", secret=True
@@ -303,6 +309,15 @@ def env_var(name: str) -> str:
 def redact_url(url: str) -> str:
     """Hide the password of a URL or DSN, for logs, events and reprs."""
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+# a password inside any URL of a free text: scheme://user:password@host
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s/]+@")
+
+
+def redact_secrets(text: str) -> str:
+    """Hide URL passwords in free text: error messages, tracebacks, log lines."""
+    return _URL_PASSWORD.sub(r"\1***@", text) if "://" in text else text
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -18,7 +18,7 @@ from asynctasq.config import Config, redact_url
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.mysql import MySQLDriver
 from asynctasq.drivers.mysql.dsn import MySQLSettings
-from tests.backends import Backend
+from tests.backend_base import Backend
 
 SERVER_DSN = os.environ.get("ASYNCTASQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3306/test")
 

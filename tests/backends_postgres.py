@@ -15,7 +15,7 @@ import pytest
 from asynctasq.config import Config, redact_url
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.postgres import PostgresDriver
-from tests.backends import Backend
+from tests.backend_base import Backend
 
 DSN = os.environ.get("ASYNCTASQ_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 

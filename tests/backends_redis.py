@@ -28,7 +28,7 @@ from asynctasq.config import Config
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.keys import RedisKeys
 from asynctasq.drivers.redis import RedisDriver
-from tests.backends import Backend
+from tests.backend_base import Backend
 
 
 def local_redis_url() -> str:

@@ -115,7 +115,9 @@ class AsyncTasqSystem(System):
         else:
             argv += ["--concurrency", str(concurrency)]
         env = {k: "" for k in os.environ if k.startswith("ASYNCTASQ_")}
-        return WorkerSpec(argv, {**env, **config_env(self._config)})
+        # like the peers' workers, one that serves no CPU jobs starts no process pool
+        prestart = {"ASYNCTASQ_PROCESS_POOL_PRESTART": str(kind == "cpu").lower()}
+        return WorkerSpec(argv, {**env, **config_env(self._config), **prestart})
 
 
 class RedisSystem(AsyncTasqSystem):

@@ -312,3 +312,20 @@ async def test_a_worker_serves_only_its_queues(queues: list[str]) -> None:
     await drain(driver, queues, config=FAST)
     states = [(await driver.get(i)).state for i in ids]  # type: ignore[union-attr]
     assert states == [JobState.COMPLETED, JobState.COMPLETED, JobState.PENDING]
+
+
+class LeaksDsn(AsyncTask[None]):
+    config = {"max_attempts": 1}
+
+    async def execute(self) -> None:
+        raise ConnectionError("cannot reach postgresql://app:hunter2@db:5432/app")
+
+
+async def test_passwords_in_errors_never_reach_the_broker_or_the_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outcome = await run_job(LeaksDsn(), config=FAST)
+    assert outcome.error is not None
+    assert "hunter2" not in outcome.error
+    assert "postgresql://app:***@db:5432/app" in outcome.error
+    assert "hunter2" not in caplog.text

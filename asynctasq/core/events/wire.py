@@ -15,12 +15,12 @@ Error texts that leave the process are scrubbed of URL passwords.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgpack
 
+from asynctasq.config import redact_secrets
 from asynctasq.core.events.types import EVENT_TYPES, FIELDS, Event
 
 __all__ = [
@@ -39,13 +39,7 @@ EVENTS_PER_MESSAGE = 256
 _MAX_TEXT = 2000
 
 _ERROR, _TRACEBACK = FIELDS.index("error"), FIELDS.index("traceback")
-# a password inside any URL of a free text: scheme://user:password@host
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s/]+@")
-
-
-def scrub(text: str) -> str:
-    """Hide URL passwords in an error message or traceback."""
-    return _URL_PASSWORD.sub(r"\1***@", text) if "://" in text else text
+scrub = redact_secrets
 
 
 def _rows(events: Sequence[Event]) -> list[Sequence[Any]]:

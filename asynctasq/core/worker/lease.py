@@ -46,7 +46,7 @@ class LeaseKeeper:
         self.tick = min(heartbeat_interval, lease_seconds / 3)
 
     async def run(self) -> None:
-        next_beat = 0.0
+        next_beat = time.monotonic() + self.heartbeat_interval  # start() beat already
         while True:
             try:
                 if self.renewal_thread is None or not self.renewal_thread.healthy:

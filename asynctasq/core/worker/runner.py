@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from asynctasq.config import Config
+from asynctasq.config import Config, redact_secrets
 from asynctasq.core.events.emitters import EventEmitter
 from asynctasq.core.events.progress import ProgressSink
 from asynctasq.core.events.types import Event
@@ -39,10 +39,10 @@ ProgressReporter = Callable[[BaseTask[Any], float, dict[str, Any]], Awaitable[No
 def format_error(exc: BaseException, *, with_traceback: bool = True) -> str:
     head = f"{type(exc).__qualname__}: {exc}"
     if not with_traceback:
-        return head
+        return redact_secrets(head)
     remote = getattr(exc, "remote_traceback", None)
     tb = remote or "".join(traceback.format_exception(exc))
-    return f"{head}\n\n{tb}"
+    return redact_secrets(f"{head}\n\n{tb}")
 
 
 def _short_traceback(exc: BaseException, frames: int = 3) -> str:

@@ -132,7 +132,7 @@ class Worker:
             task_modules=self.task_modules,
         )
         self._executors = executors
-        self._warm_up = executors.warm_up()
+        self._warm_up = executors.warm_up() if self.config.process_pool_prestart else None
         self._outcomes = OutcomeBuffer(self.driver, on_settled=self._settled)
         self._runner = JobRunner(
             worker_id=self.worker_id,
