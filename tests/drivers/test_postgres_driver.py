@@ -309,3 +309,48 @@ async def test_claims_keep_the_jobs_table_vacuumed(backend: Backend) -> None:
         while driver._vacuum.runs < 1:  # type: ignore[attr-defined]  # in the background
             assert time.monotonic() < deadline, "no vacuum ran"
             await asyncio.sleep(0.05)
+
+
+@only_backends("postgres")
+async def test_statements_stay_on_their_indexes_when_statistics_say_empty(
+    backend: Backend,
+) -> None:
+    """A queue table is often analyzed while empty; then filled. The worker's statements
+    must still reach rows through the primary key, not scan or join the whole table."""
+    from asynctasq.drivers.postgres.batches import settle_args
+
+    driver = await backend.new_driver()
+    schema = backend.schema  # type: ignore[attr-defined]
+    con = await driver._db.pool.acquire()  # type: ignore[attr-defined]  # the driver's settings
+    try:
+        await con.execute(f'ANALYZE "{schema}".jobs')  # statistics: no rows at all
+        await driver.enqueue([job() for _ in range(3000)])
+        got = await driver.reserve(["default"], limit=1000, worker_id="w", lease_seconds=30)
+        outcomes = [Completed(j.id, "w", j.attempts) for j in got]
+        now = time.time()
+        statements = {
+            "settle": (settle_args(outcomes, False), [now]),
+            "settle (kept)": (settle_args(outcomes, True), [now]),
+            "renew": ([[j.id for j in got], "w", now + 30], []),
+        }
+        for name, (args, extra) in statements.items():
+            query = driver.sql["settle" if name.startswith("settle") else name]  # type: ignore[attr-defined]
+            async with con.transaction():
+                plan = "\n".join(r[0] for r in await con.fetch("EXPLAIN " + query, *args, *extra))
+            assert "Seq Scan on jobs" not in plan, (name, plan)
+            assert "Join" not in plan and "Nested Loop" not in plan, (name, plan)
+            assert "jobs_pkey" in plan, (name, plan)
+    finally:
+        await driver._db.pool.release(con)  # type: ignore[attr-defined]
+
+
+@only_backends("postgres")
+async def test_enqueueing_the_same_jobs_again_stores_them_once(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    jobs = [job() for _ in range(50)]
+    ids = [j.id for j in jobs]
+    assert await driver.enqueue(jobs) == ids
+    # the same batch again (a caller retrying, or a retry whose first reply was lost)
+    assert await driver.enqueue(jobs) == ids
+    assert await driver.enqueue([*jobs[:10], extra := job()]) == [*ids[:10], extra.id]
+    assert (await driver.stats("default")).depth == 51

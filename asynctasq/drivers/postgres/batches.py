@@ -61,13 +61,17 @@ def _kind(outcome: Outcome, keep_completed: bool) -> str:
 
 
 def settle_args(outcomes: Sequence[Outcome], keep_completed: bool) -> list[Any]:
-    """$1..$7 of the ``settle`` query."""
+    """$1..$9 of the ``settle`` query (outcomes: one per job)."""
+    kinds = [_kind(o, keep_completed) for o in outcomes]
     return [
-        [o.job_id for o in outcomes],
+        [o.job_id for o, kind in zip(outcomes, kinds, strict=True) if kind == "delete"],
+        [o.job_id for o, kind in zip(outcomes, kinds, strict=True) if kind != "delete"],
         [o.worker_id for o in outcomes],
         [o.attempt for o in outcomes],
-        [_kind(o, keep_completed) for o in outcomes],
+        kinds,
         [o.result if isinstance(o, Completed) else None for o in outcomes],
         [o.run_at if isinstance(o, Retried) else None for o in outcomes],
         [o.error if isinstance(o, Retried | Failed) else None for o in outcomes],
+        # SQL arrays count from 1
+        json.dumps({o.job_id: i for i, o in enumerate(outcomes, 1)}),
     ]

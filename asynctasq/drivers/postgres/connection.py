@@ -54,13 +54,13 @@ class ConnectionSettings:
             )
         self.dsn = dsn
         given = parse_qs(parts.query)
-        # settings in the DSN win; JIT compilation costs more than these short
-        # statements ever run, so it is off unless the DSN asks for it
-        self.server_settings = {
-            key: value
-            for key, value in (("application_name", application_name), ("jit", "off"))
-            if key not in given
-        }
+        # Settings in the DSN win. JIT compilation costs more than these short statements
+        # ever run. The jobs table's statistics swing between "empty" and "full" as the
+        # queue drains and fills; planned on a day it looked empty, a statement would scan
+        # the whole table for a batch of ids: every statement of the driver reaches rows
+        # through an index, so its connections rule sequential scans out.
+        defaults = {"application_name": application_name, "jit": "off", "enable_seqscan": "off"}
+        self.server_settings = {k: v for k, v in defaults.items() if k not in given}
 
     @property
     def safe_dsn(self) -> str:

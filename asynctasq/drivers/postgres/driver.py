@@ -177,7 +177,8 @@ class PostgresDriver(Driver):
         if connection is not None:
             con = await raw_connection(connection)  # no retries: it is the caller's
             try:
-                holders = await self._insert(con, todo)
+                # a failed statement would abort the caller's transaction: no plain try
+                holders = await self._insert(con, todo, idempotent=True)
             except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError) as exc:
                 raise DriverError(
                     f"connection= reaches a database without the asynctasq schema "
@@ -185,15 +186,28 @@ class PostgresDriver(Driver):
                     "or run `python -m asynctasq migrate` against that one"
                 ) from exc
         else:
-            holders = await self._db.run(lambda con: self._insert(con, todo))
+            tries = 0
+
+            async def insert(con: Any) -> dict[str, str]:
+                nonlocal tries
+                tries += 1  # a retry may find the jobs its lost first try stored
+                return await self._insert(con, todo, idempotent=tries > 1)
+
+            holders = await self._db.run(insert)
         return [holders.get(job.id, job.id) for job in jobs]
 
-    async def _insert(self, con: Any, jobs: Sequence[Job]) -> dict[str, str]:
+    async def _insert(self, con: Any, jobs: Sequence[Job], *, idempotent: bool) -> dict[str, str]:
         """Store ``jobs``; returns {job id: id of the unfinished job holding its
         unique_key} for the jobs that were not stored because of that key."""
+        if not idempotent and not _any_keyed(jobs):
+            try:
+                await con.fetchrow(self.sql["enqueue"], *enqueue_args(jobs))
+                return {}
+            except asyncpg.UniqueViolationError:
+                pass  # a job of the batch was stored before (enqueued twice): go on below
         holders: dict[str, str] = {}
         for _ in range(_UNIQUE_ROUNDS):
-            row = await con.fetchrow(self.sql["enqueue"], *enqueue_args(jobs))
+            row = await con.fetchrow(self.sql["enqueue_idempotent"], *enqueue_args(jobs))
             if row["inserted"] == len(jobs) or not _any_keyed(jobs):
                 break  # the rest (if any) are ids already stored by an earlier try
             stored = set(row["keyed"])

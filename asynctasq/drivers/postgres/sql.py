@@ -45,6 +45,14 @@ def channel_name(schema: str, queue: str) -> str:
     return _channel_prefix(schema) + _md5(queue)[:20]
 
 
+#: statements made from another one by filling a placeholder (see queries.sql);
+#: the base statement itself gets the placeholder removed
+_VARIANTS = {
+    "enqueue_idempotent": ("enqueue", "{on_conflict}", "ON CONFLICT DO NOTHING"),
+    "enqueue": ("enqueue", "{on_conflict}", ""),
+}
+
+
 class SchemaSQL:
     """Named queries, schema.sql and migrations with their placeholders filled in."""
 
@@ -58,6 +66,8 @@ class SchemaSQL:
             "{channel}": f"'{_channel_prefix(schema)}' || left(md5(q), 20)",
         }
         self.queries = {name: self._bind(text) for name, text in load_queries("postgres").items()}
+        for name, (base, placeholder, value) in _VARIANTS.items():
+            self.queries[name] = self.queries[base].replace(placeholder, value)
         self.migrations = [
             dataclasses.replace(m, sql=self._bind(m.sql)) for m in load_migrations("postgres")
         ]

@@ -6,6 +6,12 @@
 -- Lists travel as arrays ($n::text[] with unnest), so every statement is static text
 -- that asyncpg prepares once per connection, and a batch is one round trip.
 --
+-- The table's statistics swing between "empty" and "full" as the queue drains and
+-- fills, so the worker's statements leave the planner no bad choice: rows are reached
+-- through the primary key (id = ANY) or the one partial index meant for the statement,
+-- never through a join on jobs, and the driver's connections run with
+-- enable_seqscan=off (connection.py).
+--
 -- Locking rules that keep this deadlock-free: the claim, renew and recover_expired
 -- take their rows with SKIP LOCKED (they never wait); settle waits only on rows a
 -- single-row statement holds. NOTIFY is transactional: an enqueue inside the caller's
@@ -45,8 +51,11 @@ SELECT pg_advisory_unlock($1::bigint);
 VACUUM (SKIP_LOCKED, TRUNCATE false) {schema}.jobs;
 
 -- name: enqueue
--- ON CONFLICT DO NOTHING: a job id already stored (a retried call whose first reply
--- was lost) or an unfinished job holding the same unique_key is not stored twice.
+-- {on_conflict} makes two statements of this one (sql.py): "enqueue", a plain insert
+-- (a fifth quicker), for a batch without unique keys on its first try; and
+-- "enqueue_idempotent", with ON CONFLICT DO NOTHING, where a job id may be stored
+-- already (a retried call whose first reply was lost) or an unfinished job may hold the
+-- same unique_key: those are not stored twice.
 WITH registered AS (
     INSERT INTO {schema}.queues (name) SELECT unnest($13::text[]) ON CONFLICT DO NOTHING
 ), inserted AS (
@@ -61,7 +70,7 @@ WITH registered AS (
         $7::float8[], $8::float8[], $9::float8[], $10::text[], $11::text[], $12::float8[]
     ) AS n(id, task, queue, payload, priority, max_attempts, run_at, created_at, timeout,
            unique_key, depends_on, expires_at)
-    ON CONFLICT DO NOTHING
+    {on_conflict}
     RETURNING id, unique_key
 ), woken AS (
     SELECT pg_notify({channel}, '') FROM unnest($13::text[]) AS q
@@ -130,33 +139,37 @@ FROM levels l
 WHERE l.priority IS NOT NULL;
 
 -- name: settle
--- Every outcome of a batch in one statement, fenced by (state, worker_id, attempt);
+-- Every outcome of a batch in one statement: $1 the ids of completed jobs to delete, $2
+-- the ids of the others; $3.. one array per outcome field, and $9 maps each job id to
+-- its position in them. A row is reached through the primary key only and finds its
+-- outcome in O(log n): no join the planner could turn into "every outcome against every
+-- job" on a day the table's statistics say it is empty. The fence: the job is still held
+-- by the outcome's worker and attempt (worker_id is set only while a job is active).
 -- kind is delete (completed, not kept), complete, retry, fail or release.
-WITH outcome AS (
-    SELECT * FROM unnest(
-        $1::text[], $2::text[], $3::integer[], $4::text[], $5::bytea[], $6::float8[],
-        $7::text[]
-    ) AS o(id, worker_id, attempt, kind, result, run_at, error)
-), deleted AS (
-    DELETE FROM {schema}.jobs j USING outcome o
-    WHERE o.kind = 'delete' AND j.id = o.id
-      AND j.state = 'active' AND j.worker_id = o.worker_id AND j.attempts = o.attempt
+WITH deleted AS (
+    DELETE FROM {schema}.jobs j
+    WHERE j.id = ANY($1::text[])
+      AND j.worker_id = ($3::text[])[($9::jsonb ->> j.id)::integer]
+      AND j.attempts = ($4::integer[])[($9::jsonb ->> j.id)::integer]
     RETURNING j.id
 ), updated AS (
     UPDATE {schema}.jobs j SET
-        state = CASE o.kind
+        state = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
             WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' ELSE 'pending' END,
-        result = CASE WHEN o.kind = 'complete' THEN o.result ELSE j.result END,
-        error = CASE WHEN o.kind IN ('retry', 'fail') THEN o.error ELSE j.error END,
-        run_at = CASE o.kind WHEN 'retry' THEN o.run_at WHEN 'release' THEN $8 ELSE j.run_at END,
-        attempts = CASE WHEN o.kind = 'release' THEN greatest(j.attempts - 1, 0)
-            ELSE j.attempts END,
-        finished_at = CASE WHEN o.kind IN ('complete', 'fail') THEN $8 ELSE j.finished_at END,
+        result = coalesce(($6::bytea[])[($9::jsonb ->> j.id)::integer], j.result),
+        error = coalesce(($8::text[])[($9::jsonb ->> j.id)::integer], j.error),
+        run_at = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
+            WHEN 'retry' THEN ($7::float8[])[($9::jsonb ->> j.id)::integer]
+            WHEN 'release' THEN $10 ELSE j.run_at END,
+        attempts = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
+            WHEN 'release' THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,
+        finished_at = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
+            WHEN 'complete' THEN $10 WHEN 'fail' THEN $10 ELSE j.finished_at END,
         lease_until = NULL,
         worker_id = NULL
-    FROM outcome o
-    WHERE o.kind <> 'delete' AND j.id = o.id
-      AND j.state = 'active' AND j.worker_id = o.worker_id AND j.attempts = o.attempt
+    WHERE j.id = ANY($2::text[])
+      AND j.worker_id = ($3::text[])[($9::jsonb ->> j.id)::integer]
+      AND j.attempts = ($4::integer[])[($9::jsonb ->> j.id)::integer]
     RETURNING j.id, j.queue, j.state
 ), woken AS (
     SELECT pg_notify({channel}, '')
@@ -167,22 +180,23 @@ SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepte
 
 -- name: renew
 -- Reports what the worker holds as of the statement's start; a row locked right now
--- (its outcome is being settled, or it is being recovered) is left as it is.
+-- (its outcome is being settled, or it is being recovered) is left as it is. Rows are
+-- reached through the primary key (worker_id is set only while a job is active).
 WITH held AS (
-    SELECT id FROM {schema}.jobs
-    WHERE id = ANY($1::text[]) AND state = 'active' AND worker_id = $2
+    SELECT id FROM {schema}.jobs WHERE id = ANY($1::text[]) AND worker_id = $2
 ), renewed AS (
     UPDATE {schema}.jobs SET lease_until = $3
-    WHERE id IN (
+    WHERE id = ANY(ARRAY(
         SELECT id FROM {schema}.jobs
-        WHERE id = ANY($1::text[]) AND state = 'active' AND worker_id = $2
+        WHERE id = ANY($1::text[]) AND worker_id = $2
         FOR UPDATE SKIP LOCKED
-    )
+    ))
 )
 SELECT id FROM held;
 
 -- name: recover_expired
--- Every worker runs this each tick: SKIP LOCKED splits the work and never waits.
+-- Every worker runs this each tick: SKIP LOCKED splits the work and never waits. The
+-- expired rows are locked here, then updated through the primary key.
 WITH expired AS (
     SELECT id FROM {schema}.jobs
     WHERE state = 'active' AND lease_until < $1
@@ -195,8 +209,7 @@ WITH expired AS (
         run_at = CASE WHEN j.attempts >= j.max_attempts THEN j.run_at ELSE $1 END,
         lease_until = NULL,
         worker_id = NULL
-    FROM expired e
-    WHERE j.id = e.id
+    WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
     RETURNING j.queue, j.state
 ), woken AS (
     SELECT pg_notify({channel}, '')
@@ -286,8 +299,7 @@ WITH saved AS (
 SELECT count(*) FROM woken;
 
 -- name: set_progress
-UPDATE {schema}.jobs SET progress = $3
-WHERE id = $1 AND state = 'active' AND worker_id = $2;
+UPDATE {schema}.jobs SET progress = $3 WHERE id = $1 AND worker_id = $2;
 
 -- name: heartbeat
 WITH beat AS (
