@@ -345,12 +345,60 @@ async def test_statements_stay_on_their_indexes_when_statistics_say_empty(
 
 
 @only_backends("postgres")
-async def test_enqueueing_the_same_jobs_again_stores_them_once(backend: Backend) -> None:
+@pytest.mark.parametrize("size", [50, 600])  # an INSERT, a COPY
+async def test_enqueueing_the_same_jobs_again_stores_them_once(backend: Backend, size: int) -> None:
     driver = await backend.new_driver()
-    jobs = [job() for _ in range(50)]
+    jobs = [job() for _ in range(size)]
     ids = [j.id for j in jobs]
     assert await driver.enqueue(jobs) == ids
     # the same batch again (a caller retrying, or a retry whose first reply was lost)
     assert await driver.enqueue(jobs) == ids
     assert await driver.enqueue([*jobs[:10], extra := job()]) == [*ids[:10], extra.id]
-    assert (await driver.stats("default")).depth == 51
+    assert (await driver.stats("default")).depth == size + 1
+
+
+@only_backends("postgres")
+async def test_a_large_batch_stores_every_field_and_wakes_workers(backend: Backend) -> None:
+    consumer, producer = await backend.new_driver(), await backend.new_driver()
+    now = time.time()
+    jobs = [
+        job(
+            "bulk",
+            priority=i % 5 - 2,
+            max_attempts=3,
+            timeout=1.5,
+            depends_on=("x",) if i % 2 else (),
+            expires_at=now + 60,
+            payload=i.to_bytes(4, "big"),
+            run_at=now - 1,
+        )
+        for i in range(1000)
+    ]
+    waiting = asyncio.create_task(
+        consumer.reserve(["bulk"], limit=1, worker_id="w", lease_seconds=30, wait=30)
+    )
+    await asyncio.sleep(0.2)
+    assert await producer.enqueue(jobs) == [j.id for j in jobs]  # by COPY
+    assert len(await asyncio.wait_for(waiting, 5)) == 1  # NOTIFY at commit
+    for stored in jobs[1:6]:
+        got = await producer.get(stored.id)
+        assert got is not None
+        assert (got.payload, got.priority, got.timeout, got.depends_on) == (
+            stored.payload,
+            stored.priority,
+            1.5,
+            stored.depends_on,
+        )
+        assert (got.run_at, got.expires_at) == (stored.run_at, stored.expires_at)
+    assert "bulk" in await producer.queues()
+
+
+@only_backends("postgres")
+async def test_the_claims_relaxed_commit_stays_inside_the_claim(backend: Backend) -> None:
+    driver = await backend.new_driver(min_pool_size=1, max_pool_size=1)  # one connection
+    show = "SHOW synchronous_commit"
+    before = await driver._db.fetchval(show)  # type: ignore[attr-defined]
+    await driver.enqueue([job()])
+    assert len(await driver.reserve(["default"], limit=1, worker_id="w", lease_seconds=30))
+    # the next statement on the same connection commits as the server is set up to
+    assert await driver._db.fetchval(show) == before  # type: ignore[attr-defined]

@@ -10,7 +10,14 @@ from typing import Any
 
 from asynctasq.jobs import Completed, Failed, Job, JobState, Outcome, Released, Retried
 
-__all__ = ["CLAIMED_COLUMNS", "claimed_job", "enqueue_args", "settle_args"]
+__all__ = [
+    "CLAIMED_COLUMNS",
+    "COPY_COLUMNS",
+    "claimed_job",
+    "copy_records",
+    "enqueue_args",
+    "settle_args",
+]
 
 #: the claim returns the job's columns in the order of Job's fields, so a row becomes
 #: a Job positionally: the claim is the hot path, and this is four times quicker than
@@ -47,6 +54,23 @@ def enqueue_args(jobs: Sequence[Job]) -> list[Any]:
     ]
 
 
+#: what a COPY of new jobs writes, in this order (copy_records)
+COPY_COLUMNS = (
+    "id", "task", "queue", "payload", "priority", "max_attempts", "run_at", "created_at",
+    "timeout", "unique_key", "depends_on", "expires_at", "state", "attempts",
+)  # fmt: skip
+
+
+def copy_records(jobs: Sequence[Job]) -> list[tuple[Any, ...]]:
+    return [_copy_record(job) for job in jobs]
+
+
+def _copy_record(j: Job) -> tuple[Any, ...]:
+    depends_on = json.dumps(list(j.depends_on)) if j.depends_on else None
+    fields = (j.id, j.task, j.queue, j.payload, j.priority, j.max_attempts, j.run_at)
+    return (*fields, j.created_at, j.timeout, j.unique_key, depends_on, j.expires_at, "pending", 0)
+
+
 def _kind(outcome: Outcome, keep_completed: bool) -> str:
     match outcome:
         case Completed():
@@ -63,15 +87,20 @@ def _kind(outcome: Outcome, keep_completed: bool) -> str:
 def settle_args(outcomes: Sequence[Outcome], keep_completed: bool) -> list[Any]:
     """$1..$9 of the ``settle`` query (outcomes: one per job)."""
     kinds = [_kind(o, keep_completed) for o in outcomes]
+    deleted = [o.job_id for o, kind in zip(outcomes, kinds, strict=True) if kind == "delete"]
+    updated = [o.job_id for o, kind in zip(outcomes, kinds, strict=True) if kind != "delete"]
+    # only updated rows read the per-outcome values: a batch of plain completions (the
+    # usual one) sends none of them
+    rows = outcomes if updated else ()
     return [
-        [o.job_id for o, kind in zip(outcomes, kinds, strict=True) if kind == "delete"],
-        [o.job_id for o, kind in zip(outcomes, kinds, strict=True) if kind != "delete"],
+        deleted,
+        updated,
         [o.worker_id for o in outcomes],
         [o.attempt for o in outcomes],
-        kinds,
-        [o.result if isinstance(o, Completed) else None for o in outcomes],
-        [o.run_at if isinstance(o, Retried) else None for o in outcomes],
-        [o.error if isinstance(o, Retried | Failed) else None for o in outcomes],
+        kinds if updated else [],
+        [o.result if isinstance(o, Completed) else None for o in rows],
+        [o.run_at if isinstance(o, Retried) else None for o in rows],
+        [o.error if isinstance(o, Retried | Failed) else None for o in rows],
         # SQL arrays count from 1
         json.dumps({o.job_id: i for i, o in enumerate(outcomes, 1)}),
     ]

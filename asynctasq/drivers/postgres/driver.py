@@ -22,7 +22,13 @@ import asyncpg
 
 from asynctasq.config import Config
 from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver, DriverError
-from asynctasq.drivers.postgres.batches import claimed_job, enqueue_args, settle_args
+from asynctasq.drivers.postgres.batches import (
+    COPY_COLUMNS,
+    claimed_job,
+    copy_records,
+    enqueue_args,
+    settle_args,
+)
 from asynctasq.drivers.postgres.connection import ConnectionSettings, PoolRunner
 from asynctasq.drivers.postgres.listener import Listener
 from asynctasq.drivers.postgres.migrator import apply_migrations, schema_version
@@ -41,6 +47,9 @@ log = logging.getLogger("asynctasq.drivers.postgres")
 _POLL_WITHOUT_LISTENER = 0.25
 #: enqueue retries a job whose unique_key holder finished between two statements
 _UNIQUE_ROUNDS = 3
+#: from this many new jobs a batch goes by COPY (its extra round trips, a transaction
+#: around it, cost less than the per-row work it saves over INSERT)
+_COPY_FROM = 256
 
 
 #: QueueStats field counting each stored state (pending splits into depth/scheduled)
@@ -201,7 +210,10 @@ class PostgresDriver(Driver):
         unique_key} for the jobs that were not stored because of that key."""
         if not idempotent and not _any_keyed(jobs):
             try:
-                await con.fetchrow(self.sql["enqueue"], *enqueue_args(jobs))
+                if len(jobs) >= _COPY_FROM:
+                    await self._copy(con, jobs)
+                else:
+                    await con.fetchrow(self.sql["enqueue"], *enqueue_args(jobs))
                 return {}
             except asyncpg.UniqueViolationError:
                 pass  # a job of the batch was stored before (enqueued twice): go on below
@@ -227,6 +239,14 @@ class PostgresDriver(Driver):
             if not jobs:
                 break
         return holders
+
+    async def _copy(self, con: Any, jobs: Sequence[Job]) -> None:
+        """A large batch of new jobs by COPY: half the server's work of an INSERT."""
+        async with con.transaction():
+            await con.copy_records_to_table(
+                "jobs", schema_name=self.schema, columns=COPY_COLUMNS, records=copy_records(jobs)
+            )
+            await con.fetchval(self.sql["announce"], sorted({j.queue for j in jobs}))
 
     def _wake(self) -> None:
         # replaced, not cleared: a waiter that took the old event never misses a wake-up

@@ -79,6 +79,14 @@ SELECT (SELECT count(*) FROM inserted) AS inserted,
        ARRAY(SELECT id FROM inserted WHERE unique_key IS NOT NULL) AS keyed,
        (SELECT count(*) FROM woken) AS woken;
 
+-- name: announce
+-- After a COPY of new jobs (driver.py), in the same transaction: what the enqueue
+-- statement does besides inserting (register the queues, wake their workers).
+WITH registered AS (
+    INSERT INTO {schema}.queues (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM (SELECT pg_notify({channel}, '') FROM unnest($1::text[]) AS q) AS woken;
+
 -- name: unfinished_by_unique_key
 SELECT unique_key, id FROM {schema}.jobs
 WHERE unique_key = ANY($1::text[]) AND state IN ('pending', 'waiting', 'active');
@@ -86,8 +94,12 @@ WHERE unique_key = ANY($1::text[]) AND state IN ('pending', 'waiting', 'active')
 -- name: claim
 -- Per queue, the first $3 due jobs in claim order straight from jobs_claim, skipping
 -- rows another worker is claiming; then the best $3 across the queues.
+-- A claim needs no durability, so it commits without waiting for the WAL flush
+-- (synchronous_commit off for this transaction only): should the server crash before
+-- the flush, the claim is forgotten and the job handed out again, as at-least-once
+-- allows. A later outcome's commit flushes the claim with it (WAL is sequential).
 WITH live AS MATERIALIZED (
-    SELECT q FROM unnest($1::text[]) AS q
+    SELECT q FROM unnest($1::text[]) AS q, set_config('synchronous_commit', 'off', true)
     WHERE NOT EXISTS (SELECT 1 FROM {schema}.queues p WHERE p.name = q AND p.paused)
 ), picked AS (
     SELECT c.id
