@@ -9,8 +9,10 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "Completed",
@@ -111,6 +113,24 @@ class Job:
     expires_at: float | None = None
     progress: float | None = None
     finished_at: float | None = None
+
+    def copy(self) -> Job:
+        """A shallow copy, ten times cheaper than ``dataclasses.replace`` (drivers
+        copy every job they hand out)."""
+        return _copy_job(self)
+
+
+def _compile_copy() -> Callable[[Job], Job]:
+    # straight-line attribute copies: no loop, no getattr, no __init__ defaults
+    lines = [f"    new.{name} = job.{name}" for name in Job.__slots__]
+    source = "def copy(job):\n    new = _new(Job)\n" + "\n".join(lines) + "\n    return new\n"
+    namespace: dict[str, Any] = {"_new": object.__new__, "Job": Job}
+    exec(source, namespace)
+    copy: Callable[[Job], Job] = namespace["copy"]
+    return copy
+
+
+_copy_job = _compile_copy()
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,9 +129,8 @@ class MemoryDriver(Driver):
             if job.unique_key and (existing := b.unique.get(job.unique_key)):
                 ids.append(existing)
                 continue
-            stored = dataclasses.replace(
-                job, state=JobState.PENDING, worker_id=None, lease_until=None
-            )
+            stored = job.copy()
+            stored.state, stored.worker_id, stored.lease_until = JobState.PENDING, None, None
             b.jobs[job.id] = stored
             b.known_queues.add(job.queue)
             if job.unique_key:
@@ -191,7 +190,7 @@ class MemoryDriver(Driver):
             job.lease_until = now + lease
             job.attempts += 1
             b.active.add(job_id)
-            claimed.append(dataclasses.replace(job))
+            claimed.append(job.copy())
         return claimed
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
