@@ -161,6 +161,12 @@ class Config:
     concurrency: int = _setting(
         10, "ASYNCTASQ_CONCURRENCY", "Jobs a worker runs at once", minimum=1
     )
+    prefetch: int = _setting(
+        0,
+        "ASYNCTASQ_PREFETCH",
+        "Jobs a worker claims ahead of free slots (for many short jobs; 0: none)",
+        minimum=0,
+    )
     task_modules: tuple[str, ...] = _setting(
         (), "ASYNCTASQ_TASK_MODULES", "Modules a worker imports to register tasks, comma-separated"
     )

@@ -188,13 +188,17 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> str:
-    config = bench_config(args.driver)
+    config = bench_config(args.driver).replace(prefetch=args.prefetch)
     bench = Bench(config, args.concurrency)
     bench.idle_gap = args.idle_gap
     figures = [
         Figure("enqueue, one by one", "jobs/s"),
         Figure(f"enqueue, bulk ({min(args.jobs, 5000)} per call)", "jobs/s"),
-        Figure(f"drain, one worker process, concurrency {args.concurrency}", "jobs/s"),
+        Figure(
+            f"drain, one worker process, concurrency {args.concurrency}"
+            + (f", prefetch {args.prefetch}" if args.prefetch else ""),
+            "jobs/s",
+        ),
     ]
     scenarios: list[Callable[[], Awaitable[float]]] = [
         lambda: bench.enqueue_one_by_one(args.single_jobs),
@@ -239,6 +243,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per bulk and drain run")
     parser.add_argument("--single-jobs", type=int, default=5_000, help="jobs per one-by-one run")
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--prefetch", type=int, default=0, help="jobs claimed ahead (--prefetch)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--latency", type=int, default=500, help="sequential jobs for idle latency (0: skip)"

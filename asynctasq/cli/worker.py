@@ -31,6 +31,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_setting(parser, "--queues", "queues", metavar="Q1,Q2", help="Queues to serve, in order")
     add_setting(parser, "--concurrency", "concurrency", metavar="N")
+    add_setting(parser, "--prefetch", "prefetch", metavar="N")
     add_setting(parser, "--import", "task_modules", metavar="MODULES")
     add_setting(parser, "--driver", "driver", metavar="NAME")
     add_setting(parser, "--lease-seconds", "lease_seconds", metavar="S")

@@ -329,3 +329,22 @@ async def test_passwords_in_errors_never_reach_the_broker_or_the_logs(
     assert "hunter2" not in outcome.error
     assert "postgresql://app:***@db:5432/app" in outcome.error
     assert "hunter2" not in caplog.text
+
+
+async def test_prefetch_claims_ahead_and_hands_back_what_it_did_not_start() -> None:
+    driver = await memory()
+    dispatcher = Dispatcher(driver, FAST)
+    await dispatcher.dispatch_many(Sleeper(seconds=0.01) for _ in range(50))
+    worker = await drain(driver, config=FAST, concurrency=2, prefetch=4)
+    assert worker.processed == 50
+
+    await dispatcher.dispatch_many(Sleeper(seconds=30) for _ in range(6))
+    worker = Worker(driver, ["default"], config=FAST, concurrency=2, prefetch=4,
+                    shutdown_timeout=0.1, handle_signals=False)  # fmt: skip
+    running = asyncio.create_task(worker.start())
+    await asyncio.sleep(0.2)
+    assert (await driver.stats("default")).processing == 6  # 2 running + 4 prefetched
+    worker.stop()
+    await asyncio.wait_for(running, 5)
+    stats = await driver.stats("default")
+    assert (stats.depth, stats.processing) == (6, 0)

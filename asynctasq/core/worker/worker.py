@@ -7,6 +7,7 @@ await worker.start()          # until SIGTERM/SIGINT or worker.stop()
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -62,6 +63,7 @@ class Worker:
         event_emitter: EventEmitter | None = None,
         worker_id: str | None = None,
         concurrency: int | None = None,
+        prefetch: int | None = None,
         heartbeat_interval: float | None = None,
         lease_seconds: float | None = None,
         shutdown_timeout: float | None = None,
@@ -79,6 +81,7 @@ class Worker:
             raise ValueError("a worker needs at least one queue")
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency or config.concurrency
+        self.prefetch = config.prefetch if prefetch is None else prefetch
         self.heartbeat_interval = heartbeat_interval or config.heartbeat_interval
         self.lease_seconds = lease_seconds or config.lease_seconds
         self.shutdown_timeout = (
@@ -92,6 +95,8 @@ class Worker:
         self.handle_signals = handle_signals
 
         self._running: dict[str, tuple[asyncio.Task[None], Job, float]] = {}
+        #: claimed ahead of free slots (prefetch), started as slots free up
+        self._ready: collections.deque[Job] = collections.deque()
         #: leases held from reservation until the outcome is settled
         self._leases = HeldLeases()
         self._slot_freed = asyncio.Event()
@@ -186,14 +191,16 @@ class Worker:
         failures = 0
         backlog_limit = max(self.concurrency * 10, 1000)
         while not self._stop_requested.is_set():
-            free = self.concurrency - len(self._running)
-            if free <= 0 or len(self._outcomes) > backlog_limit:
+            room = self.concurrency + self.prefetch - len(self._running) - len(self._ready)
+            # with jobs in hand, top up only once half the room is free: claim in batches
+            topped_up = self._ready and room < (self.concurrency + self.prefetch) // 2
+            if room <= 0 or topped_up or len(self._outcomes) > backlog_limit:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 await asyncio.sleep(0)  # let sibling jobs finish too: reserve in batches
                 continue
             try:
-                jobs = await self._reserve(free)
+                jobs = await self._reserve(room)
             except Exception as exc:
                 failures += 1
                 delay = min(0.1 * 2**failures, 10.0)
@@ -208,15 +215,12 @@ class Worker:
             if failures:
                 log.info("broker reachable again")
                 failures = 0
-            if self._stop_requested.is_set():
-                for job in jobs:  # claimed while stopping: hand back at once
-                    self._leases.hold(job.id, self.lease_seconds)
-                    self._outcomes.add(
-                        Released(job.id, self.worker_id, job.attempts, queue=job.queue)
-                    )
-                break
             for job in jobs:
-                self._launch(job)
+                self._leases.hold(job.id, self._lease_for(job))
+            self._ready.extend(jobs)
+            if self._stop_requested.is_set():
+                break  # claimed while stopping: _shutdown hands them back at once
+            self._fill()
             if not jobs and self.burst and await self._drained():
                 log.info("burst: queues drained, stopping")
                 break
@@ -254,6 +258,18 @@ class Worker:
         if current is None or when < current:
             claim.reschedule(when)
 
+    def _fill(self) -> None:
+        """Start claimed jobs while there are free slots."""
+        while self._ready and len(self._running) < self.concurrency:
+            if self._stop_requested.is_set():
+                return
+            self._launch(self._ready.popleft())
+
+    def _release_unstarted(self) -> None:
+        while self._ready:
+            job = self._ready.popleft()
+            self._outcomes.add(Released(job.id, self.worker_id, job.attempts, queue=job.queue))
+
     def _launch(self, job: Job) -> None:
         lease = self._lease_for(job)
         self._leases.hold(job.id, lease, job.timeout)
@@ -273,6 +289,7 @@ class Worker:
                 raise
         finally:
             self._running.pop(job.id, None)
+            self._fill()
             self._slot_freed.set()
         self.processed += 1
         self._outcomes.add(outcome)
@@ -310,7 +327,7 @@ class Worker:
         )
 
     async def _drained(self) -> bool:
-        if self._running or len(self._outcomes):
+        if self._running or self._ready or len(self._outcomes):
             return False
         for queue in self.queues:
             stats = await self.driver.stats(queue)
@@ -326,6 +343,7 @@ class Worker:
         self, flusher: asyncio.Task[None], pulse: asyncio.Task[None] | None
     ) -> None:
         self._stop_requested.set()
+        self._release_unstarted()
         if self._running and not self._immediate:
             log.info(
                 "waiting up to %.0fs for %d in-flight job(s)",
