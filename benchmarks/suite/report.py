@@ -219,11 +219,17 @@ def section(results: Results, charts: list[Path], doc: Path) -> str:
 
 
 def _machine_line(m: dict[str, object]) -> str:
+    start, end = float(m["load_start"]), float(m["load_end"])  # type: ignore[arg-type]
+    busy = max(start, end) > float(m["cores"])  # type: ignore[arg-type]
+    verdict = (
+        "above the core count: other work competed with the benchmark"
+        if busy
+        else "at or below the core count: the benchmark had the machine to itself"
+    )
     return (
         f"{m['cores']} cores ({m['cpu']}), {float(m['memory_gib']):.0f} GiB, {m['system']}; "  # type: ignore[arg-type]
         f"Python {m['python']}; Redis {m['redis']}; PostgreSQL {m['postgres']}; load average "
-        f"{float(m['load_start']):.1f} at the start and {float(m['load_end']):.1f} at the end "  # type: ignore[arg-type]
-        "(above the core count, other work competed with the benchmark)"
+        f"{start:.1f} at the start and {end:.1f} at the end ({verdict})"
     )
 
 
