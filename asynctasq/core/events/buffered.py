@@ -35,7 +35,7 @@ class BufferedEmitter(EventEmitter):
         *,
         max_buffer: int = 10_000,
         batch_size: int = 1_000,
-        linger: float = 0.005,
+        linger: float = 0.02,
         send_timeout: float = 5.0,
         close_timeout: float = 5.0,
     ) -> None:
