@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test check lint typecheck pytest services bench bench-quick clean
+.PHONY: help demo test test-deep check lint typecheck pytest services bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ demo: $(VENV)/.installed ## install asynctasq in .venv and run the quickstart on
 
 test: $(VENV)/.dev-installed services check pytest ## install dev tools, start services, lint, type-check, run every test
 
+test-deep: $(VENV)/.dev-installed services ## the property tests and the lifecycle model test with 20x the examples (HYPOTHESIS_PROFILE=deep)
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests/unit tests/hostile tests/drivers/test_lifecycle_model.py
+
 check: $(VENV)/.dev-installed lint typecheck ## ruff and mypy only
 
 lint:
@@ -35,10 +38,14 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# Two phases: most tests on PYTEST_WORKERS processes (they wait on brokers more than on
+# the CPU; a broker's tests that must not overlap share an xdist group), then the `serial` ones alone (chaos: kill -9, leases against the clock).
+PYTEST_WORKERS ?= 3
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial" -p no:cacheprovider --durations=15
+	$(BIN)/pytest -m serial -p no:cacheprovider --durations=15
 
-services: ## start Redis, PostgreSQL and MariaDB when they are not running
+services: ## start Redis, PostgreSQL, MariaDB, RabbitMQ and the MongoDB test server when not running; install chromium
 	@bash scripts/ensure-services.sh
 
 bench: $(VENV)/.dev-installed services ## run the benchmark suite (see docs/benchmarks.md)

@@ -9,18 +9,37 @@ accepts. Code can build a ``Config`` directly, or override fields:
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
-import re
-import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
+
+from asynctasq.checks import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_SIZE,
+    INT32_MAX,
+    MAX_DEPTH_CEILING,
+    MAX_SECONDS,
+    MAX_SIZE_CEILING,
+)
+from asynctasq.config_values import (
+    ConfigError,
+    DriverOptions,
+    check_range,
+    driver_options_setting,
+    driver_setting,
+    parse_setting,
+)
+from asynctasq.redaction import REDACTED, redact
 
 __all__ = [
+    "SETTINGS_MODULE_ENV",
     "Config",
     "ConfigError",
+    "DriverOptions",
     "Settings",
     "env_var",
     "get_global_config",
@@ -29,25 +48,36 @@ __all__ = [
     "set_global_config",
 ]
 
-DriverName = Literal["sqlite", "memory", "redis", "postgres", "mysql"]
-
-
-class ConfigError(ValueError):
-    """A setting has a value asynctasq cannot use."""
-
 
 def _setting(default: Any, env: str, help: str, *, secret: bool = False, **extra: Any) -> Any:
     meta = {"env": env, "help": help, "secret": secret, **extra}
     return field(default=default, metadata=meta)
 
 
+def _seconds(default: Any, env: str, help: str, *, minimum: float) -> Any:
+    """A duration: finite, from ``minimum`` to 100 years (see asynctasq.checks)."""
+    return _setting(default, env, help, minimum=minimum, maximum=MAX_SECONDS)
+
+
 @dataclass(frozen=True)
 class Config:
     # -- broker ------------------------------------------------------------------
-    driver: DriverName = _setting(
+    driver: str = _setting(
         "sqlite",
         "ASYNCTASQ_DRIVER",
-        "Broker: sqlite (embedded default), memory, redis, postgres, mysql",
+        "Broker: sqlite (embedded default), memory, redis, postgres, mysql, rabbitmq, mongodb, "
+        "a name "
+        "another installed package registers, or the import path of a driver class "
+        "(module:Class); see docs/configuration.md",
+        check=driver_setting,
+    )
+    driver_options: DriverOptions = _setting(
+        DriverOptions(),
+        "ASYNCTASQ_DRIVER_OPTIONS",
+        "JSON object of keyword arguments for the driver's from_config() (else its "
+        "constructor); they win over the other settings",
+        secret=True,
+        check=driver_options_setting,
     )
     sqlite_path: str = _setting(
         "asynctasq.db", "ASYNCTASQ_SQLITE_PATH", "SQLite database file (created when missing)"
@@ -68,7 +98,7 @@ class Config:
     redis_cluster: bool = _setting(
         False, "ASYNCTASQ_REDIS_CLUSTER", "Connect to a Redis Cluster (the URL names any node)"
     )
-    redis_dead_letter_ttl: float = _setting(
+    redis_dead_letter_ttl: float = _seconds(
         30 * 86400.0,
         "ASYNCTASQ_REDIS_DEAD_LETTER_TTL",
         "Seconds Redis keeps a failed (dead-lettered) or cancelled job; 0: until purged",
@@ -107,10 +137,46 @@ class Config:
     mysql_max_pool_size: int = _setting(
         10, "ASYNCTASQ_MYSQL_MAX_POOL_SIZE", "Maximum MySQL pool connections", minimum=1
     )
-    mysql_poll_interval: float = _setting(
+    mysql_poll_interval: float = _seconds(
         0.05,
         "ASYNCTASQ_MYSQL_POLL_INTERVAL",
         "Longest pause of an idle MySQL worker between two looks for new jobs (seconds)",
+        minimum=0.001,
+    )
+    rabbitmq_url: str = _setting(
+        "amqp://guest:guest@localhost:5672/",
+        "ASYNCTASQ_RABBITMQ_URL",
+        "RabbitMQ URL: amqp:// or amqps:// (TLS), user:password@host:port/vhost",
+        secret=True,
+    )
+    rabbitmq_prefix: str = _setting(
+        "asynctasq", "ASYNCTASQ_RABBITMQ_PREFIX", "Prefix of every RabbitMQ queue and exchange"
+    )
+    mongodb_url: str = _setting(
+        "mongodb://localhost:27017/",
+        "ASYNCTASQ_MONGODB_URL",
+        "MongoDB URL: mongodb:// or mongodb+srv://, user:password@hosts/database?options",
+        secret=True,
+    )
+    mongodb_database: str | None = _setting(
+        None,
+        "ASYNCTASQ_MONGODB_DATABASE",
+        "MongoDB database of the queue (empty: the URL's, else asynctasq)",
+    )
+    mongodb_prefix: str = _setting(
+        "asynctasq", "ASYNCTASQ_MONGODB_PREFIX", "Prefix of the MongoDB collections"
+    )
+    mongodb_write_concern: str = _setting(
+        "majority",
+        "ASYNCTASQ_MONGODB_WRITE_CONCERN",
+        "w of every MongoDB write: majority, or a number of members (1 may lose "
+        "acknowledged jobs in a failover)",
+    )
+    mongodb_poll_interval: float = _seconds(
+        0.5,
+        "ASYNCTASQ_MONGODB_POLL_INTERVAL",
+        "Longest pause of an idle MongoDB worker between two looks for new jobs when "
+        "change streams are unavailable (seconds)",
         minimum=0.001,
     )
     keep_completed_tasks: bool = _setting(
@@ -118,7 +184,7 @@ class Config:
         "ASYNCTASQ_KEEP_COMPLETED_TASKS",
         "Keep completed jobs and results instead of deleting them",
     )
-    completed_ttl: float = _setting(
+    completed_ttl: float = _seconds(
         86400.0,
         "ASYNCTASQ_COMPLETED_TTL",
         "Seconds a kept completed job lives (Redis expires it; SQL: purge)",
@@ -133,11 +199,12 @@ class Config:
         "ASYNCTASQ_DEFAULT_MAX_RETRIES",
         "Retries after the first attempt (3 = 4 attempts)",
         minimum=0,
+        maximum=INT32_MAX - 1,
     )
-    default_retry_delay: float = _setting(
+    default_retry_delay: float = _seconds(
         60.0,
         "ASYNCTASQ_DEFAULT_RETRY_DELAY",
-        "Base seconds before a retry (doubled each attempt, full jitter, capped)",
+        "Seconds before the first retry (then doubled each attempt, with jitter, capped)",
         minimum=0,
     )
     default_retry_backoff: Literal["exponential", "fixed"] = _setting(
@@ -145,14 +212,36 @@ class Config:
         "ASYNCTASQ_DEFAULT_RETRY_BACKOFF",
         "Backoff between retries: exponential or fixed",
     )
-    default_retry_max_delay: float = _setting(
+    default_retry_max_delay: float = _seconds(
         3600.0, "ASYNCTASQ_DEFAULT_RETRY_MAX_DELAY", "Cap on one retry delay, in seconds", minimum=0
     )
-    default_timeout: float | None = _setting(
+    default_timeout: float | None = _seconds(
         None, "ASYNCTASQ_DEFAULT_TIMEOUT", "Seconds a job may run (empty: no limit)", minimum=0.001
     )
     default_priority: int = _setting(
-        0, "ASYNCTASQ_DEFAULT_PRIORITY", "Priority of tasks (lower runs first)"
+        0,
+        "ASYNCTASQ_DEFAULT_PRIORITY",
+        "Priority of tasks (lower runs first)",
+        minimum=-INT32_MAX,
+        maximum=INT32_MAX,
+    )
+    # -- payloads --------------------------------------------------------------------
+    max_payload_depth: int = _setting(
+        DEFAULT_MAX_DEPTH,
+        "ASYNCTASQ_MAX_PAYLOAD_DEPTH",
+        "Deepest nesting of a task argument or result (each list, dict, tuple, set or "
+        "hooked value is a level): deeper is refused at dispatch and dead-lettered by "
+        f"workers. Same value on producers and workers; at most {MAX_DEPTH_CEILING}",
+        minimum=1,
+        maximum=MAX_DEPTH_CEILING,
+    )
+    max_payload_size: int = _setting(
+        DEFAULT_MAX_SIZE,
+        "ASYNCTASQ_MAX_PAYLOAD_SIZE",
+        "Largest encoded payload in bytes (16 MiB): larger is refused at dispatch and "
+        "dead-lettered by workers",
+        minimum=1024,
+        maximum=MAX_SIZE_CEILING,
     )
     # -- worker ----------------------------------------------------------------------
     queues: tuple[str, ...] = _setting(
@@ -161,10 +250,11 @@ class Config:
     concurrency: int = _setting(
         10, "ASYNCTASQ_CONCURRENCY", "Jobs a worker runs at once", minimum=1
     )
-    prefetch: int = _setting(
-        0,
+    prefetch: int | None = _setting(
+        None,
         "ASYNCTASQ_PREFETCH",
-        "Jobs a worker claims ahead of free slots (for many short jobs; 0: none)",
+        "Jobs a worker claims ahead of free slots (empty: adapts, from none for long jobs "
+        "to 10 x concurrency for very short ones; 0: none)",
         minimum=0,
     )
     task_modules: tuple[str, ...] = _setting(
@@ -174,6 +264,26 @@ class Config:
         (),
         "ASYNCTASQ_TASK_ALLOW_LIST",
         "Task names (fnmatch patterns) a worker may run; empty: every registered task",
+    )
+    unknown_task_grace: float = _seconds(
+        300.0,
+        "ASYNCTASQ_UNKNOWN_TASK_GRACE",
+        "Seconds from dispatch a job of a task the worker does not know keeps going back "
+        "to the queue (a deploy with a missing --import loses nothing) before it is "
+        "dead-lettered; 0: at once",
+        minimum=0,
+    )
+    setup: str | None = _setting(
+        None,
+        "ASYNCTASQ_SETUP",
+        "module:function of the app's async set-up a CLI worker runs first (and its "
+        "shut-down after): an async generator function, before and after its yield",
+    )
+    middleware: tuple[str, ...] = _setting(
+        (),
+        "ASYNCTASQ_MIDDLEWARE",
+        "module:Factory of each middleware a worker adds around its jobs, comma-separated "
+        "(see docs/middleware.md)",
     )
     sqlalchemy_session_factory: str | None = _setting(
         None,
@@ -187,16 +297,16 @@ class Config:
         "module:attribute of the declarative bases (or registries) whose models tasks "
         "may receive, comma-separated",
     )
-    lease_seconds: float = _setting(
+    lease_seconds: float = _seconds(
         60.0,
         "ASYNCTASQ_LEASE_SECONDS",
         "How long a reserved job stays claimed without renewal (crash recovery delay)",
         minimum=0.1,
     )
-    heartbeat_interval: float = _setting(
+    heartbeat_interval: float = _seconds(
         10.0, "ASYNCTASQ_HEARTBEAT_INTERVAL", "Seconds between worker heartbeats", minimum=0.05
     )
-    shutdown_timeout: float = _setting(
+    shutdown_timeout: float = _seconds(
         30.0,
         "ASYNCTASQ_SHUTDOWN_TIMEOUT",
         "Seconds in-flight jobs get to finish on SIGTERM before release to pending",
@@ -241,11 +351,19 @@ class Config:
     events_log: bool = _setting(
         False, "ASYNCTASQ_EVENTS_LOG", "Also write every event to the asynctasq.events logger"
     )
+    # -- dashboard ----------------------------------------------------------------------
+    dashboard_token: str | None = _setting(
+        None,
+        "ASYNCTASQ_DASHBOARD_TOKEN",
+        "Token the dashboard asks for (Bearer header, or the password of basic auth)",
+        secret=True,
+    )
     metrics_port: int | None = _setting(
         None,
         "ASYNCTASQ_METRICS_PORT",
         "Serve Prometheus metrics on this port from each worker (empty: off)",
         minimum=0,
+        maximum=65535,
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting(
         "INFO", "ASYNCTASQ_LOG_LEVEL", "Log level: DEBUG, INFO, WARNING, ERROR"
@@ -256,7 +374,25 @@ class Config:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _check_range(f, getattr(self, f.name), f"Config.{f.name}")
+            check_range(f, getattr(self, f.name), f"Config.{f.name}")
+            check = f.metadata.get("check")
+            if check is not None:
+                object.__setattr__(self, f.name, check(getattr(self, f.name), f"Config.{f.name}"))
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        """A settings class (``class Settings(asynctasq.Settings): driver = "redis"``):
+        its attributes become the defaults of its instances, so ``Settings()`` and
+        ``Settings.from_env()`` hold them (below the environment and code)."""
+        super().__init_subclass__(**kw)
+        own = class_settings(cls)
+        if not own:
+            return
+        init = cls.__init__
+
+        def __init__(self: Config, **values: Any) -> None:
+            init(self, **{**own, **values})
+
+        cls.__init__ = __init__  # type: ignore[method-assign,assignment]
 
     @classmethod
     def from_env(
@@ -266,8 +402,10 @@ class Config:
         env_file: str | Path | None = ".env",
         **overrides: Any,
     ) -> Config:
-        """Read every ``ASYNCTASQ_*`` variable (a ``.env`` file fills the gaps), then
-        apply keyword ``overrides``; raises ``ConfigError`` on the first bad value."""
+        """Read every ``ASYNCTASQ_*`` variable (a ``.env`` file fills the gaps) over
+        the settings class ``ASYNCTASQ_SETTINGS_MODULE`` names, then apply keyword
+        ``overrides``: code > environment > settings class > defaults. Raises
+        ``ConfigError`` on the first bad value."""
         values: dict[str, str] = {}
         if env_file is not None and Path(env_file).is_file():
             from dotenv import dotenv_values
@@ -275,11 +413,11 @@ class Config:
             values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         values.update(os.environ if environ is None else environ)
         hints = typing.get_type_hints(cls)
-        kwargs: dict[str, Any] = {}
+        kwargs = settings_module_values(values.get(SETTINGS_MODULE_ENV))
         for f in dataclasses.fields(cls):
             raw = values.get(f.metadata["env"])
             if raw is not None:
-                kwargs[f.name] = _parse(f, hints[f.name], raw)
+                kwargs[f.name] = parse_setting(f, hints[f.name], raw)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
@@ -294,14 +432,50 @@ class Config:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.metadata.get("secret") and isinstance(value, str):
-                value = redact_url(value) if "://" in value else "***"
+                value = redact(value) if "://" in value or "=" in value else REDACTED
             parts.append(f"{f.name}={value!r}")
         return f"Config({', '.join(parts)})"
 
     __str__ = __repr__
 
 
+#: the base of a settings class (``ASYNCTASQ_SETTINGS_MODULE``): its attributes are
+#: settings, under the field names of ``Config``
 Settings = Config
+
+#: names the settings class: ``myapp.settings.Settings`` (or ``myapp.settings:Settings``)
+SETTINGS_MODULE_ENV = "ASYNCTASQ_SETTINGS_MODULE"
+
+
+def settings_module_values(path: str | None) -> dict[str, Any]:
+    """The settings a ``Settings`` subclass sets, by field name ({} for no path)."""
+    if not path or not path.strip():
+        return {}
+    path = path.strip()
+    module_name, _, attribute = path.replace(":", ".").rpartition(".")
+    try:
+        settings = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(
+            f"{SETTINGS_MODULE_ENV}={path!r}: cannot load it ({type(exc).__name__}: {exc}); "
+            "write module.path.ClassName, importable from where the process runs"
+        ) from None
+    if not (isinstance(settings, type) and issubclass(settings, Config)):
+        raise ConfigError(
+            f"{SETTINGS_MODULE_ENV}={path!r} is not a subclass of asynctasq.Settings: "
+            'write `class Settings(asynctasq.Settings): driver = "redis"`'
+        )
+    return class_settings(settings)
+
+
+def class_settings(settings: type[Config]) -> dict[str, Any]:
+    """The settings a subclass of ``Config`` sets as class attributes (its parents'
+    too, nearer ones winning), by field name."""
+    names = {f.name for f in dataclasses.fields(Config)}
+    values: dict[str, Any] = {}
+    for klass in reversed(settings.__mro__[: settings.__mro__.index(Config)]):
+        values.update({k: v for k, v in vars(klass).items() if k in names})
+    return values
 
 
 def env_var(name: str) -> str:
@@ -312,71 +486,8 @@ def env_var(name: str) -> str:
     raise KeyError(name)
 
 
-def redact_url(url: str) -> str:
-    """Hide the password of a URL or DSN, for logs, events and reprs."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
-# a password inside any URL of a free text: scheme://user:password@host
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s/]+@")
-
-
-def redact_secrets(text: str) -> str:
-    """Hide URL passwords in free text: error messages, tracebacks, log lines."""
-    return _URL_PASSWORD.sub(r"\1***@", text) if "://" in text else text
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _parse(f: dataclasses.Field[Any], hint: Any, raw: str) -> Any:
-    env = f.metadata["env"]
-    optional = False
-    if get_origin(hint) in (types.UnionType, typing.Union):
-        args = [a for a in get_args(hint) if a is not type(None)]
-        optional, hint = len(args) < len(get_args(hint)), args[0]
-    text = raw.strip()
-    if optional and text == "":
-        return None
-    parsers: dict[Any, tuple[Callable[[str], Any], str]] = {
-        int: (int, "an integer"),
-        float: (float, "a number"),
-        str: (str, "text"),
-        bool: (_bool, "true or false (also 1/0, yes/no, on/off)"),
-    }
-    if get_origin(hint) is Literal:
-        choices = [str(c) for c in get_args(hint)]
-        matched = {c.lower(): c for c in choices}.get(text.lower())
-        if matched is None:
-            raise ConfigError(f"{env}={raw!r} is not valid: expected one of {', '.join(choices)}")
-        return matched
-    if get_origin(hint) is tuple:
-        return tuple(item.strip() for item in text.split(",") if item.strip())
-    parse, expected = parsers[hint]
-    try:
-        value = parse(text)
-    except ValueError:
-        accepts = expected + (" or empty" if optional else "")
-        raise ConfigError(f"{env}={raw!r} is not valid: expected {accepts}") from None
-    _check_range(f, value, env)
-    return value
-
-
-def _bool(text: str) -> bool:
-    low = text.lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError(text)
-
-
-def _check_range(f: dataclasses.Field[Any], value: Any, where: str) -> None:
-    minimum = f.metadata.get("minimum")
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if minimum is not None and is_number and value < minimum:
-        raise ConfigError(f"{where}={value!r} is not valid: expected a number >= {minimum}")
+#: the redaction function under its former names (asynctasq.redaction.redact)
+redact_url = redact_secrets = redact
 
 
 _global: Config | None = None

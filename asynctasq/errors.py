@@ -4,13 +4,18 @@ from __future__ import annotations
 
 __all__ = [
     "AsyncTasqError",
+    "DecodeError",
+    "LeaseExpiredError",
     "ModelNotFound",
+    "PayloadLimitError",
     "PermanentError",
     "PoisonJobError",
     "ProcessCrashedError",
     "RemoteTaskError",
+    "SerializationError",
     "TaskDefinitionError",
     "TaskTimeoutError",
+    "UndecodablePayloadError",
     "UnknownTaskError",
 ]
 
@@ -53,18 +58,68 @@ class PoisonJobError(PermanentError):
     arguments that no longer match the task class. It goes to the dead-letter state."""
 
 
+class SerializationError(AsyncTasqError, TypeError):
+    """A value cannot travel as a job's payload, or bytes cannot be read back as one.
+
+    The base of every serialization failure: catch it to handle them all. Encoding
+    raises it (or ``PayloadLimitError``); decoding raises ``DecodeError``. It stays a
+    TypeError, as it was before the hierarchy existed."""
+
+
+class DecodeError(SerializationError, ValueError):
+    """Bytes that are not a payload this process can decode: garbage, a truncated
+    record, an unknown extension type, or data over the depth or size limit."""
+
+
+class PayloadLimitError(SerializationError, ValueError):
+    """A value nested too deeply, or a payload too large, to be sent (refused at
+    dispatch). ``limit`` is the limit crossed, ``setting`` the Config field that
+    raises it."""
+
+    def __init__(self, message: str, *, limit: int, setting: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.setting = setting
+
+
+class UndecodablePayloadError(PoisonJobError, DecodeError):
+    """A job whose payload cannot be decoded: dead-lettered with this reason. Both a
+    PoisonJobError (for the worker) and a DecodeError (for callers of decode_payload)."""
+
+
 class UnknownTaskError(PoisonJobError):
-    def __init__(self, task: str) -> None:
+    def __init__(self, task: str, *, waited: float | None = None) -> None:
+        """``waited``: seconds its job waited for a worker that knows the task before
+        it was dead-lettered (ASYNCTASQ_UNKNOWN_TASK_GRACE)."""
+        after = (
+            ""
+            if waited is None
+            else f" The job waited {waited:.0f}s for a worker that knows it; once the "
+            "workers import it, requeue the dead-lettered jobs."
+        )
         super().__init__(
             f"unknown task {task!r}: this worker has not registered it. Import the module "
             "that defines it (--import / ASYNCTASQ_TASK_MODULES), or allow it in "
-            "ASYNCTASQ_TASK_ALLOW_LIST"
+            f"ASYNCTASQ_TASK_ALLOW_LIST.{after}"
         )
         self.task = task
 
 
 class TaskTimeoutError(AsyncTasqError, TimeoutError):
     """The job ran longer than its ``timeout``; counts as a failed attempt."""
+
+
+class LeaseExpiredError(AsyncTasqError):
+    """Given to a task's ``failed`` hook when crash recovery dead-letters its job: the
+    worker running its last attempt stopped renewing its lease."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(
+            f"the worker running its last attempt (attempt {attempts}) stopped renewing "
+            "its lease (killed, crashed or hung); no attempts are left. Raise max_attempts "
+            "if the job may run again after a crash, and give a job that can hang a timeout"
+        )
+        self.attempts = attempts
 
 
 class ProcessCrashedError(AsyncTasqError):

@@ -9,22 +9,36 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from asynctasq.checks import (
+    INT32_MAX,
+    MAX_EPOCH,
+    MAX_SECONDS,
+    check_attempts,
+    check_epoch,
+    check_priority,
+    check_seconds,
+)
+
 __all__ = [
+    "PARENT_POLICIES",
     "Completed",
     "Failed",
     "Job",
     "JobState",
     "Outcome",
     "QueueStats",
+    "Recovery",
     "Released",
     "Retried",
     "WorkerInfo",
     "new_job_id",
+    "parent_ids",
+    "parent_policy",
     "validate_name",
     "visible_state",
 ]
@@ -32,8 +46,8 @@ __all__ = [
 
 class JobState(StrEnum):
     SCHEDULED = "scheduled"  # pending, but its run_at is still in the future
-    PENDING = "pending"
-    WAITING = "waiting"  # on dependencies (reserved for depends_on)
+    PENDING = "pending"  # ready to run
+    BLOCKED = "blocked"  # waiting for the jobs it depends on
     ACTIVE = "active"
     COMPLETED = "completed"
     FAILED = "failed"  # the dead-letter state
@@ -44,12 +58,42 @@ class JobState(StrEnum):
     def finished(self) -> bool:
         return self in _FINISHED
 
+    @classmethod
+    def _missing_(cls, value: object) -> JobState | None:
+        # the spellings of AsyncMQ and BullMQ users: "waiting" is ready to run
+        return _ALIASES.get(value) if isinstance(value, str) else None
+
+
+#: what a blocked job does when a parent fails: see Job.on_parent_failure
+PARENT_POLICIES = frozenset({"fail", "cancel", "run"})
 
 _FINISHED = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+_ALIASES = {"waiting": JobState.PENDING, "delayed": JobState.SCHEDULED, "dead": JobState.FAILED}
 
 
 _random_bits = random.getrandbits
 _LOW_62 = (1 << 62) - 1
+
+
+def parent_ids(values: Iterable[str]) -> tuple[str, ...]:
+    """A ``depends_on`` as a job holds it: job ids, each once, in the order given."""
+    if isinstance(values, str):
+        raise TypeError("depends_on is a list of job ids, not one id: write [job_id]")
+    ids = tuple(dict.fromkeys(values))
+    for value in ids:
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"depends_on holds job ids (text), not {value!r}")
+    return ids
+
+
+def parent_policy(value: str) -> str:
+    """An ``on_parent_failure`` value, checked."""
+    if value not in PARENT_POLICIES:
+        raise ValueError(
+            f"on_parent_failure={value!r} is not valid: expected one of "
+            f"{', '.join(sorted(PARENT_POLICIES))}"
+        )
+    return value
 
 
 def visible_state(state: JobState, run_at: float, now: float) -> JobState:
@@ -82,7 +126,7 @@ def validate_name(kind: str, name: str) -> str:
 
     Braces are refused because Redis Cluster reads ``{...}`` as a hash tag.
     """
-    pattern = _TASK_NAME if kind == "task" else _NAME
+    pattern = _TASK_NAME if kind in ("task", "schedule") else _NAME  # a task names its schedule
     if not isinstance(name, str) or not pattern.match(name):
         raise ValueError(
             f"invalid {kind} name {name!r}: use 1-200 characters from letters, digits "
@@ -110,14 +154,64 @@ class Job:
     result: bytes | None = None
     unique_key: str | None = None
     depends_on: tuple[str, ...] = ()
+    #: what this job does when a parent in depends_on fails, is cancelled or expires:
+    #: "fail" (end failed, naming the parent), "cancel" (end cancelled) or "run"
+    on_parent_failure: str = "fail"
     expires_at: float | None = None
     progress: float | None = None
     finished_at: float | None = None
+
+    def __post_init__(self) -> None:
+        # every dispatch and every record read passes here: one expression of plain
+        # comparisons, which are also False for NaN (and raise TypeError for a string)
+        if not (
+            0.0 <= self.run_at <= MAX_EPOCH
+            and 0.0 <= self.created_at <= MAX_EPOCH
+            and -INT32_MAX <= self.priority <= INT32_MAX
+            and 1 <= self.max_attempts <= INT32_MAX
+            and self.attempts >= 0
+            and (self.timeout is None or 0.0 < self.timeout <= MAX_SECONDS)
+            and (self.lease_until is None or 0.0 <= self.lease_until <= MAX_EPOCH)
+            and (self.expires_at is None or 0.0 <= self.expires_at <= MAX_EPOCH)
+            and (self.finished_at is None or 0.0 <= self.finished_at <= MAX_EPOCH)
+            and (self.progress is None or 0.0 <= self.progress <= 1.0)
+            and self.on_parent_failure in PARENT_POLICIES
+        ):
+            _refuse(self)
 
     def copy(self) -> Job:
         """A shallow copy, ten times cheaper than ``dataclasses.replace`` (drivers
         copy every job they hand out)."""
         return _copy_job(self)
+
+    @classmethod
+    def unchecked(cls, **fields: Any) -> Job:
+        """A Job holding ``fields`` as given, without the checks of the constructor:
+        for drivers reading back what they stored (checked when it was dispatched), and
+        for records damaged at rest, which a driver must hold to dead-letter them. Every
+        field must be given, except those added after a driver's storage format
+        (``_LATER_FIELDS``), which take their defaults."""
+        return _unchecked(**fields)
+
+
+def _refuse(job: Job) -> None:
+    """Raise the ValueError that names the first bad number of ``job`` (off the hot path)."""
+    check_epoch("Job.run_at", job.run_at)
+    check_epoch("Job.created_at", job.created_at)
+    check_priority("Job.priority", job.priority)
+    check_attempts("Job.max_attempts", job.max_attempts)
+    if job.attempts < 0:
+        raise ValueError(f"Job.attempts={job.attempts!r} is not valid: expected a count >= 0")
+    if job.timeout is not None:
+        check_seconds("Job.timeout", job.timeout, positive=True)
+    for name in ("lease_until", "expires_at", "finished_at"):
+        value = getattr(job, name)
+        if value is not None:
+            check_epoch(f"Job.{name}", value)
+    if job.progress is not None and not 0.0 <= job.progress <= 1.0:
+        raise ValueError(f"Job.progress={job.progress!r} is not valid: expected 0.0 to 1.0")
+    parent_policy(job.on_parent_failure)
+    raise ValueError(f"job {job.id}: a number is out of range")  # not reached
 
 
 def _compile_copy() -> Callable[[Job], Job]:
@@ -131,6 +225,31 @@ def _compile_copy() -> Callable[[Job], Job]:
 
 
 _copy_job = _compile_copy()
+
+
+#: fields drivers may leave out of Job.unchecked(): added after their storage formats
+_LATER_FIELDS = {"on_parent_failure": '"fail"'}
+
+
+def _with_defaults(names: tuple[str, ...]) -> list[str]:
+    return [f"{n}={_LATER_FIELDS[n]}" if n in _LATER_FIELDS else n for n in names]
+
+
+def _compile_unchecked() -> Callable[..., Job]:
+    names = Job.__slots__
+    lines = [f"    new.{name} = {name}" for name in names]
+    source = (
+        f"def unchecked(*, {', '.join(_with_defaults(names))}):\n    new = _new(Job)\n"
+        + "\n".join(lines)
+        + "\n    return new\n"
+    )
+    namespace: dict[str, Any] = {"_new": object.__new__, "Job": Job}
+    exec(source, namespace)
+    build: Callable[..., Job] = namespace["unchecked"]
+    return build
+
+
+_unchecked = _compile_unchecked()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +278,10 @@ class Retried(Outcome):
     run_at: float = 0.0
     error: str = ""
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.run_at <= MAX_EPOCH:  # a NaN here was a lost job on Redis
+            check_epoch("Retried.run_at", self.run_at)
+
 
 @dataclass(frozen=True, slots=True)
 class Failed(Outcome):
@@ -167,7 +290,14 @@ class Failed(Outcome):
 
 @dataclass(frozen=True, slots=True)
 class Released(Outcome):
-    """Back to pending at once, the attempt not counted (graceful shutdown)."""
+    """Back to pending, the attempt not counted: at once (graceful shutdown), or at
+    ``run_at`` when given (a rate limit: the job waits for its next token)."""
+
+    run_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.run_at is not None and not 0.0 <= self.run_at <= MAX_EPOCH:
+            check_epoch("Released.run_at", self.run_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +317,20 @@ class QueueStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Recovery:
+    """What one ``recover_expired()`` call moved: how many jobs whose lease lapsed went
+    back to pending, and the records of those it dead-lettered (their last attempt's
+    lease lapsed), so the worker can run their ``failed`` hooks."""
+
+    requeued: int = 0
+    dead: tuple[Job, ...] = ()
+
+    @property
+    def moved(self) -> int:
+        return self.requeued + len(self.dead)
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerInfo:
     worker_id: str
     host: str
@@ -196,3 +340,6 @@ class WorkerInfo:
     active: int = 0
     started_at: float = 0.0
     last_seen: float = 0.0
+    #: the id of the supervisor that started this worker (``--processes N``): the
+    #: workers of one supervisor are one group, on one host. None: a worker alone
+    supervisor: str | None = None

@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmarks.peers import ENTRIES
-from benchmarks.suite import charts, plan, report
+from benchmarks.suite import charts, extras, plan, report
 from benchmarks.suite.orchestrator import Options, Suite
 from benchmarks.suite.results import Results
 
@@ -66,6 +66,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-install", action="store_true", help="skip peers whose virtualenv is missing"
     )
+    parser.add_argument(
+        "--no-extras",
+        action="store_true",
+        help="skip asynctasq's own figures (memory-broker drain, start-up, RSS)",
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.systems or [] if s not in ENTRIES]
     if unknown:
@@ -97,6 +102,14 @@ def measure(args: argparse.Namespace, console: Console) -> Results:
         ready = [s for s in ready if not suite.results.systems[s].get("fixed_concurrency")]
     console.print(f"workers' logs and raw figures: {options.workdir}")
     results = suite.run(ready)
+    if not args.sweep and not args.no_extras:
+        results.extras = extras.measure(
+            budget,
+            args.quick,
+            redis_url=f"{options.redis_url}/0",
+            postgres_dsn=f"{options.postgres_dsn}/postgres",
+            say=console.print,
+        )
     results.save(options.workdir / "results.json")
     return results
 

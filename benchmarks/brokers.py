@@ -7,11 +7,19 @@ import dataclasses
 import os
 import secrets
 import tempfile
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from asynctasq.config import Config
+from asynctasq.drivers.base import Driver
+from asynctasq.jobs import Job, Outcome
+from asynctasq.serialization.payload import encode_payload
 
-__all__ = ["bench_config", "cleanup", "config_env"]
+__all__ = ["bench_config", "cleanup", "clear_queue", "config_env", "finish_jobs"]
+
+#: jobs finished per round trip by finish_jobs
+CHUNK = 5000
 
 _TOKEN = secrets.token_hex(3)
 
@@ -28,6 +36,8 @@ def bench_config(driver: str) -> Config:
         return base.replace(postgres_schema=f"bench_{_TOKEN}")
     if driver == "mysql":
         return base.replace(mysql_dsn=_create_mysql_database(base, f"asynctasq_bench_{_TOKEN}"))
+    if driver == "rabbitmq":
+        return base.replace(rabbitmq_prefix=f"asynctasq-bench-{_TOKEN}")
     return base
 
 
@@ -54,6 +64,51 @@ def cleanup(config: Config) -> None:
         _drop_postgres_schema(config)
     if config.driver == "mysql":
         _mysql_admin(config, "DROP DATABASE IF EXISTS `{}`")
+    if config.driver == "rabbitmq":
+        _in_thread(_delete_rabbitmq_prefix(config))
+
+
+async def clear_queue(config: Config, queue: str) -> None:
+    """Empty ``queue`` between scenarios, for drivers without operator actions
+    (Management): RabbitMQ purges the queue's band queues and dead letters."""
+    if config.driver != "rabbitmq":
+        raise ValueError(f"no way to clear a queue of the {config.driver} driver")
+    import aiormq
+
+    from asynctasq.drivers.rabbitmq.topology import Topology
+
+    topology = Topology(config.rabbitmq_prefix)
+    connection = await aiormq.connect(config.rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        for name in [*topology.band_queues(queue), topology.failed_queue(queue)]:
+            await channel.queue_purge(name)
+    finally:
+        await connection.close()
+
+
+async def _delete_rabbitmq_prefix(config: Config) -> None:
+    """The run's queues and exchanges (asynctasq-bench-<token>.*), never more."""
+    import aiormq
+
+    from asynctasq.drivers.rabbitmq.topology import delete_topology
+
+    connection = await aiormq.connect(config.rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        await delete_topology(channel, config.rabbitmq_prefix, ["bench", *config.queues])
+    finally:
+        await connection.close()
+
+
+def _in_thread(work: Coroutine[Any, Any, None]) -> None:
+    """cleanup() is called from inside the benchmarks' event loop: run from a thread."""
+    import asyncio
+    import threading
+
+    runner = threading.Thread(target=asyncio.run, args=(work,))
+    runner.start()
+    runner.join()
 
 
 def _unlink_redis_prefix(config: Config) -> None:
@@ -117,3 +172,18 @@ def _create_mysql_database(base: Config, database: str) -> str:
     dsn = urlunsplit(urlsplit(base.mysql_dsn)._replace(path=f"/{database}"))
     _mysql_admin(base.replace(mysql_dsn=dsn), "CREATE DATABASE IF NOT EXISTS `{}`")
     return dsn
+
+
+async def finish_jobs(
+    driver: Driver, queue: str, jobs: int, task: str, outcome: Callable[[Job], Outcome]
+) -> None:
+    """Put ``jobs`` jobs of ``queue`` in a final state through the driver's core
+    (enqueue, claim, settle with ``outcome(job)``, in batches): no worker needed."""
+    payload = encode_payload({"order": 1})
+    for start in range(0, jobs, CHUNK):
+        size = min(CHUNK, jobs - start)
+        await driver.enqueue([Job(task=task, payload=payload, queue=queue) for _ in range(size)])
+        while size > 0:  # a driver may hand out fewer jobs per claim than asked
+            claimed = await driver.claim([queue], limit=size, worker_id="bench", lease_seconds=600)
+            size -= len(claimed)
+            await driver.settle([outcome(j) for j in claimed])

@@ -50,3 +50,13 @@ class LatencyProbe(AsyncTask[None], name="bench.latency"):
             os.write(fd, line)
         finally:
             os.close(fd)
+
+
+class StartProbe(AsyncTask[None], name="bench.startup"):
+    """Writes the time it started to ``log`` (benchmarks/startup.py)."""
+
+    log: str
+
+    async def execute(self) -> None:
+        with open(self.log, "w") as f:
+            f.write(f"{time.time():.6f}\n")

@@ -28,8 +28,9 @@ from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.core.events.emitters import EventEmitter
 from asynctasq.core.worker import Worker
 from asynctasq.drivers.base import Driver
+from asynctasq.drivers.capabilities import Management
 from asynctasq.drivers.memory import MemoryBroker, MemoryDriver
-from benchmarks.brokers import bench_config, cleanup, config_env
+from benchmarks.brokers import bench_config, cleanup, clear_queue, config_env
 from benchmarks.tasks import LatencyProbe, NoOp, countdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,9 @@ class Bench:
     async def clear(self, driver: Driver) -> None:
         from asynctasq.jobs import JobState
 
+        if not isinstance(driver, Management):  # no purge(): the broker's own way
+            await clear_queue(self.config, self.queue)
+            return
         for state in (JobState.PENDING, JobState.SCHEDULED, JobState.FAILED, JobState.COMPLETED):
             await driver.purge(self.queue, state)
 
@@ -95,12 +99,21 @@ class Bench:
         await driver.disconnect()
         return n / elapsed
 
-    async def drain(self, n: int, event_emitter: EventEmitter | None = None) -> float:
+    async def drain(
+        self,
+        n: int,
+        event_emitter: EventEmitter | None = None,
+        *,
+        ttl: float | None = None,
+        task: type[NoOp] = NoOp,
+    ) -> float:
+        """``ttl``: every job gets one (benchmarks/expiry.py: what checking it costs);
+        ``task``: a NoOp subclass (benchmarks/rate_limits.py: a rate-limited one)."""
         producer = await self.driver()
         dispatcher = Dispatcher(producer, self.config)
         for i in range(0, n, 5000):
             await dispatcher.dispatch_many(
-                NoOp().on_queue(self.queue) for _ in range(min(5000, n - i))
+                task().on_queue(self.queue).with_options(ttl=ttl) for _ in range(min(5000, n - i))
             )
         consumer = await self.driver()
         worker = Worker(
@@ -243,7 +256,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per bulk and drain run")
     parser.add_argument("--single-jobs", type=int, default=5_000, help="jobs per one-by-one run")
     parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--prefetch", type=int, default=0, help="jobs claimed ahead (--prefetch)")
+    parser.add_argument(
+        "--prefetch", type=int, default=None, help="jobs claimed ahead (default: adapts)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--latency", type=int, default=500, help="sequential jobs for idle latency (0: skip)"

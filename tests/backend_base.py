@@ -1,5 +1,10 @@
 """The base of every test backend (kept apart from tests/backends.py, which imports
-the broker-specific backend modules, so those can import this without a cycle)."""
+the broker-specific backend modules, so those can import this without a cycle).
+
+A backend is a conformance :class:`~asynctasq.testing.conformance.Target` (drivers
+sharing one isolated namespace) that also knows how to point a worker subprocess at
+that namespace (``config``, ``env``).
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from asynctasq.config import Config
-from asynctasq.drivers.base import Driver
+from asynctasq.testing.conformance import Target
 
 
-class Backend:
-    name = "?"
+class Backend(Target):
     #: can another OS process reach this broker (worker subprocess tests)?
     shared_across_processes = True
 
     def __init__(self, tmp_path: Path) -> None:
+        super().__init__()
         self.tmp_path = tmp_path
         self.namespace = f"t{secrets.token_hex(4)}"
-        self.drivers: list[Driver] = []
-
-    def make_driver(self, **options: Any) -> Driver:
-        raise NotImplementedError
 
     def config(self, **overrides: Any) -> Config:
         """Settings that point a worker subprocess at this namespace."""
@@ -31,23 +32,3 @@ class Backend:
     def env(self) -> dict[str, str]:
         """The same, as ASYNCTASQ_* variables for a subprocess."""
         raise NotImplementedError
-
-    async def new_driver(self, **options: Any) -> Driver:
-        driver = self.make_driver(**options)
-        await driver.connect()
-        self.drivers.append(driver)
-        return driver
-
-    async def setup(self) -> None:
-        """Create the namespace (database, schema)."""
-
-    async def teardown(self) -> None:
-        for driver in self.drivers:
-            try:
-                await driver.disconnect()
-            except Exception:
-                pass
-        await self.drop()
-
-    async def drop(self) -> None:
-        """Remove the namespace."""

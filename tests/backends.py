@@ -10,7 +10,6 @@ them up from BACKENDS.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,8 +58,8 @@ BACKENDS: dict[str, Callable[[Path], Backend]] = {
     "sqlite": SQLiteBackend,
 }
 
-# brokers that need a server live in their own modules: tests/backends_<name>.py
-# defining BACKENDS_EXTRA = {"name": BackendClass, ...}
-for _module in ("redis", "postgres", "mysql"):
-    if importlib.util.find_spec(f"tests.backends_{_module}") is not None:
-        BACKENDS.update(importlib.import_module(f"tests.backends_{_module}").BACKENDS_EXTRA)
+# brokers that need a server live in their own modules, tests/backends_<name>.py,
+# each defining BACKENDS_EXTRA = {"name": BackendClass, ...}: every such module is
+# loaded (a module that cannot be imported stops the run: it is never left out)
+for _path in sorted(Path(__file__).parent.glob("backends_*.py")):
+    BACKENDS.update(importlib.import_module(f"tests.{_path.stem}").BACKENDS_EXTRA)

@@ -12,13 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiomysql
-import pytest
 
 from asynctasq.config import Config, redact_url
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.mysql import MySQLDriver
 from asynctasq.drivers.mysql.dsn import MySQLSettings
 from tests.backend_base import Backend
+from tests.services import missing_service
 
 SERVER_DSN = os.environ.get("ASYNCTASQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3306/test")
 
@@ -93,7 +93,7 @@ class MySQLBackend(Backend):
         try:
             await admin_execute(f"CREATE DATABASE `{self.database}`")
         except (OSError, aiomysql.OperationalError) as exc:
-            pytest.skip(f"MySQL not reachable at {redact_url(SERVER_DSN)}: {exc}")
+            missing_service(f"MySQL not reachable at {redact_url(SERVER_DSN)}: {exc}")
 
     async def drop(self) -> None:
         await admin_execute(f"DROP DATABASE IF EXISTS `{self.database}`")

@@ -10,12 +10,12 @@ import os
 from typing import Any
 
 import asyncpg
-import pytest
 
 from asynctasq.config import Config, redact_url
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.postgres import PostgresDriver
 from tests.backend_base import Backend
+from tests.services import missing_service
 
 DSN = os.environ.get("ASYNCTASQ_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -49,7 +49,7 @@ class PostgresBackend(Backend):
         try:
             con = await asyncpg.connect(self.dsn)
         except (OSError, asyncpg.PostgresError) as exc:
-            pytest.skip(f"PostgreSQL not reachable at {redact_url(self.dsn)}: {exc}")
+            missing_service(f"PostgreSQL not reachable at {redact_url(self.dsn)}: {exc}")
         await con.close()
 
     async def drop(self) -> None:
@@ -59,6 +59,14 @@ class PostgresBackend(Backend):
 async def drop_schema(dsn: str, schema: str) -> None:
     con = await asyncpg.connect(dsn)
     try:
+        # a session a failed test left open may hold a lock on the schema: end those
+        # sessions rather than wait on them forever
+        await con.execute(
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l"
+            " JOIN pg_class c ON l.relation = c.oid JOIN pg_namespace n"
+            " ON c.relnamespace = n.oid WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+            schema,
+        )
         await con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await con.close()

@@ -22,13 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from asynctasq.config import Config
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.keys import RedisKeys
 from asynctasq.drivers.redis import RedisDriver
 from tests.backend_base import Backend
+from tests.services import missing_service
 
 
 def local_redis_url() -> str:
@@ -74,8 +73,8 @@ class RedisBackend(Backend):
         try:
             await client.ping()
         except Exception as exc:
-            pytest.skip(
-                f"no Redis at {self.url} ({exc}): start one or set ASYNCTASQ_TEST_REDIS_URL"
+            missing_service(
+                f"no Redis at {self.url} ({exc}); or set ASYNCTASQ_TEST_REDIS_URL to one"
             )
         finally:
             await client.aclose()
@@ -144,7 +143,7 @@ def free_port(*, with_bus: bool = False) -> int:
 def require_redis_server() -> str:
     found = shutil.which("redis-server")
     if found is None:
-        pytest.skip("redis-server is not installed: install Redis 7 to run this test")
+        missing_service("redis-server is not installed: install Redis 7 to run this test")
     return found
 
 
@@ -236,7 +235,7 @@ class RedisCluster:
 
     def start(self) -> None:
         if shutil.which("redis-cli") is None:
-            pytest.skip("redis-cli is not installed: install Redis 7 to run the cluster tests")
+            missing_service("redis-cli is not installed: install Redis 7 to run the cluster tests")
         try:
             for node in self.nodes:
                 node.start()

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             "no event stream to follow: set ASYNCTASQ_EVENTS_REDIS_URL (or "
             "ASYNCTASQ_EVENTS_POSTGRES_DSN), or pass --redis-url / --postgres-dsn"
         )
+    # lazy: the subscriber imports the Redis and PostgreSQL clients (optional extras)
     from asynctasq.core.events.subscriber import EventSubscriber
 
     try:

@@ -18,11 +18,16 @@ from asynctasq.cli.options import add_setting, config_from_args
 from asynctasq.config import Config
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.drivers.base import Driver
+from asynctasq.drivers.capabilities import Inspection, WorkerRegistry, require
+from asynctasq.jobs import QueueStats
 
 __all__ = ["add_parser", "collect", "run"]
 
-COLUMNS = ("depth", "processing", "scheduled", "completed", "failed", "cancelled")
-HEADINGS = ("pending", "active", "scheduled", "completed", "failed", "cancelled")
+#: the columns of the queue table, and the keys of its JSON records: the same names
+COLUMNS = ("pending", "active", "scheduled", "completed", "failed", "cancelled")
+HEADINGS = COLUMNS
+#: the worker table's columns, each a key of the worker's JSON record
+WORKER_COLUMNS = ("worker_id", "host", "pid", "queues", "active", "started_at", "last_seen")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,28 +61,57 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_show(config, only, mode, args.watch))
 
 
-async def collect(driver: Driver, only: Sequence[str] = ()) -> dict[str, Any]:
-    """The statistics as plain data: what --json prints."""
-    queues = list(only) or await driver.queues()
-    stats = [await driver.stats(queue) for queue in queues]
-    workers = sorted(await driver.list_workers(), key=lambda w: w.worker_id)
+#: seconds past a missed heartbeat before a worker no longer counts as alive
+ALIVE_GRACE = 5.0
+
+
+async def collect(
+    driver: Driver, only: Sequence[str] = (), *, heartbeat_interval: float | None = None
+) -> dict[str, Any]:
+    """The statistics as plain data: what --json prints. Workers are the live ones:
+    heard from within a heartbeat interval and a small grace (``asynctasq worker list``
+    also shows the dead ones the registry still holds)."""
+    inspect = require(driver, Inspection, "the stats command")
+    queues = list(only) or await inspect.queues()
+    stats = [await inspect.stats(queue) for queue in queues]
+    known = await driver.list_workers() if isinstance(driver, WorkerRegistry) else []
+    if heartbeat_interval is not None:
+        now = time.time()
+        known = [w for w in known if now - w.last_seen <= heartbeat_interval + ALIVE_GRACE]
+    workers = sorted(known, key=lambda w: w.worker_id)
     return {
-        "queues": [dataclasses.asdict(s) for s in stats],
+        "queues": [_queue_record(s) for s in stats],
         "workers": [dataclasses.asdict(w) for w in workers],
+    }
+
+
+def _queue_record(stats: QueueStats) -> dict[str, Any]:
+    """A queue's numbers under the names the table shows (``depth`` is what waits to
+    run: pending; ``processing`` what runs: active)."""
+    return {
+        "queue": stats.queue,
+        "pending": stats.depth,
+        "active": stats.processing,
+        "scheduled": stats.scheduled,
+        "completed": stats.completed,
+        "failed": stats.failed,
+        "cancelled": stats.cancelled,
+        "paused": stats.paused,
     }
 
 
 async def _show(config: Config, only: list[str], mode: Mode, watch: float | None) -> int:
     driver = DriverFactory.create_from_config(config)
+    interval = config.heartbeat_interval
     await driver.connect()
     try:
         if watch is None:
-            _print(await collect(driver, only), mode)
+            _print(await collect(driver, only, heartbeat_interval=interval), mode)
             return 0
         if mode == "rich":
-            return await _live(driver, only, watch)
+            return await _live(driver, only, watch, interval)
         while True:  # until Ctrl-C
-            _print(await collect(driver, only), mode)
+            _print(await collect(driver, only, heartbeat_interval=interval), mode)
             await asyncio.sleep(watch)
     finally:
         await driver.disconnect()
@@ -94,13 +128,14 @@ def _print(data: dict[str, Any], mode: Mode) -> None:
         print(_plain(data))
 
 
-async def _live(driver: Driver, only: list[str], every: float) -> int:
+async def _live(driver: Driver, only: list[str], every: float, interval: float) -> int:
     from rich.console import Group
     from rich.live import Live
 
     with Live(auto_refresh=False) as live:
         while True:
-            live.update(Group(*_tables(await collect(driver, only))), refresh=True)
+            data = await collect(driver, only, heartbeat_interval=interval)
+            live.update(Group(*_tables(data)), refresh=True)
             await asyncio.sleep(every)
 
 
@@ -116,11 +151,37 @@ def _tables(data: dict[str, Any]) -> list[Any]:
         cells = [_count(row[c], c) for c in COLUMNS]
         queues.add_row(row["queue"], *cells, "[yellow]paused[/]" if row["paused"] else "")
     workers = Table(title=f"Workers ({len(data['workers'])} alive)", title_justify="left")
-    for heading in ("worker", "host", "pid", "queues", "active", "up", "last seen"):
+    for heading in WORKER_COLUMNS:
         workers.add_column(heading, justify="right" if heading in ("pid", "active") else "left")
-    for w in data["workers"]:
+    for w in grouped(data["workers"]):
         workers.add_row(*_worker_cells(w))
     return [queues, workers]
+
+
+def grouped(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per worker, except the processes of one supervisor (``--processes``):
+    one row for the group, its pids listed, its jobs and slots added up."""
+    rows: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {}
+    for w in workers:
+        key = w.get("supervisor")
+        if not key:
+            rows.append(w)
+            continue
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {**w, "worker_id": key, "pid": str(w["pid"]), "processes": 1}
+            rows.append(group)
+            continue
+        group["pid"] = f"{group['pid']},{w['pid']}"
+        group["processes"] += 1
+        group["active"] += w["active"]
+        group["concurrency"] += w["concurrency"]
+        group["started_at"] = min(group["started_at"], w["started_at"])
+        group["last_seen"] = max(group["last_seen"], w["last_seen"])
+    for group in groups.values():
+        group["worker_id"] = f"{group['worker_id']} ({group['processes']} processes)"
+    return rows
 
 
 def _count(value: int, column: str) -> str:
@@ -137,7 +198,7 @@ def _worker_cells(w: dict[str, Any]) -> list[str]:
         str(w["pid"]),
         ",".join(w["queues"]),
         f"{w['active']}/{w['concurrency']}",
-        _ago(now - w["started_at"]) if w["started_at"] else "?",
+        _ago(now - w["started_at"]) + " ago" if w["started_at"] else "?",
         _ago(now - w["last_seen"]) + " ago" if w["last_seen"] else "?",
     ]
 
@@ -150,8 +211,8 @@ def _plain(data: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"{len(data['workers'])} worker(s) alive")
     if data["workers"]:
-        header = ["worker", "host", "pid", "queues", "active", "up", "last seen"]
-        lines.extend(_aligned([header, *(_worker_cells(w) for w in data["workers"])]))
+        header = list(WORKER_COLUMNS)
+        lines.extend(_aligned([header, *(_worker_cells(w) for w in grouped(data["workers"]))]))
     return "\n".join(lines)
 
 

@@ -9,12 +9,18 @@ import logging
 import os
 import sys
 
+from asynctasq.cli.health_file import HealthFile
 from asynctasq.cli.options import add_setting, config_from_args
-from asynctasq.config import Config
-from asynctasq.core.events import create_event_emitter
+from asynctasq.cli.supervisor import SUPERVISOR_ENV, Supervisor, processes_wanted
+from asynctasq.config import Config, ConfigError
+from asynctasq.core.driver_factory import DriverFactory
+from asynctasq.core.events import CompositeEmitter, create_event_emitter
 from asynctasq.core.logs import configure_logging
 from asynctasq.core.metrics import worker_metrics
 from asynctasq.core.worker import Worker
+from asynctasq.core.worker.setup_hook import setup_hook
+from asynctasq.drivers.base import DriverError
+from asynctasq.redaction import redact
 
 __all__ = ["add_parser", "run"]
 
@@ -24,7 +30,7 @@ log = logging.getLogger("asynctasq.worker")
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "worker",
-        help="run a worker",
+        help="run a worker (`worker list`: the workers running)",
         description="Run a worker: reserve jobs from the queues, run them, report outcomes. "
         "SIGTERM or Ctrl-C stops it gracefully; a second one stops it at once (jobs in flight go "
         "back to the queue).",
@@ -33,6 +39,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_setting(parser, "--concurrency", "concurrency", metavar="N")
     add_setting(parser, "--prefetch", "prefetch", metavar="N")
     add_setting(parser, "--import", "task_modules", metavar="MODULES")
+    add_setting(parser, "--middleware", "middleware", metavar="MOD:FACTORY,...")
+    add_setting(parser, "--setup", "setup", metavar="MOD:FUNCTION")
     add_setting(parser, "--driver", "driver", metavar="NAME")
     add_setting(parser, "--lease-seconds", "lease_seconds", metavar="S")
     add_setting(parser, "--heartbeat-interval", "heartbeat_interval", metavar="S")
@@ -44,29 +52,107 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_setting(parser, "--metrics-port", "metrics_port", metavar="PORT")
     parser.add_argument("--worker-id", help="name of this worker (default: host:pid:random)")
     parser.add_argument(
+        "--processes",
+        default="1",
+        metavar="N",
+        help="run N worker processes under one supervisor, each with its own connections "
+        "(auto: one per core); it restarts a crashed one and passes SIGTERM/SIGINT on "
+        "[default: 1]",
+    )
+    parser.add_argument(
         "--burst",
         action="store_true",
         help="exit 0 once no job is pending, scheduled or running in the queues (scripts, cron)",
     )
-    parser.set_defaults(handler=run)
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="on a broker that cannot be reached, the full traceback instead of one line",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no line per job started and completed (failures and retries are still logged)",
+    )
+    parser.add_argument(
+        "--burst-horizon",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="with --burst: leave jobs scheduled more than S seconds ahead for a later "
+        "worker instead of waiting for them [default: 5]",
+    )
+    parser.add_argument(
+        "--health-file",
+        metavar="PATH",
+        help="rewrite PATH at every heartbeat and remove it on exit, for an exec probe: "
+        "`asynctasq health --file PATH --max-age S` (no broker round trip)",
+    )
+    parser.set_defaults(handler=run, keeps_early_signals=True)
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     configure_logging(config.log_level, config.log_format)
+    if args.quiet:
+        logging.getLogger("asynctasq.jobs").setLevel(logging.WARNING)
+    try:
+        processes = processes_wanted(args.processes)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if processes > 1:
+        return _supervise(config, args, processes)
     # the console script does not put the working directory on sys.path as `python -m`
     # does; --import myapp.tasks should work the same from both
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    return _run_loop(_serve(config, args.worker_id, args.burst))
-
-
-async def _serve(config: Config, worker_id: str | None, burst: bool) -> int:
-    emitter = create_event_emitter(config)
+    supervisor = os.environ.get(SUPERVISOR_ENV) or None
+    horizon = args.burst_horizon if args.burst else None
+    main = _serve(config, args.worker_id, args.burst, supervisor, args.health_file, horizon)
     try:
-        # with --metrics-port, the Prometheus exporter listens to the events too
-        async with worker_metrics(config, emitter) as events:
-            worker = Worker(event_emitter=events, worker_id=worker_id, burst=burst, config=config)
+        return _run_loop(main)
+    except DriverError as exc:  # the broker is down or refuses us: its message says so
+        if args.verbose:
+            raise
+        print(redact(f"asynctasq worker: {exc} (--verbose shows the traceback)"), file=sys.stderr)
+        return 1
+
+
+def _supervise(config: Config, args: argparse.Namespace, processes: int) -> int:
+    if not DriverFactory.driver_class(config.driver).shared_across_processes:
+        raise ConfigError(
+            f"--processes {processes}: the {config.driver} broker lives inside one process; "
+            "use a broker the processes can share (sqlite, redis, postgres, mysql)"
+        )
+    if args.worker_id:
+        raise ConfigError("--worker-id names one worker: leave it out with --processes")
+    argv = getattr(args, "argv", None) or sys.argv[1:]
+    return asyncio.run(Supervisor(argv, processes, burst=args.burst).run())
+
+
+async def _serve(
+    config: Config,
+    worker_id: str | None,
+    burst: bool,
+    supervisor: str | None = None,
+    health_file: str | None = None,
+    burst_horizon: float | None = None,
+) -> int:
+    emitter = create_event_emitter(config)
+    if health_file:
+        emitter = CompositeEmitter([emitter, HealthFile(health_file)])
+    try:
+        # with --metrics-port, the Prometheus exporter listens to the events too; the
+        # app's own set-up (--setup) is done before the first job and undone after the last
+        async with setup_hook(config.setup), worker_metrics(config, emitter) as events:
+            worker = Worker(
+                event_emitter=events,
+                worker_id=worker_id,
+                burst=burst,
+                burst_horizon=burst_horizon,
+                config=config,
+                supervisor=supervisor,
+            )
             await worker.start()
     finally:
         await emitter.close()

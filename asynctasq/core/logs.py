@@ -16,13 +16,16 @@ from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any
 
+from asynctasq.core.logs_redaction import RedactingFilter
 from asynctasq.jobs import Job
 
 __all__ = [
     "JobContextFilter",
     "TextFormatter",
     "configure_logging",
+    "enter_job_context",
     "job_logging_context",
+    "leave_job_context",
     "log_context",
     "worker_logging_context",
 ]
@@ -55,13 +58,25 @@ def worker_logging_context(worker_id: str) -> Iterator[None]:
 
 
 def _reset(token: Token[Mapping[str, Any]]) -> None:
-    with contextlib.suppress(ValueError):  # a token of another context: nothing to undo
+    try:  # not contextlib.suppress: this runs for every job, and try costs nothing
         _context.reset(token)
+    except ValueError:  # a token of another context: nothing to undo
+        pass
 
 
 @contextlib.contextmanager
 def job_logging_context(job: Job, worker_id: str) -> Iterator[None]:
-    token = _context.set(
+    token = enter_job_context(job, worker_id)
+    try:
+        yield
+    finally:
+        _reset(token)
+
+
+def enter_job_context(job: Job, worker_id: str) -> Token[Mapping[str, Any]]:
+    """``job_logging_context`` without the context manager (on every job's path, where
+    a generator-based one costs a microsecond): undo with ``leave_job_context``."""
+    return _context.set(
         {
             "worker_id": worker_id,
             "task_id": job.id,
@@ -70,10 +85,9 @@ def job_logging_context(job: Job, worker_id: str) -> Iterator[None]:
             "attempt": job.attempts,
         }
     )
-    try:
-        yield
-    finally:
-        _reset(token)
+
+
+leave_job_context = _reset
 
 
 class JobContextFilter(logging.Filter):
@@ -107,15 +121,18 @@ class TextFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """One stderr handler on the root logger, so the tasks' own loggers come out in
-    the same format and with the same job context as asynctasq's."""
+    the same format and with the same job context as asynctasq's, and with no
+    secret in them either (RedactingFilter)."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
+        # lazy: loaded only for the JSON format
         from asynctasq.core.logs_json import JsonFormatter
 
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter())
     handler.addFilter(JobContextFilter())
+    handler.addFilter(RedactingFilter())
     handler._asynctasq = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     # replace only our own handler: calling this twice must not print records twice

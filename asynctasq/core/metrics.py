@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from asynctasq.config import Config, ConfigError
+from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.core.events.emitters import CompositeEmitter, EventEmitter
 from asynctasq.core.events.types import Event
 from asynctasq.drivers.base import Driver
+from asynctasq.drivers.capabilities import Inspection, WorkerRegistry, require
 
 __all__ = ["DURATION_BUCKETS", "MetricsExporter", "worker_metrics"]
 
@@ -191,8 +193,6 @@ class MetricsExporter(EventEmitter):
                 "choose another ASYNCTASQ_METRICS_PORT (--metrics-port)"
             ) from None
         if driver is None and config is not None:
-            from asynctasq.core.driver_factory import DriverFactory
-
             driver = self._own_driver = DriverFactory.create_from_config(config)
         if driver is not None:
             self._poller = asyncio.create_task(
@@ -202,8 +202,9 @@ class MetricsExporter(EventEmitter):
 
     async def refresh(self, driver: Driver, queues: Sequence[str]) -> None:
         """Read the queue statistics and live workers once."""
-        for queue in queues or await driver.queues():
-            stats = await driver.stats(queue)
+        inspect = require(driver, Inspection, "queue metrics")
+        for queue in queues or await inspect.queues():
+            stats = await inspect.stats(queue)
             counts = (
                 stats.depth,
                 stats.processing,
@@ -215,7 +216,8 @@ class MetricsExporter(EventEmitter):
             for state, count in zip(QUEUE_STATES, counts, strict=True):
                 self.queue_jobs.labels(queue, state).set(count)
             self.queue_paused.labels(queue).set(1 if stats.paused else 0)
-        self.workers.set(len(await driver.list_workers()))
+        if isinstance(driver, WorkerRegistry):
+            self.workers.set(len(await driver.list_workers()))
 
     async def _poll(self, driver: Driver, queues: list[str], interval: float) -> None:
         failing = False

@@ -1,27 +1,30 @@
-"""The driver protocol: the only thing a broker has to implement.
+"""The driver core: the few methods every broker must implement.
+
+A broker is a class with these seven methods (``connect``, ``disconnect``,
+``enqueue``, ``claim``, ``settle``, ``renew``, ``recover_expired``). Everything else
+a broker may offer (listing jobs, pausing queues, a worker registry, transactional
+enqueue...) is a *capability*: a mixin from ``capabilities.py`` that the driver
+class inherits and implements. Features ask for a capability with
+``require(driver, Capability)`` and fail with a clear error naming the driver and
+what it lacks.
 
 Drivers do I/O and nothing else; retry policy, backoff, hooks and events live in the
-worker above. ``memory.py`` is the reference every other driver is tested against
-(``tests/drivers/``, one contract suite run unchanged on each).
+worker above. The in-memory driver is the reference implementation of the job
+lifecycle (``asynctasq/lifecycle.py``); ``asynctasq.testing.conformance`` holds the
+tests every driver must pass.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import Any
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, TypeVar
 
-from asynctasq.jobs import (
-    Completed,
-    Failed,
-    Job,
-    JobState,
-    Outcome,
-    QueueStats,
-    Released,
-    Retried,
-    WorkerInfo,
-)
+from asynctasq.clock import SYSTEM_CLOCK, Clock
+from asynctasq.config import redact_secrets
+from asynctasq.drivers.waiting import Wakeup, wait_for
+from asynctasq.jobs import Completed, Failed, Job, Outcome, Recovery, Released, Retried
 
 __all__ = [
     "LEASE_EXPIRED_ERROR",
@@ -29,7 +32,11 @@ __all__ = [
     "DriverError",
     "DriverNotConnected",
     "TransactionalEnqueueUnsupported",
+    "dead_jobs",
 ]
+
+log = logging.getLogger("asynctasq.driver")
+Record = TypeVar("Record")
 
 
 #: the error recover_expired() records on a job that used its last attempt
@@ -52,48 +59,77 @@ class TransactionalEnqueueUnsupported(DriverError):
     def __init__(self, driver: str) -> None:
         super().__init__(
             f"{driver} cannot enqueue inside your transaction (connection=...); "
-            "use the postgres or mysql driver for transactional enqueue"
+            "use a driver with the TransactionalEnqueue capability (postgres, mysql)"
         )
 
 
 class Driver(abc.ABC):
-    """A broker connection shared by dispatchers and workers of one process."""
+    """A broker connection shared by the dispatchers and workers of one process."""
 
-    name: str = "driver"
+    #: the name settings use (``ASYNCTASQ_DRIVER``) and errors show
+    name: ClassVar[str] = "driver"
+    #: can another OS process reach this broker? (False for the in-memory broker: a
+    #: worker then renews leases on its loop and cannot start worker processes)
+    shared_across_processes: ClassVar[bool] = True
     #: keep completed jobs (state ``completed``, with their result) instead of deleting them
     keep_completed: bool = False
+    #: where the driver reads the time; a test passes a ManualClock
+    clock: Clock = SYSTEM_CLOCK
+    #: the longest an idle reserve() sleeps without a notification
+    poll_interval: float = 1.0
 
-    # -- lifecycle -----------------------------------------------------------------
+    # -- the core: every broker implements these ---------------------------------------
 
     @abc.abstractmethod
-    async def connect(self) -> None: ...
+    async def connect(self) -> None:
+        """Open connections (idempotent: a connected driver is left as is)."""
 
     @abc.abstractmethod
     async def disconnect(self) -> None: ...
-
-    async def migrate(self) -> list[str]:
-        """Create or upgrade the broker's schema; returns the migrations applied."""
-        return []
-
-    async def __aenter__(self) -> Driver:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.disconnect()
-
-    # -- worker side ---------------------------------------------------------------
 
     @abc.abstractmethod
     async def enqueue(self, jobs: Sequence[Job], *, connection: Any = None) -> list[str]:
         """Store jobs in one round trip; returns their ids in order.
 
-        A job whose ``unique_key`` matches an unfinished job is not stored again: the
-        id of the existing job is returned in its place. ``connection`` (SQL drivers)
-        enqueues inside the caller's open transaction.
+        ``connection`` is for drivers with the TransactionalEnqueue capability; others
+        raise TransactionalEnqueueUnsupported when it is given. A job whose
+        ``unique_key`` matches an unfinished job (UniqueKeys capability) is not stored
+        again: the existing job's id is returned in its place.
         """
 
     @abc.abstractmethod
+    async def claim(
+        self, queues: Sequence[str], *, limit: int, worker_id: str, lease_seconds: float
+    ) -> list[Job]:
+        """Atomically take up to ``limit`` due jobs of unpaused ``queues``, lowest
+        priority value first, then oldest ``run_at``, then id; each becomes ``active``,
+        leased to ``worker_id`` until now + ``lease_seconds``, ``attempts`` + 1.
+        Returns at once (``reserve`` does the waiting)."""
+
+    @abc.abstractmethod
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Apply a batch of outcomes in one round trip; True where accepted.
+
+        An outcome is rejected (False) unless its job is active under the same worker
+        and attempt (fencing). One outcome that cannot be applied never stops the
+        others."""
+
+    @abc.abstractmethod
+    async def renew(
+        self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
+    ) -> list[str]:
+        """Extend the leases ``worker_id`` holds; returns the ids it still holds."""
+
+    @abc.abstractmethod
+    async def recover_expired(self) -> Recovery:
+        """Move active jobs whose lease lapsed back to pending (the attempt counts), or
+        to ``failed`` once they used ``max_attempts``; reports what moved."""
+
+    # -- waiting for work: a template over claim() -------------------------------------
+
+    #: set by the driver when its broker says work arrived (or this process enqueued)
+    wakeup: Wakeup
+
     async def reserve(
         self,
         queues: Sequence[str],
@@ -103,35 +139,86 @@ class Driver(abc.ABC):
         lease_seconds: float,
         wait: float = 0.0,
     ) -> list[Job]:
-        """Atomically claim up to ``limit`` due jobs, lowest priority value first,
-        then oldest ``run_at``, from queues that are not paused.
+        """``claim``, and with nothing due wait up to ``wait`` seconds for work,
+        returning early when a job arrives or a scheduled one comes due."""
+        queues = list(dict.fromkeys(queues))
+        clock = self.clock
+        deadline = clock.monotonic() + wait
+        await self.prepare_wait(queues, wait)
+        while True:
+            armed = self._reserve_wakeup().armed()  # before the claim: a wake-up during it counts
+            jobs = await self.claim(
+                queues, limit=limit, worker_id=worker_id, lease_seconds=lease_seconds
+            )
+            remaining = deadline - clock.monotonic()
+            if jobs or remaining <= 0:
+                return jobs
+            jobs = await self.claim_on_wakeup(
+                queues,
+                armed,
+                remaining,
+                limit=limit,
+                worker_id=worker_id,
+                lease_seconds=lease_seconds,
+            )
+            if jobs:
+                return jobs
 
-        Claimed jobs are ``active``, leased to ``worker_id`` until now +
-        ``lease_seconds``, with ``attempts`` increased by one. With nothing due it
-        waits up to ``wait`` seconds, returning early when a job arrives or a
-        scheduled one comes due.
-        """
+    async def prepare_wait(self, queues: Sequence[str], wait: float) -> None:  # noqa: B027
+        """Before a reserve that may wait: subscribe to the broker's notifications."""
 
-    @abc.abstractmethod
-    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """Apply a batch of outcomes in one round trip; True where accepted.
+    async def claim_on_wakeup(
+        self,
+        queues: Sequence[str],
+        armed: Any,
+        remaining: float,
+        *,
+        limit: int,
+        worker_id: str,
+        lease_seconds: float,
+    ) -> list[Job]:
+        """``idle()``, then [] so that ``reserve`` claims. A broker that can claim in
+        the same round trip as its wake-up overrides this and returns the jobs so
+        claimed (Redis sends its claim script right behind its blocking pop: a job
+        reaches an idle worker in one round trip, not two)."""
+        await self.idle(queues, armed, remaining)
+        return []
 
-        An outcome is rejected (False) unless its job is active under the same
-        worker and attempt (fencing).
-        """
+    async def idle(self, queues: Sequence[str], armed: Any, remaining: float) -> None:
+        """Wait until ``armed`` is set, the next scheduled job is due, the poll interval
+        passes, or ``remaining`` runs out. Drivers override ``next_due`` (cheap) or this
+        (when their broker needs another way to notice work, e.g. SQLite's
+        data_version)."""
+        pause = min(remaining, self.poll_interval)
+        due = await self.next_due(queues)
+        if due is not None:
+            pause = min(pause, max(due - self.clock.time(), 0.0) + 0.001)
+        await wait_for(armed, pause)
 
-    @abc.abstractmethod
-    async def renew(
-        self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
-    ) -> list[str]:
-        """Extend the leases ``worker_id`` holds; returns the ids it still holds."""
+    async def next_due(self, queues: Sequence[str]) -> float | None:
+        """When the earliest scheduled job of ``queues`` comes due (epoch), if known."""
+        return None
 
-    @abc.abstractmethod
-    async def recover_expired(self) -> int:
-        """Return active jobs whose lease lapsed to pending (the attempt counts), or
-        to ``failed`` once they used ``max_attempts``. Returns how many moved."""
+    def _reserve_wakeup(self) -> Wakeup:
+        try:
+            return self.wakeup
+        except AttributeError:
+            self.wakeup = Wakeup()
+            return self.wakeup
 
-    # one-outcome conveniences over settle()
+    # -- conveniences over the core ----------------------------------------------------
+
+    async def migrate(self) -> list[str]:
+        """Create or upgrade the broker's schema; returns the migrations applied
+        (drivers with a schema override this; see the Migrations capability)."""
+        return []
+
+    async def __aenter__(self) -> Driver:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.disconnect()
 
     async def complete(self, job: Job, result: bytes | None = None) -> bool:
         return (await self.settle([_fence(Completed, job, result=result)]))[0]
@@ -145,65 +232,29 @@ class Driver(abc.ABC):
     async def release(self, job: Job) -> bool:
         return (await self.settle([_fence(Released, job)]))[0]
 
-    # -- operator side -------------------------------------------------------------
-
-    @abc.abstractmethod
-    async def stats(self, queue: str) -> QueueStats: ...
-
-    async def get_queue_stats(self, queue: str) -> QueueStats:
-        return await self.stats(queue)
-
-    @abc.abstractmethod
-    async def queues(self) -> list[str]:
-        """Every queue that holds or held jobs, sorted."""
-
-    @abc.abstractmethod
-    async def get(self, job_id: str) -> Job | None: ...
-
-    @abc.abstractmethod
-    async def list_jobs(
-        self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0
-    ) -> list[Job]:
-        """Jobs of a queue (optionally in one state), in reservation order for
-        waiting jobs and newest first for finished ones."""
-
-    @abc.abstractmethod
-    async def cancel(self, job_id: str) -> bool:
-        """Cancel a job that has not started; False if it is active or finished."""
-
-    @abc.abstractmethod
-    async def requeue(self, job_id: str) -> bool:
-        """Put a failed, cancelled or expired job back to pending with attempts reset."""
-
-    @abc.abstractmethod
-    async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
-        """Delete jobs of a queue in ``state`` (finished before epoch ``older_than``
-        when given, else all); returns how many. Active jobs cannot be purged."""
-
-    @abc.abstractmethod
-    async def pause(self, queue: str) -> None: ...
-
-    @abc.abstractmethod
-    async def resume(self, queue: str) -> None: ...
-
-    @abc.abstractmethod
-    async def set_progress(self, job_id: str, worker_id: str, progress: float) -> bool:
-        """Record progress (0..1) of an active job held by ``worker_id``."""
-
-    # -- worker registry (heartbeats) ----------------------------------------------
-
-    @abc.abstractmethod
-    async def heartbeat(self, info: WorkerInfo, ttl: float) -> None:
-        """Record a live worker; it disappears from list_workers() after ``ttl``."""
-
-    @abc.abstractmethod
-    async def remove_worker(self, worker_id: str) -> None: ...
-
-    @abc.abstractmethod
-    async def list_workers(self) -> list[WorkerInfo]: ...
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def dead_jobs(
+    records: Iterable[Record], decode: Callable[[Record], Job], driver: str
+) -> tuple[Job, ...]:
+    """The jobs a recovery dead-lettered, decoded from their stored records. A record
+    that cannot be decoded (corrupt at rest) is left out and logged: it is in the
+    dead-letter state all the same, only its ``failed`` hook cannot run."""
+    jobs = []
+    for record in records:
+        try:
+            jobs.append(decode(record))
+        except Exception as exc:
+            log.warning(
+                "%s: a job dead-lettered by lease recovery has a record that cannot be "
+                "decoded (%s: %s); its failed() hook will not run",
+                driver,
+                type(exc).__name__,
+                redact_secrets(str(exc)),
+            )
+    return tuple(jobs)
 
 
 def _fence(kind: type[Outcome], job: Job, **fields: Any) -> Outcome:

@@ -22,7 +22,10 @@ key                   type    holds
                               fields the scripts rewrite) then "data" (task,
                               payload, timeout, depends_on, expires_at: only
                               Python reads it)
-``P:{Q}:errors``      hash    id -> last error (retried or dead-lettered jobs)
+``P:{Q}:errors``      hash    id -> last error (retried or dead-lettered jobs;
+                              at most ``sanitize.MAX_ERROR_CHARS`` characters);
+                              a corrupt record's reason starts "corrupt job
+                              record: " (``lua/_prelude.lua``, bury())
 ``P:{Q}:results``     hash    id -> result of a kept completed job
 ``P:{Q}:completed``   zset    kept completed jobs; score = finished_at (dropped
                               after ``completed_ttl``)
@@ -34,6 +37,16 @@ key                   type    holds
 ``P:{Q}:wake``        list    wake-up tokens: idle workers BLPOP it; capped at
                               ``WAKE_CAP`` entries
 ``P:{Q}:paused``      string  present while the queue is paused
+``P:{Q}:audit``       string  "<HSCAN cursor> <time>": where the audit of the
+                              jobs hash (recover.lua) goes on, and when
+``P:{Q}:edges``       zset    dependencies: "<parent id>\\0<child id>" (score 0,
+                              read by lex range) while the child is blocked
+``P:{Q}:waits``       hash    blocked child id -> its unfinished parents (a
+                              count); "!<id>" -> its on_parent_failure when not
+                              "fail"
+``P:{Q}:done``        zset    completed jobs that were deleted; score =
+                              finished_at (kept 24 h, for children dispatched
+                              later)
 ====================  ======  ===================================================
 
 Shared by every queue:
@@ -42,7 +55,13 @@ Shared by every queue:
 ``P:{#global}:queues``       set     every queue that holds or held jobs
 ``P:{#global}:workers``      zset    worker id -> heartbeat expiry (epoch seconds)
 ``P:{#global}:worker-info``  hash    worker id -> WorkerInfo (MessagePack array)
+``P:{#global}:schedules``    hash    schedule id -> its queue (where its keys are)
 ===========================  ======  ==============================================
+
+Schedules (capability Schedules) of queue ``Q``, outside the queue block so the
+scripts that never touch them do not carry them: ``P:{Q}:schedule-defs`` (hash, id
+-> definition JSON), ``P:{Q}:schedule-next`` (hash, id -> next slot), and
+``P:{Q}:schedule-paused`` (hash, id -> "1"); schedule.lua reads them after the block.
 """
 
 from __future__ import annotations
@@ -73,6 +92,11 @@ QUEUE_KEYS = (
     "unique",
     "wake",
     "paused",
+    "audit",
+    # job dependencies (workflows, issue 15)
+    "edges",
+    "waits",
+    "done",
 )
 
 #: the fields of a job's meta, in order (1-based positions in Lua); ``False``
@@ -113,7 +137,12 @@ class RedisKeys:
         self.registry = f"{prefix}:{_GLOBAL_TAG}:queues"
         self.workers = f"{prefix}:{_GLOBAL_TAG}:workers"
         self.worker_info = f"{prefix}:{_GLOBAL_TAG}:worker-info"
+        self.schedule_index = f"{prefix}:{_GLOBAL_TAG}:schedules"
         self._queue = lru_cache(maxsize=4096)(self._queue_keys)
+
+    def rate(self, key: str) -> str:
+        """The token bucket of a rate limit key (one key: any Cluster slot will do)."""
+        return f"{self.prefix}:rate:{key}"
 
     def queue(self, queue: str) -> tuple[str, ...]:
         """The KEYS block of one queue, in ``QUEUE_KEYS`` order."""
@@ -122,6 +151,11 @@ class RedisKeys:
     def _queue_keys(self, queue: str) -> tuple[str, ...]:
         validate_name("queue", queue)
         return tuple(f"{self.prefix}:{{{queue}}}:{kind}" for kind in QUEUE_KEYS)
+
+    def schedules(self, queue: str) -> tuple[str, str, str]:
+        """The schedule hashes of ``queue`` (definitions, next slots, paused)."""
+        tag = f"{self.prefix}:{{{validate_name('queue', queue)}}}"
+        return f"{tag}:schedule-defs", f"{tag}:schedule-next", f"{tag}:schedule-paused"
 
     def wake(self, queue: str) -> str:
         return self.queue(queue)[QUEUE_KEYS.index("wake")]

@@ -1,6 +1,11 @@
-"""In-memory driver: the reference implementation of the protocol, and the broker
-for unit tests. Everything lives in one process; driver instances that share a
+"""In-memory driver: the reference implementation of the job lifecycle, and the
+broker for unit tests. Everything lives in one process; driver instances that share a
 ``MemoryBroker`` behave like separate connections to one server.
+
+Every state change it makes is checked against the lifecycle table
+(``lifecycle.check``: a dictionary look-up, cheap beside the change itself), and all
+its time comes from its ``clock``, so the lifecycle model test
+(``asynctasq.testing.conformance``) can move time for it and another broker alike.
 """
 
 from __future__ import annotations
@@ -8,17 +13,33 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import heapq
-import itertools
-import time
 from collections.abc import Sequence
 from typing import Any
 
+from asynctasq.clock import SYSTEM_CLOCK, Clock
 from asynctasq.drivers.base import (
     LEASE_EXPIRED_ERROR,
     Driver,
     DriverNotConnected,
     TransactionalEnqueueUnsupported,
 )
+from asynctasq.drivers.capabilities import (
+    Dependencies,
+    Expiry,
+    Inspection,
+    Management,
+    Pausing,
+    ProgressStore,
+    RateLimits,
+    Removal,
+    RunningCancellation,
+    Schedules,
+    UniqueKeys,
+    WorkerRegistry,
+)
+from asynctasq.drivers.dependencies import REMOVED, check_batch
+from asynctasq.drivers.memory_dependencies import DependencyGraph
+from asynctasq.expiry import expired_reason, is_expired
 from asynctasq.jobs import (
     Completed,
     Failed,
@@ -26,15 +47,19 @@ from asynctasq.jobs import (
     JobState,
     Outcome,
     QueueStats,
+    Recovery,
     Released,
     Retried,
     WorkerInfo,
     visible_state,
 )
+from asynctasq.lifecycle import JobEvent, check
+from asynctasq.ratelimit import Bucket, take
+from asynctasq.schedules import Schedule
 
 __all__ = ["MemoryBroker", "MemoryDriver"]
 
-_UNFINISHED = (JobState.PENDING, JobState.SCHEDULED, JobState.WAITING, JobState.ACTIVE)
+_UNFINISHED = (JobState.PENDING, JobState.SCHEDULED, JobState.BLOCKED, JobState.ACTIVE)
 
 
 class MemoryBroker:
@@ -43,17 +68,20 @@ class MemoryBroker:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.versions: dict[str, int] = {}
-        # per queue: ready heap (priority, run_at, seq, id, version), scheduled heap
-        # (run_at, seq, id, version); entries go stale when a job's version moves on
-        self.ready: dict[str, list[tuple[int, float, int, str, int]]] = {}
-        self.scheduled: dict[str, list[tuple[float, int, str, int]]] = {}
+        # per queue: ready heap (priority, run_at, id, version) in claim order, scheduled heap
+        # (run_at, id, version); entries go stale when a job's version moves on
+        self.ready: dict[str, list[tuple[int, float, str, int]]] = {}
+        self.scheduled: dict[str, list[tuple[float, str, int]]] = {}
         self.active: set[str] = set()
         self.unique: dict[str, str] = {}
         self.paused: set[str] = set()
         self.known_queues: set[str] = set()
         self.workers: dict[str, tuple[WorkerInfo, float]] = {}
-        self.seq = itertools.count()
+        # schedules: id -> [definition, next_at, paused] (see asynctasq/schedules.py)
+        self.schedules: dict[str, list[Any]] = {}
+        self.rate_buckets: dict[str, Bucket] = {}  # rate limit key -> token bucket
         self._wakeup = asyncio.Event()
+        self.graph = DependencyGraph(self.jobs)
 
     # the event is replaced, not cleared, so a waiter never misses a wake-up
     def notify(self) -> None:
@@ -63,16 +91,13 @@ class MemoryBroker:
     def wakeup_event(self) -> asyncio.Event:
         return self._wakeup
 
-    def push(self, job: Job) -> None:
+    def push(self, job: Job, now: float) -> None:
         version = self.versions.get(job.id, 0) + 1
         self.versions[job.id] = version
-        seq = next(self.seq)
-        if job.run_at > time.time():
-            heapq.heappush(
-                self.scheduled.setdefault(job.queue, []), (job.run_at, seq, job.id, version)
-            )
+        if job.run_at > now:
+            heapq.heappush(self.scheduled.setdefault(job.queue, []), (job.run_at, job.id, version))
         else:
-            entry = (job.priority, job.run_at, seq, job.id, version)
+            entry = (job.priority, job.run_at, job.id, version)
             heapq.heappush(self.ready.setdefault(job.queue, []), entry)
 
     def invalidate(self, job_id: str) -> None:
@@ -81,11 +106,12 @@ class MemoryBroker:
     def promote_due(self, queue: str, now: float) -> None:
         heap = self.scheduled.get(queue)
         while heap and heap[0][0] <= now:
-            run_at, seq, job_id, version = heapq.heappop(heap)
+            run_at, job_id, version = heapq.heappop(heap)
             if self.versions.get(job_id) != version:
                 continue
             job = self.jobs[job_id]
-            entry = (job.priority, run_at, seq, job_id, version)
+            check(JobEvent.DUE, JobState.SCHEDULED, JobState.PENDING)
+            entry = (job.priority, run_at, job_id, version)
             heapq.heappush(self.ready.setdefault(queue, []), entry)
 
     def next_due(self, queues: Sequence[str]) -> float | None:
@@ -96,14 +122,53 @@ class MemoryBroker:
         if job.unique_key and self.unique.get(job.unique_key) == job.id:
             del self.unique[job.unique_key]
 
+    def ended(self, job: Job, how: str, now: float) -> None:
+        """``job`` ended (a finished state, or removed): its dependants follow; a
+        blocked one whose parents are all done becomes pending (scheduled by run_at)."""
+        if job.id in self.graph.children:
 
-class MemoryDriver(Driver):
+            def release(child: Job) -> None:
+                child.state = JobState.PENDING
+                self.push(child, now)
+
+            self.graph.ended(job.id, how, release, self.unfinish_key, now)
+            self.notify()
+
+
+class MemoryDriver(
+    Inspection,
+    Management,
+    Removal,
+    Pausing,
+    WorkerRegistry,
+    ProgressStore,
+    UniqueKeys,
+    Dependencies,
+    Schedules,
+    Expiry,
+    RunningCancellation,
+    RateLimits,
+    Driver,
+):
     name = "memory"
+    shared_across_processes = False
 
-    def __init__(self, *, broker: MemoryBroker | None = None, keep_completed: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        broker: MemoryBroker | None = None,
+        keep_completed: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._broker_arg = broker
         self._b: MemoryBroker | None = None
         self.keep_completed = keep_completed
+        self.clock = clock
+
+    async def claim(
+        self, queues: Sequence[str], *, limit: int, worker_id: str, lease_seconds: float
+    ) -> list[Job]:
+        return self._claim(queues, limit, worker_id, lease_seconds)
 
     @property
     def broker(self) -> MemoryBroker:
@@ -124,21 +189,46 @@ class MemoryDriver(Driver):
         if connection is not None:
             raise TransactionalEnqueueUnsupported(self.name)
         b = self.broker
-        ids = []
+        if any(job.depends_on for job in jobs):
+            check_batch(jobs)
+            batch = {job.id for job in jobs}
+            for job in jobs:
+                b.graph.check_known(job, batch)  # before anything is stored
+        ids, linked = [], []
+        now = self.clock.time()
         for job in jobs:
+            if job.id in b.jobs:  # a retried call (or a schedule slot fired twice)
+                ids.append(job.id)
+                continue
             if job.unique_key and (existing := b.unique.get(job.unique_key)):
                 ids.append(existing)
                 continue
+            check(JobEvent.ENQUEUE, None, _visible_state(job, now))
             stored = job.copy()
             stored.state, stored.worker_id, stored.lease_until = JobState.PENDING, None, None
             b.jobs[job.id] = stored
             b.known_queues.add(job.queue)
             if job.unique_key:
                 b.unique[job.unique_key] = job.id
-            b.push(stored)
+            if stored.depends_on:
+                linked.append(stored)  # linked once every job of the batch is stored
+            else:
+                b.push(stored, now)
             ids.append(job.id)
+        for stored in linked:
+            self._link(stored)
         b.notify()
         return ids
+
+    def _link(self, job: Job) -> None:
+        b = self.broker
+        ended = b.graph.link(job)
+        if ended is not None:  # a parent already failed: the policy applies at once
+            parent, how = ended
+            b.graph.ended_at_enqueue(job, parent, how, b.unfinish_key, self.clock.time())
+            b.ended(job, job.state.value, self.clock.time())
+        elif job.state is not JobState.BLOCKED:
+            b.push(job, self.clock.time())
 
     async def reserve(
         self,
@@ -149,17 +239,20 @@ class MemoryDriver(Driver):
         lease_seconds: float,
         wait: float = 0.0,
     ) -> list[Job]:
-        deadline = time.monotonic() + wait
+        # its own loop rather than the base template: the broker's event is the wake-up
+        # and the next due time is known without a round trip
+        clock = self.clock
+        deadline = clock.monotonic() + wait
         while True:
             b = self.broker
             event = b.wakeup_event()
             claimed = self._claim(queues, limit, worker_id, lease_seconds)
-            remaining = deadline - time.monotonic()
+            remaining = deadline - clock.monotonic()
             if claimed or remaining <= 0:
                 return claimed
             due = b.next_due([q for q in queues if q not in b.paused])
             if due is not None:
-                remaining = min(remaining, max(due - time.time(), 0.0) + 0.001)
+                remaining = min(remaining, max(due - clock.time(), 0.0) + 0.001)
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
@@ -167,7 +260,7 @@ class MemoryDriver(Driver):
 
     def _claim(self, queues: Sequence[str], limit: int, worker_id: str, lease: float) -> list[Job]:
         b = self.broker
-        now = time.time()
+        now = self.clock.time()
         live = [q for q in dict.fromkeys(queues) if q not in b.paused]
         for q in live:
             b.promote_due(q, now)
@@ -176,15 +269,23 @@ class MemoryDriver(Driver):
             best: str | None = None
             for q in live:
                 heap = b.ready.get(q)
-                while heap and b.versions.get(heap[0][3]) != heap[0][4]:
+                while heap and b.versions.get(heap[0][2]) != heap[0][3]:
                     heapq.heappop(heap)
                 if heap and (best is None or heap[0][:3] < b.ready[best][0][:3]):
                     best = q
             if best is None:
                 break
-            *_, job_id, _version = heapq.heappop(b.ready[best])
+            _, _, job_id, _version = heapq.heappop(b.ready[best])
             b.invalidate(job_id)
             job = b.jobs[job_id]
+            if is_expired(job, now):  # never handed out (lifecycle: claim -> expired)
+                assert job.expires_at is not None
+                check(JobEvent.CLAIM, job.state, JobState.EXPIRED)
+                b.unfinish_key(job)
+                job.state, job.finished_at = JobState.EXPIRED, now
+                job.error = expired_reason(job.expires_at)
+                continue
+            check(JobEvent.CLAIM, job.state, JobState.ACTIVE)  # due: promoted above
             job.state = JobState.ACTIVE
             job.worker_id = worker_id
             job.lease_until = now + lease
@@ -193,11 +294,15 @@ class MemoryDriver(Driver):
             claimed.append(job.copy())
         return claimed
 
+    @property
+    def _completed_state(self) -> JobState | None:
+        return JobState.COMPLETED if self.keep_completed else None
+
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         b = self.broker
         accepted = []
         wake = False
-        now = time.time()
+        now = self.clock.time()
         for outcome in outcomes:
             job = b.jobs.get(outcome.job_id)
             if (
@@ -214,29 +319,38 @@ class MemoryDriver(Driver):
             match outcome:
                 case Completed(result=result):
                     b.unfinish_key(job)
+                    check(JobEvent.COMPLETE, JobState.ACTIVE, self._completed_state)
                     if self.keep_completed:
                         job.state, job.result, job.finished_at = JobState.COMPLETED, result, now
                         job.worker_id = None
                     else:
                         del b.jobs[job.id]
                         b.versions.pop(job.id, None)
+                        b.graph.remember_completed(job.id, now)
+                    b.ended(job, JobState.COMPLETED.value, self.clock.time())
                 case Retried(run_at=run_at, error=error):
+                    check(JobEvent.RETRY, JobState.ACTIVE, visible_state(_P, run_at, now))
                     job.state, job.run_at, job.error, job.worker_id = (
                         JobState.PENDING,
                         run_at,
                         error,
                         None,
                     )
-                    b.push(job)
+                    b.push(job, now)
                     wake = True
                 case Failed(error=error):
+                    check(JobEvent.FAIL, JobState.ACTIVE, JobState.FAILED)
                     b.unfinish_key(job)
                     job.state, job.error, job.finished_at = JobState.FAILED, error, now
                     job.worker_id = None
-                case Released():
-                    job.state, job.worker_id, job.run_at = JobState.PENDING, None, now
+                    b.ended(job, JobState.FAILED.value, self.clock.time())
+                case Released(run_at=run_at):
+                    back_at = now if run_at is None else run_at
+                    check(JobEvent.RELEASE, JobState.ACTIVE, visible_state(_P, back_at, now))
+                    job.state, job.worker_id = JobState.PENDING, None
+                    job.run_at = back_at
                     job.attempts = max(job.attempts - 1, 0)
-                    b.push(job)
+                    b.push(job, now)
                     wake = True
                 case _:
                     raise TypeError(f"unknown outcome {outcome!r}")
@@ -249,7 +363,7 @@ class MemoryDriver(Driver):
     ) -> list[str]:
         b = self.broker
         held = []
-        until = time.time() + lease_seconds
+        until = self.clock.time() + lease_seconds
         for job_id in job_ids:
             job = b.jobs.get(job_id)
             if job and job.state is JobState.ACTIVE and job.worker_id == worker_id:
@@ -257,33 +371,37 @@ class MemoryDriver(Driver):
                 held.append(job_id)
         return held
 
-    async def recover_expired(self) -> int:
+    async def recover_expired(self) -> Recovery:
         b = self.broker
-        now = time.time()
-        moved = 0
+        now = self.clock.time()
+        requeued, dead = 0, []
         for job_id in list(b.active):
             job = b.jobs[job_id]
             if job.lease_until is None or job.lease_until > now:
                 continue
-            moved += 1
             b.active.discard(job_id)
             job.worker_id, job.lease_until = None, None
             if job.attempts >= job.max_attempts:
+                check(JobEvent.LAPSE, JobState.ACTIVE, JobState.FAILED)
                 b.unfinish_key(job)
                 job.state, job.finished_at = JobState.FAILED, now
                 job.error = LEASE_EXPIRED_ERROR
+                dead.append(job.copy())
+                b.ended(job, JobState.FAILED.value, self.clock.time())
             else:
+                check(JobEvent.LAPSE, JobState.ACTIVE, JobState.PENDING)
                 job.state, job.run_at = JobState.PENDING, now
-                b.push(job)
-        if moved:
+                b.push(job, now)
+                requeued += 1
+        if requeued:
             b.notify()
-        return moved
+        return Recovery(requeued, tuple(dead))
 
     # -- operator side -------------------------------------------------------------
 
     async def stats(self, queue: str) -> QueueStats:
         b = self.broker
-        now = time.time()
+        now = self.clock.time()
         counts = dict.fromkeys(
             ("depth", "processing", "scheduled", "completed", "failed", "cancelled"), 0
         )
@@ -310,12 +428,12 @@ class MemoryDriver(Driver):
         job = self.broker.jobs.get(job_id)
         if job is None:
             return None
-        return dataclasses.replace(job, state=_visible_state(job, time.time()))
+        return dataclasses.replace(job, state=_visible_state(job, self.clock.time()))
 
     async def list_jobs(
         self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0
     ) -> list[Job]:
-        now = time.time()
+        now = self.clock.time()
         found = []
         for job in self.broker.jobs.values():
             visible = _visible_state(job, now)
@@ -327,11 +445,34 @@ class MemoryDriver(Driver):
     async def cancel(self, job_id: str) -> bool:
         b = self.broker
         job = b.jobs.get(job_id)
-        if job is None or job.state not in (JobState.PENDING, JobState.SCHEDULED, JobState.WAITING):
+        if job is None or job.state not in (JobState.PENDING, JobState.SCHEDULED, JobState.BLOCKED):
             return False
+        now = self.clock.time()
+        check(JobEvent.CANCEL, _visible_state(job, now), JobState.CANCELLED)
         b.invalidate(job_id)
         b.unfinish_key(job)
-        job.state, job.finished_at = JobState.CANCELLED, time.time()
+        b.graph.forget(job_id)
+        job.state, job.finished_at = JobState.CANCELLED, now
+        b.ended(job, JobState.CANCELLED.value, self.clock.time())
+        return True
+
+    async def take_tokens(
+        self, key: str, count: int, limit: int, interval: float, now: float
+    ) -> tuple[int, float]:
+        buckets = self.broker.rate_buckets
+        buckets[key], taken, wait = take(buckets.get(key), count, limit, interval, now)
+        return taken, wait
+
+    async def cancel_running(self, job_id: str) -> bool:
+        b = self.broker
+        job = b.jobs.get(job_id)
+        if job is None or job.state is not JobState.ACTIVE:
+            return False
+        check(JobEvent.CANCEL, JobState.ACTIVE, JobState.CANCELLED)
+        b.active.discard(job_id)
+        b.unfinish_key(job)
+        job.state, job.finished_at = JobState.CANCELLED, self.clock.time()
+        job.worker_id, job.lease_until = None, None
         return True
 
     async def requeue(self, job_id: str) -> bool:
@@ -339,14 +480,16 @@ class MemoryDriver(Driver):
         job = b.jobs.get(job_id)
         if job is None or job.state not in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
             return False
+        check(JobEvent.REQUEUE, job.state, JobState.PENDING)
         if job.unique_key:
             if job.unique_key in b.unique:
                 return False
             b.unique[job.unique_key] = job.id
-        now = time.time()
+        now = self.clock.time()
         job.state, job.attempts, job.run_at, job.finished_at = JobState.PENDING, 0, now, None
         job.error = None
-        b.push(job)
+        job.expires_at = None  # the operator wants it run: its ttl is spent
+        b.push(job, now)
         b.notify()
         return True
 
@@ -354,7 +497,7 @@ class MemoryDriver(Driver):
         if state is JobState.ACTIVE:
             raise ValueError("active jobs cannot be purged: cancel or wait for them")
         b = self.broker
-        now = time.time()
+        now = self.clock.time()
         doomed = [
             j
             for j in b.jobs.values()
@@ -363,10 +506,30 @@ class MemoryDriver(Driver):
             and (older_than is None or (j.finished_at or j.created_at) < older_than)
         ]
         for job in doomed:
-            b.invalidate(job.id)
-            b.unfinish_key(job)
-            del b.jobs[job.id]
+            check(JobEvent.PURGE, state, None)
+            self._delete(job)
         return len(doomed)
+
+    def _delete(self, job: Job) -> None:
+        """Delete a stored job; an unfinished one's dependants end as if it failed."""
+        b = self.broker
+        b.invalidate(job.id)
+        b.unfinish_key(job)
+        b.graph.forget(job.id)
+        del b.jobs[job.id]
+        if job.state is JobState.COMPLETED:  # a child dispatched later still finds it
+            b.graph.remember_completed(job.id, job.finished_at or self.clock.time())
+        elif not job.state.finished:
+            b.ended(job, REMOVED, self.clock.time())
+
+    async def remove(self, job_id: str) -> bool:
+        b = self.broker
+        job = b.jobs.get(job_id)
+        if job is None or job.state is JobState.ACTIVE:
+            return False
+        check(JobEvent.PURGE, _visible_state(job, self.clock.time()), None)  # one job's purge
+        self._delete(job)
+        return True
 
     async def pause(self, queue: str) -> None:
         self.broker.paused.add(queue)
@@ -385,16 +548,50 @@ class MemoryDriver(Driver):
     # -- worker registry -----------------------------------------------------------
 
     async def heartbeat(self, info: WorkerInfo, ttl: float) -> None:
-        now = time.time()
+        now = self.clock.time()
         self.broker.workers[info.worker_id] = (dataclasses.replace(info, last_seen=now), now + ttl)
 
     async def remove_worker(self, worker_id: str) -> None:
         self.broker.workers.pop(worker_id, None)
 
     async def list_workers(self) -> list[WorkerInfo]:
-        now = time.time()
+        now = self.clock.time()
         live = [info for info, until in self.broker.workers.values() if until > now]
         return sorted(live, key=lambda w: w.worker_id)
+
+    # -- schedules ---------------------------------------------------------------------
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        schedules, definition = self.broker.schedules, schedule.definition()
+        stored = schedules.get(schedule.id)
+        if stored is None or stored[0] != definition:
+            schedules[schedule.id] = [definition, schedule.next_at, schedule.paused]
+
+    async def list_schedules(self) -> list[Schedule]:
+        schedules = self.broker.schedules
+        return [Schedule.stored(*schedules[key]) for key in sorted(schedules)]
+
+    async def remove_schedule(self, schedule_id: str) -> bool:
+        return self.broker.schedules.pop(schedule_id, None) is not None
+
+    async def pause_schedule(self, schedule_id: str, paused: bool) -> bool:
+        stored = self.broker.schedules.get(schedule_id)
+        if stored is not None:
+            stored[2] = paused
+        return stored is not None
+
+    async def fire_schedule(
+        self, schedule: Schedule, expected: float, next_at: float, jobs: Sequence[Job]
+    ) -> bool:
+        stored = self.broker.schedules.get(schedule.id)
+        if stored is None or stored[1] != expected:
+            return False
+        stored[1] = next_at
+        await self.enqueue(jobs)  # no await inside: the step is atomic in this loop
+        return True
+
+
+_P = JobState.PENDING
 
 
 def _visible_state(job: Job, now: float) -> JobState:

@@ -3,16 +3,19 @@
 from asynctasq.serialization.hooks import TypeHook
 from asynctasq.serialization.msgpack import (
     DecodeError,
+    PayloadLimitError,
     SerializationError,
     Serializer,
     default_serializer,
     dumps,
     loads,
     register_hook,
+    serializer_for,
 )
 
 __all__ = [
     "DecodeError",
+    "PayloadLimitError",
     "SerializationError",
     "Serializer",
     "TypeHook",
@@ -20,4 +23,5 @@ __all__ = [
     "dumps",
     "loads",
     "register_hook",
+    "serializer_for",
 ]

@@ -28,6 +28,10 @@ class TypeHook:
 
     code: ClassVar[int]
     types: ClassVar[tuple[type, ...]]
+    #: for a hook whose encoding is plain msgpack data of a fixed shape, with no other
+    #: values inside (no tuples, no hooked values): the levels it takes, the
+    #: extension's own included. The serializer then packs it without measuring it.
+    plain_depth: ClassVar[int | None] = None
 
     def encode(self, obj: Any) -> Any:
         """Plain msgpack data (other hooked values allowed inside) for ``obj``."""
@@ -89,6 +93,7 @@ class DateTimeHook(TypeHook):
 
     code = 1
     types = (dt.datetime,)
+    plain_depth = 2
 
     def encode(self, obj: dt.datetime) -> Any:
         fields = [obj.year, obj.month, obj.day, obj.hour, obj.minute, obj.second, obj.microsecond]
@@ -104,6 +109,7 @@ class DateTimeHook(TypeHook):
 class DateHook(TypeHook):
     code = 2
     types = (dt.date,)
+    plain_depth = 1
 
     def encode(self, obj: dt.date) -> Any:
         return [obj.year, obj.month, obj.day]
@@ -115,6 +121,7 @@ class DateHook(TypeHook):
 class TimeHook(TypeHook):
     code = 3
     types = (dt.time,)
+    plain_depth = 2
 
     def encode(self, obj: dt.time) -> Any:
         tz = _tz_encode(obj.tzinfo, None)
@@ -128,6 +135,7 @@ class TimeHook(TypeHook):
 class TimeDeltaHook(TypeHook):
     code = 4
     types = (dt.timedelta,)
+    plain_depth = 1
 
     def encode(self, obj: dt.timedelta) -> Any:
         return [obj.days, obj.seconds, obj.microseconds]
@@ -140,6 +148,7 @@ class TimeDeltaHook(TypeHook):
 class DecimalHook(TypeHook):
     code = 5
     types = (Decimal,)
+    plain_depth = 1
 
     def encode(self, obj: Decimal) -> Any:
         return str(obj)
@@ -151,6 +160,7 @@ class DecimalHook(TypeHook):
 class UUIDHook(TypeHook):
     code = 6
     types = (uuid.UUID,)
+    plain_depth = 1
 
     def encode(self, obj: uuid.UUID) -> Any:
         return obj.bytes
@@ -218,6 +228,7 @@ class BigIntHook(TypeHook):
 
     code = 12
     types = ()  # chosen by the serializer on overflow, not by type
+    plain_depth = 1
 
     def encode(self, obj: int) -> Any:
         return str(obj)

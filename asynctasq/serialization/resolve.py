@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from asynctasq.config import Config, get_global_config
 from asynctasq.errors import ModelNotFound, PoisonJobError
 from asynctasq.serialization.orm.references import ModelRef, UnknownModelError
+from asynctasq.serialization.orm.resolvers import Resolver, register_resolver, registered_resolver
 
 __all__ = [
     "Resolver",
@@ -36,15 +36,6 @@ log = logging.getLogger("asynctasq.worker")
 T = TypeVar("T")
 
 
-class Resolver(Protocol):
-    async def fetch(self, refs: Sequence[ModelRef]) -> dict[ModelRef, Any]:
-        """The rows found for ``refs`` (distinct, all of this resolver's ORM), one
-        query per model class; ``UnknownModelError`` for a model it does not know."""
-        ...
-
-
-_resolvers: dict[str, Resolver] = {}
-
 _SETUP_HINTS = {
     "sqlalchemy": (
         "call asynctasq.serialization.orm.sqlalchemy.configure(session_factory, Base) in a "
@@ -56,16 +47,8 @@ _SETUP_HINTS = {
 }
 
 
-def register_resolver(orm: str, resolver: Resolver | None) -> None:
-    """Install (None: remove) how this process fetches one ORM's models."""
-    if resolver is None:
-        _resolvers.pop(orm, None)
-    else:
-        _resolvers[orm] = resolver
-
-
 def _resolver_for(orm: str, ref: ModelRef, config: Config | None) -> Resolver:
-    found = _resolvers.get(orm)
+    found = registered_resolver(orm)
     if found is not None:
         return found
     # Set-ups that need no call of ours: Django and Tortoise, once the user's own code
@@ -73,14 +56,17 @@ def _resolver_for(orm: str, ref: ModelRef, config: Config | None) -> Resolver:
     if orm == "sqlalchemy":
         config = config or get_global_config()
         if config.sqlalchemy_session_factory:
+            # lazy: each integration imports its ORM, which may not be installed
             from asynctasq.serialization.orm.sqlalchemy import resolver_from_settings
 
             found = resolver_from_settings(config)
     elif orm == "django" and "django.db.models" in sys.modules:
+        # lazy: imports Django
         from asynctasq.serialization.orm.django import DjangoResolver
 
         found = DjangoResolver()
     elif orm == "tortoise" and "tortoise.models" in sys.modules:
+        # lazy: imports Tortoise
         from asynctasq.serialization.orm.tortoise import TortoiseResolver
 
         found = TortoiseResolver()

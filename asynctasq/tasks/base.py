@@ -6,17 +6,29 @@ job's arguments and become attributes; the worker rebuilds the instance from the
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import inspect
+import operator
 import time
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, Literal, Self, TypedDict, TypeVar
 
+from asynctasq.checks import (
+    MAX_EPOCH,
+    check_attempts,
+    check_epoch,
+    check_priority,
+    check_seconds,
+)
 from asynctasq.errors import PermanentError, TaskDefinitionError
-from asynctasq.jobs import validate_name
+from asynctasq.jobs import parent_ids, parent_policy, validate_name
+from asynctasq.tasks.cancellation import is_marked
+from asynctasq.tasks.dispatching import default_dispatcher
 from asynctasq.tasks.registry import registry
 from asynctasq.tasks.retry import RetryDelay
+from asynctasq.tasks.validation import attempts_from_retries, check_task_config
 
 if typing.TYPE_CHECKING:
     from asynctasq.jobs import Job
@@ -32,10 +44,19 @@ class TaskConfig(TypedDict, total=False):
 
     queue: str
     max_attempts: int  # attempts in all, the first included
+    max_retries: int  # or: retries after the first attempt (max_attempts - 1)
     retry_delay: RetryDelay  # seconds (fixed) or a Backoff policy
     timeout: float | None  # seconds a job may run
     priority: int  # lower runs first
     visibility_timeout: float  # lease seconds, when longer than the worker's
+    # repeatable and cron jobs (docs/scheduling.md): workers fire them, once per slot
+    cron: str  # a cron expression, e.g. "*/5 * * * *"
+    repeat_every: float  # or: seconds between two runs
+    timezone: str  # of the cron expression (default UTC)
+    # flow control (docs/flow-control.md)
+    ttl: float  # seconds a job may wait once due; not started by then: expired
+    rate_limit: int  # starts per rate_interval across all workers (0 blocks)
+    rate_interval: float  # seconds (default 1.0)
 
 
 class DispatchOptions(TypedDict, total=False):
@@ -49,6 +70,10 @@ class DispatchOptions(TypedDict, total=False):
     timeout: float | None
     max_attempts: int
     unique_key: str
+    depends_on: tuple[str, ...]  # parent job ids (workflows: docs/workflows.md)
+    on_parent_failure: str  # "fail", "cancel" or "run"
+    scheduled_for: float  # set by the scheduler: the slot a schedule's job covers
+    ttl: float  # seconds the job may wait once due (docs/flow-control.md)
 
 
 RESERVED_NAMES = frozenset(
@@ -67,9 +92,11 @@ RESERVED_NAMES = frozenset(
         "report_progress_sync",
         "task_name",
         "executor",
+        "is_cancelled",
     }
 )
 _CONFIG_KEYS = frozenset(TaskConfig.__annotations__)
+_private = operator.methodcaller("startswith", "_")
 
 
 def _check_argument_names(owner: str, names: typing.Iterable[str]) -> None:
@@ -97,6 +124,7 @@ class BaseTask(Generic[T]):
     _options: DispatchOptions
     _progress_sink: Any
     _required_fields: ClassVar[tuple[str, ...]] = ()
+    _declared_fields: ClassVar[frozenset[str]] = frozenset()
     _init_signature: ClassVar[inspect.Signature | None] = None
 
     def __init_subclass__(
@@ -107,22 +135,21 @@ class BaseTask(Generic[T]):
         for klass in reversed(cls.__mro__):
             own = klass.__dict__.get("config")
             if isinstance(own, Mapping):
-                merged.update(own)  # type: ignore[typeddict-item]
+                merged.update(attempts_from_retries(klass.__qualname__, own))  # type: ignore[typeddict-item]
         unknown = set(merged) - _CONFIG_KEYS
         if unknown:
             raise TaskDefinitionError(
                 f"{cls.__qualname__}.config has unknown key(s) {sorted(unknown)}; "
                 f"known: {', '.join(sorted(_CONFIG_KEYS))}"
             )
-        if "queue" in merged:
-            validate_name("queue", merged["queue"])
-        cls.task_config = merged
+        cls.task_config = check_task_config(cls.__qualname__, merged)  # type: ignore[assignment]
         if abstract:
             return
         fields = _declared_fields(cls)
         _check_argument_names(cls.__qualname__, fields)
         # worked out once per class: building a task is on every dispatch's hot path
         cls._required_fields = tuple(f for f in fields if not hasattr(cls, f))
+        cls._declared_fields = frozenset(fields)
         custom_init = cls.__init__ is not BaseTask.__init__
         cls._init_signature = inspect.signature(cls.__init__) if custom_init else None
         init = cls.__dict__.get("__init__")
@@ -146,7 +173,12 @@ class BaseTask(Generic[T]):
                 "AsyncProcessTask or SyncProcessTask"
             )
         self = super().__new__(cls)
-        self._args = _bind_arguments(cls, args, kwargs)
+        # the default constructor (most tasks): keyword arguments only, taken as given
+        self._args = (
+            dict(kwargs)
+            if cls._init_signature is None and not args
+            else _bind_arguments(cls, args, kwargs)
+        )
         self._options = {}
         self._task_id = None
         self._attempts = 0
@@ -157,11 +189,18 @@ class BaseTask(Generic[T]):
     def __init__(self, **kwargs: Any) -> None:
         """The default constructor: keyword arguments become attributes."""
         cls = type(self)
-        if RESERVED_NAMES.intersection(kwargs) or any(k.startswith("_") for k in kwargs):
+        # every dispatch and every job a worker runs builds one: checks at C speed
+        if kwargs and (not RESERVED_NAMES.isdisjoint(kwargs) or any(map(_private, kwargs))):
             _check_argument_names(cls.__qualname__, kwargs)
-        missing = [f for f in cls._required_fields if f not in kwargs]
-        if missing:
+        if not all(map(kwargs.__contains__, cls._required_fields)):
+            missing = [f for f in cls._required_fields if f not in kwargs]
             raise TypeError(f"{cls.__qualname__} missing argument(s): {', '.join(missing)}")
+        if not cls._declared_fields.issuperset(kwargs):  # a typo fails here, not in a worker
+            unknown = sorted(set(kwargs) - cls._declared_fields)
+            raise TypeError(
+                f"{cls.__qualname__} got undeclared argument(s) {', '.join(unknown)}: declare "
+                f"each as a class attribute (`{unknown[0]}: <type>`) or fix the name"
+            )
         self.__dict__.update(kwargs)
 
     # -- the body and hooks ----------------------------------------------------------
@@ -185,25 +224,37 @@ class BaseTask(Generic[T]):
         return self
 
     def delay(self, delay: float | dt.timedelta | dt.datetime) -> Self:
-        """Run no sooner than ``delay`` seconds from dispatch (or at a datetime)."""
+        """Run no sooner than ``delay`` seconds from dispatch (or at a datetime; one in
+        the past runs at once)."""
         if isinstance(delay, dt.datetime):
             moment = delay if delay.tzinfo else delay.astimezone()
+            try:
+                epoch = moment.timestamp()
+            except (OverflowError, ValueError, OSError):
+                epoch = -1.0 if moment.year < 1970 else MAX_EPOCH + 1
             self._options.pop("delay", None)
-            self._options["run_at"] = moment.timestamp()
+            self._options["run_at"] = check_epoch("delay", max(epoch, 0.0))
             return self
-        seconds = delay.total_seconds() if isinstance(delay, dt.timedelta) else float(delay)
-        if seconds < 0:
-            raise ValueError("delay must not be negative")
+        seconds = check_seconds("delay", delay)
         self._options.pop("run_at", None)
         self._options["delay"] = seconds
         return self
 
+    @property
+    def scheduled_for(self) -> float | None:
+        """In a job a schedule fired: the slot it covers (epoch seconds), the same on
+        a retry, whenever it runs; None for other jobs (docs/scheduling.md)."""
+        return self._options.get("scheduled_for")
+
+    def is_cancelled(self) -> bool:
+        """In a running job: whether it was cancelled meanwhile (``job cancel``, on a
+        broker with RunningCancellation). A blocking body in a thread cannot be
+        interrupted: it checks this to stop early (docs/flow-control.md)."""
+        return self._task_id is not None and is_marked(self._task_id)
+
     def retry_after(self, seconds: float | dt.timedelta) -> Self:
         """Wait exactly this long before each retry of this job."""
-        value = seconds.total_seconds() if isinstance(seconds, dt.timedelta) else float(seconds)
-        if value < 0:
-            raise ValueError("retry_after must not be negative")
-        self._options["retry_delay"] = value
+        self._options["retry_delay"] = check_seconds("retry_after", seconds)
         return self
 
     def with_options(
@@ -213,32 +264,50 @@ class BaseTask(Generic[T]):
         timeout: float | None = None,
         max_attempts: int | None = None,
         unique_key: str | None = None,
+        depends_on: Iterable[str] | None = None,
+        on_parent_failure: str | None = None,
+        ttl: float | dt.timedelta | None = None,
     ) -> Self:
+        """``depends_on``: ids of jobs that must complete before this one runs;
+        ``on_parent_failure``: what it does when one fails instead ("fail", the
+        default; "cancel"; "run"). See docs/workflows.md."""
         if priority is not None:
-            self._options["priority"] = int(priority)
+            self._options["priority"] = check_priority("priority", priority)
         if timeout is not None:
-            self._options["timeout"] = float(timeout)
+            self._options["timeout"] = check_seconds("timeout", timeout, positive=True)
         if max_attempts is not None:
-            if max_attempts < 1:
-                raise ValueError("max_attempts must be at least 1")
-            self._options["max_attempts"] = int(max_attempts)
+            self._options["max_attempts"] = check_attempts("max_attempts", max_attempts)
         if unique_key is not None:
             self._options["unique_key"] = unique_key
+        if depends_on is not None:
+            self._options["depends_on"] = parent_ids(depends_on)
+        if on_parent_failure is not None:
+            self._options["on_parent_failure"] = parent_policy(on_parent_failure)
+        if ttl is not None:
+            self._options["ttl"] = check_seconds("ttl", ttl, positive=True)
         return self
 
-    async def dispatch(self, *, connection: Any = None) -> str:
+    async def dispatch(
+        self,
+        *,
+        connection: Any = None,
+        depends_on: Iterable[str] | None = None,
+        on_parent_failure: str | None = None,
+    ) -> str:
         """Send the job to the broker; returns its id. ``connection``: enqueue inside
-        your own database transaction (postgres and mysql drivers)."""
-        from asynctasq.core.dispatcher import get_dispatcher
-
-        dispatcher = await get_dispatcher()
+        your own database transaction (postgres and mysql drivers); ``depends_on``:
+        ids of jobs that must complete first (see ``with_options``)."""
+        self.with_options(depends_on=depends_on, on_parent_failure=on_parent_failure)
+        dispatcher = await default_dispatcher()
         return await dispatcher.dispatch(self, connection=connection)
 
     async def run(self) -> T:
-        """Run the body here and now, without a broker (tests, scripts)."""
-        from asynctasq.core.worker.executors import run_inline
-
-        return typing.cast(T, await run_inline(self))
+        """Run the body here and now, without a broker (tests, scripts): in the mode
+        its kind asks for (a thread for a blocking body, so the loop stays free; never
+        the process pool)."""
+        if getattr(type(self), "coroutine", False):
+            return typing.cast(T, await self.execute())
+        return typing.cast(T, await asyncio.to_thread(self.execute))
 
     # -- inside a running job -----------------------------------------------------------
 

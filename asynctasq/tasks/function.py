@@ -1,44 +1,115 @@
-"""``@task``: a function becomes a task class with the same API.
+"""``@task``: a function becomes a task class with the same API, plus the
+AsyncMQ-style helpers on it (``enqueue``, and ``delay`` as its alias).
 
-@task(queue="emails", max_attempts=5)
+@task(queue="emails", retries=3)
 async def send_email(to: str, subject: str) -> None: ...
 
-await send_email(to="a@b.c", subject="hi").dispatch()
+job_id = await send_email.enqueue("a@b.c", subject="hi")   # AsyncMQ spelling
+job_id = await send_email(to="a@b.c", subject="hi").dispatch()   # the class API
+
+Calling the decorated function builds a task (it does not run the body: that is
+where we differ from AsyncMQ, see docs/asyncmq-users.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
+from asynctasq.errors import TaskDefinitionError
 from asynctasq.tasks.base import BaseTask, TaskConfig, _check_argument_names
+from asynctasq.tasks.dispatching import dispatcher_for
 from asynctasq.tasks.kinds import AsyncProcessTask, AsyncTask, SyncProcessTask, SyncTask
+from asynctasq.tasks.progress import ProgressCallback
 from asynctasq.tasks.retry import RetryDelay
 
 __all__ = ["FunctionTask", "task"]
+
+PROGRESS_PARAMETER = "report_progress"
+
+
+class _EnqueueOrBuilder:
+    """``delay`` of a decorated function: read on the function (the class) it is
+    AsyncMQ's alias of ``enqueue``; read on a task built from it, the builder
+    ``BaseTask.delay(seconds)``."""
+
+    def __get__(self, task: BaseTask[Any] | None, owner: type[FunctionTask]) -> Any:
+        if task is None:
+            return owner.enqueue
+        return BaseTask.delay.__get__(task, owner)
 
 
 class FunctionTask:
     """Mixin of the classes @task builds: execute() calls the function."""
 
     function: Callable[..., Any]
+    #: the function declares ``report_progress`` and asked for it (progress=True)
+    injects_progress: bool = False
+    #: the ``progress=`` the decorator was given (TASK_REGISTRY shows it)
+    progress: bool = False
     _args: dict[str, Any]
 
-    def _call(self) -> Any:
-        return type(self).function(**self._args)
+    delay = _EnqueueOrBuilder()
+
+    def _call(self, **extra: Any) -> Any:
+        return type(self).function(**self._args, **extra)
+
+    @classmethod
+    async def enqueue(
+        cls,
+        *args: Any,
+        backend: Any = None,
+        delay: float | dt.timedelta | dt.datetime | None = None,
+        priority: int | None = None,
+        depends_on: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """Send a job that runs the function with these arguments; its id.
+
+        ``backend``: a driver or a broker URL (default: the configured broker);
+        ``delay``: seconds (or a datetime) before it runs; ``priority``: lower runs
+        first; ``depends_on``: ids of jobs that must complete first."""
+        task = typing.cast(BaseTask[Any], cls(*args, **kwargs))  # a BaseTask subclass
+        if delay is not None:
+            BaseTask.delay(task, delay)
+        if priority is not None:
+            task.with_options(priority=priority)
+        if depends_on is not None:
+            task.with_options(depends_on=depends_on)
+        dispatcher = await dispatcher_for(backend)
+        return await dispatcher.dispatch(task)
+
+    @classmethod
+    async def schedule(
+        cls,
+        *,
+        cron: str | None = None,
+        every: float | None = None,
+        timezone: str = "UTC",
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        id: str | None = None,
+        missed: str = "skip",
+        backend: Any = None,
+    ) -> str:
+        """Store a schedule running the function with these arguments on ``cron``
+        (in ``timezone``) or ``every`` seconds; its id (default: the task's name).
+        Running workers fire it, each slot once (docs/scheduling.md)."""
+        task = typing.cast(BaseTask[Any], cls(*args, **dict(kwargs or {})))
+        from asynctasq import _schedule  # the front door: the scheduler sits above tasks
+
+        return await _schedule(
+            task, backend, cron=cron, every=every, timezone=timezone, missed=missed,
+            schedule_id=id,
+        )  # fmt: skip
 
 
-def _make_class(
-    fn: Callable[..., Any], process: bool, name: str | None, config: TaskConfig
-) -> type:
-    is_async = inspect.iscoroutinefunction(fn)
-    base: type[BaseTask[Any]]
-    if process:
-        base = AsyncProcessTask if is_async else SyncProcessTask
-    else:
-        base = AsyncTask if is_async else SyncTask
+def _job_signature(fn: Callable[..., Any], progress: bool) -> inspect.Signature:
+    """The function's parameters that travel with a job (not ``report_progress``)."""
     signature = inspect.signature(fn)
     kinds = {p.kind for p in signature.parameters.values()}
     if kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY}:
@@ -46,16 +117,47 @@ def _make_class(
             f"@task {fn.__qualname__}: *args and positional-only parameters cannot travel "
             "with a job; give every parameter a name"
         )
-    _check_argument_names(fn.__qualname__, signature.parameters)
+    params = dict(signature.parameters)
+    if PROGRESS_PARAMETER in params:
+        if not progress:
+            raise TaskDefinitionError(
+                f"@task {fn.__qualname__} declares {PROGRESS_PARAMETER!r}: write "
+                f"@task(progress=True) to receive the {PROGRESS_PARAMETER}(fraction, data=None) "
+                "callable there"
+            )
+        del params[PROGRESS_PARAMETER]
+    _check_argument_names(fn.__qualname__, params)
+    return signature.replace(parameters=list(params.values()))
+
+
+def _make_class(
+    fn: Callable[..., Any], process: bool, name: str | None, config: TaskConfig, progress: bool
+) -> type:
+    is_async = inspect.iscoroutinefunction(fn)
+    base: type[BaseTask[Any]]
+    if process:
+        base = AsyncProcessTask if is_async else SyncProcessTask
+    else:
+        base = AsyncTask if is_async else SyncTask
+    signature = _job_signature(fn, progress)
+    injects = progress and PROGRESS_PARAMETER in inspect.signature(fn).parameters
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         signature.bind(*args, **kwargs)  # a wrong call fails here, not in the worker
 
     async def execute_async(self: Any) -> Any:
-        return await self._call()
+        if not injects:
+            return await self._call()
+        callback = ProgressCallback(self)
+        try:
+            return await self._call(**{PROGRESS_PARAMETER: callback})
+        finally:
+            await callback.flush()
 
     def execute_sync(self: Any) -> Any:
-        return self._call()
+        if not injects:
+            return self._call()
+        return self._call(**{PROGRESS_PARAMETER: ProgressCallback(self)})
 
     __init__.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[
@@ -67,6 +169,8 @@ def _make_class(
         "__init__": __init__,
         "execute": execute_async if is_async else execute_sync,
         "function": staticmethod(fn),
+        "injects_progress": injects,
+        "progress": progress,
         "config": config,
         "__module__": fn.__module__,
         "__qualname__": fn.__qualname__,
@@ -88,11 +192,21 @@ def task(
     *,
     name: str | None = None,
     queue: str | None = None,
+    retries: int | None = None,
+    max_retries: int | None = None,
     max_attempts: int | None = None,
-    retry_delay: RetryDelay | None = None,
-    timeout: float | None = None,
+    retry_delay: RetryDelay | dt.timedelta | None = None,
+    timeout: float | dt.timedelta | None = None,
     priority: int | None = None,
+    visibility_timeout: float | dt.timedelta | None = None,
+    progress: bool = False,
     process: bool = False,
+    cron: str | None = None,
+    repeat_every: float | None = None,
+    timezone: str | None = None,
+    ttl: float | dt.timedelta | None = None,
+    rate_limit: int | None = None,
+    rate_interval: float | None = None,
 ) -> Callable[[Callable[..., Any]], Any]: ...
 
 
@@ -102,24 +216,55 @@ def task(
     *,
     name: str | None = None,
     queue: str | None = None,
+    retries: int | None = None,
+    max_retries: int | None = None,
     max_attempts: int | None = None,
-    retry_delay: RetryDelay | None = None,
-    timeout: float | None = None,
+    retry_delay: RetryDelay | dt.timedelta | None = None,
+    timeout: float | dt.timedelta | None = None,
     priority: int | None = None,
+    visibility_timeout: float | dt.timedelta | None = None,
+    progress: bool = False,
     process: bool = False,
+    cron: str | None = None,
+    repeat_every: float | None = None,
+    timezone: str | None = None,
+    ttl: float | dt.timedelta | None = None,
+    rate_limit: int | None = None,
+    rate_interval: float | None = None,
 ) -> Any:
-    """Turn a function (sync or async) into a task class; ``process=True`` runs it in
-    the process pool. Calling the result builds a task: ``f(...).dispatch()``."""
+    """Turn a function (sync or async) into a task class; calling the result builds a
+    task (``f(...).dispatch()``), ``await f.enqueue(...)`` sends a job at once.
+
+    ``retries`` (or its synonym ``max_retries``): retries after the first attempt;
+    ``max_attempts``: attempts in all (give one of the three). ``progress=True``:
+    a ``report_progress`` parameter of the function receives the callable
+    ``report_progress(fraction, data=None)``. ``process=True``: runs in the process
+    pool. ``cron=`` or ``repeat_every=`` (seconds) make it a repeatable task: every
+    worker serving its queue fires it, each slot once (docs/scheduling.md). ``ttl=``
+    (seconds): a job not started within ``ttl`` of coming due expires instead of
+    running (docs/flow-control.md). ``rate_limit=`` starts per ``rate_interval=``
+    seconds (default 1), held across every worker (docs/flow-control.md). The other
+    options are those of ``TaskConfig``."""
+    if retries is not None and max_retries is not None:
+        raise TaskDefinitionError("@task: give retries= or max_retries= (synonyms), not both")
     given = {
         "queue": queue,
+        "max_retries": max_retries if retries is None else retries,
         "max_attempts": max_attempts,
         "retry_delay": retry_delay,
         "timeout": timeout,
         "priority": priority,
+        "visibility_timeout": visibility_timeout,
+        "cron": cron,
+        "repeat_every": repeat_every,
+        "timezone": timezone,
+        "ttl": ttl,
+        "rate_limit": rate_limit,
+        "rate_interval": rate_interval,
     }
     config: TaskConfig = {k: v for k, v in given.items() if v is not None}  # type: ignore[assignment]
 
     def decorate(function: Callable[..., Any]) -> Any:
-        return _make_class(function, process, name, config)
+        return _make_class(function, process, name, config, progress)
 
     return decorate(fn) if fn is not None else decorate

@@ -18,6 +18,7 @@ __all__ = ["TaskRegistry", "import_task_modules", "registry"]
 class TaskRegistry:
     def __init__(self) -> None:
         self._tasks: dict[str, type[BaseTask[object]]] = {}
+        self._tried: set[str] = set()  # modules import_allowed() imported or tried
 
     def add(self, cls: type[BaseTask[object]]) -> None:
         name = cls.task_name
@@ -41,7 +42,31 @@ class TaskRegistry:
             raise UnknownTaskError(name)
         return cls
 
-    def __contains__(self, name: object) -> bool:
+    def import_allowed(self, name: str, allow: Iterable[str]) -> bool:
+        """Import the module an unknown task's name points into, when the name is
+        allow-listed (``ASYNCTASQ_TASK_ALLOW_LIST=myapp.*``: the trusted configuration
+        says which modules a job's name may load); whether the task is known now.
+
+        ``myapp.tasks.send_email`` tries ``myapp.tasks``, then ``myapp``; a module is
+        tried once per process."""
+        patterns = list(allow)
+        if not patterns or not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            return False
+        module = name
+        while "." in module:
+            module = module.rpartition(".")[0]
+            if module in self._tried:
+                continue
+            self._tried.add(module)
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name is not None and module.startswith(exc.name):
+                    continue  # not a module: try its package
+                raise
+            break
+        return name in self._tasks
+
         return name in self._tasks
 
     def __iter__(self) -> Iterator[str]:

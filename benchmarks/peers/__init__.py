@@ -3,7 +3,7 @@
 Each peer module holds the peer's jobs (its worker imports the module) and its
 adapter (benchmarks.suite.protocol.System); it runs in the peer's own virtualenv
 under benchmarks/.venv-peers/<venv>/, built from benchmarks/requirements-peers.txt.
-Every Redis peer owns one database number (10-15), flushed between steps; every
+Every Redis peer owns one database number (9-15), flushed between steps; every
 PostgreSQL peer owns a database created and dropped by the run.
 """
 
@@ -41,14 +41,15 @@ _ENTRIES = [
     Entry("dramatiq", "benchmarks.peers.dramatiq:DramatiqSystem", "redis", venv="dramatiq",
           redis_db=14),
     Entry("rq", "benchmarks.peers.rq:RqSystem", "redis", venv="rq", redis_db=15),
+    Entry("huey", "benchmarks.peers.huey:HueySystem", "redis", venv="huey", redis_db=9),
     Entry("asynctasq-postgres", "benchmarks.peers.ours:PostgresSystem", "postgres",
           driver="postgres"),
     Entry("procrastinate", "benchmarks.peers.procrastinate:ProcrastinateSystem", "postgres",
           venv="procrastinate"),
     Entry("saq-postgres", "benchmarks.peers.saq_postgres:SaqPostgresSystem", "postgres",
           venv="saq"),
-    # the embedded default, for reference and for trying the suite without a server
-    Entry("asynctasq-sqlite", "benchmarks.peers.ours:SQLiteSystem", "sqlite", driver="sqlite",
-          default=False),
+    # no peer on these: asynctasq alone (the 100-caller enqueue, group commit)
+    Entry("asynctasq-mysql", "benchmarks.peers.ours:MySQLSystem", "mysql", driver="mysql"),
+    Entry("asynctasq-sqlite", "benchmarks.peers.ours:SQLiteSystem", "sqlite", driver="sqlite"),
 ]  # fmt: skip
 ENTRIES = {e.name: e for e in _ENTRIES}

@@ -59,7 +59,9 @@ class AsyncTasqSystem(System):
         "--concurrency = the step's concurrency (default 10); CPU step: "
         "--process-pool-size = cores, --concurrency = 2 x cores",
         "--log-level WARNING: no per-job log lines",
+        "default-settings steps: no flag at all but the queue and the jobs' module",
     )
+    supervisor = True
     driver_name: str
 
     def config(self) -> Config:
@@ -107,6 +109,21 @@ class AsyncTasqSystem(System):
         job = await self.driver.get(handle)  # completed jobs are deleted by default
         return job is None or job.state is JobState.COMPLETED
 
+    def default_worker(self, kind: Kind, processes: int = 1) -> WorkerSpec:
+        """``python -m asynctasq worker --queues Q``: nothing else but the module of the
+        jobs (and ``--processes``)."""
+        argv = [sys.executable, "-m", "asynctasq", "worker", "--queues", self.queue,
+                "--import", __name__]  # fmt: skip
+        if processes > 1:
+            argv += ["--processes", str(processes)]
+        return WorkerSpec(argv, self._env(kind))
+
+    def _env(self, kind: Kind) -> dict[str, str]:
+        env = {k: "" for k in os.environ if k.startswith("ASYNCTASQ_")}
+        # like the peers' workers, one that serves no CPU jobs starts no process pool
+        prestart = {"ASYNCTASQ_PROCESS_POOL_PRESTART": str(kind == "cpu").lower()}
+        return {**env, **config_env(self._config), **prestart}
+
     def worker(self, kind: Kind, concurrency: int) -> WorkerSpec:
         argv = [sys.executable, "-m", "asynctasq", "worker", "--queues", self.queue,
                 "--import", __name__, "--log-level", "WARNING"]  # fmt: skip
@@ -114,10 +131,7 @@ class AsyncTasqSystem(System):
             argv += ["--process-pool-size", str(concurrency), "--concurrency", str(2 * concurrency)]
         else:
             argv += ["--concurrency", str(concurrency)]
-        env = {k: "" for k in os.environ if k.startswith("ASYNCTASQ_")}
-        # like the peers' workers, one that serves no CPU jobs starts no process pool
-        prestart = {"ASYNCTASQ_PROCESS_POOL_PRESTART": str(kind == "cpu").lower()}
-        return WorkerSpec(argv, {**env, **config_env(self._config), **prestart})
+        return WorkerSpec(argv, self._env(kind))
 
 
 class RedisSystem(AsyncTasqSystem):
@@ -167,6 +181,13 @@ class PostgresSystem(AsyncTasqSystem):
             await conn.execute(f'DROP SCHEMA IF EXISTS "{self._config.postgres_schema}" CASCADE')
         finally:
             await conn.close()
+
+
+class MySQLSystem(AsyncTasqSystem):
+    name = "asynctasq-mysql"
+    broker = "mysql"
+    best_concurrency = 100  # not swept: no peer on MySQL
+    driver_name = "mysql"
 
 
 class SQLiteSystem(AsyncTasqSystem):

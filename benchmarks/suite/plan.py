@@ -22,7 +22,11 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("enqueue_single", "enqueue one by one", "jobs/s", "higher"),
+    Scenario("enqueue_c100", "enqueue one by one, 100 concurrent callers", "jobs/s", "higher"),
     Scenario("enqueue_bulk", "enqueue in bulk (1,000 per call)", "jobs/s", "higher"),
+    Scenario("drain_default", "drain at default settings, start-up included", "jobs/s", "higher"),
+    Scenario("drain_p1", "drain at default settings, 1 process", "jobs/s", "higher"),
+    Scenario("drain_p2", "drain at default settings, --processes 2", "jobs/s", "higher"),
     Scenario("drain_c10", "drain, 1 worker process, concurrency 10", "jobs/s", "higher"),
     Scenario("drain_best", "drain, 1 worker process, best concurrency", "jobs/s", "higher"),
     Scenario("drain_4proc", "drain, 4 worker processes x 10", "jobs/s", "higher"),
@@ -46,6 +50,8 @@ BEST_FROM = "python -m benchmarks --sweep 10,20,50,100,200 --runs 2"
 
 BULK_CHUNK = 1_000
 PROCESSES = 4
+#: coroutines enqueueing at once in the enqueue_c100 step (a busy ASGI app)
+CALLERS = 100
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,16 @@ def steps(describe: dict[str, Any], b: Budget) -> list[dict[str, Any]]:
             "keep": True,
         },
     ]
+    out.append(
+        {
+            "key": "enqueue_c100",
+            "op": "enqueue",
+            "callers": CALLERS,
+            "count": b.jobs,
+            "cap": b.enqueue_cap,
+            "keep": True,
+        }
+    )
     if describe.get("bulk_api"):
         out.append(
             {
@@ -124,6 +140,13 @@ def steps(describe: dict[str, Any], b: Budget) -> list[dict[str, Any]]:
             }
         )
     out.append({**drain, "key": "drain_c10", "concurrency": c10, "memory": True})
+    # the worker as users start it (no flag but its queue), on N fresh jobs; the first
+    # rate counts from the launch of the worker to its last job
+    defaults = {**drain, "worker": "default", "fresh": True, "concurrency": c10}
+    out.append({**defaults, "key": "drain_default", "from_launch": True, "cap": 10 * b.drain_cap})
+    if describe.get("supervisor"):  # --processes 2 against 1, both at default settings
+        out.append({**defaults, "key": "drain_p1"})
+        out.append({**defaults, "key": "drain_p2", "processes_flag": 2})
     if best != c10:  # else the orchestrator reports drain_c10 as drain_best
         out.append({**drain, "key": "drain_best", "concurrency": best})
     out += [

@@ -22,7 +22,7 @@ REDIS_URL_ENV = "BENCH_REDIS_URL"
 PG_DSN_ENV = "BENCH_PG_DSN"
 CONCURRENCY_ENV = "BENCH_CONCURRENCY"
 #: Redis databases the suite owns while it runs (flushed before and after each step)
-OWN_REDIS_DBS = range(10, 16)
+OWN_REDIS_DBS = range(9, 16)
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class System(abc.ABC):
     cpu_pool: ClassVar[str | None] = None
     #: every setting that differs from the system's defaults, and why
     settings: ClassVar[tuple[str, ...]] = ()
+    #: whether ``default_worker(processes=N)`` runs N processes under one supervisor
+    supervisor: ClassVar[bool] = False
 
     async def setup(self) -> None:  # noqa: B027 (a hook: most systems need nothing)
         """Create this system's namespace (database, schema); start empty."""
@@ -80,6 +82,11 @@ class System(abc.ABC):
     def worker(self, kind: Kind, concurrency: int) -> WorkerSpec:
         """One worker process serving QUEUE with ``concurrency`` jobs at once."""
 
+    def default_worker(self, kind: Kind, processes: int = 1) -> WorkerSpec:
+        """The worker as a user starts it, with no tuning flag. Peers: their worker at
+        concurrency 10 (what most of them default to)."""
+        return self.worker(kind, 10)
+
     def version(self) -> str:
         from importlib.metadata import version
 
@@ -95,7 +102,7 @@ def pg_dsn() -> str:
 
 
 class OwnRedisDatabase:
-    """A Redis database number the suite owns for the run (10-15), emptied with FLUSHDB."""
+    """A Redis database number the suite owns for the run (9-15), emptied with FLUSHDB."""
 
     def flush(self) -> None:
         import redis

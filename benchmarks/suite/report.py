@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import re
+import statistics
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks.peers import ENTRIES
-from benchmarks.suite.plan import BEST_FROM, BULK_CHUNK, SCENARIOS, Scenario
+from benchmarks.suite.extras import EXTRAS, RSS_JOBS
+from benchmarks.suite.plan import BEST_FROM, BULK_CHUNK, CALLERS, SCENARIOS, Scenario
 from benchmarks.suite.reading import reading
 from benchmarks.suite.results import Results
 
-BROKER_TITLES = {"redis": "Redis", "postgres": "PostgreSQL", "sqlite": "SQLite (reference)"}
+BROKER_TITLES = {
+    "redis": "Redis",
+    "postgres": "PostgreSQL",
+    "mysql": "MySQL / MariaDB (asynctasq alone)",
+    "sqlite": "SQLite (asynctasq alone)",
+}
 MARKERS = ("<!-- section:peers -->", "<!-- /section:peers -->")
 
 
@@ -79,6 +86,13 @@ def print_tables(results: Results, console: Console | None = None) -> None:
         for row in body:
             table.add_row(*row)
         console.print(table)
+    if results.extras:
+        table = Table(title="asynctasq alone: median (min-max)")
+        table.add_column("figure")
+        table.add_column("asynctasq", justify="right")
+        for row in extras_rows(results):
+            table.add_row(*row)
+        console.print(table)
     console.print(_legend(results))
     for name, why in results.skipped.items():
         console.print(f"[yellow]skipped {name}[/]: {why}")
@@ -105,6 +119,26 @@ def markdown_table(results: Results, broker: str) -> str:
     return "\n".join(lines)
 
 
+def extras_rows(results: Results) -> list[list[str]]:
+    """[figure, median (min-max)] of asynctasq's own figures (extras.py)."""
+    rows = []
+    for key, (title, unit, _) in EXTRAS.items():
+        values = results.extras.get(key)
+        if not values:
+            continue
+        text = number(statistics.median(values), unit)
+        if len(values) > 1:
+            text += f" ({number(min(values), unit)}-{number(max(values), unit)})"
+        rows.append([f"{title} ({unit})", text])
+    return rows
+
+
+def extras_table(results: Results) -> str:
+    lines = ["| figure | asynctasq |", "|---|---:|"]
+    lines += [f"| {name} | {value} |" for name, value in extras_rows(results)]
+    return "\n".join(lines)
+
+
 def settings_table(results: Results) -> str:
     lines = [
         "| system | version | broker namespace | bulk enqueue | worker concurrency | "
@@ -116,9 +150,12 @@ def settings_table(results: Results) -> str:
         if entry.redis_db is not None:
             namespace = f"Redis database {entry.redis_db}"
         elif entry.ours:
-            namespace = {"redis": "key prefix", "postgres": "schema", "sqlite": "temporary file"}[
-                entry.broker
-            ]
+            namespace = {
+                "redis": "key prefix",
+                "postgres": "schema",
+                "mysql": "database",
+                "sqlite": "temporary file",
+            }[entry.broker]
         else:
             namespace = "own database"
         concurrency = (
@@ -144,6 +181,14 @@ def method(results: Results) -> str:
             "system's own CLI in a subprocess; every client call is its public API.",
             f"- Enqueue: up to N jobs one by one, and up to N in bulk calls of {BULK_CHUNK:,}, "
             f"each for at most {b['enqueue_cap']} s. Those jobs stay queued for the first drain.",
+            f"- Enqueue from {CALLERS} concurrent callers: {CALLERS} coroutines of one process "
+            "each enqueue one job at a time, up to N in all, as the handlers of a busy ASGI "
+            "app do (a synchronous client runs them one after the other).",
+            "- Drain at default settings: N fresh jobs, then the worker as a user starts it: "
+            "asynctasq's `python -m asynctasq worker --queues Q` with no other flag but the "
+            "jobs' module (a peer: its worker at concurrency 10); the rate counts from the "
+            "launch of the worker to its last job, start-up included. The `--processes 2` and "
+            "1-process rows run the same default worker and count like the other drains.",
             "- Drain: jobs are queued first (not timed), then the worker starts. Every job "
             "appends its finishing time to a local file (microseconds, no broker round trip); "
             "the rate counts the jobs finished between the 5th and the 95th percentile of "
@@ -170,7 +215,7 @@ def method(results: Results) -> str:
             "before each drain: a table just emptied and refilled otherwise keeps an empty "
             "table's planner statistics until autovacuum comes by, which slowed one peer "
             "tenfold.",
-            "- Redis peers each own a database number (10-15), emptied with FLUSHDB before "
+            "- Redis peers each own a database number (9-15), emptied with FLUSHDB before "
             "and after each step while the suite runs: keep no data there. PostgreSQL peers "
             "each get a database created and dropped by the run; asynctasq uses a key prefix "
             "or a schema of its own.",
@@ -201,6 +246,18 @@ def section(results: Results, charts: list[Path], doc: Path) -> str:
             f"### {BROKER_TITLES.get(broker, broker)}",
             "",
             markdown_table(results, broker),
+        ]
+    if results.extras:
+        parts += [
+            "",
+            "### asynctasq alone",
+            "",
+            "Measured in the same sitting by `benchmarks/suite/extras.py` (the memory "
+            "broker's drain is the worker's own ceiling: no broker cost; the RSS is "
+            "`python -m asynctasq worker` on Redis with its defaults, over "
+            f"{RSS_JOBS:,} jobs in full runs).",
+            "",
+            extras_table(results),
         ]
     if charts:
         parts += ["", "### Charts", ""]

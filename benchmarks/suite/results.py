@@ -51,6 +51,8 @@ class Results:
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
     #: system -> step key -> wall seconds per run, set-up and reset included
     timings: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    #: figures of asynctasq alone (benchmarks/suite/extras.py): key -> one per run
+    extras: dict[str, list[float]] = field(default_factory=dict)
 
     # -- gathering -------------------------------------------------------------------
 

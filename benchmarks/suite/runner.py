@@ -64,6 +64,7 @@ def describe(system: System) -> dict[str, Any]:
         "best_concurrency": system.best_concurrency,
         "cpu_pool": system.cpu_pool,
         "settings": list(system.settings),
+        "supervisor": system.supervisor,
         "python": sys.version.split()[0],
     }
 
@@ -112,7 +113,28 @@ class Runner:
 
     # -- enqueue -----------------------------------------------------------------
 
+    async def enqueue_concurrent(self, step: dict[str, Any]) -> None:
+        """``callers`` coroutines enqueueing one job at a time, as the handlers of a
+        busy ASGI app do (a synchronous client runs them one after the other)."""
+        count, cap, enqueue = step["count"], step["cap"], self.system.enqueue
+        done = 0
+        started = time.perf_counter()
+
+        async def caller() -> None:
+            nonlocal done
+            while done < count and time.perf_counter() - started <= cap:
+                done += 1
+                await enqueue("mark")
+
+        await asyncio.gather(*(caller() for _ in range(step["callers"])))
+        elapsed = time.perf_counter() - started
+        self.queued += done
+        self.result(step, done / elapsed, "jobs/s", done=done, of=count)
+
     async def enqueue_single(self, step: dict[str, Any]) -> None:
+        if step.get("callers"):
+            await self.enqueue_concurrent(step)
+            return
         count, cap, enqueue = step["count"], step["cap"], self.system.enqueue
         done = 0
         started = time.perf_counter()
@@ -155,9 +177,11 @@ class Runner:
 
     def workers(self, step: dict[str, Any], kind: Any, marks: Path) -> WorkerGroup:
         marks.unlink(missing_ok=True)
-        specs = [
-            self.system.worker(kind, step["concurrency"]) for _ in range(step.get("processes", 1))
-        ]
+        if step.get("worker") == "default":
+            specs = [self.system.default_worker(kind, step.get("processes_flag", 1))]
+        else:
+            count = step.get("processes", 1)
+            specs = [self.system.worker(kind, step["concurrency"]) for _ in range(count)]
         log = self.workdir / f"{self.system.name}-{step['key']}.log"
         return WorkerGroup(specs, {workload.MARKS_ENV: str(marks)}, log)
 
@@ -186,6 +210,9 @@ class Runner:
     async def drain(self, step: dict[str, Any]) -> None:
         kind = step["kind"]
         clock = time.monotonic()
+        if step.get("fresh") and self.queued:  # exactly N jobs, not what earlier steps left
+            await self.system.reset()
+            self.queued = 0
         if self.queued:
             target = self.queued
         else:
@@ -195,7 +222,7 @@ class Runner:
         phases = {"prefill": time.monotonic() - clock}
         marks = self.workdir / f"marks-{step['key']}"
         group = self.workers(step, kind, marks)
-        clock = time.monotonic()
+        clock, launched = time.monotonic(), time.time()
         group.start()
         try:
             await self.wait_first(group, marks, step["start_timeout"])
@@ -227,7 +254,7 @@ class Runner:
             group.stop(STOP_GRACE)
             phases["stop"] = time.monotonic() - clock
         extra = {"rss_mib": round(group.peak_rss_mib(), 1)} if step.get("memory") else {}
-        rate = window_rate(stamps)
+        rate = launch_rate(stamps, launched) if step.get("from_launch") else window_rate(stamps)
         if kind != "cpu":
             self.fastest = max(self.fastest, rate)
         self.result(
@@ -286,6 +313,13 @@ class Runner:
 
     def result(self, step: dict[str, Any], value: float, unit: str, **extra: Any) -> None:
         emit("result", key=step["key"], value=round(value, 2), unit=unit, **extra)
+
+
+def launch_rate(stamps: list[float], launched: float) -> float:
+    """Jobs per second from the worker's launch to its last job: start-up included."""
+    if not stamps:
+        raise RuntimeError("no job finished: no rate to compute")
+    return len(stamps) / max(stamps[-1] - launched, 1e-6)
 
 
 def window_rate(stamps: list[float]) -> float:

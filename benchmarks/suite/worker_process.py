@@ -79,6 +79,10 @@ class WorkerGroup:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(max(0.1, deadline - time.monotonic()))
         for p in self.processes:
+            # a supervisor's children run in sessions of their own: found by parentage
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(p.pid).children(recursive=True):
+                    child.kill()
             # the session holds what the worker forked, even when the worker is gone
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(p.pid, signal.SIGKILL)

@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks.suite import venvs
 from benchmarks.suite.report import MARKERS
+from tests.services import missing_service
 from tests.workers import ROOT
 
 #: the lightest peers to install, one with a bulk API and one without
@@ -34,7 +35,7 @@ def _redis_up() -> bool:
 @pytest.mark.timeout(SUITE_TIMEOUT + 120)
 def test_quick_suite_runs_end_to_end(tmp_path: Path) -> None:
     if not _redis_up():
-        pytest.skip("Redis is not running on 127.0.0.1:6379 (make services)")
+        missing_service("Redis is not running on 127.0.0.1:6379")
     status = venvs.ensure(PEERS)
     missing = {group: why for group, why in status.items() if why}
     if missing:
@@ -68,6 +69,14 @@ def test_quick_suite_runs_end_to_end(tmp_path: Path) -> None:
             assert figures[key][0]["value"] > 0, (system, key)
         assert figures["latency_start_p50"][0]["value"] > 0
         assert figures["latency_done_p99"][0]["value"] >= figures["latency_start_p50"][0]["value"]
+    for system in measured:  # the issue 17 scenarios, peers included
+        for key in ("enqueue_c100", "drain_default"):
+            assert results["samples"][system][key][0]["value"] > 0, (system, key)
+    if "asynctasq-redis" in measured:  # --processes 2 against 1: asynctasq only
+        for key in ("drain_p1", "drain_p2"):
+            assert results["samples"]["asynctasq-redis"][key][0]["value"] > 0, key
+        assert results["extras"]["memory_drain"][0] > 0
+        assert results["extras"]["rss_last"][0] > 0
     assert "enqueue_bulk" in results["samples"]["rq"]  # Queue.enqueue_many
     assert "enqueue_bulk" not in results["samples"]["arq"]  # no bulk API: n/a
 

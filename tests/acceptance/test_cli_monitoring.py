@@ -8,16 +8,19 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from asynctasq import Config
 from asynctasq.cli.events import describe
-from asynctasq.cli.stats import _print
+from asynctasq.cli.stats import COLUMNS, WORKER_COLUMNS, _print
+from asynctasq.clock import ManualClock
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.events import EVENT_TYPES, Event
 from asynctasq.drivers.sqlite import SQLiteDriver
+from asynctasq.jobs import WorkerInfo
 from tests.acceptance.test_cli_monitoring_tasks import LogsInAsync, LogsInThread
 from tests.backends_redis import local_redis_url
 from tests.sample_tasks import Explode, Record
@@ -53,7 +56,9 @@ async def test_stats_piped_prints_json_for_every_queue_and_worker(tmp_path: Path
     data = json.loads(cli(sqlite_env(db), "stats").stdout)
     by_queue = {q["queue"]: q for q in data["queues"]}
     assert set(by_queue) == {"default", "emails"}
-    assert (by_queue["default"]["depth"], by_queue["default"]["processing"]) == (3, 0)
+    assert (by_queue["default"]["pending"], by_queue["default"]["active"]) == (3, 0)
+    # the JSON keys are the table's column names
+    assert list(by_queue["default"]) == ["queue", *COLUMNS, "paused"]
     assert by_queue["emails"]["scheduled"] == 1 and by_queue["emails"]["paused"] is True
     assert data["workers"] == []
 
@@ -69,6 +74,7 @@ async def test_stats_piped_prints_json_for_every_queue_and_worker(tmp_path: Path
         )
         (seen,) = json.loads(cli(sqlite_env(db), "stats").stdout)["workers"]
         assert seen["worker_id"] == "w-stats" and seen["queues"] == ["other"]
+        assert set(WORKER_COLUMNS) <= set(seen)
     finally:
         assert stop(worker) == 0
     await driver.disconnect()
@@ -79,8 +85,8 @@ def test_stats_at_a_terminal_prints_tables(capsys: pytest.CaptureFixture[str]) -
         "queues": [
             {
                 "queue": "emails",
-                "depth": 5,
-                "processing": 1,
+                "pending": 5,
+                "active": 1,
                 "scheduled": 0,
                 "completed": 9,
                 "failed": 2,
@@ -105,6 +111,7 @@ def test_stats_at_a_terminal_prints_tables(capsys: pytest.CaptureFixture[str]) -
         _print(data, mode)  # type: ignore[arg-type]
         out = capsys.readouterr().out
         assert "emails" in out and "w-1" in out and "1/10" in out and "pending" in out
+        assert all(column in out for column in WORKER_COLUMNS)
 
 
 @pytest.mark.slow
@@ -215,3 +222,23 @@ async def test_json_logs_name_the_job_on_every_record(tmp_path: Path) -> None:
     assert (retry["attempt"], given_up["attempt"]) == (1, 2)
     assert given_up["level"] == "ERROR" and given_up["task_name"] == "tests.sample_tasks.Explode"
     assert any(r["message"].startswith("worker w-json serving") for r in records)
+
+
+async def test_stats_shows_live_workers_only_and_worker_list_shows_the_dead(
+    tmp_path: Path,
+) -> None:
+    """A worker silent for longer than a heartbeat interval and a grace is gone from
+    ``stats``; ``worker list`` shows it as dead until the registry forgets it."""
+    db = tmp_path / "q.db"
+    now = time.time()
+    for worker_id, silent_for in (("w-live", 1.0), ("w-dead", 30.0)):
+        driver = SQLiteDriver(db, clock=ManualClock(now - silent_for))
+        await driver.connect()
+        await driver.heartbeat(WorkerInfo(worker_id, "box", 1, ("default",), 10), ttl=600)
+        await driver.disconnect()
+    env = sqlite_env(db, ASYNCTASQ_HEARTBEAT_INTERVAL="10")
+    stats = json.loads(cli(env, "stats").stdout)
+    assert [w["worker_id"] for w in stats["workers"]] == ["w-live"]
+    listed = json.loads(cli(env, "worker", "list", "--json").stdout)
+    states = {w["worker_id"]: w["status"] for w in listed["workers"]}
+    assert states == {"w-live": "alive", "w-dead": "dead"}

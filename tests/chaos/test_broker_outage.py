@@ -6,7 +6,6 @@ every job completes, nothing is lost."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import JobState
 from tests.backends import Backend
+from tests.backends_redis import RedisServer
 from tests.chaos.fleet import ChaosReport, Fleet, all_jobs
 from tests.conftest import only_backends
 from tests.sample_tasks import Record, recorded
@@ -89,17 +89,11 @@ def worker_env(config_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("redis") is None, reason="the redis extra is not installed"
-)
 async def test_redis_restarted_twice_mid_run_loses_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    backends_redis = pytest.importorskip("tests.backends_redis")
     # appendfsync always: a write Redis acknowledged survives even its kill -9
-    server = backends_redis.RedisServer(
-        tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always"
-    )
+    server = RedisServer(tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always")
     server.start()
     config = Config(driver="redis", redis_url=server.url, redis_prefix="chaos")
     env = worker_env(

@@ -34,7 +34,7 @@ from tests.workers import spawn_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-SHARED = ("sqlite", "redis", "postgres", "mysql")
+SHARED = ("sqlite", "redis", "postgres", "mysql", "mongodb")
 
 
 def worker_env(backend: Backend, **extra: str) -> dict[str, str]:
@@ -60,6 +60,7 @@ async def test_every_timeout_crash_and_poison_mode_in_one_worker(
         ASYNCTASQ_PROCESS_POOL_MAX_TASKS_PER_CHILD="2",
         ASYNCTASQ_CONCURRENCY="6",
         ASYNCTASQ_LOG_LEVEL="INFO",
+        ASYNCTASQ_UNKNOWN_TASK_GRACE="0",  # poison at once: no wait for a redeploy
     )
     driver = await backend.new_driver()
     log = str(tmp_path / "effects.log")

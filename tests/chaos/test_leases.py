@@ -46,14 +46,16 @@ def lease_env(backend: Backend, lease: str) -> dict[str, str]:
 async def test_leases_hold_while_the_gil_and_the_loop_are_busy(
     backend: Backend, tmp_path: Path
 ) -> None:
-    env = lease_env(backend, "1")  # renewed every 1/3 s
+    # renewed every 2/3 s; the jobs hold the GIL and the loop for two lease lengths (a
+    # 1 s lease missed a renewal on a CI host loaded 6 deep, which is not the point here)
+    env = lease_env(backend, "2")
     driver = await backend.new_driver()
     log = str(tmp_path / "effects.log")
     dispatcher = Dispatcher(driver, backend.config(default_max_retries=5))
     ids = await dispatcher.dispatch_many(
         [
-            *(BurnCpu(key=f"cpu{i}", log=log, seconds=3) for i in range(3)),
-            BlockLoop(key="blocked", log=log, seconds=3),
+            *(BurnCpu(key=f"cpu{i}", log=log, seconds=4) for i in range(3)),
+            BlockLoop(key="blocked", log=log, seconds=4),
         ]
     )
     busy = spawn_worker(env, "--concurrency", "4", imports=IMPORTS, log_path=tmp_path / "busy.log")

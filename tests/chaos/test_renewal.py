@@ -32,8 +32,8 @@ async def test_the_renewal_thread_keeps_leases_while_the_loop_is_blocked(tmp_pat
         ["default"], limit=2, worker_id="w", lease_seconds=LEASE
     )
     leases = HeldLeases()
-    leases.hold(unbounded.id, LEASE, None)
-    leases.hold(bounded.id, LEASE, bounded.timeout)
+    leases.hold(unbounded.id, unbounded.attempts, LEASE, None)
+    leases.hold(bounded.id, bounded.attempts, LEASE, bounded.timeout)
     renewal = RenewalThread(
         lambda: SQLiteDriver(path), worker_id="w", leases=leases, lease_seconds=LEASE, tick=0.1
     )
@@ -74,10 +74,11 @@ async def test_renewal_on_the_loop_holds_while_sync_tasks_burn_cpu(tmp_path: Pat
 
 def test_a_lease_counts_as_lost_only_when_refused_twice_while_held() -> None:
     leases = HeldLeases()
-    leases.hold("settled-meanwhile", LEASE)
-    leases.hold("taken-over", LEASE)
+    settled, taken_over = ("settled-meanwhile", 1), ("taken-over", 1)
+    leases.hold(*settled, LEASE)
+    leases.hold(*taken_over, LEASE)
     # the first refusal may be a job whose settle answer is still on its way back
-    assert leases.refused(["settled-meanwhile", "taken-over"]) == []
-    leases.drop(["settled-meanwhile"])  # ...and so it was
-    assert leases.refused(["settled-meanwhile", "taken-over"]) == ["taken-over"]
-    assert leases.refused(["taken-over"]) == []  # reported once
+    assert leases.refused([settled, taken_over]) == []
+    leases.drop([settled])  # ...and so it was
+    assert leases.refused([settled, taken_over]) == [taken_over]
+    assert leases.refused([taken_over]) == []  # reported once

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from asynctasq.drivers.mysql import MySQLDriver
-from asynctasq.drivers.mysql.outcomes import MAX_ERROR_CHARS
+from asynctasq.drivers.sanitize import ERROR_TEXT_MAX_CHARS
 from asynctasq.jobs import Completed, Failed, Job, JobState, Released, Retried
 from tests.backends import Backend
 from tests.conftest import only_backends
@@ -56,7 +56,7 @@ async def test_long_errors_are_cut_and_big_batches_split(backend: Backend) -> No
     assert isinstance(driver, MySQLDriver)
     driver._max_statement = 200_000  # as if max_allowed_packet were small
     jobs = await claimed(driver, 30)
-    huge = "Traceback ...\n" + "x" * (MAX_ERROR_CHARS + 5000)
+    huge = "Traceback ...\n" + "x" * (ERROR_TEXT_MAX_CHARS + 5000) + "\nValueError: end"
     outcomes = [Failed(job.id, W, 1, error=f"{i}: " + "y" * 20_000) for i, job in enumerate(jobs)]
     outcomes[0] = Failed(jobs[0].id, W, 1, error=huge)
     driver._max_statement = 8 << 20  # the cut error still has to fit
@@ -65,7 +65,8 @@ async def test_long_errors_are_cut_and_big_batches_split(backend: Backend) -> No
     assert await driver.settle(outcomes[1:]) == [True] * 29  # several statements
     first = await driver.get(jobs[0].id)
     assert first is not None and first.error is not None
-    assert len(first.error) < len(huge) and first.error.endswith("characters cut]")
+    assert len(first.error) == ERROR_TEXT_MAX_CHARS and "characters cut]" in first.error
+    assert first.error.startswith("Traceback") and first.error.endswith("ValueError: end")
     failed = await driver.list_jobs("default", JobState.FAILED, limit=100)
     assert len(failed) == 30
 

@@ -251,13 +251,18 @@ async def test_an_idle_reserve_wakes_for_the_earliest_job_of_any_priority(
 async def test_a_claimed_job_carries_every_field_as_stored(backend: Backend) -> None:
     driver = await backend.new_driver()
     now = time.time()
+    parents = [job("parents"), job("parents")]
+    await driver.enqueue(parents)  # completed before the job that names them
+    for parent in await driver.reserve(["parents"], limit=2, worker_id="w", lease_seconds=30):
+        assert await driver.complete(parent)
+    parent_ids = tuple(p.id for p in parents)
     stored = job(
         "emails",
         priority=-3,
         max_attempts=4,
         timeout=2.5,
         unique_key="k:1",
-        depends_on=("a", "b"),
+        depends_on=parent_ids,
         expires_at=now + 60,
         payload=bytes(range(256)),
     )
@@ -266,7 +271,7 @@ async def test_a_claimed_job_carries_every_field_as_stored(backend: Backend) -> 
     read = await driver.get(stored.id)
     assert read is not None
     assert claimed == read  # the claim's fast conversion agrees with the general one
-    assert claimed.depends_on == ("a", "b") and claimed.payload == bytes(range(256))
+    assert claimed.depends_on == parent_ids and claimed.payload == bytes(range(256))
 
 
 @only_backends("postgres")
@@ -361,13 +366,15 @@ async def test_enqueueing_the_same_jobs_again_stores_them_once(backend: Backend,
 async def test_a_large_batch_stores_every_field_and_wakes_workers(backend: Backend) -> None:
     consumer, producer = await backend.new_driver(), await backend.new_driver()
     now = time.time()
+    parent = job("parents")  # half the jobs name it: they are stored blocked
+    await producer.enqueue([parent])
     jobs = [
         job(
             "bulk",
             priority=i % 5 - 2,
             max_attempts=3,
             timeout=1.5,
-            depends_on=("x",) if i % 2 else (),
+            depends_on=(parent.id,) if i % 2 else (),
             expires_at=now + 60,
             payload=i.to_bytes(4, "big"),
             run_at=now - 1,

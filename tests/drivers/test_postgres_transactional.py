@@ -236,3 +236,26 @@ async def test_a_connection_to_a_database_without_the_queue_is_named(
                 await Remember(key="lost").dispatch(connection=con)
     finally:
         await con.close()
+
+
+@only_backends("postgres")
+async def test_an_open_transaction_on_a_new_queue_blocks_no_other_producer(
+    app: tuple[Backend, Driver],
+) -> None:
+    """The first job of a queue, enqueued in a transaction that stays open: other
+    producers of that queue go on (the queue's row is not the caller's to hold)."""
+    backend, _driver = app
+    con = await asyncpg.connect(backend.dsn)  # type: ignore[attr-defined]
+    try:
+        async with con.transaction():
+            await Remember(key="inside").on_queue("brand-new").dispatch(connection=con)
+            # deadlock detector, not a speed check: before the fix this waited forever
+            outside = await asyncio.wait_for(
+                Remember(key="outside").on_queue("brand-new").dispatch(), 10
+            )
+            assert outside
+            raise Rollback
+    except Rollback:
+        pass
+    finally:
+        await con.close()

@@ -15,10 +15,10 @@ from redis.crc import key_slot
 
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.keys import RedisKeys
+from asynctasq.testing.conformance.contract import make_job, reserve
 from tests.backends import Backend
 from tests.backends_redis import shared_cluster
 from tests.conftest import only_backends
-from tests.drivers.test_contract import make_job, reserve
 
 QUEUES = ["alpha", "bravo", "charlie"]
 

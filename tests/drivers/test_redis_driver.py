@@ -15,9 +15,9 @@ from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.redis import RedisDriver
 from asynctasq.drivers.redis.connection import build_client
 from asynctasq.jobs import Completed, JobState
+from asynctasq.testing.conformance.contract import W1, W2, make_job, reserve
 from tests.backends import Backend
 from tests.conftest import only_backends
-from tests.drivers.test_contract import W1, W2, make_job, reserve
 
 # -- settings, URLs and secrets ---------------------------------------------------------
 
@@ -328,3 +328,30 @@ async def test_a_reserve_waiting_when_its_driver_disconnects_stops_cleanly(
     await driver.disconnect()
     with pytest.raises(DriverNotConnected):
         await asyncio.wait_for(waiter, 5)
+
+
+@only_backends("redis", "redis-cluster")
+async def test_a_notified_wakeup_makes_a_waiting_reserve_look_again(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template's contract: ``driver.wakeup.notify()`` ends an idle wait (the
+    BLPOP path as the two-phase one)."""
+    driver = await backend.new_driver()
+    claims = 0
+    original = driver._claimer.claim  # type: ignore[attr-defined]
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        nonlocal claims
+        claims += 1
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(driver._claimer, "claim", counted)  # type: ignore[attr-defined]
+    waiter = asyncio.create_task(reserve(driver, wait=5))
+    await asyncio.sleep(0.3)
+    before = claims
+    driver.wakeup.notify()
+    await asyncio.sleep(0.1)
+    assert claims == before + 1
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter

@@ -14,10 +14,10 @@ from asynctasq.drivers.keys import META_FIELDS, QUEUE_KEYS, WAKE_CAP, RedisKeys,
 from asynctasq.drivers.redis.codec import run_key
 from asynctasq.drivers.redis.scripts import LUA_DIR, SCRIPTS
 from asynctasq.jobs import JobState, WorkerInfo, new_job_id
+from asynctasq.testing.conformance.contract import make_job, reserve
 from tests.backends import Backend
 from tests.backends_redis import local_redis_url
 from tests.conftest import only_backends
-from tests.drivers.test_contract import make_job, reserve
 
 PRELUDE = (LUA_DIR / "_prelude.lua").read_text()
 

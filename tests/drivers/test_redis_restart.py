@@ -16,8 +16,8 @@ import pytest
 from asynctasq.config import Config
 from asynctasq.drivers.redis import RedisDriver
 from asynctasq.jobs import Completed, JobState
+from asynctasq.testing.conformance.contract import make_job, reserve
 from tests.backends_redis import RedisServer
-from tests.drivers.test_contract import make_job, reserve
 from tests.drivers.test_redis_workers import (
     MODULE,
     Tick,

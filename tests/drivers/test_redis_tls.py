@@ -13,8 +13,9 @@ import pytest
 
 from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.redis import RedisDriver
+from asynctasq.testing.conformance.contract import make_job, reserve
 from tests.backends_redis import RedisServer, free_port
-from tests.drivers.test_contract import make_job, reserve
+from tests.services import missing_service
 
 PASSWORD = "s3cret-tls"
 
@@ -59,7 +60,6 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    pytest.importorskip("cryptography")
     cert, key = _self_signed(tmp_path / "tls")
     tls_port = free_port()
     server = RedisServer(
@@ -75,7 +75,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         server.start()
     except RuntimeError as exc:
         if "tls" in str(exc).lower():
-            pytest.skip(f"this redis-server has no TLS support: {exc}")
+            missing_service(f"this redis-server has no TLS support (build it with TLS): {exc}")
         raise
     try:
         yield tls_port, cert

@@ -32,13 +32,16 @@ def test_backoff_grows_exponentially_up_to_its_cap() -> None:
     assert retry_delay_for(2.5, 7) == 2.5  # a number is a fixed delay
 
 
-def test_full_jitter_spreads_delays_over_the_whole_range() -> None:
+def test_jitter_spreads_delays_between_the_previous_step_and_this_one() -> None:
     policy = Backoff(base=1, factor=2, max_delay=6)
-    draws = [policy.delay(4) for _ in range(4000)]  # ceiling min(8, 6) = 6
-    assert all(0 <= d <= 6 for d in draws)
-    assert 2.7 < statistics.mean(draws) < 3.3  # uniform over [0, 6]
-    assert min(draws) < 0.3 and max(draws) > 5.7
+    assert {policy.delay(1) for _ in range(100)} == {1}  # the first retry: the delay set
+    draws = [policy.delay(3) for _ in range(4000)]  # between 2 and 4
+    assert all(2 <= d <= 4 for d in draws)
+    assert 2.85 < statistics.mean(draws) < 3.15  # uniform over [2, 4]
+    assert min(draws) < 2.1 and max(draws) > 3.9
     assert len({round(d, 6) for d in draws}) > 3900  # not in lock-step
+    capped = [policy.delay(4) for _ in range(1000)]  # between 4 and min(8, 6)
+    assert all(4 <= d <= 6 for d in capped)
 
 
 class Stamped(AsyncTask[None]):

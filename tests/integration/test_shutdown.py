@@ -14,7 +14,7 @@ import pytest
 
 from asynctasq import AsyncTask, Config, JobState, Worker
 from asynctasq.core.dispatcher import Dispatcher
-from asynctasq.core.worker import shutdown, worker
+from asynctasq.core.worker import claim, shutdown
 from asynctasq.drivers.memory import MemoryBroker, MemoryDriver
 from asynctasq.jobs import Job, Outcome
 from asynctasq.testing import drain
@@ -71,7 +71,7 @@ class Unreachable(MemoryDriver):
 @pytest.fixture(autouse=True)
 def _short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutdown, "BROKER_GRACE", 0.5)
-    monkeypatch.setattr(worker, "BROKER_GRACE", 0.5)
+    monkeypatch.setattr(claim, "BROKER_GRACE", 0.5)
 
 
 async def start(driver: MemoryDriver, **options: Any) -> tuple[Worker, asyncio.Task[None]]:
@@ -138,6 +138,6 @@ async def test_a_released_job_that_cannot_be_delivered_comes_back_after_its_leas
     job = await link.get(job_id)
     assert job is not None and job.state is JobState.ACTIVE  # the release never arrived
     await asyncio.sleep(1.1)
-    assert await link.recover_expired() == 1
+    assert (await link.recover_expired()).requeued == 1
     job = await link.get(job_id)
     assert job is not None and (job.state, job.attempts) == (JobState.PENDING, 1)

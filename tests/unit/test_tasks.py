@@ -194,5 +194,6 @@ def test_backoff_grows_caps_and_jitters() -> None:
     fixed = Backoff(base=1, factor=2, max_delay=10, jitter=False)
     assert [fixed.delay(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 10]
     jittered = Backoff(base=1, max_delay=10)
-    assert all(0 <= jittered.delay(4) <= 8 for _ in range(100))
+    assert all(4 <= jittered.delay(4) <= 8 for _ in range(100))
+    assert jittered.delay(1) == 1  # never sooner than the delay set
     assert retry_delay_for(2.5, 7) == 2.5

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import pytest
 
 from asynctasq import AsyncTask, Backoff, Config, JobState, PermanentError, SyncTask, Worker, task
+from asynctasq.clock import ManualClock
 from asynctasq.core.dispatcher import Dispatcher
+from asynctasq.drivers.base import Driver
 from asynctasq.drivers.memory import MemoryDriver
-from asynctasq.jobs import Job
+from asynctasq.jobs import Job, Outcome, Recovery
 from asynctasq.serialization import dumps
 from asynctasq.testing import EventRecorder, drain, run_job
 
@@ -188,7 +192,7 @@ async def test_poison_jobs_are_dead_lettered_and_the_worker_goes_on() -> None:
         Job(task=Echo.task_name, payload=dumps({"args": {"wrong": 1}})),
     ]
     await driver.enqueue(poison)
-    await drain(driver, config=FAST)
+    await drain(driver, config=FAST.replace(unknown_task_grace=0))  # no wait for a redeploy
     assert (await driver.get(good)).state is JobState.COMPLETED  # type: ignore[union-attr]
     errors = [(await driver.get(j.id)).error for j in poison]  # type: ignore[union-attr]
     assert errors[0] is not None and "undecodable payload" in errors[0]
@@ -202,7 +206,7 @@ async def test_poison_jobs_are_dead_lettered_and_the_worker_goes_on() -> None:
 async def test_the_allow_list_limits_what_runs() -> None:
     driver = await memory()
     job_id = await Dispatcher(driver, FAST).dispatch(Echo(value=1))
-    await drain(driver, config=FAST.replace(task_allow_list=("other.*",)))
+    await drain(driver, config=FAST.replace(task_allow_list=("other.*",), unknown_task_grace=0))
     job = await driver.get(job_id)
     assert job is not None and job.state is JobState.FAILED
     assert "unknown task" in (job.error or "")
@@ -348,3 +352,99 @@ async def test_prefetch_claims_ahead_and_hands_back_what_it_did_not_start() -> N
     await asyncio.wait_for(running, 5)
     stats = await driver.stats("default")
     assert (stats.depth, stats.processing) == (6, 0)
+
+
+class CoreOnly(Driver):
+    """A broker with the core alone: the memory broker behind the seven methods every
+    driver has, without inspection, a worker registry or a progress store."""
+
+    name = "core-only"
+    shared_across_processes = False
+
+    def __init__(self, inner: MemoryDriver) -> None:
+        self.inner = inner
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def disconnect(self) -> None:
+        pass
+
+    async def enqueue(self, jobs: Sequence[Job], *, connection: Any = None) -> list[str]:
+        return await self.inner.enqueue(jobs, connection=connection)
+
+    async def claim(
+        self, queues: Sequence[str], *, limit: int, worker_id: str, lease_seconds: float
+    ) -> list[Job]:
+        return await self.inner.claim(
+            queues, limit=limit, worker_id=worker_id, lease_seconds=lease_seconds
+        )
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        return await self.inner.settle(outcomes)
+
+    async def renew(
+        self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
+    ) -> list[str]:
+        return await self.inner.renew(worker_id, job_ids, lease_seconds)
+
+    async def recover_expired(self) -> Recovery:
+        return await self.inner.recover_expired()
+
+
+async def test_a_driver_with_the_core_alone_runs_jobs_and_says_once_what_it_lacks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inner = await memory()
+    ids = await Dispatcher(inner, FAST).dispatch_many([Echo(value=1), Progress()])
+    recorder = EventRecorder()
+    with caplog.at_level(logging.INFO, logger="asynctasq.worker"):
+        worker = await drain(CoreOnly(inner), config=FAST, event_emitter=recorder)
+    assert worker.processed == 2
+    states = [(await inner.get(i)).state for i in ids]  # type: ignore[union-attr]
+    assert states == [JobState.COMPLETED] * 2
+    assert "task_progress" in recorder.kinds(ids[1])  # still announced, just not stored
+    lacks = [r.getMessage() for r in caplog.records if " lacks " in r.getMessage()]
+    assert [line.split(":")[0] for line in lacks] == [
+        "the core-only driver lacks WorkerRegistry",
+        "the core-only driver lacks ProgressStore",
+        "the core-only driver lacks Inspection",
+    ]
+
+
+class FailsOnce(AsyncTask[None]):
+    config = {"max_attempts": 2, "retry_delay": 3600}
+
+    async def execute(self) -> None:
+        if self._attempts == 1:
+            raise ConnectionError("not yet")
+
+
+async def test_time_comes_from_the_worker_clock() -> None:
+    clock = ManualClock(start=time.time())
+    recorder = EventRecorder()
+    driver = await memory()
+    job_id = await Dispatcher(driver, FAST).dispatch(FailsOnce())
+    worker = Worker(driver, ["default"], config=FAST, clock=clock, event_emitter=recorder,
+                    heartbeat_interval=0.05, handle_signals=False)  # fmt: skip
+    running = asyncio.create_task(worker.start())
+    try:
+        for _ in range(200):
+            job = await driver.get(job_id)
+            if job is not None and job.state is JobState.SCHEDULED:
+                break
+            await asyncio.sleep(0.01)
+        assert job is not None and job.run_at == clock.time() + 3600  # the backoff's run_at
+        beats = recorder.kinds().count("worker_heartbeat")
+        await asyncio.sleep(0.3)  # real time passes; the worker's does not
+        assert recorder.kinds().count("worker_heartbeat") == beats
+        clock.advance(1.0)
+        for _ in range(100):
+            if recorder.kinds().count("worker_heartbeat") > beats:
+                break
+            await asyncio.sleep(0.01)
+        assert recorder.kinds().count("worker_heartbeat") == beats + 1
+        assert worker.info().last_seen == clock.time()
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 5)

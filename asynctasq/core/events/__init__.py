@@ -58,11 +58,12 @@ def create_event_emitter(config: Config | None = None) -> EventEmitter:
     config = config or get_global_config()
     emitters: list[EventEmitter] = []
     if config.events_redis_url:
+        # lazy, as below: each imports its optional client library
         from asynctasq.core.events.redis import RedisEventEmitter
 
         emitters.append(RedisEventEmitter(config.events_redis_url, channel=config.events_channel))
     if config.events_postgres_dsn:
-        from asynctasq.core.events.postgres import PostgresEventEmitter
+        from asynctasq.core.events.postgres import PostgresEventEmitter  # lazy: see above
 
         emitters.append(
             PostgresEventEmitter(config.events_postgres_dsn, channel=config.events_channel)

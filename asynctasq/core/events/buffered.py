@@ -17,6 +17,7 @@ from collections import deque
 
 from asynctasq.core.events.emitters import EventEmitter
 from asynctasq.core.events.types import Event
+from asynctasq.redaction import redact
 
 __all__ = ["BufferedEmitter"]
 
@@ -115,6 +116,9 @@ class BufferedEmitter(EventEmitter):
             self._forget()  # its connection belonged to the loop that closed
             self._connected = False
         self._loop = loop
+        self._start_sender(loop)
+
+    def _start_sender(self, loop: asyncio.AbstractEventLoop) -> None:
         self._wake = asyncio.Event()
         self._wake.set()
         self._idle = False
@@ -218,6 +222,12 @@ class BufferedEmitter(EventEmitter):
         loop = asyncio.get_running_loop()
         if self._loop is not loop and (self._loop is None or self._loop.is_closed()):
             self._start(loop)
+        elif self._loop is loop and self.pending and (self._sender is None or self._sender.done()):
+            # asyncio.run() cancels every task before it finalises async generators
+            # (where the default dispatcher closes us, asynctasq.aclose()): a sender of
+            # its own sends what the cancelled one left, on a fresh connection
+            await self._reset()
+            self._start_sender(loop)
         self._wake_sender()
         deadline = time.monotonic() + (self.close_timeout if timeout is None else timeout)
         while self.pending and time.monotonic() < deadline:
@@ -246,5 +256,5 @@ class BufferedEmitter(EventEmitter):
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or "no detail"
-    return f"{type(exc).__name__}: {text}"
+    text = str(exc) or "no detail"  # a driver's error may quote its URL
+    return redact(f"{type(exc).__name__}: {text}")

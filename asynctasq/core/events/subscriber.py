@@ -46,11 +46,12 @@ class EventSubscriber:
         reconnect: bool = True,
         config: Config | None = None,
     ) -> None:
+        config = config or get_global_config()
         if redis_url is None and postgres_dsn is None:
-            config = config or get_global_config()
             redis_url, postgres_dsn = config.events_redis_url, config.events_postgres_dsn
-            channel = channel or config.events_channel
-        channel = channel or "asynctasq:events"
+        # the channel the emitters publish on (ASYNCTASQ_EVENTS_CHANNEL), whoever names
+        # the stream
+        channel = channel or config.events_channel
         if redis_url:
             self.source: Source = RedisSource(redis_url, channel)
         elif postgres_dsn:

@@ -9,7 +9,8 @@ Each row lists the values of ``fields`` in order (null when unset). Redis messag
 are msgpack; PostgreSQL payloads are JSON text under 8000 bytes (NOTIFY's limit).
 Readers match values to names, so fields can be added without breaking them; the
 decoder also takes a single event map, or an array of maps, from other publishers.
-Error texts that leave the process are scrubbed of URL passwords.
+Error texts are scrubbed of secrets (asynctasq.redaction) as they leave the process,
+and again as they arrive from another.
 """
 
 from __future__ import annotations
@@ -108,12 +109,28 @@ def decode_message(data: bytes | str) -> list[Event]:
         if isinstance(decoded, dict) and "fields" in decoded:
             names, rows = decoded["fields"], decoded["events"]
             if tuple(names) == FIELDS:  # a sender of this version: no renaming needed
-                return [_from_row(row) for row in rows]
-            return [Event.from_dict(dict(zip(names, row, strict=False))) for row in rows]
+                return _scrubbed([_from_row(row) for row in rows])
+            return _scrubbed([Event.from_dict(dict(zip(names, row, strict=False))) for row in rows])
         items = decoded if isinstance(decoded, list) else [decoded]
-        return [Event.from_dict(item) for item in items]
+        return _scrubbed([Event.from_dict(item) for item in items])
     except (TypeError, AttributeError, KeyError) as exc:
         raise ValueError(f"malformed event message: {exc!r}") from None
+
+
+def _scrubbed(events: list[Event]) -> list[Event]:
+    """Error texts scrubbed on the way in too: a sender of an older version (or another
+    publisher) may not have."""
+    return [
+        event._replace(
+            error=scrub(event.error) if isinstance(event.error, str) else event.error,
+            traceback=scrub(event.traceback)
+            if isinstance(event.traceback, str)
+            else event.traceback,
+        )
+        if event.error is not None or event.traceback is not None
+        else event
+        for event in events
+    ]
 
 
 _QUEUES = FIELDS.index("queues")

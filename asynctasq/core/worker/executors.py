@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asynctasq.core.events.progress import forward_progress
-from asynctasq.core.worker.process_pool import ProcessPool
 from asynctasq.core.worker.threads import ThreadPool, ThreadTimeout
 from asynctasq.errors import TaskTimeoutError
 from asynctasq.jobs import Job
 from asynctasq.tasks.base import BaseTask
 from asynctasq.tasks.registry import registry
 
-__all__ = ["Executors", "run_inline"]
+if TYPE_CHECKING:
+    from asynctasq.core.worker.process_pool import ProcessPool
+
+__all__ = ["Executors"]
 
 
 class Executors:
@@ -49,6 +51,9 @@ class Executors:
                 if (cls := registry.get(name)).executor == "process"
                 and cls.__module__ != "__main__"
             }
+            # lazy: multiprocessing loads only in a worker that runs process tasks
+            from asynctasq.core.worker.process_pool import ProcessPool
+
             self._processes = ProcessPool(
                 size, max_tasks_per_child=per_child, modules=[*modules, *sorted(defining)]
             )
@@ -67,9 +72,13 @@ class Executors:
             return None
         return asyncio.create_task(self.processes.warm_up(), name="asynctasq-pool-warm-up")
 
-    async def run(self, task: BaseTask[Any], job: Job) -> Any:
+    async def run(self, task: BaseTask[Any], job: Job, *, timeout: float | None) -> Any:
+        """The body's result; ``timeout`` seconds from the moment the body starts (a
+        job waiting for a thread or a pool process is not running yet)."""
         try:
-            return await self._run(task, job)
+            if timeout is None and type(task).executor == "async":
+                return await task.execute()  # the common case, without two more frames
+            return await self._run(task, job, timeout)
         except SystemExit as exc:
             # sys.exit() in a task (a CLI entry point reused as a task...) ends that
             # attempt, never the worker: a worker exit would release the job to
@@ -82,8 +91,7 @@ class Executors:
                 raise  # Ctrl-C on an embedded worker's loop: the user's to handle
             raise RuntimeError("the task raised KeyboardInterrupt") from exc
 
-    async def _run(self, task: BaseTask[Any], job: Job) -> Any:
-        timeout = job.timeout
+    async def _run(self, task: BaseTask[Any], job: Job, timeout: float | None) -> Any:
         match type(task).executor:
             case "async":
                 return await _with_timeout(task.execute(), timeout)
@@ -122,11 +130,3 @@ async def _with_timeout(awaitable: Any, timeout: float | None) -> Any:
         if deadline.expired():
             raise TaskTimeoutError(f"job exceeded its timeout of {timeout}s") from None
         raise  # the body's own TimeoutError (a client's), not ours
-
-
-async def run_inline(task: BaseTask[Any]) -> Any:
-    """Run a task's body in this process, in the mode its kind asks for (threads
-    for sync bodies, so the loop stays free; no process pool)."""
-    if getattr(type(task), "coroutine", False):
-        return await task.execute()
-    return await asyncio.to_thread(task.execute)

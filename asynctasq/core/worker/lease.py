@@ -3,21 +3,24 @@
 Leases are renewed every third of their length, so a renewal can be missed twice
 before a job is considered abandoned: here on the loop, or from a RenewalThread
 (renewal.py) when the worker has one. The same tick returns jobs of dead workers
-(expired leases) to the queue, so recovery needs no separate process.
+(expired leases) to the queue, so recovery needs no separate process; the jobs a
+sweep dead-letters go to ``on_dead``, which runs their failed() hooks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
-from asynctasq.core.worker.renewal import HeldLeases, RenewalThread, renew_leases
+from asynctasq.clock import SYSTEM_CLOCK, Clock
+from asynctasq.core.worker.renewal import AttemptKey, HeldLeases, RenewalThread, renew_leases
 from asynctasq.drivers.base import Driver
-from asynctasq.jobs import WorkerInfo
+from asynctasq.drivers.capabilities import WorkerRegistry
+from asynctasq.jobs import Job, WorkerInfo
+from asynctasq.tasks.registry import TaskRegistry
 
-__all__ = ["LeaseKeeper"]
+__all__ = ["LeaseKeeper", "LeaseLengths"]
 
 log = logging.getLogger("asynctasq.worker")
 
@@ -34,6 +37,9 @@ class LeaseKeeper:
         worker_info: Callable[[], WorkerInfo],
         on_heartbeat: Callable[[WorkerInfo], None] | None = None,
         renewal_thread: RenewalThread | None = None,
+        on_dead: Callable[[Sequence[Job]], None] | None = None,
+        on_lost: Callable[[list[AttemptKey]], Awaitable[None]] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.driver = driver
         self.worker_id = worker_id
@@ -43,35 +49,78 @@ class LeaseKeeper:
         self.worker_info = worker_info
         self.on_heartbeat = on_heartbeat
         self.renewal_thread = renewal_thread
+        self.on_dead = on_dead
+        #: leases renewal found lost (the job recovered elsewhere, or cancelled while
+        #: it ran): checked on every tick, whichever thread renewed
+        self.on_lost = on_lost
+        #: paces the ticks: a test's ManualClock renews and sweeps when moved
+        self.clock = clock
         self.tick = min(heartbeat_interval, lease_seconds / 3)
+        #: cleared by a stopping worker: the hooks of what it would dead-letter could
+        #: not run, so it leaves recovery to the workers that stay
+        self.recovering = True
 
     async def run(self) -> None:
-        next_beat = time.monotonic() + self.heartbeat_interval  # start() beat already
+        clock = self.clock
+        next_beat = clock.monotonic() + self.heartbeat_interval  # start() beat already
         while True:
             try:
                 if self.renewal_thread is None or not self.renewal_thread.healthy:
                     await self.renew()
-                if time.monotonic() >= next_beat:
-                    next_beat = time.monotonic() + self.heartbeat_interval
+                if clock.monotonic() >= next_beat:
+                    next_beat = clock.monotonic() + self.heartbeat_interval
                     await self.beat()
-                moved = await self.driver.recover_expired()
-                if moved:
-                    log.warning(
-                        "recovered %d job(s) whose worker stopped renewing its lease", moved
-                    )
+                if self.recovering:
+                    await self.recover()
+                if self.on_lost is not None and (lost := self.leases.take_lost()):
+                    await self.on_lost(lost)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("heartbeat failed (%s: %s); retrying", type(exc).__name__, exc)
-            await asyncio.sleep(self.tick)
+            await clock.sleep(self.tick)
 
     async def renew(self) -> None:
         held = self.leases.snapshot()
         if held:
             await renew_leases(self.driver, self.worker_id, self.leases, held, self.lease_seconds)
 
+    async def recover(self) -> None:
+        """Sweep lapsed leases; the jobs this sweep dead-lettered go to ``on_dead``."""
+        recovery = await self.driver.recover_expired()
+        if recovery.requeued:
+            log.warning(
+                "recovered %d job(s) whose worker stopped renewing its lease: back to pending",
+                recovery.requeued,
+            )
+        if recovery.dead and self.on_dead is not None:
+            self.on_dead(recovery.dead)
+
     async def beat(self) -> None:
         info = self.worker_info()
-        await self.driver.heartbeat(info, ttl=self.heartbeat_interval * 3)
+        if isinstance(self.driver, WorkerRegistry):
+            await self.driver.heartbeat(info, ttl=self.heartbeat_interval * 3)
         if self.on_heartbeat is not None:
             self.on_heartbeat(info)
+
+
+class LeaseLengths:
+    """The lease a job is claimed with: its task's ``visibility_timeout`` when longer
+    than the worker's lease, read once per task (every claimed job asks)."""
+
+    def __init__(self, registry: TaskRegistry, lease_seconds: float) -> None:
+        self.registry = registry
+        self.lease_seconds = lease_seconds
+        self._by_task: dict[str, float] = {}
+
+    def __call__(self, job: Job) -> float:
+        try:
+            return self._by_task[job.task]
+        except KeyError:
+            pass
+        cls = self.registry._tasks.get(job.task)
+        if cls is None:  # unknown here (poison): the worker's own lease, not remembered
+            return self.lease_seconds
+        visibility = cls.task_config.get("visibility_timeout") or 0.0
+        lease = self._by_task[job.task] = max(visibility, self.lease_seconds)
+        return lease

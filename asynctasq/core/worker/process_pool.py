@@ -27,6 +27,7 @@ from typing import Any
 import msgpack
 
 from asynctasq.errors import ProcessCrashedError, RemoteTaskError, TaskTimeoutError
+from asynctasq.serialization.msgpack import default_serializer
 
 __all__ = ["ProcessPool"]
 
@@ -58,7 +59,8 @@ class _PipeProgress:
 def _child_main(conn: Connection, modules: list[str]) -> None:
     # the worker owns shutdown: Ctrl-C in a terminal must not kill jobs mid-flight
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from asynctasq.serialization.msgpack import default_serializer
+    from asynctasq.config import get_global_config
+    from asynctasq.serialization.msgpack import default_serializer, serializer_for
     from asynctasq.serialization.payload import decode_payload
     from asynctasq.serialization.resolve import (
         has_references,
@@ -79,13 +81,16 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
         task_name, payload = msgpack.unpackb(request, raw=False)
         try:
             cls = registry.get(task_name)
-            args, _ = decode_payload(payload)
+            # the worker's payload limits (from the settings the process inherited)
+            args, options = decode_payload(payload, serializer_for(get_global_config()))
             if has_references(args):  # ORM rows, fetched fresh by this process
                 loop = loop or asyncio.new_event_loop()
                 args = loop.run_until_complete(resolve_references(args))
                 raise_for_unresolved(args)
             task = cls(**args)
             task._progress_sink = _PipeProgress(conn)
+            if "scheduled_for" in options:  # a schedule's job: the slot it covers
+                task._options["scheduled_for"] = options["scheduled_for"]
             if getattr(cls, "coroutine", False):
                 loop = loop or asyncio.new_event_loop()
                 result = loop.run_until_complete(task.execute())
@@ -291,8 +296,6 @@ class ProcessPool:
 
     @staticmethod
     def _result(reply: list[Any]) -> Any:
-        from asynctasq.serialization.msgpack import default_serializer
-
         if reply[0] == 0:
             return default_serializer.loads(reply[1])
         _, pickled, type_name, message, remote_tb = reply

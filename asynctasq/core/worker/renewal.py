@@ -20,48 +20,111 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from asynctasq.clock import Clock, SystemClock
+from asynctasq.config import Config
+from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.drivers.base import Driver
+from asynctasq.jobs import Job, Outcome
 
-__all__ = ["HeldLease", "HeldLeases", "RenewalThread", "renew_leases"]
+__all__ = ["AttemptKey", "HeldLease", "HeldLeases", "RenewalThread", "renew_leases"]
 
 log = logging.getLogger("asynctasq.worker")
 
 
-@dataclass(frozen=True, slots=True)
-class HeldLease:
+#: one attempt of a job: a worker whose own lease lapsed may reserve the same job
+#: again while the first attempt still runs, so in-flight records are keyed by both
+#: (the same pair that fences outcomes in the broker)
+AttemptKey = tuple[str, int]
+
+
+class HeldLease(NamedTuple):  # a tuple: built twice per job, cheaply
     job_id: str
+    attempt: int
     lease: float  # seconds each renewal extends it by
     timeout: float | None  # the job's own timeout
 
+    @property
+    def key(self) -> AttemptKey:
+        return (self.job_id, self.attempt)
+
 
 class HeldLeases:
-    """The leases a worker holds: from reservation until its outcome is settled.
-    Written on the worker's loop, read by the renewal thread."""
+    """The leases a worker holds: from reservation until its outcome is settled, one
+    per attempt. Written on the worker's loop, read by the renewal thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: dict[str, HeldLease] = {}
-        self._refused: set[str] = set()  # not renewed once: maybe settled a moment ago
-        self._lost: set[str] = set()
+        self._held: dict[AttemptKey, HeldLease] = {}
+        self._newest: dict[str, int] = {}  # the latest attempt held of each job
+        self._refused: set[AttemptKey] = set()  # not renewed once: maybe settled a moment ago
+        self._lost: set[AttemptKey] = set()
+        self._unseen_lost: list[AttemptKey] = []  # lost since take_lost() last ran
 
-    def hold(self, job_id: str, lease: float, timeout: float | None = None) -> None:
+    def hold(self, job_id: str, attempt: int, lease: float, timeout: float | None = None) -> None:
+        held = HeldLease(job_id, attempt, lease, timeout)
         with self._lock:
-            self._held[job_id] = HeldLease(job_id, lease, timeout)
+            self._held[(job_id, attempt)] = held
+            if self._newest.setdefault(job_id, attempt) < attempt:
+                self._newest[job_id] = attempt
 
-    def drop(self, job_ids: Iterable[str]) -> None:
+    def hold_claimed(self, jobs: Iterable[Job], lease_for: Callable[[Job], float]) -> None:
+        """``hold`` for each job of a claim, under one lock (from their claim on, until
+        they start: no timeout counts yet)."""
+        held, newest = self._held, self._newest
         with self._lock:
-            for job_id in job_ids:
-                self._held.pop(job_id, None)
-                self._refused.discard(job_id)
-                self._lost.discard(job_id)
+            for job in jobs:
+                job_id, attempt = job.id, job.attempts
+                held[(job_id, attempt)] = HeldLease(job_id, attempt, lease_for(job), None)
+                if newest.setdefault(job_id, attempt) < attempt:
+                    newest[job_id] = attempt
+
+    def drop(self, keys: Iterable[AttemptKey]) -> None:
+        with self._lock:
+            for key in keys:
+                self._held.pop(key, None)
+                self._refused.discard(key)
+                self._lost.discard(key)
+                job_id, attempt = key
+                if self._newest.get(job_id) == attempt:
+                    del self._newest[job_id]
+
+    # _newest is written (hold, drop) and read (below) on the worker's loop only, so
+    # these reads need no lock: one dict lookup on the per-job path
+
+    def superseded(self, job_id: str, attempt: int) -> bool:
+        """Whether this worker holds a later attempt of the job: the broker knows only
+        that one now, so nothing of an earlier attempt may reach it."""
+        return self._newest.get(job_id, attempt) > attempt
+
+    def newest(self, job_id: str) -> int:
+        """The latest attempt of the job held here (0: none)."""
+        return self._newest.get(job_id, 0)
+
+    def still_current(self, outcome: Outcome) -> bool:
+        """Whether ``outcome`` may go to the broker. Not when this worker took the job
+        again after its own lease lapsed: the broker fences this attempt's outcome out,
+        and in one batch with the later attempt's it could shadow it (a broker may read
+        one report per job); the attempt is forgotten here instead."""
+        if self._newest.get(outcome.job_id, 0) <= outcome.attempt:  # superseded(), inlined
+            return True
+        log.warning(
+            "job %s attempt %d ended after this worker started attempt %d of it: "
+            "its outcome (%s) is dropped",
+            outcome.job_id,
+            outcome.attempt,
+            self.newest(outcome.job_id),
+            type(outcome).__name__,
+        )
+        self.drop([(outcome.job_id, outcome.attempt)])
+        return False
 
     def snapshot(self) -> list[HeldLease]:
         with self._lock:
             return list(self._held.values())
 
-    def refused(self, job_ids: Iterable[str]) -> list[str]:
+    def refused(self, keys: Iterable[AttemptKey]) -> list[AttemptKey]:
         """Note leases the broker would not renew; returns those now known lost.
 
         A job whose outcome was just settled is refused too, until the answer to the
@@ -70,14 +133,22 @@ class HeldLeases:
         """
         lost = []
         with self._lock:
-            for job_id in job_ids:
-                if job_id not in self._held or job_id in self._lost:
+            for key in keys:
+                if key not in self._held or key in self._lost:
                     continue
-                if job_id in self._refused:
-                    self._lost.add(job_id)
-                    lost.append(job_id)
+                if key in self._refused:
+                    self._lost.add(key)
+                    lost.append(key)
+                    self._unseen_lost.append(key)
                 else:
-                    self._refused.add(job_id)
+                    self._refused.add(key)
+        return lost
+
+    def take_lost(self) -> list[AttemptKey]:
+        """The leases found lost since the last call (a cancelled job's among them:
+        the worker asks the broker which, see LeaseKeeper.on_lost)."""
+        with self._lock:
+            lost, self._unseen_lost = self._unseen_lost, []
         return lost
 
     def __len__(self) -> int:
@@ -92,17 +163,23 @@ async def renew_leases(
     held: Iterable[HeldLease],
     minimum: float,
 ) -> None:
-    """Extend ``held`` (one round trip per lease length); warn about leases lost."""
-    by_lease: dict[float, list[str]] = {}
+    """Extend ``held`` (one round trip per lease length); warn about leases lost.
+
+    The broker renews by job id: two attempts of one job held here share its one
+    lease, the latest attempt's (the earlier one's outcome is fenced out anyway).
+    """
+    by_lease: dict[float, list[HeldLease]] = {}
     for item in held:
-        by_lease.setdefault(max(item.lease, minimum), []).append(item.job_id)
-    for lease, ids in by_lease.items():
+        by_lease.setdefault(max(item.lease, minimum), []).append(item)
+    for lease, items in by_lease.items():
+        ids = list(dict.fromkeys(item.job_id for item in items))
         kept = set(await driver.renew(worker_id, ids, lease))
-        for job_id in leases.refused(j for j in ids if j not in kept):
+        for job_id, attempt in leases.refused(i.key for i in items if i.job_id not in kept):
             log.warning(
-                "lease of job %s was lost (it expired and the job was recovered); "
-                "its outcome will be rejected",
+                "lease of job %s (attempt %d) was lost (it expired and the job was "
+                "recovered); its outcome will be rejected",
                 job_id,
+                attempt,
             )
 
 
@@ -132,6 +209,54 @@ class RenewalThread:
         self._renewed_at = float("-inf")
         #: renewal rounds that reached the broker, for tests and reports
         self.rounds = 0
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        worker_id: str,
+        leases: HeldLeases,
+        lease_seconds: float,
+        tick: float,
+    ) -> RenewalThread:
+        """Renewing through a driver built from ``config``, on one connection."""
+        one = config.replace(
+            postgres_min_pool_size=1,
+            postgres_max_pool_size=1,
+            mysql_min_pool_size=1,
+            mysql_max_pool_size=1,
+            redis_max_connections=4,
+        )
+        return cls(
+            lambda: DriverFactory.create_from_config(one),
+            worker_id=worker_id,
+            leases=leases,
+            lease_seconds=lease_seconds,
+            tick=tick,
+        )
+
+    @classmethod
+    def when_useful(
+        cls,
+        config: Config,
+        driver: Driver,
+        clock: Clock,
+        *,
+        worker_id: str,
+        leases: HeldLeases,
+        lease_seconds: float,
+        tick: float,
+    ) -> RenewalThread | None:
+        """A renewal thread for a worker whose ``driver`` ``config`` describes, or
+        None when leases are better renewed on the loop: a broker inside this process
+        (no second connection can reach it), or a clock other than the system's
+        (the thread's own driver would read the system clock)."""
+        if not driver.shared_across_processes or not isinstance(clock, SystemClock):
+            return None
+        return cls.from_config(
+            config, worker_id=worker_id, leases=leases, lease_seconds=lease_seconds, tick=tick
+        )
 
     @property
     def healthy(self) -> bool:

@@ -1,7 +1,9 @@
-"""One job, start to outcome: rebuild the task, run it, decide what happens next.
+"""The innermost step of a job's attempt: rebuild the task from the payload and run
+it on its executor. What happens around it (logging context, events, retries and
+the failed() hook, your own middleware) is the middleware chain's (middleware/).
 
-Nothing a task does can escape from here: every exception becomes an outcome
-(completed, retried, failed) and the worker carries on.
+Also here: the error text every outcome, log and event carries, and the
+``failed()`` hook of a job that crash recovery dead-lettered.
 """
 
 from __future__ import annotations
@@ -9,27 +11,26 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from asynctasq.config import Config, redact_secrets
-from asynctasq.core.events.emitters import EventEmitter
 from asynctasq.core.events.progress import ProgressSink
 from asynctasq.core.events.types import Event
 from asynctasq.core.logs import job_logging_context
 from asynctasq.core.worker.executors import Executors
-from asynctasq.errors import PoisonJobError
-from asynctasq.jobs import Completed, Failed, Job, Outcome, Released, Retried
-from asynctasq.serialization.msgpack import Serializer
+from asynctasq.errors import LeaseExpiredError, PoisonJobError, UnknownTaskError
+from asynctasq.jobs import Job, Outcome
+from asynctasq.redaction import redact
+from asynctasq.serialization.limits import NOT_EXT_OPENERS, may_hold_extensions
 from asynctasq.serialization.payload import decode_payload
 from asynctasq.serialization.resolve import raise_for_unresolved, resolve_references
 from asynctasq.tasks.base import BaseTask
-from asynctasq.tasks.registry import TaskRegistry
-from asynctasq.tasks.retry import Backoff, RetryDelay, retry_delay_for
 
-__all__ = ["JobRunner", "format_error"]
+if TYPE_CHECKING:  # the middleware build on this module, not the other way round
+    from asynctasq.core.worker.middleware.base import JobContext, WorkerRuntime
+
+__all__ = ["JobRunner", "call_failed_hook", "format_error"]
 
 log = logging.getLogger("asynctasq.worker")
 
@@ -37,12 +38,13 @@ ProgressReporter = Callable[[BaseTask[Any], float, dict[str, Any]], Awaitable[No
 
 
 def format_error(exc: BaseException, *, with_traceback: bool = True) -> str:
+    """The error text stored, logged and sent in events: never with a secret in it."""
     head = f"{type(exc).__qualname__}: {exc}"
     if not with_traceback:
-        return redact_secrets(head)
+        return redact(head)
     remote = getattr(exc, "remote_traceback", None)
     tb = remote or "".join(traceback.format_exception(exc))
-    return redact_secrets(f"{head}\n\n{tb}")
+    return redact(f"{head}\n\n{tb}")
 
 
 def _short_traceback(exc: BaseException, frames: int = 3) -> str:
@@ -53,40 +55,35 @@ def _short_traceback(exc: BaseException, frames: int = 3) -> str:
 
 
 class JobRunner:
-    def __init__(
-        self,
-        *,
-        worker_id: str,
-        config: Config,
-        registry: TaskRegistry,
-        executors: Executors,
-        serializer: Serializer,
-        emitter: EventEmitter,
-        keep_result: bool,
-        allow: Iterable[str] = (),
-        progress: ProgressReporter | None = None,
-    ) -> None:
-        self.worker_id = worker_id
-        self.config = config
-        self.registry = registry
-        self.executors = executors
-        self.serializer = serializer
-        self.emitter = emitter
-        self.keep_result = keep_result
-        self.allow = list(allow)
+    def __init__(self, runtime: WorkerRuntime, *, progress: ProgressReporter | None = None) -> None:
+        self.runtime = runtime
+        self.allow = list(runtime.config.task_allow_list)
         self.progress = progress
         self._sink: ProgressSink | None = None  # one per runner, built on its loop
-        self.default_retry: RetryDelay = (
-            Backoff(base=config.default_retry_delay, max_delay=config.default_retry_max_delay)
-            if config.default_retry_backoff == "exponential"
-            else config.default_retry_delay
-        )
+        self._allowed: set[str] = set()  # task names the allow list was checked for
 
     async def build(self, job: Job) -> tuple[BaseTask[Any], dict[str, Any]]:
         """The task instance for a job; PoisonJobError when it cannot be built."""
-        cls = self.registry.get(job.task, self.allow)
-        args, options = decode_payload(job.payload, self.serializer)
-        args = await resolve_references(args, self.config)  # ORM rows, fetched fresh
+        args, options = self._arguments(job)  # bytes of a payload, else poison
+        if may_hold_extensions(job.payload):  # a model is an extension value
+            args = await resolve_references(args, self.runtime.config)  # ORM rows, fresh
+        return self._instance(job, args), options
+
+    def _arguments(self, job: Job) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The job's arguments and options, once its task is known to be allowed here."""
+        runtime, name = self.runtime, job.task
+        if name not in runtime.registry._tasks or (self.allow and name not in self._allowed):
+            try:
+                runtime.registry.get(name, self.allow)  # UnknownTaskError, or allowed
+            except UnknownTaskError:
+                # its module may be one the allow list lets a job's name load
+                if not runtime.registry.import_allowed(name, self.allow):
+                    raise
+            self._allowed.add(name)
+        return decode_payload(job.payload, runtime.serializer)
+
+    def _instance(self, job: Job, args: dict[str, Any]) -> BaseTask[Any]:
+        cls = self.runtime.registry._tasks[job.task]
         try:
             task = cls(**args)
         except Exception as exc:
@@ -98,132 +95,72 @@ class JobRunner:
             if self._sink is None:
                 self._sink = ProgressSink(self.progress, asyncio.get_running_loop())
             task._progress_sink = self._sink
-        return task, options
+        return task
 
-    async def run(self, job: Job) -> Outcome:
-        # every record logged while the job runs names it (task id, queue, attempt...)
-        with job_logging_context(job, self.worker_id):
-            return await self._run(job)
-
-    async def _run(self, job: Job) -> Outcome:
-        started = time.monotonic()
-        emit = self.emitter.enabled
-        if emit:
-            self.emitter.emit(Event.for_job("task_started", job, worker_id=self.worker_id))
-        try:
-            task, options = await self.build(job)
-        except PoisonJobError as exc:
-            log.error("job %s (%s) is poison, dead-lettered: %s", job.id, job.task, exc)
-            return self._dead(job, exc, started)
-        try:
+    async def execute(self, ctx: JobContext) -> Outcome:
+        """The innermost step of the chain: build, run within ``ctx.timeout``, and the
+        Completed outcome. What the body raises goes up the chain (to retries)."""
+        job = ctx.job
+        payload = job.payload
+        if type(payload) is bytes and not payload.translate(None, NOT_EXT_OPENERS):
+            # no extension value, so no model to fetch: built without awaiting anything
+            args, ctx.options = self._arguments(job)
+            ctx.task = task = self._instance(job, args)
+        else:  # (a payload that is not bytes at all is poison: build() says so)
+            task, ctx.options = await self.build(job)
+            ctx.task = task
             raise_for_unresolved(task._args)  # a row deleted since dispatch fails the attempt
-            result = await self.executors.run(task, job)
-        except asyncio.CancelledError:
-            # shutdown ran out of time: back to pending for another worker, now
-            log.warning("job %s (%s) interrupted by shutdown; released", job.id, job.task)
-            return Released(job.id, self.worker_id, job.attempts, queue=job.queue)
-        except Exception as exc:
-            return await self._failure(task, options, job, exc, started)
-        return self._success(job, result, started)
+        if "scheduled_for" in ctx.options:  # a schedule's job: the slot it covers
+            task._options["scheduled_for"] = ctx.options["scheduled_for"]
+        return ctx.completed(await self.runtime.executors.run(task, job, timeout=ctx.timeout))
 
-    def _success(self, job: Job, result: Any, started: float) -> Outcome:
-        encoded = None
-        if self.keep_result and result is not None:
-            try:
-                encoded = self.serializer.dumps(result)
-            except TypeError as exc:
-                log.warning("job %s: result not kept, it has no msgpack form: %s", job.id, exc)
-        if self.emitter.enabled:
-            ms = (time.monotonic() - started) * 1000
-            self.emitter.emit(
-                Event.for_job("task_completed", job, worker_id=self.worker_id, duration_ms=ms)
-            )
-        return Completed(job.id, self.worker_id, job.attempts, queue=job.queue, result=encoded)
-
-    async def _failure(
-        self,
-        task: BaseTask[Any],
-        options: dict[str, Any],
-        job: Job,
-        exc: Exception,
-        started: float,
-    ) -> Outcome:
-        if self.emitter.enabled:
-            self.emitter.emit(self._failure_event("task_failed", job, exc, started))
-        if job.attempts < job.max_attempts and self._should_retry(task, exc):
-            policy = options.get("retry_delay", type(task).task_config.get("retry_delay"))
-            delay = retry_delay_for(self.default_retry if policy is None else policy, job.attempts)
-            log.info(
-                "job %s (%s) attempt %d/%d failed, retry in %.2fs: %s",
+    async def lease_expired(self, job: Job) -> None:
+        """A job that crash recovery dead-lettered here (the worker running its last
+        attempt stopped renewing its lease): announce it and run its ``failed`` hook
+        with a LeaseExpiredError. UnknownTaskError when this worker lacks the task."""
+        exc = LeaseExpiredError(job.attempts)
+        runtime = self.runtime
+        with job_logging_context(job, runtime.worker_id):
+            log.error(
+                "job %s (%s) dead-lettered by lease recovery: %s",
                 job.id,
                 job.task,
-                job.attempts,
-                job.max_attempts,
-                delay,
                 format_error(exc, with_traceback=False),
             )
-            run_at = time.time() + delay
-            if self.emitter.enabled:
-                self.emitter.emit(
-                    self._failure_event("task_retrying", job, exc, started, run_at=run_at)
+            if runtime.emitter.enabled:
+                error = format_error(exc, with_traceback=False)
+                runtime.emitter.emit(
+                    Event.for_job("task_dead", job, worker_id=runtime.worker_id, error=error)
                 )
-            return Retried(
-                job.id,
-                self.worker_id,
-                job.attempts,
-                queue=job.queue,
-                run_at=run_at,
-                error=format_error(exc),
-            )
+            try:
+                task, _ = await self.build(job)
+            except UnknownTaskError:
+                raise
+            except Exception as build_error:  # an undecodable payload never stops a worker
+                log.error(
+                    "job %s (%s): its failed() hook cannot run, the task cannot be rebuilt "
+                    "from its payload: %s",
+                    job.id,
+                    job.task,
+                    format_error(build_error, with_traceback=False),
+                )
+                return
+            await call_failed_hook(task, job, exc, runtime.executors)
+
+
+async def call_failed_hook(
+    task: BaseTask[Any], job: Job, exc: Exception, executors: Executors
+) -> None:
+    """``failed`` runs once; if it raises, that is logged, never looped."""
+    try:
+        if inspect.iscoroutinefunction(task.failed):
+            await task.failed(exc)
+        else:
+            await executors.in_thread(task.failed, exc)
+    except (Exception, SystemExit) as hook_error:  # a hook never stops the worker
         log.error(
-            "job %s (%s) failed for good after %d attempt(s): %s",
+            "job %s: %s.failed() raised: %s",
             job.id,
-            job.task,
-            job.attempts,
-            format_error(exc, with_traceback=False),
+            type(task).__qualname__,
+            format_error(hook_error),
         )
-        await self._call_failed_hook(task, job, exc)
-        return self._dead(job, exc, started, failure_announced=True)
-
-    def _dead(
-        self, job: Job, exc: BaseException, started: float, *, failure_announced: bool = False
-    ) -> Outcome:
-        """To the dead-letter state: task_failed (the attempt) then task_dead."""
-        if self.emitter.enabled:
-            if not failure_announced:
-                self.emitter.emit(self._failure_event("task_failed", job, exc, started))
-            self.emitter.emit(self._failure_event("task_dead", job, exc, started))
-        return Failed(
-            job.id, self.worker_id, job.attempts, queue=job.queue, error=format_error(exc)
-        )
-
-    def _failure_event(
-        self, kind: Any, job: Job, exc: BaseException, started: float, **extra: Any
-    ) -> Event:
-        return Event.for_job(
-            kind,
-            job,
-            worker_id=self.worker_id,
-            duration_ms=(time.monotonic() - started) * 1000,
-            error=format_error(exc, with_traceback=False),
-            traceback=_short_traceback(exc),
-            **extra,
-        )
-
-    @staticmethod
-    def _should_retry(task: BaseTask[Any], exc: Exception) -> bool:
-        try:
-            return bool(task.should_retry(exc))
-        except (Exception, SystemExit):  # a hook never stops the worker
-            log.exception("%s.should_retry raised; not retrying", type(task).__qualname__)
-            return False
-
-    async def _call_failed_hook(self, task: BaseTask[Any], job: Job, exc: Exception) -> None:
-        """``failed`` runs once; if it raises, that is logged, never looped."""
-        try:
-            if inspect.iscoroutinefunction(task.failed):
-                await task.failed(exc)
-            else:
-                await self.executors.in_thread(task.failed, exc)
-        except (Exception, SystemExit):  # a hook never stops the worker
-            log.exception("job %s: %s.failed() raised", job.id, type(task).__qualname__)

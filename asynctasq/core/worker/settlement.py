@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from asynctasq.core.worker.renewal import AttemptKey
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import Outcome
 
@@ -22,30 +23,30 @@ class OutcomeBuffer:
         driver: Driver,
         *,
         max_batch: int = 1000,
-        on_settled: Callable[[list[str]], None] | None = None,
+        on_settled: Callable[[list[AttemptKey]], None] | None = None,
     ) -> None:
         self.driver = driver
         self.max_batch = max_batch
-        #: told the ids of each batch the broker answered for (accepted or not)
+        #: told the (job id, attempt) of each batch the broker answered for (accepted
+        #: or not): an outcome fenced out speaks for its own attempt, never a later one
         self.on_settled = on_settled
         self._pending: list[Outcome] = []
         self._in_flight: list[Outcome] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        #: whether the flusher was woken for what is pending (it resets this to wait)
+        self._told = False
         self._closing = False
         self.rejected = 0
         self.settled = 0
 
     def add(self, outcome: Outcome) -> None:
         self._pending.append(outcome)
-        self._idle.clear()
-        self._wake.set()
-
-    @property
-    def job_ids(self) -> list[str]:
-        """Jobs finished here but not yet settled: their leases still need renewing."""
-        return [o.job_id for o in (*self._in_flight, *self._pending)]
+        if not self._told:  # once per flush, not once per outcome
+            self._told = True
+            self._idle.clear()
+            self._wake.set()
 
     def __len__(self) -> int:
         return len(self._pending) + len(self._in_flight)
@@ -62,6 +63,7 @@ class OutcomeBuffer:
                 if self._closing:
                     return
                 self._wake.clear()
+                self._told = False
                 await self._wake.wait()
                 continue
             batch = self._pending[: self.max_batch]
@@ -89,7 +91,9 @@ class OutcomeBuffer:
             self._in_flight = []
             self.settled += len(batch)
             if self.on_settled is not None:
-                self.on_settled([o.job_id for o in batch])
+                self.on_settled([(o.job_id, o.attempt) for o in batch])
+            if len(accepted) == len(batch) and all(accepted):  # the common case, at C speed
+                continue
             for outcome, ok in zip(batch, accepted, strict=True):
                 if not ok:
                     self.rejected += 1

@@ -41,6 +41,11 @@ class SignalHandlers:
             except (NotImplementedError, RuntimeError):  # Windows
                 continue
             self._installed.append(sig)
+        # a signal that came while the command line was starting is handled now
+        from asynctasq import early_signals  # the CLI records them
+
+        for sig in early_signals.take():
+            self._handle(sig)
 
     def _handle(self, sig: signal.Signals) -> None:
         self.received += 1

@@ -1,7 +1,11 @@
-"""The worker: reserve a batch, run each job on its executor, report outcomes.
+"""The worker: reserve a batch, pass each job through the middleware chain to its
+executor, report outcomes.
 
 worker = Worker(queue_driver=driver, queues=["critical", "default"])
 await worker.start()          # until SIGTERM/SIGINT or worker.stop()
+
+The worker knows brokers only by their core methods and the capabilities they
+declare (drivers/capabilities.py), and jobs only through the chain (middleware/).
 """
 
 from __future__ import annotations
@@ -10,48 +14,59 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
-import secrets
-import socket
-import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
+from asynctasq.checks import check_seconds
+from asynctasq.clock import Clock
 from asynctasq.config import Config, get_global_config
 from asynctasq.core.dispatcher import Dispatcher, set_dispatcher
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.core.events.emitters import EventEmitter, NullEmitter
-from asynctasq.core.events.types import Event
 from asynctasq.core.logs import worker_logging_context
+from asynctasq.core.scheduling.embedded import code_schedules, start_embedded_scheduler
+from asynctasq.core.worker.cancellation import cancel_if_cancelled
+from asynctasq.core.worker.claim import Claims
 from asynctasq.core.worker.executors import Executors
-from asynctasq.core.worker.lease import LeaseKeeper
-from asynctasq.core.worker.renewal import HeldLeases, RenewalThread
+from asynctasq.core.worker.job_lines import JobLines
+from asynctasq.core.worker.lease import LeaseKeeper, LeaseLengths
+from asynctasq.core.worker.middleware import (
+    Chain,
+    JobContext,
+    Middleware,
+    WorkerRuntime,
+    default_retry_delay,
+    escaped,
+    load_middleware,
+)
+from asynctasq.core.worker.prefetch import Prefetch
+from asynctasq.core.worker.presence import (
+    announce,
+    broker_location,
+    default_worker_id,
+    log_what_the_driver_lacks,
+    worker_info,
+)
+from asynctasq.core.worker.progress import ProgressReporter
+from asynctasq.core.worker.recovery_hooks import RecoveryHooks
+from asynctasq.core.worker.renewal import AttemptKey, HeldLeases, RenewalThread
 from asynctasq.core.worker.runner import JobRunner
 from asynctasq.core.worker.settlement import OutcomeBuffer
 from asynctasq.core.worker.shutdown import (
-    BROKER_GRACE,
     SignalHandlers,
     deliver_outcomes,
     within_grace,
 )
 from asynctasq.drivers.base import Driver
-from asynctasq.jobs import Job, Released, WorkerInfo, validate_name
-from asynctasq.serialization.msgpack import Serializer, default_serializer
-from asynctasq.tasks.base import BaseTask
+from asynctasq.drivers.capabilities import WorkerRegistry
+from asynctasq.jobs import Completed, Job, Outcome, Released, WorkerInfo, validate_name
+from asynctasq.schedules import Schedule
+from asynctasq.serialization.msgpack import Serializer, serializer_for
 from asynctasq.tasks.registry import TaskRegistry, import_task_modules
 from asynctasq.tasks.registry import registry as default_registry
 
 __all__ = ["Worker", "default_worker_id"]
 
 log = logging.getLogger("asynctasq.worker")
-
-#: how long one reserve call may wait for work; bounds how long stop() waits for it
-RESERVE_WAIT = 1.0
-BURST_WAIT = 0.05
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Worker:
@@ -68,11 +83,15 @@ class Worker:
         lease_seconds: float | None = None,
         shutdown_timeout: float | None = None,
         burst: bool = False,
+        burst_horizon: float | None = None,
         config: Config | None = None,
         registry: TaskRegistry | None = None,
         task_modules: Iterable[str] | None = None,
         serializer: Serializer | None = None,
         handle_signals: bool = True,
+        middleware: Sequence[Middleware] | None = None,
+        clock: Clock | None = None,
+        supervisor: str | None = None,
     ) -> None:
         self.config = config = config or get_global_config()
         self.driver = queue_driver or DriverFactory.create_from_config(config)
@@ -80,32 +99,55 @@ class Worker:
         if not self.queues:
             raise ValueError("a worker needs at least one queue")
         self.worker_id = worker_id or default_worker_id()
+        #: the supervisor that started this worker (``--processes``), shown in its record
+        self.supervisor = supervisor
         self.concurrency = concurrency or config.concurrency
         self.prefetch = config.prefetch if prefetch is None else prefetch
-        self.heartbeat_interval = heartbeat_interval or config.heartbeat_interval
-        self.lease_seconds = lease_seconds or config.lease_seconds
-        self.shutdown_timeout = (
-            config.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
+        # times given here skip Config's checks: a NaN must not reach a lease or a sleep
+        self.heartbeat_interval = check_seconds(
+            "heartbeat_interval", heartbeat_interval or config.heartbeat_interval, positive=True
+        )
+        self.lease_seconds = check_seconds(
+            "lease_seconds", lease_seconds or config.lease_seconds, positive=True
+        )
+        self.shutdown_timeout = check_seconds(
+            "shutdown_timeout",
+            config.shutdown_timeout if shutdown_timeout is None else shutdown_timeout,
         )
         self.burst = burst
+        #: burst mode stops leaving jobs scheduled further ahead (None: waits for all)
+        self.burst_horizon = (
+            None if burst_horizon is None else check_seconds("burst_horizon", burst_horizon)
+        )
         self.registry = registry or default_registry
         self.task_modules = list(config.task_modules if task_modules is None else task_modules)
-        self.serializer = serializer or default_serializer
+        self.serializer = serializer or serializer_for(self.config)
         self.emitter: EventEmitter = event_emitter or NullEmitter()
         self.handle_signals = handle_signals
+        #: yours, placed among the built-ins by their before/after (middleware/chain.py)
+        self.middleware = list(
+            load_middleware(config.middleware) if middleware is None else middleware
+        )
+        self._chain = Chain(self.middleware)  # a placement that cannot be honoured fails here
+        #: leases, heartbeats, retry times and durations; the driver's clock by default
+        self.clock: Clock = clock or self.driver.clock
 
-        self._running: dict[str, tuple[asyncio.Task[None], Job, float]] = {}
+        #: by (job id, attempt): after a lapse of its own lease, this worker may run a
+        #: second attempt of a job while the first is still finishing
+        self._running: dict[AttemptKey, asyncio.Task[None]] = {}
         #: claimed ahead of free slots (prefetch), started as slots free up
         self._ready: collections.deque[Job] = collections.deque()
         #: leases held from reservation until the outcome is settled
         self._leases = HeldLeases()
+        self._lease_for = LeaseLengths(self.registry, self.lease_seconds)
         self._slot_freed = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self._hurry = asyncio.Event()  # a second signal: stop waiting on anything
-        self._claim: asyncio.Timeout | None = None  # the deadline of a claim under way
+        self._claims: Claims | None = None
         self._immediate = False
         self._started_at = 0.0
         self.processed = 0
+        self._job_lines = JobLines()
         self._owns_driver = queue_driver is None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -116,10 +158,11 @@ class Worker:
         self._immediate = self._immediate or immediate
         self._stop_requested.set()
         self._slot_freed.set()
-        self._limit_claim()
+        if self._claims is not None:
+            self._claims.limit_time(immediate=self._immediate)
         if immediate:
             self._hurry.set()
-            for task, _, _ in list(self._running.values()):
+            for task in list(self._running.values()):
                 task.cancel()
 
     async def start(self) -> None:
@@ -128,6 +171,7 @@ class Worker:
             await self._serve()
 
     async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
         import_task_modules(self.task_modules)
         await self.driver.connect()  # idempotent: a connected driver is left as is
         executors = Executors(
@@ -139,18 +183,40 @@ class Worker:
         self._executors = executors
         self._warm_up = executors.warm_up() if self.config.process_pool_prestart else None
         self._outcomes = OutcomeBuffer(self.driver, on_settled=self._settled)
-        self._runner = JobRunner(
+        self._runtime = WorkerRuntime(
             worker_id=self.worker_id,
+            queues=tuple(self.queues),
+            driver=self.driver,
             config=self.config,
+            clock=self.clock,
+            emitter=self.emitter,
+            serializer=self.serializer,
             registry=self.registry,
             executors=executors,
-            serializer=self.serializer,
-            emitter=self.emitter,
             keep_result=self.driver.keep_completed,
-            allow=self.config.task_allow_list,
-            progress=self._report_progress,
+            default_retry=default_retry_delay(self.config),
         )
-        self._renewal = self._renewal_thread()
+        self._runner = JobRunner(
+            self._runtime,
+            progress=ProgressReporter(
+                self.driver, worker_id=self.worker_id, leases=self._leases, emitter=self.emitter
+            ),
+        )
+        self._recovery_hooks = RecoveryHooks(self._runner)
+        # a thread only with a driver built from the settings (they describe the broker)
+        self._renewal = (
+            None
+            if not self._owns_driver
+            else RenewalThread.when_useful(
+                self.config,
+                self.driver,
+                self.clock,
+                worker_id=self.worker_id,
+                leases=self._leases,
+                lease_seconds=self.lease_seconds,
+                tick=min(self.heartbeat_interval, self.lease_seconds / 3),
+            )
+        )
         self._lease = LeaseKeeper(
             self.driver,
             worker_id=self.worker_id,
@@ -158,49 +224,80 @@ class Worker:
             heartbeat_interval=self.heartbeat_interval,
             leases=self._leases,
             worker_info=self.info,
-            on_heartbeat=lambda info: self._emit_worker("worker_heartbeat", info),
+            on_heartbeat=lambda info: announce(self.emitter, "worker_heartbeat", info),
             renewal_thread=self._renewal,
+            on_dead=self._recovery_hooks.dead_lettered,
+            on_lost=lambda lost: cancel_if_cancelled(self.driver, lost, self._running),
+            clock=self.clock,
         )
-        set_dispatcher(Dispatcher(self.driver, self.config, event_emitter=self.emitter))
+        # an app running a worker on its own loop (Queue.run()) gets its default back after
+        self._app_dispatcher = set_dispatcher(
+            Dispatcher(self.driver, self.config, event_emitter=self.emitter)
+        )
         signals = SignalHandlers(self.stop, lambda: self.stop(immediate=True))
         if self.handle_signals:
             signals.install()
-        self._started_at = time.time()
+        self._started_at = self.clock.time()
         flusher = asyncio.create_task(self._outcomes.run(), name="asynctasq-outcomes")
         pulse: asyncio.Task[None] | None = None
+        scheduler: asyncio.Task[None] | None = None
         try:
-            self._emit_worker("worker_online", self.info())
+            self._handle = await self._chain.start(self._runtime, self._runner.execute)
+            log_what_the_driver_lacks(self.driver, burst=self.burst)
+            announce(self.emitter, "worker_online", self.info())
             await self._lease.beat()
-            await self.driver.recover_expired()
+            await self._lease.recover()
             if self._renewal is not None:
                 self._renewal.start()
             pulse = asyncio.create_task(self._lease.run(), name="asynctasq-lease")
+            if not self.burst:  # every worker fires schedules: no beat process to run
+                scheduler = start_embedded_scheduler(
+                    self.driver, self._schedules(), self.clock, self.serializer
+                )
             log.info(
                 "worker %s serving %s (concurrency %d) on %s",
                 self.worker_id,
                 ",".join(self.queues),
                 self.concurrency,
-                self.driver.name,
+                broker_location(self.driver),
             )
             await self._reserve_loop()
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
             await self._shutdown(flusher, pulse)
+            self._job_lines.flush()
             signals.uninstall()
 
+    def _schedules(self) -> list[Schedule]:
+        default = self.config.default_queue
+        return code_schedules(self.registry, self.queues, default, self.serializer)
+
     async def _reserve_loop(self) -> None:
+        claims = self._claims = Claims(
+            self.driver,
+            self.queues,
+            worker_id=self.worker_id,
+            lease_seconds=self.lease_seconds,
+            burst=self.burst,
+            burst_horizon=self.burst_horizon,
+        )
         failures = 0
         backlog_limit = max(self.concurrency * 10, 1000)
+        prefetch, loop = Prefetch(self.concurrency, self.prefetch), self._loop
         while not self._stop_requested.is_set():
-            room = self.concurrency + self.prefetch - len(self._running) - len(self._ready)
+            wanted = self.concurrency + prefetch.ahead
+            room = wanted - len(self._running) - len(self._ready)
             # with jobs in hand, top up only once half the room is free: claim in batches
-            topped_up = self._ready and room < (self.concurrency + self.prefetch) // 2
+            topped_up = self._ready and room < wanted // 2
             if room <= 0 or topped_up or len(self._outcomes) > backlog_limit:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 await asyncio.sleep(0)  # let sibling jobs finish too: reserve in batches
                 continue
+            started = loop.time()
             try:
-                jobs = await self._reserve(room)
+                jobs = await claims.claim(room)
             except Exception as exc:
                 failures += 1
                 delay = min(0.1 * 2**failures, 10.0)
@@ -212,11 +309,12 @@ class Worker:
                 )
                 await self._sleep_unless_stopped(delay)
                 continue
+            now = loop.time()
+            prefetch.claimed(len(jobs), now - started, now, self.processed)
             if failures:
                 log.info("broker reachable again")
                 failures = 0
-            for job in jobs:
-                self._leases.hold(job.id, self._lease_for(job))
+            self._leases.hold_claimed(jobs, self._lease_for)
             self._ready.extend(jobs)
             if self._stop_requested.is_set():
                 break  # claimed while stopping: _shutdown hands them back at once
@@ -225,115 +323,81 @@ class Worker:
                 log.info("burst: queues drained, stopping")
                 break
 
-    async def _reserve(self, limit: int) -> list[Job]:
-        """One claim; once stop() is called it has a deadline (see _limit_claim)."""
-        claim = self._claim = asyncio.timeout(None)
-        try:
-            async with claim:
-                return await self.driver.reserve(
-                    self.queues,
-                    limit=limit,
-                    worker_id=self.worker_id,
-                    lease_seconds=self.lease_seconds,
-                    # burst mode must notice quickly that the queues ran dry
-                    wait=BURST_WAIT if self.burst else RESERVE_WAIT,
-                )
-        except TimeoutError:
-            if not claim.expired():
-                raise  # the driver's own
-            log.warning("stopping without the answer to a claim: its jobs return after their lease")
-            return []
-        finally:
-            self._claim = None
-
-    def _limit_claim(self) -> None:
-        """A claim under way may already hold jobs: wait for them (they are released
-        at once), but not for a broker that stopped answering."""
-        claim = self._claim
-        if claim is None:
-            return
-        patience = RESERVE_WAIT + (0.0 if self._immediate else BROKER_GRACE)
-        when = asyncio.get_running_loop().time() + patience
-        current = claim.when()
-        if current is None or when < current:
-            claim.reschedule(when)
-
     def _fill(self) -> None:
         """Start claimed jobs while there are free slots."""
-        while self._ready and len(self._running) < self.concurrency:
-            if self._stop_requested.is_set():
-                return
-            self._launch(self._ready.popleft())
+        ready, running, concurrency = self._ready, self._running, self.concurrency
+        if not ready or self._stop_requested.is_set():
+            return
+        while ready and len(running) < concurrency:
+            job = ready.popleft()
+            if job.expires_at is not None and job.expires_at <= self.clock.time():
+                self._hand_back_expired(job)
+                continue
+            self._launch(job)
+
+    def _hand_back_expired(self, job: Job) -> None:
+        """The backstop of ttl (docs/flow-control.md): a job whose ttl ran out while it
+        waited in this worker (claimed ahead) never starts. It goes back to its broker,
+        attempt not counted, and the broker's next claim of it moves it to expired."""
+        log.info("job %s (%s): its ttl ran out before it started: not run", job.id, job.task)
+        self._report(Released(job.id, self.worker_id, job.attempts, queue=job.queue))
 
     def _release_unstarted(self) -> None:
         while self._ready:
             job = self._ready.popleft()
-            self._outcomes.add(Released(job.id, self.worker_id, job.attempts, queue=job.queue))
+            self._report(Released(job.id, self.worker_id, job.attempts, queue=job.queue))
 
     def _launch(self, job: Job) -> None:
-        lease = self._lease_for(job)
-        self._leases.hold(job.id, lease, job.timeout)
-        task = asyncio.create_task(self._run(job), name=f"asynctasq-job-{job.id}")
-        self._running[job.id] = (task, job, lease)
+        if job.timeout is not None:  # held since its claim; from now on, up to its timeout
+            self._leases.hold(job.id, job.attempts, self._lease_for(job), job.timeout)
+        task = self._loop.create_task(self._run(job), name="asynctasq-job")
+        self._running[(job.id, job.attempts)] = task
 
     async def _run(self, job: Job) -> None:
+        ctx = JobContext(job, self._runtime)
+        lines = self._job_lines
+        chatty = lines.enabled
+        if chatty:
+            started = self._loop.time()
+            lines.started(started, job.id, job.task, job.attempts)
         try:
-            outcome = await self._runner.run(job)
-        except BaseException as exc:  # never lose a job to a bug of ours
-            if isinstance(exc, asyncio.CancelledError):  # shutdown, outside the body
-                log.warning("job %s interrupted by shutdown; released", job.id)
-            else:
-                log.exception("job %s: internal error; released", job.id)
-            outcome = Released(job.id, self.worker_id, job.attempts, queue=job.queue)
+            outcome = await self._handle(ctx)
+            if not isinstance(outcome, Outcome):
+                raise TypeError(
+                    f"the middleware chain returned {outcome!r}, not an outcome: a middleware "
+                    "must return what call_next returned, or an outcome of its own"
+                )
+        except BaseException as exc:  # never lose a job to a bug in the chain
+            outcome = escaped(ctx, exc)
             if not isinstance(exc, Exception | asyncio.CancelledError):
                 raise
         finally:
-            self._running.pop(job.id, None)
-            self._fill()
+            self._running.pop((job.id, job.attempts), None)
+            if self._ready:
+                self._fill()
             self._slot_freed.set()
         self.processed += 1
-        self._outcomes.add(outcome)
+        if chatty and type(outcome) is Completed:  # failures and retries log their own
+            now = self._loop.time()
+            lines.completed(now, job.id, job.task, (now - started) * 1000)
+        # still_current(), its common answer inlined: no later attempt of the job held
+        if self._leases._newest.get(job.id, 0) <= job.attempts or self._leases.still_current(
+            outcome
+        ):
+            self._outcomes.add(outcome)
 
-    def _settled(self, job_ids: list[str]) -> None:
-        self._leases.drop(job_ids)
+    def _report(self, outcome: Outcome) -> None:
+        if self._leases.still_current(outcome):
+            self._outcomes.add(outcome)
+
+    def _settled(self, attempts: list[AttemptKey]) -> None:
+        self._leases.drop(attempts)
         self._slot_freed.set()  # the reserve loop may be waiting for the backlog to shrink
-
-    def _lease_for(self, job: Job) -> float:
-        cls = self.registry._tasks.get(job.task)
-        vt = cls.task_config.get("visibility_timeout") if cls is not None else None
-        return max(vt or 0.0, self.lease_seconds)
-
-    def _renewal_thread(self) -> RenewalThread | None:
-        """Renew leases from a thread with a connection of its own, so that a task
-        blocking the event loop cannot starve renewal. Only when this worker built its
-        driver from its settings (they describe the broker exactly) and the broker is
-        not inside this process; otherwise leases are renewed on the loop."""
-        if not self._owns_driver or self.driver.name == "memory":
-            return None
-        # one connection is all renewal needs
-        config = self.config.replace(
-            postgres_min_pool_size=1,
-            postgres_max_pool_size=1,
-            mysql_min_pool_size=1,
-            mysql_max_pool_size=1,
-            redis_max_connections=4,
-        )
-        return RenewalThread(
-            lambda: DriverFactory.create_from_config(config),
-            worker_id=self.worker_id,
-            leases=self._leases,
-            lease_seconds=self.lease_seconds,
-            tick=min(self.heartbeat_interval, self.lease_seconds / 3),
-        )
 
     async def _drained(self) -> bool:
         if self._running or self._ready or len(self._outcomes):
             return False
-        for queue in self.queues:
-            stats = await self.driver.stats(queue)
-            if stats.depth or stats.scheduled:
-                return False
-        return True
+        return self._claims is None or await self._claims.drained()
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -343,16 +407,19 @@ class Worker:
         self, flusher: asyncio.Task[None], pulse: asyncio.Task[None] | None
     ) -> None:
         self._stop_requested.set()
+        self._lease.recovering = False  # left to the workers that stay
         self._release_unstarted()
-        if self._running and not self._immediate:
+        hooks = self._recovery_hooks.pending
+        if (self._running or hooks) and not self._immediate:
             log.info(
                 "waiting up to %.0fs for %d in-flight job(s)",
                 self.shutdown_timeout,
-                len(self._running),
+                len(self._running) + len(hooks),
             )
-            tasks = [task for task, _, _ in self._running.values()]
-            await asyncio.wait(tasks, timeout=self.shutdown_timeout)
-        leftovers = [task for task, _, _ in self._running.values()]
+            tasks = list(self._running.values())
+            await asyncio.wait([*tasks, *hooks], timeout=self.shutdown_timeout)
+        self._recovery_hooks.cancel()
+        leftovers = list(self._running.values())
         for task in leftovers:
             task.cancel()  # their runners release them to pending
         if leftovers:
@@ -361,15 +428,17 @@ class Worker:
             await asyncio.wait([self._warm_up], timeout=10)  # then close() retires them
         await self._executors.close(kill=bool(leftovers))
         await deliver_outcomes(self._outcomes, max(self.shutdown_timeout, 10.0), self._hurry)
+        await self._chain.stop()
         flusher.cancel()
         if pulse is not None:
             pulse.cancel()
         if self._renewal is not None:
             await self._renewal.stop()
-        await within_grace(self.driver.remove_worker(self.worker_id), "remove_worker")
-        self._emit_worker("worker_offline", self.info())
+        if isinstance(self.driver, WorkerRegistry):
+            await within_grace(self.driver.remove_worker(self.worker_id), "remove_worker")
+        announce(self.emitter, "worker_offline", self.info())
         with contextlib.suppress(RuntimeError):
-            set_dispatcher(None)
+            set_dispatcher(self._app_dispatcher)
         if self._owns_driver:
             await within_grace(self.driver.disconnect(), "disconnect")
         log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
@@ -377,42 +446,12 @@ class Worker:
     # -- reporting -------------------------------------------------------------------
 
     def info(self) -> WorkerInfo:
-        host, pid = socket.gethostname(), os.getpid()
-        return WorkerInfo(
-            worker_id=self.worker_id,
-            host=host,
-            pid=pid,
-            queues=tuple(self.queues),
+        return worker_info(
+            self.worker_id,
+            self.queues,
             concurrency=self.concurrency,
             active=len(self._running),
             started_at=self._started_at,
-            last_seen=time.time(),
+            clock=self.clock,
+            supervisor=self.supervisor,
         )
-
-    def _emit_worker(self, kind: Any, info: WorkerInfo) -> None:
-        if self.emitter.enabled:
-            self.emitter.emit(
-                Event(
-                    kind,
-                    worker_id=info.worker_id,
-                    host=info.host,
-                    pid=info.pid,
-                    queues=info.queues,
-                    concurrency=info.concurrency,
-                    active=info.active,
-                )
-            )
-
-    async def _report_progress(
-        self, task: BaseTask[Any], progress: float, meta: dict[str, Any]
-    ) -> None:
-        job = task._job
-        if job is None:
-            return
-        await self.driver.set_progress(job.id, self.worker_id, progress)
-        if self.emitter.enabled:
-            self.emitter.emit(
-                Event.for_job(
-                    "task_progress", job, worker_id=self.worker_id, progress=progress, meta=meta
-                )
-            )

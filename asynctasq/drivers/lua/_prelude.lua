@@ -7,14 +7,20 @@
 -- A job is one field of the `jobs` hash: its record is the MessagePack array "meta"
 -- (the mutable fields, read and rewritten here) followed by "data" (immutable,
 -- opaque bytes only Python reads). In meta `false` means "none": a Lua array cannot
--- hold nil. Times are epoch seconds from the client.
+-- hold nil. Times are epoch seconds from the client (its clock, which a test may
+-- move by hand): no script reads the server's TIME.
 
 local READY, SCHEDULED, ACTIVE, JOBS, ERRORS, RESULTS = 1, 2, 3, 4, 5, 6
-local COMPLETED, FAILED, CANCELLED, UNIQUE, WAKE, PAUSED = 7, 8, 9, 10, 11, 12
-local NKEYS = 12
+local COMPLETED, FAILED, CANCELLED, UNIQUE, WAKE, PAUSED, AUDIT = 7, 8, 9, 10, 11, 12, 13
+-- job dependencies (at the end of this file)
+local EDGES, WAITS, DONE = 14, 15, 16
+local NKEYS = 16
 
 local STATE, ATTEMPTS, MAX_ATTEMPTS, PRIORITY, RUN_AT = 1, 2, 3, 4, 5
 local WORKER, FINISHED_AT, UNIQUE_KEY, CREATED_AT, PROGRESS = 6, 7, 8, 9, 10
+-- appended only to the meta of a job with a ttl (docs/flow-control.md): a copy of
+-- data's expires_at, for the claim to read
+local EXPIRES_AT = 11
 
 local WAKE_CAP = 16     -- keys.WAKE_CAP: idle workers one enqueue can wake
 local SWEEP = 500       -- most expired jobs one call deletes: scripts stay short
@@ -44,24 +50,118 @@ local function exclusive(x)
   return "(" .. string.format("%.17g", x)
 end
 
-local function split(record)
-  local offset, m = cmsgpack.unpack_one(record)
-  return m, string.sub(record, offset + 1)
+-- Records are read defensively: one may have been damaged at rest (a buggy tool, a
+-- bad migration, a hostile writer), and cmsgpack raises on garbage, which would
+-- abort a script halfway through a batch. decode() never raises: it checks the
+-- shape and every field of meta (and that a data part follows) and returns the
+-- meta and the data, or nil and the fault. A script that meets a corrupt record
+-- dead-letters it with bury() and carries on with the rest of its work.
+
+local STORED = {pending = true, active = true, completed = true, failed = true,
+  cancelled = true, expired = true, waiting = true}  -- JobState values a record holds
+local META_MIN, META_MAX = 10, 32  -- a newer version may append meta fields
+local DATA_MIN, DATA_MAX = 5, 32   -- data: [task, payload, timeout, depends_on, expires_at]
+local MAX_COUNT = 2147483647
+local CORRUPT = "corrupt job record: "
+
+-- the length of the MessagePack array at byte `at` of `s`, nil if none starts there
+local function array_length(s, at)
+  local b = string.byte(s, at)
+  if not b then return nil end
+  if b >= 0x90 and b <= 0x9f then return b - 0x90 end
+  if b == 0xdc then
+    local b1, b2 = string.byte(s, at + 1, at + 2)
+    return b2 and b1 * 256 + b2
+  elseif b == 0xdd then
+    local b1, b2, b3, b4 = string.byte(s, at + 1, at + 4)
+    return b4 and ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+  end
+  return nil
 end
 
-local function meta_of(record)
-  local _, m = cmsgpack.unpack_one(record)
-  return m
+local function finite(x) return type(x) == "number" and x == x and x > -math.huge and x < math.huge end
+local function count(x) return finite(x) and x >= 0 and x <= MAX_COUNT and x == math.floor(x) end
+local function text_or_none(x) return x == false or type(x) == "string" end
+local function time_or_none(x) return x == false or finite(x) end
+local function fraction_or_none(x) return x == false or (finite(x) and x >= 0 and x <= 1) end
+local function known_state(x) return type(x) == "string" and STORED[x] == true end
+
+-- per meta field (in META_FIELDS order): its name, its check, what it must be
+local META_CHECKS = {
+  {"state", known_state, "a known state"},
+  {"attempts", count, "a whole number from 0 to 2147483647"},
+  {"max_attempts", count, "a whole number from 0 to 2147483647"},
+  {"priority", finite, "a finite number"},
+  {"run_at", finite, "a finite number"},
+  {"worker_id", text_or_none, "a string or false"},
+  {"finished_at", time_or_none, "a finite number or false"},
+  {"unique_key", text_or_none, "a string or false"},
+  {"created_at", finite, "a finite number"},
+  {"progress", fraction_or_none, "a number from 0 to 1 or false"},
+}
+
+-- the common case, checked fast (it runs per job of a claim): the fields as enqueue
+-- and the scripts write them; false does not mean corrupt, META_CHECKS decide then
+local ltype, floor, huge = type, math.floor, math.huge
+local function sound(m)
+  local a, x, p, r, c = m[ATTEMPTS], m[MAX_ATTEMPTS], m[PRIORITY], m[RUN_AT], m[CREATED_AT]
+  local w, u = m[WORKER], m[UNIQUE_KEY]
+  return STORED[m[STATE]] == true
+    and ltype(a) == "number" and a >= 0 and a <= MAX_COUNT and a == floor(a)
+    and ltype(x) == "number" and x >= 0 and x <= MAX_COUNT and x == floor(x)
+    and ltype(p) == "number" and p > -huge and p < huge
+    and ltype(r) == "number" and r > -huge and r < huge
+    and ltype(c) == "number" and c > -huge and c < huge
+    and (w == false or ltype(w) == "string") and (u == false or ltype(u) == "string")
+    and m[FINISHED_AT] == false and m[PROGRESS] == false
+end
+
+-- a short printable account of a bad value (never its raw bytes: they go to `errors`)
+local function describe(x)
+  if type(x) == "string" then
+    local shown = string.gsub(string.sub(x, 1, 24), "[^%w%p ]", "?")
+    if #x > 24 then shown = shown .. "..." end
+    return string.format("the %d-byte string '%s'", #x, shown)
+  elseif type(x) == "number" then
+    return "the number " .. string.format("%.17g", x)
+  elseif x == nil then
+    return "nil"
+  end
+  return "a " .. type(x)
+end
+
+-- meta, data of a record; or nil, nil, fault (`record` false: "the record is missing")
+local function decode(record)
+  if not record then return nil, nil, "the record is missing" end
+  if #record == 0 then return nil, nil, "the record is empty" end
+  local n = array_length(record, 1)
+  if not n then return nil, nil, "meta is not a msgpack array" end
+  if n < META_MIN or n > META_MAX then
+    return nil, nil, string.format("meta has %d fields, expected %d", n, META_MIN)
+  end
+  local ok, offset, m = pcall(cmsgpack.unpack_one, record)
+  if not ok then
+    return nil, nil, "meta is truncated or not valid msgpack (" .. tostring(offset) .. ")"
+  end
+  if ltype(m) ~= "table" then return nil, nil, "meta is not a msgpack array" end
+  if not sound(m) then
+    for i, check in ipairs(META_CHECKS) do
+      if not check[2](m[i]) then
+        return nil, nil, string.format("field %s is %s, not %s", check[1], describe(m[i]), check[3])
+      end
+    end
+  end
+  if offset < 0 then return nil, nil, "the data part is missing" end
+  local data = string.sub(record, offset + 1)
+  local d = array_length(data, 1)
+  if not d or d < DATA_MIN or d > DATA_MAX then
+    return nil, nil, "the data part is not a msgpack array of task, payload and options"
+  end
+  return m, data
 end
 
 local function join(m, data)
   return cmsgpack.pack(m) .. data
-end
-
-local function load(K, id)
-  local record = redis.call("HGET", K[JOBS], id)
-  if not record then return nil end
-  return split(record)
 end
 
 local function save(K, id, m, data)
@@ -99,6 +199,72 @@ local function drop_records(K, ids)
   redis.call("HDEL", K[RESULTS], unpack(ids))
 end
 
+-- a MessagePack bin value (cmsgpack packs every Lua string as str, which Python
+-- would read as text)
+local function bin(s)
+  local n = #s
+  if n < 256 then return string.char(0xc4, n) .. s end
+  if n < 65536 then return string.char(0xc5, math.floor(n / 256), n % 256) .. s end
+  local b1, b2 = math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256
+  return string.char(0xc6, b1, b2, math.floor(n / 256) % 256, n % 256) .. s
+end
+
+-- the fields of a corrupt record that pass their check (defaults for the rest), and
+-- a data part: the old one if it looks like one, else one whose task is
+-- UNREADABLE (records.UNREADABLE_TASK) and whose payload holds the bytes that
+-- followed the old meta (the whole record when its meta is unreadable)
+local UNREADABLE = "<unreadable>"
+local function salvage(record, now)
+  local m = {"failed", 0, 1, 0, now, false, now, false, now, false}
+  local rest = record or ""
+  local n = record and array_length(record, 1)
+  local ok, offset, old = false, nil, nil
+  if n and n <= META_MAX then ok, offset, old = pcall(cmsgpack.unpack_one, record) end
+  if ok and type(old) == "table" then
+    for i = 2, #META_CHECKS do
+      if META_CHECKS[i][2](old[i]) then m[i] = old[i] end
+    end
+    rest = offset < 0 and "" or string.sub(record, offset + 1)
+  end
+  local d = array_length(rest, 1)
+  if d and d >= DATA_MIN and d <= DATA_MAX then return m, rest end
+  -- [task, payload, timeout = nil, depends_on = [], expires_at = nil]
+  local nothing, none = string.char(0xc0), string.char(0x90)
+  return m, string.char(0x95) .. cmsgpack.pack(UNREADABLE) .. bin(rest) .. nothing .. none .. nothing
+end
+
+-- dead-letter a corrupt record: a valid record (state failed, what survived of the
+-- old one, the unreadable bytes kept for forensics; see salvage()), the reason in
+-- `errors`; what it becomes passes decode(), so it is never buried twice. A set
+-- entry of it that names an unreadable run_at cannot be found: a later read of it
+-- meets a failed job and drops it.
+local function bury(K, id, record, fault, now)
+  local m, rest = salvage(record, now)
+  unlink_waiting(K, id, m)
+  for _, set in ipairs({ACTIVE, COMPLETED, CANCELLED}) do redis.call("ZREM", K[set], id) end
+  release_unique(K, m, id)
+  m[WORKER], m[FINISHED_AT] = false, now
+  save(K, id, m, rest)
+  redis.call("HSET", K[ERRORS], id, CORRUPT .. fault)
+  redis.call("ZADD", K[FAILED], now, id)
+end
+
+-- meta, data of a job's stored record (nil when absent); a corrupt one is
+-- dead-lettered and nil returned. `queued`: the id came from one of the queue's
+-- sets, so a missing record is a fault as well (by id, it was merely deleted).
+local function read(K, id, record, now, queued)
+  local m, data, fault = decode(record)
+  if fault and (record or queued) then
+    if not record then fault = fault .. " (its id was still queued)" end
+    bury(K, id, record, fault, now)
+  end
+  return m, data
+end
+
+local function load(K, id, now)
+  return read(K, id, redis.call("HGET", K[JOBS], id), now, false)
+end
+
 -- tokens for idle workers blocked in BLPOP on the wake list (one per job, capped)
 local function wake(K, n)
   if n <= 0 then return end
@@ -117,8 +283,9 @@ local function promote(K, now, max)
   local records = redis.call("HMGET", K[JOBS], unpack(ids))
   local ready = {}
   for i, entry in ipairs(due) do
-    if records[i] then
-      ready[#ready + 1] = meta_of(records[i])[PRIORITY]
+    local m = read(K, ids[i], records[i], now, true)
+    if m then
+      ready[#ready + 1] = m[PRIORITY]
       ready[#ready + 1] = entry
     end
   end
@@ -155,13 +322,18 @@ local function trim(K, set, now, ttl, max)
   return #doomed
 end
 
--- appends [id, record, error, result, lease_until] per job found (false: absent)
-local function fetch(K, ids, out)
+-- appends [id, record, error, result, lease_until] per job found (false: absent);
+-- a corrupt record is dead-lettered first, and reported as such
+local function fetch(K, ids, out, now)
   if #ids == 0 then return out end
   local records = redis.call("HMGET", K[JOBS], unpack(ids))
   local errors = redis.call("HMGET", K[ERRORS], unpack(ids))
   local results = redis.call("HMGET", K[RESULTS], unpack(ids))
   for i, id in ipairs(ids) do
+    if records[i] and not read(K, id, records[i], now, false) then
+      records[i] = redis.call("HGET", K[JOBS], id)
+      errors[i] = redis.call("HGET", K[ERRORS], id)
+    end
     if records[i] then
       out[#out + 1] = id
       out[#out + 1] = records[i]
@@ -171,4 +343,136 @@ local function fetch(K, ids, out)
     end
   end
   return out
+end
+
+-- The audit, a bounded consistency sweep (recover.lua runs it): one slice of the
+-- jobs hash per call, at most one call per AUDIT_PERIOD per queue whichever worker
+-- makes it. Each record is checked (a corrupt one is dead-lettered) and looked up
+-- in the set its state names: a record no set holds would never run nor ever be
+-- trimmed. A waiting or active one is dead-lettered; a finished one goes back into
+-- its set. The `audit` key keeps "<HSCAN cursor> <time of the next slice>".
+local AUDIT_COUNT, AUDIT_PERIOD = 100, 1.0
+local FINISHED_SETS = {completed = COMPLETED, failed = FAILED, cancelled = CANCELLED}
+
+local function indexed(K, id, m, now)
+  local state = m[STATE]
+  if state == "pending" then
+    local entry = run_entry(m[RUN_AT], id)
+    return redis.call("ZSCORE", K[READY], entry) or redis.call("ZSCORE", K[SCHEDULED], entry)
+  elseif state == "active" then
+    return redis.call("ZSCORE", K[ACTIVE], id)
+  elseif FINISHED_SETS[state] then
+    if not redis.call("ZSCORE", K[FINISHED_SETS[state]], id) then
+      redis.call("ZADD", K[FINISHED_SETS[state]], m[FINISHED_AT] or now, id)
+    end
+  end
+  return true  -- (a state no set holds yet, such as waiting: left alone)
+end
+
+local function audit(K, now)
+  local saved = redis.call("GET", K[AUDIT])
+  local cursor, due = "0", 0
+  if saved then cursor, due = string.match(saved, "^(%d+) (%S+)$") end
+  if not cursor then cursor, due = "0", 0 end  -- (a damaged audit key: start over)
+  if now < tonumber(due) then return end
+  local reply = redis.call("HSCAN", K[JOBS], cursor, "COUNT", AUDIT_COUNT)
+  local found = reply[2]
+  for i = 1, #found, 2 do
+    local id, record = found[i], found[i + 1]
+    local m = read(K, id, record, now, false)
+    if m and not indexed(K, id, m, now) then
+      bury(K, id, record, "the record is in no queue set (its " .. m[STATE]
+        .. " entry was removed)", now)
+    end
+  end
+  redis.call("SET", K[AUDIT], reply[1] .. " " .. string.format("%.17g", now + AUDIT_PERIOD))
+end
+
+-- -- job dependencies (workflows; asynctasq/drivers/dependencies.py has the rules) ------
+-- A blocked job's record has state "waiting" and sits in no set; `waits` counts its
+-- unfinished parents, `edges` holds "<parent>\0<child>" while it waits on a parent.
+-- A parent's settle releases or ends its children in the same script. Parents are
+-- in the child's queue (one hash tag: one slot on Redis Cluster).
+local DONE_RETENTION, DONE_MAX = 86400, 1000000  -- dependencies.OUTCOME_RETENTION
+
+-- the children linked to `parent`, unlinked
+local function children_of(K, parent)
+  local lo, hi = "[" .. parent .. "\0", "(" .. parent .. "\1"
+  local members = redis.call("ZRANGEBYLEX", K[EDGES], lo, hi)
+  if #members == 0 then return members end
+  redis.call("ZREMRANGEBYLEX", K[EDGES], lo, hi)
+  for i, member in ipairs(members) do members[i] = string.sub(member, #parent + 2) end
+  return members
+end
+
+-- one parent of `child` is done: released (pending) when it was the last; 1 if so
+-- (the record is read only then: a fan-in child's record holds every parent's id)
+local function parent_done(K, child, now)
+  if redis.call("HEXISTS", K[WAITS], child) == 0 then return 0 end  -- (it ended meanwhile)
+  if redis.call("HINCRBY", K[WAITS], child, -1) > 0 then return 0 end
+  redis.call("HDEL", K[WAITS], child, "!" .. child)
+  local m, data = load(K, child, now)
+  if not m or m[STATE] ~= "waiting" then return 0 end
+  m[STATE] = "pending"
+  save(K, child, m, data)
+  push_waiting(K, child, m, now)
+  return 1
+end
+
+-- completed parents: their children move on; how many were released
+local function parents_completed(K, ids, now)
+  local released = 0
+  if #ids == 0 or redis.call("EXISTS", K[EDGES]) == 0 then return 0 end
+  for _, parent in ipairs(ids) do
+    for _, child in ipairs(children_of(K, parent)) do
+      released = released + parent_done(K, child, now)
+    end
+  end
+  return released
+end
+
+-- deleted completed jobs, remembered for children dispatched later (bounded)
+local function remember_done(K, ids, now)
+  if #ids == 0 then return end
+  local args = {}
+  for _, id in ipairs(ids) do
+    args[#args + 1] = now
+    args[#args + 1] = id
+  end
+  redis.call("ZADD", K[DONE], unpack(args))
+  redis.call("ZREMRANGEBYSCORE", K[DONE], "-inf", exclusive(now - DONE_RETENTION))
+  redis.call("ZREMRANGEBYRANK", K[DONE], 0, -DONE_MAX - 1)
+end
+
+-- end a blocked (or new) job by its policy after `parent` ended `how`
+local function end_by_parent(K, id, m, data, policy, parent, how, now)
+  redis.call("HDEL", K[WAITS], id, "!" .. id)
+  local state = policy == "cancel" and "cancelled" or "failed"
+  finish(K, id, m, data, policy == "cancel" and CANCELLED or FAILED, state, now)
+  redis.call("HSET", K[ERRORS], id, "ParentFailed: parent job " .. parent .. " ended "
+    .. how .. "; this job did not run")
+  return state
+end
+
+-- parents that ended badly ({id, how}: failed, cancelled, expired, removed): each
+-- blocked child follows its policy, down the DAG; how many were released ("run")
+local function parents_ended(K, ended, now)
+  local released, i = 0, 1
+  while i <= #ended do
+    local parent, how = ended[i][1], ended[i][2]
+    i = i + 1
+    for _, child in ipairs(children_of(K, parent)) do
+      local m, data = nil, nil
+      if redis.call("HEXISTS", K[WAITS], child) == 1 then m, data = load(K, child, now) end
+      if m and m[STATE] == "waiting" then
+        local policy = redis.call("HGET", K[WAITS], "!" .. child) or "fail"
+        if policy == "run" then
+          released = released + parent_done(K, child, now)
+        else
+          ended[#ended + 1] = {child, end_by_parent(K, child, m, data, policy, parent, how, now)}
+        end
+      end
+    end
+  end
+  return released
 end

@@ -51,6 +51,24 @@ local finished = {
   end,
 }
 
+-- blocked jobs (dependencies): the children `waits` counts, by id
+local blocked = {
+  ids = function()
+    local found = {}
+    for _, field in ipairs(redis.call("HKEYS", K[WAITS])) do
+      if string.sub(field, 1, 1) ~= "!" then found[#found + 1] = field end
+    end
+    table.sort(found)
+    return found
+  end,
+}
+blocked.count = function() return #blocked.ids() end
+blocked.slice = function(start, n)
+  local all, page = blocked.ids(), {}
+  for j = start + 1, math.min(start + n, #all) do page[#page + 1] = all[j] end
+  return page
+end
+
 local sources = ({
   pending = {ranked(READY, false, true)},
   scheduled = {future},
@@ -58,7 +76,8 @@ local sources = ({
   completed = {ranked(COMPLETED, true)},
   failed = {ranked(FAILED, true)},
   cancelled = {ranked(CANCELLED, true)},
-  [""] = {ranked(READY, false, true), future, ranked(ACTIVE, false), finished},
+  blocked = {blocked},
+  [""] = {ranked(READY, false, true), future, blocked, ranked(ACTIVE, false), finished},
 })[state] or {}
 
 local ids = {}
@@ -74,4 +93,4 @@ for _, source in ipairs(sources) do
     offset = 0
   end
 end
-return fetch(K, ids, {})
+return fetch(K, ids, {}, now)

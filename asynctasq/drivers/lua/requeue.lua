@@ -7,7 +7,7 @@
 -- unique_key is held by another unfinished job.
 local K = block(1)
 local now, id = tonumber(ARGV[1]), ARGV[2]
-local m, data = load(K, id)
+local m, data = load(K, id, now)
 if not m then return 0 end
 local from = ({failed = FAILED, cancelled = CANCELLED, expired = FAILED})[m[STATE]]
 if not from then return 0 end
@@ -19,6 +19,7 @@ end
 redis.call("ZREM", K[from], id)
 redis.call("HDEL", K[ERRORS], id)
 m[STATE], m[ATTEMPTS], m[RUN_AT], m[FINISHED_AT] = "pending", 0, now, false
+m[EXPIRES_AT] = nil  -- the operator wants it run: its ttl is spent
 save(K, id, m, data)
 push_waiting(K, id, m, now)
 wake(K, 1)

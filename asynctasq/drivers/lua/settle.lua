@@ -8,7 +8,8 @@
 --       [5] dead_letter_max
 --       [6] MessagePack array of [kind, id, worker, attempt, value, error]:
 --           kind C (complete; value = result or nil), R (retry; value = run_at),
---           F (fail: dead-letter), L (release: back to pending, attempt not counted)
+--           F (fail: dead-letter), L (release: back to pending, attempt not counted;
+--           value = run_at or nil)
 -- Returns one 1/0 per outcome, in order.
 local K = block(1)
 local now, keep = tonumber(ARGV[1]), ARGV[2] == "1"
@@ -19,12 +20,15 @@ local ids = {}
 for i, o in ipairs(batch) do ids[i] = o[2] end
 local records = redis.call("HMGET", K[JOBS], unpack(ids))
 
-local accepted, settled, gone, unleased = {}, {}, {}, {}
+local accepted, settled, gone, unleased, done, ended = {}, {}, {}, {}, {}, {}
 local woken, failed, kept = 0, false, false
 for i, o in ipairs(batch) do
   local kind, id = o[1], o[2]
   local m, data = nil, nil
-  if records[i] and not settled[id] then m, data = split(records[i]) end
+  if records[i] and not settled[id] then
+    m, data = read(K, id, records[i], now, false)  -- a corrupt one: dead-lettered, refused
+    if not m then settled[id] = true end
+  end
   if not m or m[STATE] ~= "active" or m[WORKER] ~= o[3] or m[ATTEMPTS] ~= o[4] then
     accepted[i] = 0
   else
@@ -32,6 +36,7 @@ for i, o in ipairs(batch) do
     settled[id] = true
     unleased[#unleased + 1] = id
     if kind == "C" then
+      done[#done + 1] = id
       if keep then
         finish(K, id, m, data, COMPLETED, "completed", now)
         if o[5] then redis.call("HSET", K[RESULTS], id, o[5]) end
@@ -44,13 +49,15 @@ for i, o in ipairs(batch) do
       finish(K, id, m, data, FAILED, "failed", now)
       redis.call("HSET", K[ERRORS], id, o[6])
       failed = true
+      ended[#ended + 1] = {id, "failed"}
     else
       m[STATE], m[WORKER] = "pending", false
       if kind == "R" then
-        m[RUN_AT] = o[5]
+        m[RUN_AT] = finite(o[5]) and o[5] or now  -- (a NaN score would abort the batch)
         redis.call("HSET", K[ERRORS], id, o[6])
-      else -- L: released (shutdown): due now, and this attempt does not count
-        m[RUN_AT], m[ATTEMPTS] = now, math.max(m[ATTEMPTS] - 1, 0)
+      else -- L: released (shutdown: due now; rate limit: at value), attempt not counted
+        m[RUN_AT] = (o[5] and finite(o[5])) and o[5] or now
+        m[ATTEMPTS] = math.max(m[ATTEMPTS] - 1, 0)
       end
       save(K, id, m, data)
       -- a ready job wakes a worker; a scheduled one wakes one to re-time its wait
@@ -61,6 +68,13 @@ end
 
 if #unleased > 0 then redis.call("ZREM", K[ACTIVE], unpack(unleased)) end
 drop_records(K, gone)
+-- dependencies: the children of these parents move on in this same script
+woken = woken + parents_completed(K, done, now)
+if not keep then remember_done(K, gone, now) end
+if #ended > 0 and redis.call("EXISTS", K[EDGES]) == 1 then
+  woken = woken + parents_ended(K, ended, now)
+  trim(K, CANCELLED, now, dl_ttl, dl_max)
+end
 wake(K, woken)
 if kept then trim(K, COMPLETED, now, completed_ttl, -1) end
 if failed then trim(K, FAILED, now, dl_ttl, dl_max) end

@@ -17,7 +17,7 @@ from asynctasq.drivers.base import DriverError, DriverNotConnected
 from asynctasq.drivers.mysql.dsn import MySQLSettings
 from asynctasq.drivers.mysql.session import Session
 
-__all__ = ["Database", "connection_lost", "error_code"]
+__all__ = ["Database", "connection_lost", "data_error", "error_code"]
 
 log = logging.getLogger("asynctasq.drivers.mysql")
 R = TypeVar("R")
@@ -36,6 +36,20 @@ ER_DUP_ENTRY = 1062
 def error_code(exc: BaseException) -> int | None:
     args = getattr(exc, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
+
+
+#: the server refused a value or a row (too long, out of range, not in the column's
+#: character set, invalid JSON, a constraint broken), not the statement or the link
+_DATA_CODES = frozenset({1048, 1062, 1264, 1292, 1366, 1406, 3140, 3141, 3819, 4025, 4038})
+
+
+def data_error(exc: BaseException) -> bool:
+    """A value or row the server (or our rendering of it into SQL) refused: isolate
+    the item at fault. ValueError: a value that has no SQL form (sqltext.py), or text
+    the connection's character set cannot encode."""
+    if isinstance(exc, ValueError) or error_code(exc) in _DATA_CODES:
+        return True
+    return isinstance(exc, aiomysql.DataError | aiomysql.IntegrityError)
 
 
 def connection_lost(exc: BaseException) -> bool:

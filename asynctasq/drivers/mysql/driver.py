@@ -3,40 +3,39 @@
 A claim locks up to ``limit`` due rows on the claim index, skipping rows another
 worker holds, and marks them active in the same transaction; outcomes are applied a
 batch at a time (one DELETE and one UPDATE, each fenced by state, worker and attempt).
-Each takes two round trips (session.py). Idle workers poll adaptively (waiting.py):
-MySQL has no LISTEN/NOTIFY.
+Each takes two round trips (session.py). Idle workers poll adaptively: MySQL has no
+LISTEN/NOTIFY.
+
+The protocol is the shared SQL driver's (``sql/driver.py``); this module holds what
+MySQL does its own way: multi-statement batches, multi-row VALUES and JSON_TABLE,
+packet sizes, and that polling.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
+import aiomysql
+
+from asynctasq.clock import Clock
 from asynctasq.config import Config
-from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver, DriverNotConnected
-from asynctasq.drivers.mysql.admin import OperatorSide
-from asynctasq.drivers.mysql.database import Database
+from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, DriverNotConnected
+from asynctasq.drivers.capabilities import TransactionalEnqueue
+from asynctasq.drivers.mysql.claim import claim
+from asynctasq.drivers.mysql.database import Database, data_error
 from asynctasq.drivers.mysql.dsn import MySQLSettings
 from asynctasq.drivers.mysql.migrator import LATEST, apply_migrations, schema_version
 from asynctasq.drivers.mysql.outcomes import OutcomeRows
 from asynctasq.drivers.mysql.session import Session, Step
 from asynctasq.drivers.mysql.sqltext import chunk_rows
-from asynctasq.drivers.mysql.statements import Q
+from asynctasq.drivers.mysql.statements import MySQLStatements, Q
 from asynctasq.drivers.mysql.transactional import caller_connection
-from asynctasq.drivers.mysql.waiting import AdaptivePoll, LocalWakeup, wait_for
-from asynctasq.drivers.sql.rows import job_from_row
-from asynctasq.jobs import (
-    Completed,
-    Failed,
-    Job,
-    JobState,
-    Outcome,
-    Released,
-    Retried,
-    validate_name,
-)
+from asynctasq.drivers.sql.dependencies import Steps, after_settle, link_jobs, run_async
+from asynctasq.drivers.sql.driver import SQLDriver
+from asynctasq.drivers.waiting import AdaptivePoll, wait_for
+from asynctasq.jobs import Completed, Failed, Job, JobState, Outcome
 
 __all__ = ["MySQLDriver"]
 
@@ -47,10 +46,16 @@ class _LeaseLost(Exception):
 
 #: jobs recover_expired() moves per transaction
 _RECOVER_BATCH = 500
+#: the size of a TEXT column (depends_on)
+_TEXT_MAX_BYTES = 65_535
 
 
-class MySQLDriver(OperatorSide, Driver):
+class MySQLDriver(TransactionalEnqueue, SQLDriver):
+    counts_blocked = False  # its jobs table is not altered (migration 0004_dependencies)
     name = "mysql"
+    #: the size of the unique_key column
+    unique_key_max_chars = 255
+    purge_slice = 5000
 
     def __init__(
         self,
@@ -61,13 +66,14 @@ class MySQLDriver(OperatorSide, Driver):
         keep_completed: bool = False,
         poll_interval: float = 0.05,
         auto_migrate: bool = True,
+        clock: Clock | None = None,
     ) -> None:
+        super().__init__(keep_completed=keep_completed, clock=clock)
         self.settings = MySQLSettings.from_dsn(dsn)
-        self.keep_completed = keep_completed
         self.auto_migrate = auto_migrate
         self._db = Database(self.settings, min_size=min_pool_size, max_size=max_pool_size)
+        self.statements = MySQLStatements(self._db)
         self._poll = AdaptivePoll(floor=min(0.005, poll_interval), ceiling=poll_interval)
-        self._wakeup = LocalWakeup()
         self._known_queues: set[str] = set()
         self._max_statement = 4 << 20
         self._applied_on_connect: list[str] = []
@@ -97,7 +103,7 @@ class MySQLDriver(OperatorSide, Driver):
             self._max_statement = max(min(int(packet) // 2, 8 << 20), 64 << 10)
             self._db.max_request = self._max_statement
             if self.auto_migrate and await schema_version(self._db) < LATEST:
-                self._applied_on_connect = await apply_migrations(self._db)
+                self._applied_on_connect = await apply_migrations(self._db, self.clock)
         except BaseException:
             await self._db.close()
             raise
@@ -109,20 +115,47 @@ class MySQLDriver(OperatorSide, Driver):
         """Apply missing migrations; also reports those connect() applied."""
         if not self._db.connected:
             raise DriverNotConnected(self.name)
-        applied = self._applied_on_connect + await apply_migrations(self._db)
+        applied = self._applied_on_connect + await apply_migrations(self._db, self.clock)
         self._applied_on_connect = []
         return applied
 
     # -- enqueue -----------------------------------------------------------------------
 
-    async def enqueue(self, jobs: Sequence[Job], *, connection: Any = None) -> list[str]:
-        if not jobs:
-            return []
+    async def _insert(self, jobs: Sequence[Job], connection: Any) -> list[str]:
         rows = [self._row(job) for job in jobs]
         queues = sorted({job.queue for job in jobs} - self._known_queues)
+        ids = await self._store(jobs, rows, queues, connection)
+        self._known_queues.update(queues)
+        return ids
+
+    async def _fire(
+        self, schedule_id: str, expected: float, next_at: float, jobs: Sequence[Job]
+    ) -> bool:
+        rows = [self._row(job) for job in jobs]
+        queues = sorted({job.queue for job in jobs} - self._known_queues)
+        advance = {"id": schedule_id, "expected": expected, "next_at": next_at}
+
+        async def fire(session: Session) -> bool:
+            if await session.execute(Q["schedule_advance"], **advance) != 1:
+                return False
+            if jobs:  # commits the advance with the jobs
+                await self._write_jobs(session, jobs, rows, queues)
+            return True
+
+        won = bool(await self._db.run(fire, transaction=True))
+        self._known_queues.update(queues if won else ())
+        return won
+
+    def _refuses_batch(self, exc: BaseException) -> bool:
+        # a ValueError of _row() names the job and the value already: never rewrapped
+        return isinstance(exc, aiomysql.Error) and data_error(exc)
+
+    async def _store(
+        self, jobs: Sequence[Job], rows: list[tuple[Any, ...]], queues: list[str], connection: Any
+    ) -> list[str]:
         if connection is None:
             ids = await self._db.run(
-                lambda s: self._insert(s, jobs, rows, queues), transaction=True
+                lambda s: self._write_jobs(s, jobs, rows, queues), transaction=True
             )
         else:
             if not self._db.connected:
@@ -131,18 +164,12 @@ class MySQLDriver(OperatorSide, Driver):
             await self._check_database(session)
             if queues:  # outside the caller's transaction: no lock held until it ends
                 await self._db.run(lambda s: s.batch(_register(queues)))
-            ids = await self._insert(session, jobs, rows, None)
-        self._known_queues.update(queues)
-        self._wakeup.wake()
+            ids = await self._write_jobs(session, jobs, rows, None)
         return ids
 
     def _row(self, job: Job) -> tuple[Any, ...]:
-        if job.queue not in self._known_queues:
-            validate_name("queue", job.queue)
         if len(job.task) > 200:
             raise ValueError(f"task name {job.task[:40]!r}... is longer than 200 characters")
-        if job.unique_key is not None and len(job.unique_key) > 255:
-            raise ValueError(f"unique_key of job {job.id} is longer than 255 characters")
         if 2 * len(job.payload) > self._max_statement:
             raise ValueError(
                 f"job {job.id}: its {len(job.payload)}-byte payload does not fit in one "
@@ -150,6 +177,11 @@ class MySQLDriver(OperatorSide, Driver):
                 "a reference) or raise the server's max_allowed_packet"
             )
         depends = json.dumps(list(job.depends_on)) if job.depends_on else None
+        if depends is not None and len(depends) > _TEXT_MAX_BYTES:  # ASCII JSON
+            raise ValueError(
+                f"job {job.id}: its depends_on list is {len(depends)} bytes of JSON; the "
+                f"column holds {_TEXT_MAX_BYTES}. Nothing of this batch was stored"
+            )
         return (
             job.id,
             job.task,
@@ -167,7 +199,7 @@ class MySQLDriver(OperatorSide, Driver):
             job.expires_at,
         )
 
-    async def _insert(
+    async def _write_jobs(
         self,
         session: Session,
         jobs: Sequence[Job],
@@ -186,14 +218,17 @@ class MySQLDriver(OperatorSide, Driver):
         keys = list(dict.fromkeys(job.unique_key for job in jobs if job.unique_key))
         if keys:  # a job whose key was taken was not stored: report the holder's id
             steps.append((Q["unfinished_by_unique_key"], {"keys": keys}))
-        # COMMIT only our own transaction, never the caller's
-        results = await session.batch(*steps, commit=queues is not None)
+        linked = any(job.depends_on for job in jobs)
+        # COMMIT only our own transaction, never the caller's (run() commits after links)
+        results = await session.batch(*steps, commit=queues is not None and not linked)
         ids = [job.id for job in jobs]
         if keys:
             holders = dict(results[-1].rows)
             for i, job in enumerate(jobs):
                 if job.unique_key in holders:
                     ids[i] = holders[job.unique_key]
+        if linked:
+            await run_async(link_jobs(jobs, ids, self.clock.time()), _executor(session))
         return ids
 
     async def _check_database(self, session: Session) -> None:
@@ -207,85 +242,47 @@ class MySQLDriver(OperatorSide, Driver):
 
     # -- reserve -----------------------------------------------------------------------
 
-    async def reserve(
-        self,
-        queues: Sequence[str],
-        *,
-        limit: int,
-        worker_id: str,
-        lease_seconds: float,
-        wait: float = 0.0,
-    ) -> list[Job]:
-        queues = list(dict.fromkeys(queues))
-        deadline = time.monotonic() + wait
-        while True:
-            woken = self._wakeup.current()
-            jobs = await self._claim(queues, limit, worker_id, lease_seconds)
-            if jobs:
-                self._poll.busy()
-                return jobs
-            if time.monotonic() >= deadline or limit <= 0:
-                return []
-            await self._idle(queues, woken, deadline)
-
     async def _claim(
-        self, queues: list[str], limit: int, worker_id: str, lease_seconds: float
+        self, queues: list[str], limit: int, worker_id: str, now: float, lease_seconds: float
     ) -> list[Job]:
-        async def claim(session: Session) -> list[Job]:
-            now = time.time()
-            steps: list[Step] = [
-                (Q["claim"], {"queue": queue, "now": now, "limit": limit}) for queue in queues
-            ]
-            rows = [
-                row for result in await session.batch(*steps, dicts=True) for row in result.rows
-            ]
-            if not rows:
-                return []
-            if len(queues) > 1:  # rows past the limit stay locked only until COMMIT
-                rows.sort(key=lambda r: (r["priority"], r["run_at"], r["id"]))
-                del rows[limit:]
-            lease_until = now + lease_seconds
-            ids = [row["id"] for row in rows]
-            mark = {"ids": ids, "worker_id": worker_id, "lease_until": lease_until}
-            await session.batch((Q["mark_claimed"], mark), commit=True)
-            claimed = {"state": "active", "worker_id": worker_id, "lease_until": lease_until}
-            jobs = []
-            for row in rows:
-                row.update(claimed, result=None, finished_at=None, attempts=row["attempts"] + 1)
-                jobs.append(job_from_row(row, now))
-            return jobs
+        jobs = await self._db.run(
+            lambda session: claim(session, queues, limit, worker_id, lease_seconds, now),
+            transaction=True,
+        )
+        if jobs:
+            self._poll.busy()
+        return jobs
 
-        if limit <= 0:
-            return []
-        return await self._db.run(claim, transaction=True)
-
-    async def _idle(self, queues: list[str], woken: Any, deadline: float) -> None:
-        """Return when a claim may find work: woken here, a job due, or the deadline."""
+    async def idle(self, queues: Sequence[str], armed: Any, remaining: float) -> None:
+        """Return when a claim may find work: woken here, a job due, or the time left
+        runs out; the server is asked how soon the next job is due, adaptively."""
+        clock = self.clock
+        deadline = clock.monotonic() + remaining
         after_claim = True
         while True:
-            due = await self._db.run(lambda s: s.scalar(Q["next_due"], queues=queues))
-            now = time.time()
+            due = await self.next_due(queues)
+            now = clock.time()
             if due is not None and due <= now and not after_claim:
                 return
             # due right after an empty claim means other workers hold those rows: pause
-            pause = min(self._poll.next(), deadline - time.monotonic())
+            pause = min(self._poll.next(), deadline - clock.monotonic())
             if due is not None and due > now:
                 pause = min(pause, due - now + 0.001)
-            if await wait_for(woken, pause):
+            if await wait_for(armed, pause):
                 self._poll.busy()
                 return
-            if time.monotonic() >= deadline or (due is not None and time.time() >= due):
+            if clock.monotonic() >= deadline or (due is not None and clock.time() >= due):
                 return
             after_claim = False
 
+    async def next_due(self, queues: Sequence[str]) -> float | None:
+        due = await self.statements.value("next_due", queues=list(queues))
+        return None if due is None else float(due)
+
     # -- outcomes and leases -----------------------------------------------------------
 
-    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        if not outcomes:
-            return []
-        for outcome in outcomes:
-            if not isinstance(outcome, Completed | Retried | Failed | Released):
-                raise TypeError(f"unknown outcome {outcome!r}")
+    async def _settle_batch(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """One transaction: every outcome, or (on an error) none."""
         seen: set[str] = set()
         first = []  # a later outcome for a job settled earlier in the batch is refused
         for outcome in outcomes:
@@ -297,6 +294,7 @@ class MySQLDriver(OperatorSide, Driver):
             results = await session.batch(*self._outcome_steps(chosen))
             if sum(result.matched for result in results) != len(chosen):
                 raise _LeaseLost  # roll back, then find out which ones
+            await self._dependants(session, chosen)
             return first
 
         async def one_by_one(session: Session) -> list[bool]:
@@ -309,21 +307,36 @@ class MySQLDriver(OperatorSide, Driver):
                     del held[o.job_id]  # settled: a later outcome for it is refused
                 accepted.append(ok)
             chosen = [o for o, ok in zip(outcomes, accepted, strict=True) if ok]
-            await session.batch(*self._outcome_steps(chosen), commit=True)
+            if chosen:
+                await session.batch(*self._outcome_steps(chosen))
+                await self._dependants(session, chosen)  # run() commits
             return accepted
 
         try:  # the usual case: every outcome still holds its lease
-            accepted = await self._db.run(all_or_nothing, transaction=True)
+            return await self._db.run(all_or_nothing, transaction=True)
         except _LeaseLost:
-            accepted = await self._db.run(one_by_one, transaction=True)
-        if any(isinstance(o, Retried | Released) for o in outcomes):
-            self._wakeup.wake()
-        return accepted
+            return await self._db.run(one_by_one, transaction=True)
+
+    async def _dependants(self, session: Session, settled: list[Outcome]) -> None:
+        """In the settle's transaction: the children of the completed and failed jobs
+        move on (sql/dependencies.py)."""
+        completed = [o.job_id for o in settled if isinstance(o, Completed)]
+        failed = [(o.job_id, "failed") for o in settled if isinstance(o, Failed)]
+        now = self.clock.time()
+        steps = after_settle(
+            completed, failed, now, not self.keep_completed, counted=self.counts_blocked
+        )
+        await run_async(steps, _executor(session))
+
+    async def _run_steps(self, steps: Steps) -> Any:
+        return await self._db.run(
+            lambda session: run_async(steps, _executor(session)), transaction=True
+        )
 
     def _outcome_steps(self, outcomes: list[Outcome]) -> list[Step]:
         """The statements applying ``outcomes``, each fenced by (state, worker,
         attempt): together they match one row per outcome that holds its job."""
-        now = time.time()
+        now = self.clock.time()
         steps: list[Step] = []
         deletes = []
         updates = OutcomeRows(self._max_statement)
@@ -338,45 +351,63 @@ class MySQLDriver(OperatorSide, Driver):
             steps.append((Q["apply_outcomes"], {"outcomes": rows, "ids": ids, "now": now}))
         return steps
 
-    async def renew(
-        self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
-    ) -> list[str]:
-        if not job_ids:
-            return []
+    async def _requeue_batch(self, ids: Sequence[str], now: float) -> list[str]:
+        async def requeue(session: Session) -> list[str]:
+            found = [row[0] for row in await session.values(Q["requeueable"], ids=list(ids))]
+            if found:  # locked since the read: exactly these move
+                await session.execute(Q["requeue_many"], ids=found, now=now)
+            return found
 
-        ids = list(job_ids)
-        lease = {"ids": ids, "worker_id": worker_id, "lease_until": time.time() + lease_seconds}
+        return await self._db.run(requeue, transaction=True)
+
+    async def _extend(self, ids: Sequence[str], worker_id: str, lease_until: float) -> set[str]:
+        lease = {"ids": list(ids), "worker_id": worker_id, "lease_until": lease_until}
         held_now, _ = await self._db.run(
             lambda s: s.batch(
-                (Q["held_by"], {"ids": ids, "worker_id": worker_id}), (Q["extend_leases"], lease)
+                (Q["held_by"], {"ids": list(ids), "worker_id": worker_id}),
+                (Q["extend_leases"], lease),
             )
         )
-        held = {row[0] for row in held_now.rows}
-        return [job_id for job_id in job_ids if job_id in held]
+        return {row[0] for row in held_now.rows}
 
-    async def recover_expired(self) -> int:
-        now = time.time()
-        if await self._db.run(lambda s: s.scalar(Q["any_expired"], now=now)) is None:
-            return 0  # the common case: one indexed read, no transaction
+    async def _recover(self, now: float) -> tuple[int, list[dict[str, Any]]]:
+        if await self.statements.value("any_expired", now=now) is None:
+            return 0, []  # the common case: one indexed read, no transaction
 
-        async def recover(session: Session) -> tuple[int, int]:
+        async def recover(session: Session) -> tuple[int, int, list[dict[str, Any]]]:
             rows = await session.values(Q["lock_expired"], now=now, limit=_RECOVER_BATCH)
             if not rows:
-                return 0, 0
-            params = {"ids": [row[0] for row in rows], "now": now, "error": LEASE_EXPIRED_ERROR}
-            (result,) = await session.batch((Q["recover_expired"], params), commit=True)
-            return len(rows), result.matched
+                return 0, 0, []
+            ids = [row[0] for row in rows]
+            params = {"ids": ids, "now": now, "error": LEASE_EXPIRED_ERROR}
+            moved, dead = await session.batch(
+                (Q["recover_expired"], params),
+                (Q["recovered_dead"], {"ids": ids}),
+                dicts=True,
+            )
+            ended = [(row["id"], "failed") for row in dead.rows]
+            await run_async(
+                after_settle((), ended, now, False, counted=self.counts_blocked), _executor(session)
+            )
+            return len(rows), moved.matched - len(dead.rows), dead.rows
 
-        total = 0
+        requeued, records = 0, []
         while True:
-            found, moved = await self._db.run(recover, transaction=True)
-            total += moved
+            found, back, dead = await self._db.run(recover, transaction=True)
+            requeued += back
+            records += dead
             if found < _RECOVER_BATCH:
-                break
-        if total:
-            self._wakeup.wake()
-        return total
+                return requeued, records
 
 
 def _register(queues: list[str]) -> Step:
     return (Q["register_queues"], {"rows": [(queue,) for queue in queues]})
+
+
+def _executor(session: Session) -> Any:
+    """Run a named statement in ``session`` (inside its transaction); its rows."""
+
+    async def execute(name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return await session.values(Q[name], **params)
+
+    return execute

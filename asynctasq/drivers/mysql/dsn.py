@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from asynctasq.config import redact_url
+from asynctasq.redaction import redact
 
 __all__ = ["MySQLSettings"]
 
@@ -30,12 +30,17 @@ class MySQLSettings:
     @classmethod
     def from_dsn(cls, dsn: str) -> MySQLSettings:
         def invalid(why: str) -> ValueError:
+            # the DSN is echoed to help, never its password
             return ValueError(
-                f"invalid MySQL DSN {redact_url(dsn)!r} (ASYNCTASQ_MYSQL_DSN): {why}; use "
-                "mysql://user:password@host:3306/database"
+                f"invalid MySQL DSN {redact(dsn)!r} (ASYNCTASQ_MYSQL_DSN): {why}; use "
+                "mysql://user:password@host:3306/database (percent-encode special "
+                "characters of the password)"
             )
 
-        parts = urlsplit(dsn)
+        try:
+            parts = urlsplit(dsn)
+        except ValueError as exc:  # e.g. an unbalanced [ of an IPv6 host
+            raise invalid(str(exc)) from None
         if parts.scheme not in _SCHEMES:
             raise invalid(f"the scheme must be one of {', '.join(_SCHEMES)}")
         database = unquote(parts.path.lstrip("/"))

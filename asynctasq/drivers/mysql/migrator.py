@@ -13,8 +13,8 @@ table, a column or a row.
 from __future__ import annotations
 
 import hashlib
-import time
 
+from asynctasq.clock import Clock
 from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.mysql.database import ER_NO_SUCH_TABLE, Database, error_code
 from asynctasq.drivers.mysql.session import Session
@@ -27,6 +27,9 @@ LATEST = MIGRATIONS[-1].version if MIGRATIONS else 0
 #: how long a migrator waits for another one to finish
 LOCK_TIMEOUT = 120
 _DENIED = frozenset({1044, 1142, 1227})  # access denied to the database / command
+#: a constraint of that name exists (MariaDB, MySQL): an ALTER that adds constraints is
+#: atomic, so a migration cut short after it finds it done when run again
+_ALREADY_THERE = frozenset({1826, 3822})
 
 
 async def schema_version(db: Database) -> int:
@@ -49,7 +52,7 @@ def _lock_name(database: str) -> str:
     return f"asynctasq:migrate:{digest}"
 
 
-async def apply_migrations(db: Database) -> list[str]:
+async def apply_migrations(db: Database, clock: Clock) -> list[str]:
     """Apply what is missing; returns the migrations applied (``NNNN_name``)."""
     lock = _lock_name(db.settings.database)
     async with db.connection() as session:
@@ -59,7 +62,7 @@ async def apply_migrations(db: Database) -> list[str]:
                 f"{LOCK_TIMEOUT}s; try again when it is done"
             )
         try:
-            return await _apply(session)
+            return await _apply(session, clock)
         except Exception as exc:
             if error_code(exc) in _DENIED:
                 raise DriverError(
@@ -73,20 +76,24 @@ async def apply_migrations(db: Database) -> list[str]:
                 await session.scalar(Q["release_lock"], lock=lock)
 
 
-async def _apply(session: Session) -> list[str]:
+async def _apply(session: Session, clock: Clock) -> list[str]:
     await session.execute(Q["create_migrations_table"])
     done = {row[0] for row in await session.values(Q["applied_migrations"])}
     applied = []
     for migration in MIGRATIONS:
         if migration.version in done:
             continue
-        for statement in split_statements(migration.sql):
-            await session.execute_sql(statement)
+        for statement in split_statements(migration.script(clock.time())):
+            try:
+                await session.execute_sql(statement)
+            except Exception as exc:
+                if error_code(exc) not in _ALREADY_THERE:
+                    raise
         await session.execute(
             Q["record_migration"],
             version=migration.version,
             name=migration.name,
-            applied_at=time.time(),
+            applied_at=clock.time(),
         )
-        applied.append(f"{migration.version:04d}_{migration.name}")
+        applied.append(migration.label)
     return applied

@@ -1,6 +1,6 @@
 """A batch of outcomes as the JSON rows ``apply_outcomes`` joins with ``JSON_TABLE``:
 one row per outcome with its own error, result or run time, split so each statement
-fits in one MySQL packet."""
+fits in one MySQL packet. Error texts arrive capped (storable.py), so a row fits too."""
 
 from __future__ import annotations
 
@@ -11,11 +11,7 @@ from typing import Any
 
 from asynctasq.jobs import Completed, Failed, Outcome, Released, Retried
 
-__all__ = ["MAX_ERROR_CHARS", "OutcomeRows"]
-
-#: error texts beyond this are cut (a traceback this long is noise, and a row must
-#: fit in one max_allowed_packet)
-MAX_ERROR_CHARS = 1_000_000
+__all__ = ["OutcomeRows"]
 
 
 class OutcomeRows:
@@ -60,18 +56,11 @@ class OutcomeRows:
             case Retried(run_at=run_at, error=error):
                 if not math.isfinite(run_at):
                     raise ValueError(f"retry of job {outcome.job_id} has no valid run_at")
-                entry.update(kind="retry", run_at=run_at, error=_cut(error))
+                entry.update(kind="retry", run_at=run_at, error=error)
             case Failed(error=error):
-                entry.update(kind="fail", error=_cut(error))
+                entry.update(kind="fail", error=error)
             case Released():
                 entry["kind"] = "release"
             case _:
                 raise TypeError(f"unknown outcome {outcome!r}")
         return entry
-
-
-def _cut(error: str) -> str:
-    if len(error) <= MAX_ERROR_CHARS:
-        return error
-    cut = len(error) - MAX_ERROR_CHARS
-    return f"{error[:MAX_ERROR_CHARS]}\n... [{cut} characters cut]"

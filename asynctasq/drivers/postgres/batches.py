@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from asynctasq.drivers.sql.rows import depends_on_value
 from asynctasq.jobs import Completed, Failed, Job, JobState, Outcome, Released, Retried
 
 __all__ = [
@@ -28,11 +29,11 @@ _DEPENDS_ON = CLAIMED_COLUMNS.index("depends_on")
 
 
 def claimed_job(row: Sequence[Any]) -> Job:
+    """The job as claimed, values as stored: pair it with faults.record_problems()."""
     values = list(row)
     values[_STATE] = JobState.ACTIVE
-    depends = values[_DEPENDS_ON]
-    values[_DEPENDS_ON] = tuple(json.loads(depends)) if depends else ()
-    return Job(*values)
+    values[_DEPENDS_ON] = depends_on_value(values[_DEPENDS_ON])
+    return Job.unchecked(**dict(zip(CLAIMED_COLUMNS, values, strict=True)))
 
 
 def enqueue_args(jobs: Sequence[Job]) -> list[Any]:

@@ -81,9 +81,9 @@ class ConnectionSettings:
         )
 
     def unreachable(self, exc: BaseException) -> DriverError:
-        # asyncpg's messages name host and port, never the password
+        # asyncpg's messages name host and port, and may quote a DSN: redacted whole
         return DriverError(
-            f"cannot connect to PostgreSQL at {self.safe_dsn}: {type(exc).__name__}: {exc}"
+            redact_url(f"cannot connect to PostgreSQL at {self.dsn}: {type(exc).__name__}: {exc}")
         )
 
 

@@ -6,22 +6,24 @@ of outcomes is one statement too. Idle workers sleep until NOTIFY (see listener.
 bounded by a polling timer and the next scheduled job. ``enqueue(jobs,
 connection=conn)`` runs inside the caller's transaction: the jobs exist only if it
 commits.
+
+The protocol is the shared SQL driver's (``sql/driver.py``); this module holds what
+PostgreSQL does its own way: arrays and COPY, SKIP LOCKED, LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
+from asynctasq.clock import Clock
 from asynctasq.config import Config
-from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, Driver, DriverError
+from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, DriverError
+from asynctasq.drivers.capabilities import TransactionalEnqueue
 from asynctasq.drivers.postgres.batches import (
     COPY_COLUMNS,
     claimed_job,
@@ -33,10 +35,19 @@ from asynctasq.drivers.postgres.connection import ConnectionSettings, PoolRunner
 from asynctasq.drivers.postgres.listener import Listener
 from asynctasq.drivers.postgres.migrator import apply_migrations, schema_version
 from asynctasq.drivers.postgres.sql import SchemaSQL
+from asynctasq.drivers.postgres.statements import PostgresStatements, data_error, rowcount
 from asynctasq.drivers.postgres.transactional import raw_connection
 from asynctasq.drivers.postgres.vacuum import Vacuum
-from asynctasq.drivers.sql.rows import job_from_row
-from asynctasq.jobs import Job, JobState, Outcome, QueueStats, WorkerInfo
+from asynctasq.drivers.sql.dependencies import (
+    Steps,
+    end_dependants,
+    link_jobs,
+    run_async,
+)
+from asynctasq.drivers.sql.driver import SQLDriver
+from asynctasq.drivers.sql.faults import dead_letter_reason
+from asynctasq.drivers.waiting import Wakeup, wait_for
+from asynctasq.jobs import Failed, Job, Outcome
 
 __all__ = ["PostgresDriver"]
 
@@ -45,28 +56,21 @@ log = logging.getLogger("asynctasq.drivers.postgres")
 #: how often an idle reserve() looks without a notification while the LISTEN
 #: connection is down (with it up, ``poll_interval`` applies)
 _POLL_WITHOUT_LISTENER = 0.25
+#: seconds disconnect() waits for checked-out connections before closing them
+POOL_CLOSE_SECONDS = 10.0
 #: enqueue retries a job whose unique_key holder finished between two statements
 _UNIQUE_ROUNDS = 3
 #: from this many new jobs a batch goes by COPY (its extra round trips, a transaction
 #: around it, cost less than the per-row work it saves over INSERT)
 _COPY_FROM = 256
+#: the tests of batch isolation tell data errors apart through this name
+_data_error = data_error
 
 
-#: QueueStats field counting each stored state (pending splits into depth/scheduled)
-_STATS_FIELD = {
-    "active": "processing",
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-
-
-def _rowcount(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])
-
-
-class PostgresDriver(Driver):
+class PostgresDriver(TransactionalEnqueue, SQLDriver):
     name = "postgres"
+    #: a unique_key is at most this long (its index entry must fit in a btree page)
+    unique_key_max_chars = 512
 
     def __init__(
         self,
@@ -80,24 +84,27 @@ class PostgresDriver(Driver):
         migrate_on_connect: bool = True,
         application_name: str = "asynctasq",
         vacuum_every: int = 20_000,
+        clock: Clock | None = None,
     ) -> None:
         if max_pool_size < 1:
             raise ValueError("max_pool_size (ASYNCTASQ_POSTGRES_MAX_POOL_SIZE) must be >= 1")
         if poll_interval <= 0:
             raise ValueError("poll_interval must be > 0 seconds")
+        super().__init__(keep_completed=keep_completed, clock=clock)
         self.settings = ConnectionSettings(dsn, application_name)
         self.sql = SchemaSQL(schema)
         self.min_pool_size = min_pool_size
         self.max_pool_size = max_pool_size
-        self.keep_completed = keep_completed
         self.poll_interval = poll_interval
         self.migrate_on_connect = migrate_on_connect
         self._db = PoolRunner()
+        self.statements = PostgresStatements(self._db, self.sql)
         self._vacuum = Vacuum(self._db, self.sql, vacuum_every)
         self._listener: Listener | None = None
-        self._wakeup = asyncio.Event()
         self._connect_lock = asyncio.Lock()
         self._applied_on_connect: list[str] = []
+        #: queues this driver stored in the queues table (committed)
+        self._known_queues: set[str] = set()
 
     @classmethod
     def from_config(cls, config: Config) -> PostgresDriver:
@@ -134,10 +141,12 @@ class PostgresDriver(Driver):
                 self._db.pool = None
                 await pool.close()
                 raise
-            self._wakeup = asyncio.Event()
+            self.wakeup = Wakeup()
             # a short timeout: reserve() waits for the LISTEN connection (it polls instead
             # when that fails), and a worker must not hang there on an unreachable server
-            self._listener = Listener(lambda: self.settings.connect(timeout=5.0), self._wake)
+            self._listener = Listener(
+                lambda: self.settings.connect(timeout=5.0), lambda: self.wakeup.notify()
+            )
 
     async def disconnect(self) -> None:
         await self._vacuum.close()
@@ -146,12 +155,22 @@ class PostgresDriver(Driver):
             await listener.close()
         pool, self._db.pool = self._db.pool, None
         if pool is not None:
-            await pool.close()
+            try:
+                # close() waits for every checked-out connection to come back; a caller
+                # that never returns one must not hang the shutdown
+                await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+            except TimeoutError:
+                log.warning(
+                    "%s: connections still in use after %.0f s; closing them",
+                    self.name,
+                    POOL_CLOSE_SECONDS,
+                )
+                pool.terminate()
 
     async def _migrate_if_behind(self) -> None:
         async with self._db.require().acquire() as con:
             if await schema_version(con, self.sql) < self.sql.latest_version:
-                applied = await apply_migrations(con, self.sql)
+                applied = await apply_migrations(con, self.sql, self.clock)
                 if applied:
                     log.info("schema %s: applied %s", self.schema, ", ".join(applied))
                 self._applied_on_connect = applied
@@ -165,29 +184,33 @@ class PostgresDriver(Driver):
         earlier, self._applied_on_connect = self._applied_on_connect, []
         if self._db.pool is not None:
             async with self._db.pool.acquire() as con:
-                return earlier + await apply_migrations(con, self.sql)
+                return earlier + await apply_migrations(con, self.sql, self.clock)
         try:
             con = await self.settings.connect()
         except Exception as exc:
             raise self.settings.unreachable(exc) from exc
         try:
-            return await apply_migrations(con, self.sql)
+            return await apply_migrations(con, self.sql, self.clock)
         finally:
             await con.close()
 
     # -- worker side -------------------------------------------------------------------
 
-    async def enqueue(self, jobs: Sequence[Job], *, connection: Any = None) -> list[str]:
-        if not jobs:
-            return []
+    def _wake_local(self) -> None:
+        """Nothing to do: every statement that makes a job claimable NOTIFYs its queue,
+        and this process's listener hears that too (only once it commits: a job
+        enqueued in a caller's transaction is not claimable before)."""
+
+    async def _insert(self, jobs: Sequence[Job], connection: Any) -> list[str]:
         # rows are inserted in this order: sorting by unique_key means two batches that
         # share keys wait on each other in one order, never in a cycle (deadlock)
         todo = sorted(jobs, key=lambda j: j.unique_key or "") if _any_keyed(jobs) else jobs
         if connection is not None:
             con = await raw_connection(connection)  # no retries: it is the caller's
+            await self._register_queues(jobs)
             try:
                 # a failed statement would abort the caller's transaction: no plain try
-                holders = await self._insert(con, todo, idempotent=True)
+                holders = await self._store_linked(con, todo, jobs, idempotent=True)
             except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError) as exc:
                 raise DriverError(
                     f"connection= reaches a database without the asynctasq schema "
@@ -200,12 +223,62 @@ class PostgresDriver(Driver):
             async def insert(con: Any) -> dict[str, str]:
                 nonlocal tries
                 tries += 1  # a retry may find the jobs its lost first try stored
-                return await self._insert(con, todo, idempotent=tries > 1)
+                return await self._store_linked(con, todo, jobs, idempotent=tries > 1)
 
             holders = await self._db.run(insert)
         return [holders.get(job.id, job.id) for job in jobs]
 
-    async def _insert(self, con: Any, jobs: Sequence[Job], *, idempotent: bool) -> dict[str, str]:
+    async def _store_linked(
+        self, con: Any, todo: Sequence[Job], jobs: Sequence[Job], *, idempotent: bool
+    ) -> dict[str, str]:
+        """``_store``, and the jobs with parents linked to them, in one transaction (a
+        savepoint inside the caller's: an unknown parent undoes the whole batch)."""
+        if not any(job.depends_on for job in jobs):
+            return await self._store(con, todo, idempotent=idempotent)
+        async with con.transaction():
+            holders = await self._store(con, todo, idempotent=idempotent)
+            stored = [job.id for job in jobs if job.id not in holders]
+            await run_async(link_jobs(jobs, stored, self.clock.time()), self._executor(con))
+        return holders
+
+    def _executor(self, con: Any) -> Any:
+        """Run a named statement on ``con`` (in its transaction); its rows."""
+        sql = self.sql
+        return lambda name, params: con.fetch(sql[name], *sql.positional(name, params))
+
+    async def _run_steps(self, steps: Steps) -> Any:
+        async def run(con: Any) -> Any:
+            async with con.transaction():
+                return await run_async(steps, self._executor(con))
+
+        return await self._db.run(run)
+
+    async def _fire(
+        self, schedule_id: str, expected: float, next_at: float, jobs: Sequence[Job]
+    ) -> bool:
+        await self._register_queues(jobs)
+        advance = self.sql["schedule_advance"]
+
+        async def fire(con: Any) -> bool:
+            async with con.transaction():
+                if rowcount(await con.execute(advance, schedule_id, expected, next_at)) != 1:
+                    return False
+                if jobs:
+                    await self._store(con, jobs, idempotent=True)
+                return True
+
+        return bool(await self._db.run(fire))
+
+    async def _register_queues(self, jobs: Sequence[Job]) -> None:
+        """Store new queue names on our own connection, committed at once, before a
+        transactional insert: a queue row the caller's transaction inserted would make
+        every other producer of that queue wait until the caller commits."""
+        new = sorted({job.queue for job in jobs} - self._known_queues)
+        if new:
+            await self._db.run(lambda con: con.execute(self.sql["register_queues"], new))
+            self._known_queues.update(new)
+
+    async def _store(self, con: Any, jobs: Sequence[Job], *, idempotent: bool) -> dict[str, str]:
         """Store ``jobs``; returns {job id: id of the unfinished job holding its
         unique_key} for the jobs that were not stored because of that key."""
         if not idempotent and not _any_keyed(jobs):
@@ -248,164 +321,112 @@ class PostgresDriver(Driver):
             )
             await con.fetchval(self.sql["announce"], sorted({j.queue for j in jobs}))
 
-    def _wake(self) -> None:
-        # replaced, not cleared: a waiter that took the old event never misses a wake-up
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
-
-    async def reserve(
-        self,
-        queues: Sequence[str],
-        *,
-        limit: int,
-        worker_id: str,
-        lease_seconds: float,
-        wait: float = 0.0,
+    async def _claim(
+        self, queues: list[str], limit: int, worker_id: str, now: float, lease_seconds: float
     ) -> list[Job]:
-        queues = list(dict.fromkeys(queues))
-        deadline = time.monotonic() + wait
+        rows = await self._db.fetch(
+            self.sql["claim"], queues, now, limit, worker_id, now + lease_seconds
+        )
+        self._vacuum.claimed(len(rows))
+        jobs = await self._sound(rows, worker_id)
+        jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
+        return jobs
+
+    async def prepare_wait(self, queues: Sequence[str], wait: float) -> None:
         if wait > 0 and self._listener is not None:
             await self._listener.subscribe(self.sql.channel(q) for q in queues)
-        while True:
-            wakeup = self._wakeup  # before the claim: a NOTIFY during it still counts
-            now = time.time()
-            rows = await self._db.fetch(
-                self.sql["claim"], queues, now, limit, worker_id, now + lease_seconds
-            )
-            remaining = deadline - time.monotonic()
-            if rows or remaining <= 0:
-                self._vacuum.claimed(len(rows))
-                jobs = [claimed_job(row) for row in rows]
-                jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
-                return jobs
-            listening = self._listener is not None and self._listener.healthy
-            pause = min(remaining, self.poll_interval if listening else _POLL_WITHOUT_LISTENER)
-            next_due = await self._db.fetchval(self.sql["next_due"], queues, time.time())
-            if next_due is not None:
-                pause = min(pause, max(next_due - time.time(), 0.0) + 0.001)
-            try:
-                await asyncio.wait_for(wakeup.wait(), pause)
-            except TimeoutError:
-                pass
 
-    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        if not outcomes:
-            return []
-        # a job reported twice in one batch: the first report counts, as in the reference
+    async def idle(self, queues: Sequence[str], armed: Any, remaining: float) -> None:
+        """Until NOTIFY, the next job is due, or the poll interval (shorter while the
+        LISTEN connection is down) passes."""
+        listening = self._listener is not None and self._listener.healthy
+        pause = min(remaining, self.poll_interval if listening else _POLL_WITHOUT_LISTENER)
+        next_due = await self.next_due(queues)
+        if next_due is not None:
+            pause = min(pause, max(next_due - self.clock.time(), 0.0) + 0.001)
+        await wait_for(armed, pause)
+
+    async def next_due(self, queues: Sequence[str]) -> float | None:
+        due = await self._db.fetchval(self.sql["next_due"], list(queues), self.clock.time())
+        return None if due is None else float(due)
+
+    async def _sound(self, rows: list[Any], worker_id: str) -> list[Job]:
+        """The claimed jobs whose records are sound; the others (see faults.py) are
+        dead-lettered with the reason, while this claim still holds them."""
+        jobs, damaged, reasons = [], [], []
+        for row in rows:
+            job = claimed_job(row)
+            reason = dead_letter_reason(job, claimed=True)
+            if reason is not None:
+                damaged.append(job.id)
+                reasons.append(reason)
+            else:
+                jobs.append(job)
+        if damaged:
+            try:
+                await self._db.execute(
+                    self.sql["dead_letter_claimed"], damaged, reasons, worker_id, self.clock.time()
+                )
+            except Exception as exc:  # the good jobs are claimed: hand them out anyway
+                log.warning(
+                    "cannot dead-letter %d damaged job(s) yet (%s: %s); they come back "
+                    "when their lease lapses",
+                    len(damaged),
+                    type(exc).__name__,
+                    exc,
+                )
+        return jobs
+
+    async def _settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        # one statement settles each job once: a job reported twice in one batch is
+        # settled by its first report, as in the reference
         firsts = list({o.job_id: i for i, o in reversed(list(enumerate(outcomes)))}.values())
-        batch = [outcomes[i] for i in sorted(firsts)]
-        args = settle_args(batch, self.keep_completed)
-        row = await self._db.fetchrow(self.sql["settle"], *args, time.time())
-        accepted = set(row["accepted"])
+        settled = await super()._settle([outcomes[i] for i in sorted(firsts)])
+        accepted = {outcomes[i].job_id for i, ok in zip(sorted(firsts), settled, strict=True) if ok}
         first = set(firsts)
         return [i in first and o.job_id in accepted for i, o in enumerate(outcomes)]
 
-    async def renew(
-        self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
-    ) -> list[str]:
-        if not job_ids:
-            return []
-        rows = await self._db.fetch(
-            self.sql["renew"], list(job_ids), worker_id, time.time() + lease_seconds
-        )
-        held = {row["id"] for row in rows}
-        return [job_id for job_id in dict.fromkeys(job_ids) if job_id in held]
+    async def _settle_batch(self, batch: Sequence[Outcome]) -> list[bool]:
+        """One statement: every outcome (one per job), or (on an error) none."""
+        args = settle_args(batch, self.keep_completed)
+        now = self.clock.time()
+        if not any(isinstance(o, Failed) for o in batch):  # completions release in-statement
+            row = await self._db.fetchrow(self.sql["settle"], *args, now)
+            accepted = set(row["accepted"])
+            return [o.job_id in accepted for o in batch]
 
-    async def recover_expired(self) -> int:
-        row = await self._db.fetchrow(self.sql["recover_expired"], time.time(), LEASE_EXPIRED_ERROR)
-        return int(row["moved"])
+        async def settle_and_cascade(con: Any) -> set[str]:
+            # a failed parent's dependants follow their policy in the same transaction
+            async with con.transaction():
+                row = await con.fetchrow(self.sql["settle"], *args, now)
+                done = set(row["accepted"])
+                failed = [(o.job_id, "failed") for o in batch if isinstance(o, Failed)]
+                ended = [pair for pair in failed if pair[0] in done]
+                await run_async(end_dependants(ended, now), self._executor(con))
+                return done
 
-    # -- operator side -----------------------------------------------------------------
+        accepted = await self._db.run(settle_and_cascade)
+        return [o.job_id in accepted for o in batch]
 
-    async def stats(self, queue: str) -> QueueStats:
-        rows = await self._db.fetch(self.sql["stats"], queue, time.time())
-        counts = dict.fromkeys(
-            ("depth", "processing", "scheduled", "completed", "failed", "cancelled"), 0
-        )
-        for row in rows:
-            state, n = row["state"], int(row["n"])
-            if state == "pending":
-                counts["scheduled" if row["future"] else "depth"] += n
-            elif (field := _STATS_FIELD.get(state)) is not None:
-                counts[field] += n
-        paused = await self._db.fetchval(self.sql["is_paused"], queue)
-        return QueueStats(queue=queue, paused=bool(paused), **counts)
+    async def _requeue_batch(self, ids: Sequence[str], now: float) -> list[str]:
+        rows = await self.statements.tuples("requeue_many", ids=list(ids), now=now)
+        return [row[0] for row in rows]
 
-    async def queues(self) -> list[str]:
-        return [row["name"] for row in await self._db.fetch(self.sql["queues"])]
+    async def _extend(self, ids: Sequence[str], worker_id: str, lease_until: float) -> set[str]:
+        rows = await self._db.fetch(self.sql["renew"], list(ids), worker_id, lease_until)
+        return {row["id"] for row in rows}
 
-    async def get(self, job_id: str) -> Job | None:
-        row = await self._db.fetchrow(self.sql["get"], job_id)
-        return None if row is None else job_from_row(row, time.time())
+    async def _recover(self, now: float) -> tuple[int, list[Any]]:
+        async def recover(con: Any) -> list[Any]:
+            async with con.transaction():  # the dead jobs' dependants in the same one
+                rows = await con.fetch(self.sql["recover_expired"], now, LEASE_EXPIRED_ERROR)
+                ended = [(row["id"], "failed") for row in rows if row["id"] is not None]
+                await run_async(end_dependants(ended, now), self._executor(con))
+                return list(rows)
 
-    async def list_jobs(
-        self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0
-    ) -> list[Job]:
-        now = time.time()
-        if state is None:
-            query, args = "list_all", [queue, limit, offset]
-        elif state in (JobState.PENDING, JobState.SCHEDULED):
-            query = "list_pending"
-            args = [queue, limit, offset, now, state is JobState.SCHEDULED]
-        else:
-            query = "list_finished" if state.finished else "list_state"
-            args = [queue, state.value, limit, offset]
-        rows = await self._db.fetch(self.sql[query], *args)
-        return [job_from_row(row, now) for row in rows]
-
-    async def cancel(self, job_id: str) -> bool:
-        return _rowcount(await self._db.execute(self.sql["cancel"], job_id, time.time())) == 1
-
-    async def requeue(self, job_id: str) -> bool:
-        try:
-            row = await self._db.fetchrow(self.sql["requeue"], job_id, time.time())
-        except asyncpg.UniqueViolationError:
-            return False  # another unfinished job took its unique_key meanwhile
-        return bool(row["moved"])
-
-    async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
-        if state is JobState.ACTIVE:
-            raise ValueError("active jobs cannot be purged: cancel or wait for them")
-        if state in (JobState.PENDING, JobState.SCHEDULED):
-            future = state is JobState.SCHEDULED
-            status = await self._db.execute(
-                self.sql["purge_pending"], queue, older_than, time.time(), future
-            )
-        else:
-            status = await self._db.execute(
-                self.sql["purge_finished"], queue, state.value, older_than
-            )
-        return _rowcount(status)
-
-    async def pause(self, queue: str) -> None:
-        await self._db.fetchval(self.sql["set_paused"], queue, True)
-
-    async def resume(self, queue: str) -> None:
-        await self._db.fetchval(self.sql["set_paused"], queue, False)
-
-    async def set_progress(self, job_id: str, worker_id: str, progress: float) -> bool:
-        status = await self._db.execute(self.sql["set_progress"], job_id, worker_id, progress)
-        return _rowcount(status) == 1
-
-    # -- worker registry ---------------------------------------------------------------
-
-    async def heartbeat(self, info: WorkerInfo, ttl: float) -> None:
-        now = time.time()
-        record = json.dumps(dataclasses.asdict(dataclasses.replace(info, last_seen=now)))
-        await self._db.execute(self.sql["heartbeat"], info.worker_id, record, now + ttl, now)
-
-    async def remove_worker(self, worker_id: str) -> None:
-        await self._db.execute(self.sql["remove_worker"], worker_id)
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        rows = await self._db.fetch(self.sql["live_workers"], time.time())
-        return [_worker_info(json.loads(row["info"])) for row in rows]
+        rows = await self._db.run(recover)
+        return int(rows[0]["requeued"]), [row for row in rows if row["id"] is not None]
 
 
 def _any_keyed(jobs: Sequence[Job]) -> bool:
     return any(job.unique_key for job in jobs)
-
-
-def _worker_info(data: dict[str, Any]) -> WorkerInfo:
-    data["queues"] = tuple(data["queues"])
-    return WorkerInfo(**data)

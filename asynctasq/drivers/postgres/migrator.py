@@ -9,11 +9,11 @@ migration only ever adds: none drops a table, a column or a row.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import asyncpg
 
+from asynctasq.clock import Clock
 from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.postgres.sql import SchemaSQL
 
@@ -29,7 +29,7 @@ async def schema_version(con: Any, sql: SchemaSQL) -> int:
     return int(version or 0)
 
 
-async def apply_migrations(con: Any, sql: SchemaSQL) -> list[str]:
+async def apply_migrations(con: Any, sql: SchemaSQL, clock: Clock) -> list[str]:
     """Apply what is missing; returns the migrations applied (``NNNN_name``)."""
     applied: list[str] = []
     try:
@@ -40,11 +40,11 @@ async def apply_migrations(con: Any, sql: SchemaSQL) -> list[str]:
             for migration in sql.migrations:
                 if migration.version in done:
                     continue
-                await con.execute(migration.sql)
+                await con.execute(migration.script(clock.time()))
                 await con.execute(
-                    sql["record_migration"], migration.version, migration.name, time.time()
+                    sql["record_migration"], migration.version, migration.name, clock.time()
                 )
-                applied.append(f"{migration.version:04d}_{migration.name}")
+                applied.append(migration.label)
     except asyncpg.InsufficientPrivilegeError as exc:
         raise DriverError(
             f"cannot create or upgrade the asynctasq schema {sql.schema!r} ({exc}): run "

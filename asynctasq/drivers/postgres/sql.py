@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Mapping
 from importlib import resources
+from typing import Any
 
 from asynctasq.drivers.postgres.batches import CLAIMED_COLUMNS
-from asynctasq.drivers.sql.loader import load_migrations, load_queries
+from asynctasq.drivers.sql.loader import load_migrations, load_queries, load_signatures
 from asynctasq.drivers.sql.rows import JOB_COLUMNS
 
 __all__ = ["SchemaSQL", "channel_name", "validate_schema"]
@@ -68,6 +70,7 @@ class SchemaSQL:
         self.queries = {name: self._bind(text) for name, text in load_queries("postgres").items()}
         for name, (base, placeholder, value) in _VARIANTS.items():
             self.queries[name] = self.queries[base].replace(placeholder, value)
+        self.signatures = load_signatures("postgres")
         self.migrations = [
             dataclasses.replace(m, sql=self._bind(m.sql)) for m in load_migrations("postgres")
         ]
@@ -82,6 +85,14 @@ class SchemaSQL:
 
     def __getitem__(self, name: str) -> str:
         return self.queries[name]
+
+    def positional(self, name: str, params: Mapping[str, Any]) -> list[Any]:
+        """Named parameters in the order the query declares them (``$1``, ``$2``...)."""
+        try:
+            order = self.signatures[name]
+        except KeyError:
+            raise KeyError(f"postgres query {name!r} declares no parameter names") from None
+        return [params[param] for param in order]
 
     def schema_sql(self) -> str:
         """The whole schema in one script (what applying every migration gives)."""

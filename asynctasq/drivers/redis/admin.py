@@ -1,15 +1,16 @@
-"""The Redis driver's operator side: stats, listing, cancel, requeue, purge, pause,
-progress, and the worker registry. Every change is one script (lua/)."""
+"""The Redis driver's operator side (capabilities Inspection, Management, Removal,
+Pausing, ProgressStore): stats, listing, cancel, requeue, remove, purge, pause,
+progress. Every change is one script (lua/)."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Sequence
 from typing import Any
 
-from asynctasq.drivers.redis.codec import decode_job, decode_worker, encode_worker
-from asynctasq.drivers.redis.core import CHUNK, RedisBase
+from asynctasq.drivers.redis.base import CHUNK, RedisBase
+from asynctasq.drivers.redis.records import read_job
 from asynctasq.drivers.redis.scripts import Arg, Call
-from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo, validate_name
+from asynctasq.jobs import Job, JobState, QueueStats, validate_name
 
 __all__ = ["RedisAdmin"]
 
@@ -22,7 +23,7 @@ _PURGEABLE = ("pending", "scheduled", "completed", "failed", "cancelled")
 class RedisAdmin(RedisBase):
     async def stats(self, queue: str) -> QueueStats:
         depth, processing, scheduled, completed, failed, cancelled, paused = await self._run(
-            "stats", queue, repr(time.time())
+            "stats", queue, repr(self.clock.time())
         )
         return QueueStats(
             queue=queue,
@@ -45,15 +46,16 @@ class RedisAdmin(RedisBase):
         if queue is None:
             return None
         self._locator.remember(job_id, queue)  # a job read once is often read again (polls)
-        jobs = _decode_rows(queue, await self._run("get", queue, job_id), time.time())
+        now = self.clock.time()
+        jobs = _decode_rows(queue, await self._run("get", queue, repr(now), job_id), now)
         return jobs[0] if jobs else None
 
     async def list_jobs(
         self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0
     ) -> list[Job]:
-        if state in (JobState.WAITING, JobState.EXPIRED) or limit <= 0:
+        if state is JobState.EXPIRED or limit <= 0:
             return []  # nothing is stored in these states (yet)
-        now = time.time()
+        now = self.clock.time()
         name = "" if state is None else state.value
         jobs: list[Job] = []
         offset = max(offset, 0)
@@ -68,13 +70,40 @@ class RedisAdmin(RedisBase):
         return jobs
 
     async def cancel(self, job_id: str) -> bool:
-        return await self._by_id("cancel", job_id, repr(time.time()), job_id, *self._bounds()[1:])
+        now = repr(self.clock.time())
+        return await self._by_id("cancel", job_id, now, job_id, *self._bounds()[1:])
+
+    async def cancel_running(self, job_id: str) -> bool:
+        """An active job (capability RunningCancellation): cancel_running.lua."""
+        now = repr(self.clock.time())
+        return await self._by_id("cancel_running", job_id, now, job_id, *self._bounds()[1:])
 
     async def requeue(self, job_id: str) -> bool:
-        return await self._by_id("requeue", job_id, repr(time.time()), job_id)
+        return await self._by_id("requeue", job_id, repr(self.clock.time()), job_id)
+
+    async def requeue_many(self, job_ids: Sequence[str]) -> list[bool]:
+        """The requeue script of every id in one pipelined round trip (after one to
+        find their queues)."""
+        self.client  # noqa: B018
+        where = await self._locator.find(job_ids)
+        now = repr(self.clock.time())
+        # an id named twice is requeued (and answered True) once: the first time
+        known = [job_id for job_id in dict.fromkeys(job_ids) if job_id in where]
+        calls = [Call("requeue", self.keys.queue(where[i]), [now, i]) for i in known]
+        done = dict(zip(known, await self._run_many(calls), strict=True))
+        answers = []
+        for job_id in job_ids:
+            answers.append(bool(done.pop(job_id, False)))
+        return answers
+
+    async def remove(self, job_id: str) -> bool:
+        removed = await self._by_id("remove", job_id, repr(self.clock.time()), job_id)
+        self._locator.forget([job_id])
+        return removed
 
     async def set_progress(self, job_id: str, worker_id: str, progress: float) -> bool:
-        return await self._by_id("progress", job_id, job_id, worker_id, repr(float(progress)))
+        now = repr(self.clock.time())
+        return await self._by_id("progress", job_id, job_id, worker_id, repr(float(progress)), now)
 
     async def _by_id(self, script: str, job_id: str, *args: Arg) -> bool:
         self.client  # noqa: B018
@@ -90,14 +119,14 @@ class RedisAdmin(RedisBase):
         bound = "" if older_than is None else repr(float(older_than))
         deleted, offset = 0, 0
         while True:
-            gone, scanned = await self._run(
-                "purge", queue, state.value, repr(time.time()), bound, PURGE_WINDOW, offset
+            gone, scanned, buried = await self._run(
+                "purge", queue, state.value, repr(self.clock.time()), bound, PURGE_WINDOW, offset
             )
             deleted += int(gone)
             if scanned < PURGE_WINDOW:
                 return deleted
             if state in (JobState.PENDING, JobState.SCHEDULED):
-                offset += scanned - gone  # jobs kept by older_than stay in the window
+                offset += scanned - gone - buried  # jobs kept by older_than stay in the window
 
     async def pause(self, queue: str) -> None:
         await self._set_paused(queue, True)
@@ -109,29 +138,11 @@ class RedisAdmin(RedisBase):
         call = Call("pause", self.keys.queue(queue), ["1" if paused else "0"])
         await self._run_many([call], register=[queue])
 
-    # -- worker registry ---------------------------------------------------------------
-
-    def _registry_call(self, *args: Arg) -> Call:
-        return Call("workers", [self.keys.workers, self.keys.worker_info], args)
-
-    async def heartbeat(self, info: WorkerInfo, ttl: float) -> None:
-        now = time.time()
-        call = self._registry_call(
-            "beat", info.worker_id, encode_worker(info, now), repr(now + ttl), repr(now)
-        )
-        await self._run_many([call])
-
-    async def remove_worker(self, worker_id: str) -> None:
-        await self._run_many([self._registry_call("remove", worker_id)])
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        (infos,) = await self._run_many([self._registry_call("list", repr(time.time()))])
-        return [decode_worker(raw) for raw in infos if raw is not None]
-
 
 def _decode_rows(queue: str, rows: list[Any], now: float) -> list[Job]:
-    """Jobs from fetch() in lua/_prelude.lua: [id, record, error, result, lease] each."""
+    """Jobs from fetch() in lua/_prelude.lua: [id, record, error, result, lease] each;
+    a record Python cannot read gives a stand-in job whose error names the fault."""
     return [
-        decode_job(queue, *rows[i : i + 5], now=now)  # type: ignore[misc]
+        read_job(queue, *rows[i : i + 5], now=now).job  # type: ignore[misc]
         for i in range(0, len(rows), 5)
     ]

@@ -10,6 +10,12 @@ gives up is kept, and the next reserve() with the same queues, worker and lease
 picks it up. Jobs an operation claims while nobody waits for it are released at
 once (back to pending, the attempt not counted), so they are never stranded; a
 wake-up it takes then is pushed back, so it still reaches a waiting worker.
+
+The claim is packed before the BLPOP blocks, so it carries the client's time of
+sending (scripts only ever use the client's clock). The leases it grants are short
+by the time the BLPOP blocked: a BLPOP blocks at most a quarter of the lease (and
+at most ``BLOCK_SECONDS``), so a lease is never short by more than that, well
+before the worker's first renewal (a third of the lease) matters.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from asynctasq.clock import Clock
 from asynctasq.drivers.base import DriverNotConnected
-from asynctasq.drivers.redis.claim import Claimer, decode_claim
+from asynctasq.drivers.redis.claim import Claim, Claimer, decode_claim
 from asynctasq.drivers.redis.scripts import SCRIPTS, reply_or_error
-from asynctasq.jobs import Job
+from asynctasq.jobs import Job, Outcome, Released
 
 __all__ = ["BlockingClaim"]
 
@@ -35,8 +42,11 @@ log = logging.getLogger("asynctasq.redis")
 
 #: server-side timeout of one BLPOP, seconds (connection.SOCKET_TIMEOUT is above it)
 BLOCK_SECONDS = 1.0
+#: the part of a lease a BLPOP may block for (the claim behind it dates the lease
+#: from when it was sent)
+BLOCK_LEASE_SHARE = 0.25
 
-Release = Callable[[list[Job]], Awaitable[object]]
+Settle = Callable[[list[Outcome]], Awaitable[object]]
 
 
 def _key(queues: Sequence[str], worker_id: str, lease_seconds: float) -> tuple[Any, ...]:
@@ -52,16 +62,17 @@ class _Operation:
     waiters: int = 0
     taken: bool = False  # its outcome went to one caller, or was released
     token: tuple[bytes, bytes] | None = None  # what BLPOP returned: (list, token)
-    outcome: asyncio.Future[tuple[list[Job], float | None] | None] = field(
+    outcome: asyncio.Future[Claim | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
 class BlockingClaim:
-    def __init__(self, client: Redis, claimer: Claimer, release: Release) -> None:
+    def __init__(self, client: Redis, claimer: Claimer, settle: Settle, clock: Clock) -> None:
         self.client = client
         self.claimer = claimer
-        self.release = release
+        self.settle = settle
+        self.clock = clock
         self._op: _Operation | None = None
         self._background: set[asyncio.Task[object]] = set()
 
@@ -77,11 +88,15 @@ class BlockingClaim:
         worker_id: str,
         lease_seconds: float,
         timeout: float,
-    ) -> tuple[list[Job], float | None] | None:
-        """Claimed jobs (at most ``limit``) and the next due time, once a wake-up
-        arrives or the BLPOP times out; None after ``timeout`` with nothing yet (the
-        caller claims itself), or when another caller's operation holds the way
-        (check usable() first)."""
+        armed: asyncio.Event,
+    ) -> Claim | None:
+        """The claim (at most ``limit`` jobs), once a wake-up arrives or the BLPOP
+        times out; None after ``timeout`` or once ``armed`` is set, with nothing yet
+        (the caller claims itself), or when another caller's operation holds the
+        way (check usable() first). The caller settles the claim's ``corrupt``
+        outcomes."""
+        if armed.is_set():
+            return None
         key = _key(queues, worker_id, lease_seconds)
         op = self._op
         if op is None:
@@ -90,26 +105,28 @@ class BlockingClaim:
         elif op.key != key:
             return None
         op.waiters += 1
+        notified: asyncio.Future[object] = asyncio.ensure_future(armed.wait())
+        waits: list[asyncio.Future[Any]] = [op.outcome, notified]
         try:
             # (asyncio.wait neither cancels the outcome on timeout nor wraps it)
-            await asyncio.wait([op.outcome], timeout=timeout)
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if not op.outcome.done():
                 return None
             if op.taken:  # another caller got it (or it was released)
-                return [], None
+                return Claim()
             op.taken = True
             got = op.outcome.result()
         finally:
+            notified.cancel()
             op.waiters -= 1
             if not op.waiters and op.outcome.done() and not op.taken:
                 self._orphaned(op)  # its last caller left (cancelled)
         if got is None:
             return None  # woken, but the script was not cached: the caller's claim loads it
-        jobs, due = got
-        if len(jobs) > limit:  # claimed for a larger caller: hand the rest back
-            self._spawn(self._release(jobs[limit:]))
-            jobs = jobs[:limit]
-        return jobs, due
+        if len(got.jobs) > limit:  # claimed for a larger caller: hand the rest back
+            self._spawn(self._release(got.jobs[limit:]))
+            got.jobs = got.jobs[:limit]
+        return got
 
     async def _run(self, op: _Operation) -> None:
         try:
@@ -137,8 +154,10 @@ class BlockingClaim:
         if op.outcome.exception() is not None:
             return  # (marked retrieved) the next caller meets the error itself
         got = op.outcome.result()
-        if got is not None and got[0]:
-            self._spawn(self._release(got[0]))  # released jobs wake workers themselves
+        if got is not None and got.corrupt:
+            self._spawn(self._release([], got.corrupt))
+        if got is not None and got.jobs:
+            self._spawn(self._release(got.jobs))  # released jobs wake workers themselves
         elif op.token is not None:
             self._spawn(self._give_back(op.token))
 
@@ -146,13 +165,14 @@ class BlockingClaim:
         if self._op is op:
             self._op = None
 
-    async def _blpop_then_claim(self, op: _Operation) -> tuple[list[Job], float | None] | None:
+    async def _blpop_then_claim(self, op: _Operation) -> Claim | None:
         queues, worker_id, lease_seconds = op.key
         (group,) = self.claimer.groups(queues)
         wake_keys = [self.claimer.keys.wake(q) for q in group]
-        call = self.claimer.reserve_call(
-            group, dict.fromkeys(group, op.limit), op.limit, worker_id, lease_seconds, ""
-        )
+        now = repr(self.clock.time())
+        caps = dict.fromkeys(group, op.limit)
+        call = self.claimer.reserve_call(group, caps, op.limit, worker_id, lease_seconds, now)
+        block = max(min(BLOCK_SECONDS, lease_seconds * BLOCK_LEASE_SHARE), 0.01)
         script = SCRIPTS[call.script]
         pool = self.client.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
@@ -161,7 +181,7 @@ class BlockingClaim:
                 conn.pack_commands(
                     [
                         ("CLIENT", "ID"),
-                        ("BLPOP", *wake_keys, BLOCK_SECONDS),
+                        ("BLPOP", *wake_keys, block),
                         ("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args),
                     ]
                 )
@@ -178,7 +198,7 @@ class BlockingClaim:
             return None  # woken; the caller's own claim loads the script
         if isinstance(reply, Exception):
             raise reply
-        return decode_claim(group, reply)
+        return decode_claim(group, reply, worker_id)
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         task: asyncio.Task[object] = asyncio.create_task(work)
@@ -190,14 +210,16 @@ class BlockingClaim:
             await self.client.lpush(token[0], token[1])
         return None
 
-    async def _release(self, jobs: list[Job]) -> object:
+    async def _release(self, jobs: list[Job], outcomes: Sequence[Outcome] = ()) -> object:
+        """Back to pending (``outcomes``, such as a corrupt job's, settled too)."""
+        released = [Released(j.id, j.worker_id or "", j.attempts, queue=j.queue) for j in jobs]
         try:
-            return await self.release(jobs)
+            return await self.settle([*released, *outcomes])
         except Exception as exc:
             log.warning(
-                "could not release %d job(s) claimed after their caller left (%s); "
+                "could not settle %d job(s) claimed after their caller left (%s); "
                 "they return when their lease expires",
-                len(jobs),
+                len(released) + len(outcomes),
                 exc,
             )
             return None

@@ -17,20 +17,41 @@ group):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.crc import key_slot
 
 from asynctasq.drivers.keys import RedisKeys
-from asynctasq.drivers.redis.codec import decode_job
+from asynctasq.drivers.redis.records import CORRUPT, read_job
 from asynctasq.drivers.redis.scripts import Arg, Call, ScriptRunner
-from asynctasq.jobs import Job
+from asynctasq.jobs import Failed, Job
 
-__all__ = ["Claimer", "decode_claim"]
+__all__ = ["Claim", "Claimer", "decode_claim"]
+
+log = logging.getLogger("asynctasq.redis")
 
 #: most due scheduled jobs one call moves to ready, per queue
 PROMOTE_MAX = 1000
+
+
+@dataclass(slots=True)
+class Claim:
+    """What one claim got: the jobs, (when none) the earliest run_at of a scheduled
+    job, and outcomes that dead-letter the claimed jobs whose record only Python
+    could tell was corrupt (its data part); the caller settles those."""
+
+    jobs: list[Job] = field(default_factory=list)
+    due: float | None = None
+    corrupt: list[Failed] = field(default_factory=list)
+
+    def merge(self, other: Claim) -> None:
+        self.jobs += other.jobs
+        self.corrupt += other.corrupt
+        if other.due is not None:
+            self.due = _earliest(self.due, other.due)
 
 
 class Claimer:
@@ -70,31 +91,28 @@ class Claimer:
         worker_id: str,
         lease_seconds: float,
         now: float,
-    ) -> tuple[list[Job], float | None]:
-        """Claimed jobs, and (when none) the earliest run_at of a scheduled job."""
+    ) -> Claim:
         groups = self.groups(queues)
         if len(groups) == 1:
             caps = [dict.fromkeys(groups[0], limit)]
         else:
             caps, next_due = await self._plan(groups, limit, now)
             if not any(any(c.values()) for c in caps):
-                return [], next_due
+                return Claim(due=next_due)
         calls = [
             (group, self.reserve_call(group, cap, limit, worker_id, lease_seconds, repr(now)))
             for group, cap in zip(groups, caps, strict=True)
             if any(cap.values())
         ]
         replies = await self.scripts.run_many([call for _, call in calls])
-        jobs: list[Job] = []
-        due: float | None = None
+        claim = Claim()
         for (group, _), reply in zip(calls, replies, strict=True):
-            found, group_due = decode_claim(group, reply)
-            jobs.extend(found)
-            if group_due is not None:
-                due = _earliest(due, group_due)
+            claim.merge(decode_claim(group, reply, worker_id))
         if len(calls) > 1:
-            jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
-        return jobs, (None if jobs else due)
+            claim.jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
+        if claim.jobs or claim.corrupt:
+            claim.due = None
+        return claim
 
     def reserve_call(
         self,
@@ -105,7 +123,7 @@ class Claimer:
         lease_seconds: float,
         now: str,
     ) -> Call:
-        """A reserve.lua call on one slot's queues; ``now`` "" uses the server's clock."""
+        """A reserve.lua call on one slot's queues (``now``: the client's epoch time)."""
         keys = [k for q in group for k in self.keys.queue(q)]
         args: list[Arg] = [now, limit, worker_id, repr(float(lease_seconds)), PROMOTE_MAX]
         return Call("reserve", keys, [*args, *(caps[q] for q in group)])
@@ -136,16 +154,29 @@ class Claimer:
         return caps, next_due
 
 
-def decode_claim(group: Sequence[str], reply: list[Any]) -> tuple[list[Job], float | None]:
-    """reserve.lua's reply: the claimed jobs (in claim order) and the next due time."""
+def decode_claim(group: Sequence[str], reply: list[Any], worker_id: str) -> Claim:
+    """reserve.lua's reply: the claimed jobs (in claim order) and the next due time.
+
+    reserve.lua dead-letters records whose meta is corrupt; a record whose data
+    part is corrupt is claimed all the same (only Python reads it), and comes back
+    here as a Failed outcome naming the fault, fenced like any other."""
     lease_until = float(reply[1])
-    jobs = []
+    claim = Claim(due=float(reply[0]) if reply[0] else None)
     for i in range(2, len(reply), 4):
         queue_index, job_id, record, error = reply[i : i + 4]
-        job = decode_job(group[queue_index - 1], job_id, record, error)
-        job.lease_until = lease_until
-        jobs.append(job)
-    return jobs, (float(reply[0]) if reply[0] else None)
+        read = read_job(group[queue_index - 1], job_id, record, error)
+        job = read.job
+        if read.fault is None:
+            job.lease_until = lease_until
+            claim.jobs.append(job)
+        elif read.fenced and job.worker_id == worker_id:
+            log.error("job %s has a corrupt record (%s): dead-lettered", job.id, read.fault)
+            claim.corrupt.append(
+                Failed(job.id, worker_id, job.attempts, queue=job.queue, error=CORRUPT + read.fault)
+            )
+        else:  # (reserve.lua checked the meta: never seen) its lease lapses, then recover
+            log.error("job %s has a corrupt record (%s): left to its lease", job.id, read.fault)
+    return claim
 
 
 def _heads(group: list[str], reply: list[Any]) -> list[tuple[float, bytes, str]]:

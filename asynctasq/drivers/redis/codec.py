@@ -16,31 +16,21 @@ from typing import Any
 
 import msgpack
 
-from asynctasq.jobs import (
-    Completed,
-    Failed,
-    Job,
-    JobState,
-    Outcome,
-    Released,
-    Retried,
-    WorkerInfo,
-    visible_state,
-)
+from asynctasq.drivers.sanitize import MAX_ERROR_CHARS, sanitize_text
+from asynctasq.jobs import Completed, Failed, Job, Outcome, Released, Retried, WorkerInfo
 
 __all__ = [
-    "decode_job",
     "decode_worker",
     "encode_outcomes",
     "encode_worker",
     "enqueue_args",
+    "enqueue_dag_args",
     "pack_for_lua",
     "run_key",
+    "storable_error",
 ]
 
-_STATES = {state.value: state for state in JobState}
 _MAX_RUN_US = 2**53 - 1
-_PAIR = b"\x92"  # a MessagePack array of two: turns a record into one value
 
 
 class _Packers(threading.local):
@@ -73,29 +63,11 @@ def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
     waiting: list[Any] = []
     routes: list[str] = []
     simple = True
-    lua, python = _packers.lua, _packers.python
     for job in jobs:
         run_at = float(job.run_at)
-        meta = lua.pack(
-            [
-                "pending",
-                job.attempts,
-                job.max_attempts,
-                job.priority,
-                run_at,
-                False,
-                False,
-                job.unique_key or False,
-                float(job.created_at),
-                False if job.progress is None else float(job.progress),
-            ]
-        )
-        data = python.pack(
-            [job.task, job.payload, job.timeout, list(job.depends_on), job.expires_at]
-        )
         due = run_at <= now
         ids.append(job.id)
-        records += (job.id, meta + data)
+        records += (job.id, _record(job))
         waiting += (job.priority if due else run_at, run_key(run_at) + job.id)
         routes.append(("r" if due else "s") + (job.unique_key or ""))
         simple = simple and due and not job.unique_key
@@ -109,54 +81,52 @@ def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
     ]
 
 
-def decode_job(
-    queue: str,
-    job_id: bytes,
-    record: bytes,
-    error: bytes | None,
-    result: bytes | None = None,
-    lease_until: bytes | float | None = None,
-    now: float | None = None,
-) -> Job:
-    meta, data = msgpack.unpackb(_PAIR + record, raw=False)
-    (
-        state,
-        attempts,
-        max_attempts,
-        priority,
-        run_at,
-        worker,
-        finished,
-        unique,
-        created,
-        progress,
-    ) = meta
-    task, payload, timeout, depends_on, expires_at = data
-    job_state = _STATES[state]
-    if now is not None:
-        job_state = visible_state(job_state, run_at, now)
-    return Job(
-        task=task,
-        payload=payload,
-        queue=queue,
-        id=job_id.decode(),
-        priority=priority,
-        attempts=attempts,
-        max_attempts=max_attempts,
-        run_at=float(run_at),
-        created_at=float(created),
-        timeout=timeout,
-        lease_until=None if lease_until is None else float(lease_until),
-        worker_id=worker or None,
-        state=job_state,
-        error=None if error is None else error.decode("utf-8", "replace"),
-        result=result,
-        unique_key=unique or None,
-        depends_on=tuple(depends_on),
-        expires_at=expires_at,
-        progress=None if progress is False else float(progress),
-        finished_at=None if finished is False else float(finished),
+def _record(job: Job) -> bytes:
+    """A new job's record: meta (pending) then data (keys.py)."""
+    meta = _packers.lua.pack(
+        [
+            "pending",
+            job.attempts,
+            job.max_attempts,
+            job.priority,
+            float(job.run_at),
+            False,
+            False,
+            job.unique_key or False,
+            float(job.created_at),
+            False if job.progress is None else float(job.progress),
+            # only a job with a ttl carries it: the claim reads it (reserve.lua)
+            *(() if job.expires_at is None else (float(job.expires_at),)),
+        ]
     )
+    data = _packers.python.pack(
+        [job.task, job.payload, job.timeout, list(job.depends_on), job.expires_at]
+    )
+    return meta + data  # type: ignore[no-any-return]
+
+
+def enqueue_dag_args(jobs: Sequence[Job], now: float) -> list[Any]:
+    """enqueue_dag.lua's ARGV (its header documents the layout)."""
+    args: list[Any] = [now, len(jobs)]
+    for job in jobs:
+        run_at = float(job.run_at)
+        due = run_at <= now
+        args += (
+            job.id,
+            _record(job),
+            job.priority if due else run_at,
+            run_key(run_at) + job.id,
+            "r" if due else "s",
+            pack_for_lua(list(job.depends_on)),
+            job.on_parent_failure,
+        )
+    return args
+
+
+def storable_error(error: str) -> str:
+    """Error text as Redis keeps it: any bytes fit, but it must encode (no lone
+    surrogates) and stay bounded (MAX_ERROR_CHARS, head and tail kept)."""
+    return sanitize_text(error, max_chars=MAX_ERROR_CHARS, allow_nul=True)
 
 
 def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:
@@ -167,11 +137,13 @@ def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:
             case Completed(result=result):
                 items.append(["C", o.job_id, o.worker_id, o.attempt, result, None])
             case Retried(run_at=run_at, error=error):
+                error = storable_error(error)
                 items.append(["R", o.job_id, o.worker_id, o.attempt, float(run_at), error])
             case Failed(error=error):
-                items.append(["F", o.job_id, o.worker_id, o.attempt, None, error])
-            case Released():
-                items.append(["L", o.job_id, o.worker_id, o.attempt, None, None])
+                items.append(["F", o.job_id, o.worker_id, o.attempt, None, storable_error(error)])
+            case Released(run_at=run_at):
+                at = None if run_at is None else float(run_at)
+                items.append(["L", o.job_id, o.worker_id, o.attempt, at, None])
             case _:
                 raise TypeError(f"unknown outcome {o!r}")
     return pack_for_lua(items)
@@ -188,14 +160,28 @@ def encode_worker(info: WorkerInfo, now: float) -> bytes:
             info.active,
             info.started_at,
             now,
+            info.supervisor,
         ]
     )
 
 
-def decode_worker(raw: bytes) -> WorkerInfo:
-    worker_id, host, pid, queues, concurrency, active, started_at, last_seen = msgpack.unpackb(
-        raw, raw=False
-    )
-    return WorkerInfo(
-        worker_id, host, pid, tuple(queues), concurrency, active, started_at, last_seen
-    )
+def decode_worker(raw: bytes) -> WorkerInfo | None:
+    """A worker's heartbeat record; None when it is damaged (the listing goes on)."""
+    try:
+        fields = msgpack.unpackb(raw, raw=False)
+        # records written before the supervisor field have eight fields
+        worker_id, host, pid, queues, concurrency, active, started_at, last_seen = fields[:8]
+        supervisor = fields[8] if len(fields) > 8 else None
+        return WorkerInfo(
+            worker_id,
+            host,
+            pid,
+            tuple(queues),
+            concurrency,
+            active,
+            started_at,
+            last_seen,
+            supervisor,
+        )
+    except Exception:
+        return None

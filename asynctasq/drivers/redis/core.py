@@ -1,158 +1,262 @@
-"""The Redis driver's plumbing: settings, the connection, and running scripts.
-
-RedisDriver (driver.py: the worker side) builds on RedisAdmin (admin.py: the
-operator side), which builds on this. The keyspace is documented in
-``asynctasq/drivers/keys.py``, each script's KEYS and ARGV in the header of its
-file in ``asynctasq/drivers/lua/``, and the operating guide in
-``docs/drivers/redis.md``.
-"""
+"""The Redis driver's core: enqueue, claim, settle, renew and recover, each state
+change one Lua script (``asynctasq/drivers/lua/``). Waiting for work is waiting.py;
+the plumbing (connection, running scripts) is base.py."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.utils import HIREDIS_AVAILABLE
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from asynctasq.config import redact_url
-from asynctasq.drivers.base import Driver, DriverError, DriverNotConnected
-from asynctasq.drivers.keys import RedisKeys
-from asynctasq.drivers.redis.blocking import BlockingClaim
-from asynctasq.drivers.redis.claim import Claimer
-from asynctasq.drivers.redis.connection import Client, build_client, check_url
-from asynctasq.drivers.redis.locate import Locator
-from asynctasq.drivers.redis.scripts import Arg, Call, ScriptRunner
-from asynctasq.drivers.redis.wake import Waker
-from asynctasq.jobs import Job, Released
+from asynctasq.drivers.base import (
+    LEASE_EXPIRED_ERROR,
+    DriverNotConnected,
+    TransactionalEnqueueUnsupported,
+    dead_jobs,
+)
+from asynctasq.drivers.dependencies import UnknownParent, check_batch
+from asynctasq.drivers.redis.base import CHUNK, RedisBase
+from asynctasq.drivers.redis.claim import Claim
+from asynctasq.drivers.redis.codec import encode_outcomes, enqueue_args, enqueue_dag_args
+from asynctasq.drivers.redis.outcomes import settle_isolated, unencodable
+from asynctasq.drivers.redis.records import read_job
+from asynctasq.drivers.redis.scripts import Arg, Call
+from asynctasq.jobs import Failed, Job, Outcome, Recovery
 
-__all__ = ["CHUNK", "RedisBase"]
+__all__ = ["MAX_CLAIM", "RedisCore"]
 
 log = logging.getLogger("asynctasq.redis")
 
-#: jobs (outcomes, ids) per script call: bounds how long one call holds Redis, and
-#: stays under Lua's limit on unpack() (about 8,000 values)
-CHUNK = 1000
+#: most jobs one claim takes (its limit is "up to")
+MAX_CLAIM = 3000
+
+#: expired leases one recover call returns per queue
+RECOVER_MAX = 1000
+
+_CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-class RedisBase(Driver):
-    name = "redis"
-
-    def __init__(
-        self,
-        url: str = "redis://localhost:6379/0",
-        *,
-        password: str | None = None,
-        prefix: str = "asynctasq",
-        max_connections: int = 50,
-        cluster: bool = False,
-        keep_completed: bool = False,
-        completed_ttl: float = 86400.0,
-        dead_letter_ttl: float = 30 * 86400.0,
-        dead_letter_max: int = 100_000,
-    ) -> None:
-        check_url(url, cluster=cluster)
-        self.url = url
-        self.password = password
-        self.keys = RedisKeys(prefix)
-        self.max_connections = max_connections
-        self.cluster = cluster
-        self.keep_completed = keep_completed
-        self.completed_ttl = completed_ttl
-        self.dead_letter_ttl = dead_letter_ttl
-        self.dead_letter_max = dead_letter_max
-        self._client: Client | None = None
-        self._closing = False
-        self._blocking: BlockingClaim | None = None
-        self._registered: set[str] = set()
-
-    def __repr__(self) -> str:
-        mode = " cluster" if self.cluster else ""
-        return f"<RedisDriver{mode} {redact_url(self.url)} prefix={self.keys.prefix!r}>"
-
-    @property
-    def client(self) -> Client:
-        if self._client is None:
-            raise DriverNotConnected(self.name)
-        return self._client
-
-    async def connect(self) -> None:
-        if self._client is not None:
-            return
-        client = build_client(
-            self.url,
-            password=self.password,
-            max_connections=self.max_connections,
-            cluster=self.cluster,
-        )
-        try:
-            await client.ping()
-        except Exception as exc:
-            await client.aclose()
-            raise DriverError(
-                f"cannot reach Redis at {redact_url(self.url)} ({type(exc).__name__}: {exc}); "
-                "check ASYNCTASQ_REDIS_URL and that the server is running"
-            ) from exc
-        if not HIREDIS_AVAILABLE:
-            log.warning(
-                "hiredis is not installed: Redis replies are parsed in pure Python, several "
-                'times slower; pip install "asynctasq[redis]" brings it'
-            )
-        self._client, self._closing = client, False
-        self._scripts = ScriptRunner(client)
-        self._claimer = Claimer(self._scripts, self.keys, cluster=self.cluster)
-        self._locator = Locator(client, self.keys)
-        self._waker = Waker(client)
-        self._blocking = (
-            BlockingClaim(client, self._claimer, self._release)
-            if isinstance(client, Redis)
-            else None
-        )
-
-    async def disconnect(self) -> None:
-        if self._client is None:
-            return
-        self._closing = True  # reserve() stops waiting; releases below still run
-        if self._blocking is not None:
-            await self._blocking.close()
-        client, self._client = self._client, None
-        await self._waker.close()
-        await client.aclose()
-
-    async def _release(self, jobs: list[Job]) -> list[bool]:
-        return await self.settle(
-            [Released(j.id, j.worker_id or "", j.attempts, queue=j.queue) for j in jobs]
-        )
-
-    def _claimer_or_raise(self) -> Claimer:
-        if self._client is None or self._closing:
-            raise DriverNotConnected(self.name)
-        return self._claimer
-
-    def _bounds(self) -> list[Arg]:
-        return [
-            repr(float(self.completed_ttl)),
-            repr(float(self.dead_letter_ttl)),
-            self.dead_letter_max,
-        ]
-
-    def _registration(self, queues: Iterable[str]) -> list[tuple[Arg, ...]]:
-        """SADD of queue names this driver has not registered yet (see queues())."""
-        fresh = [q for q in queues if q not in self._registered]
-        return [("SADD", self.keys.registry, *fresh)] if fresh else []
-
-    async def _run_many(self, calls: Sequence[Call], *, register: Iterable[str] = ()) -> list[Any]:
-        """Script calls in one round trip, registering new queue names first."""
-        if not calls:
+class RedisCore(RedisBase):
+    async def enqueue(self, jobs: Sequence[Job], *, connection: Any = None) -> list[str]:
+        if connection is not None:
+            raise TransactionalEnqueueUnsupported(self.name)
+        if not jobs:
             return []
-        if self._client is None:
-            raise DriverNotConnected(self.name)
-        replies = await self._scripts.run_many(calls, before=self._registration(register))
-        self._registered.update(register)
-        return replies
+        by_queue: dict[str, list[int]] = {}
+        for i, job in enumerate(jobs):
+            by_queue.setdefault(job.queue, []).append(i)
+        for queue in by_queue:
+            self.keys.queue(queue)  # validates the name before anything is sent
+        now = self.clock.time()
+        built: list[Call] = []
+        offsets: list[list[int]] = []
 
-    async def _run(self, script: str, queue: str, *args: Arg) -> Any:
+        linked = _linked_queues(jobs, by_queue)
+
+        def chunks() -> Iterator[Call]:  # packed lazily: packing overlaps with Redis
+            for queue, indexes in by_queue.items():
+                if queue in linked:  # jobs with parents: the queue's batch in one script
+                    args = enqueue_dag_args([jobs[i] for i in indexes], now)
+                    built.append(Call("enqueue_dag", self.keys.queue(queue), args))
+                    offsets.append(indexes)
+                    yield built[-1]
+                    continue
+                for start in range(0, len(indexes), CHUNK):
+                    chunk = indexes[start : start + CHUNK]
+                    args = enqueue_args([jobs[i] for i in chunk], now)
+                    built.append(Call("enqueue", self.keys.queue(queue), args))
+                    offsets.append(chunk)
+                    yield built[-1]
+
+        calls = chunks()
+        before = self._registration(by_queue)
+        try:
+            replies = await self._stream(calls, before)
+        except _CONNECTION_ERRORS:
+            # a stale pooled connection (server restarted): again with redis-py's
+            # retries; harmless for chunks that did run, jobs already stored are kept
+            for _ in calls:
+                pass
+            replies = await self._scripts.run_many(built, before=before)
+        self._registered.update(by_queue)
+        ids = [job.id for job in jobs]
+        for chunk, held in zip(offsets, replies, strict=True):
+            if held and held[0] == b"unknown":  # enqueue_dag: nothing of it was stored
+                raise UnknownParent(held[1].decode(), held[2].decode(), hint=_SAME_QUEUE)
+            for k in range(0, len(held), 2):  # unique_key held by another job
+                ids[chunk[held[k]]] = held[k + 1].decode()
+        return ids
+
+    async def _stream(self, calls: Iterator[Call], before: list[tuple[Arg, ...]]) -> list[Any]:
         if self._client is None:
             raise DriverNotConnected(self.name)
-        return await self._scripts.run(Call(script, self.keys.queue(queue), args))
+        return await self._scripts.run_stream(calls, before=before)
+
+    async def claim(
+        self, queues: Sequence[str], *, limit: int, worker_id: str, lease_seconds: float
+    ) -> list[Job]:
+        claimer = self._claimer_or_raise()
+        if limit <= 0 or not queues:
+            return []
+        limit = min(limit, MAX_CLAIM)
+        while True:
+            got = await claimer.claim(
+                queues,
+                limit=limit,
+                worker_id=worker_id,
+                lease_seconds=lease_seconds,
+                now=self.clock.time(),
+            )
+            jobs = await self._accept(queues, got)
+            if jobs or not got.corrupt:  # (it claimed only corrupt records: again now)
+                return jobs
+
+    async def _accept(self, queues: Sequence[str], got: Claim) -> list[Job]:
+        """The jobs of a claim, once its corrupt records are dead-lettered; where
+        they are is remembered (for settle and renew), and when nothing was due, the
+        next due time (for the wait)."""
+        if got.corrupt:
+            await self._dead_letter(got.corrupt)
+        if not got.jobs and not got.corrupt:
+            if len(self._due) > 1000:
+                self._due.clear()
+            self._due[tuple(queues)] = got.due
+        for job in got.jobs:
+            self._locator.remember(job.id, job.queue)
+        return got.jobs
+
+    async def _dead_letter(self, outcomes: list[Failed]) -> None:
+        """Settle the Failed outcomes of claimed jobs whose record is corrupt; should
+        that fail, their leases lapse and a later claim meets them again."""
+        try:
+            await self.settle(outcomes)
+        except Exception as exc:
+            log.warning("could not dead-letter %d corrupt job(s): %s", len(outcomes), exc)
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        queues = await self._queues_of(outcomes)
+        by_queue: dict[str, list[int]] = {}
+        for i, outcome in enumerate(outcomes):
+            queue = queues.get(outcome.job_id)
+            if queue is not None:
+                by_queue.setdefault(queue, []).append(i)
+        pieces = [
+            (queue, indexes[start : start + CHUNK])
+            for queue, indexes in by_queue.items()
+            for start in range(0, len(indexes), CHUNK)
+        ]
+        now = repr(self.clock.time())
+
+        async def run(batches: list[tuple[str, list[Outcome]]]) -> list[Any]:
+            calls: list[Call] = []
+            unsent: dict[int, Exception] = {}
+            for k, (queue, items) in enumerate(batches):
+                try:
+                    batch = encode_outcomes(items)
+                except Exception as exc:  # (odd text that even sanitising could not fix)
+                    unsent[k] = unencodable(exc)
+                    continue
+                args = [now, int(self.keep_completed), *self._bounds(), batch]
+                calls.append(Call("settle", self.keys.queue(queue), args))
+            replies = iter(await self._run_many(calls, return_errors=True))
+            return [unsent[k] if k in unsent else next(replies) for k in range(len(batches))]
+
+        accepted = await settle_isolated(outcomes, pieces, run)
+        self._locator.forget(o.job_id for o in outcomes)
+        return accepted
+
+    async def _queues_of(self, outcomes: Sequence[Outcome]) -> dict[str, str]:
+        known = {o.job_id: o.queue for o in outcomes if o.queue}
+        unknown = [o.job_id for o in outcomes if not o.queue]
+        if unknown:
+            known.update(await self._locator.find(unknown))
+        return known
+
+    async def renew(
+        self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
+    ) -> list[str]:
+        if not job_ids:
+            return []
+        # the worker renews from a thread with a driver of its own, which reserved
+        # nothing: ids it cannot place go to every queue's script, which skips the
+        # ids it does not hold (one call per queue, instead of a lookup per id)
+        by_queue: dict[str, list[str]] = {}
+        unknown = []
+        for job_id in job_ids:
+            queue = self._locator.cached(job_id)
+            if queue is None:
+                unknown.append(job_id)
+            else:
+                by_queue.setdefault(queue, []).append(job_id)
+        if unknown:
+            for queue in await self._locator.known_queues():
+                by_queue.setdefault(queue, []).extend(unknown)
+        now = self.clock.time()
+        times = [repr(now + lease_seconds), repr(now)]
+        calls, queues = [], []
+        for queue, ids in by_queue.items():
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                calls.append(Call("renew", self.keys.queue(queue), [worker_id, *times, *chunk]))
+                queues.append(queue)
+        held: set[str] = set()
+        for queue, reply in zip(queues, await self._run_many(calls), strict=True):
+            for raw in reply:
+                held.add(job_id := raw.decode())
+                self._locator.remember(job_id, queue)  # next time: straight there
+        return [job_id for job_id in job_ids if job_id in held]
+
+    async def recover_expired(self) -> Recovery:
+        queues = await self._locator.known_queues()
+        read_at = self.clock.time()
+        now = repr(read_at)
+        calls = [
+            Call(
+                "recover",
+                self.keys.queue(q),
+                [now, LEASE_EXPIRED_ERROR, RECOVER_MAX, *self._bounds()],
+            )
+            for q in queues
+        ]
+        requeued, records = 0, []
+        for queue, reply in zip(queues, await self._run_many(calls), strict=True):
+            requeued += int(reply[0])  # then [id, record, error, result, lease] per dead job
+            records += [(queue, reply[i : i + 5]) for i in range(1, len(reply), 5)]
+
+        def decode(record: tuple[str, list[Any]]) -> Job:
+            queue, (job_id, data, error, result, lease_until) = record
+            return read_job(queue, job_id, data, error, result, lease_until, now=read_at).job
+
+        return Recovery(requeued, dead_jobs(records, decode, self.name))
+
+
+_SAME_QUEUE = "on Redis a job's parents must be in its own queue (one hash tag)"
+
+
+def _linked_queues(jobs: Sequence[Job], by_queue: dict[str, list[int]]) -> set[str]:
+    """The queues whose jobs of this batch depend on others (enqueue_dag.lua stores
+    those); refuses, before anything is sent, what that script cannot honour."""
+    linked = {job.queue for job in jobs if job.depends_on}
+    if not linked:
+        return linked
+    check_batch(jobs)
+    queue_of = {job.id: job.queue for job in jobs}
+    for job in jobs:
+        for parent in job.depends_on:
+            if queue_of.get(parent, job.queue) != job.queue:
+                raise ValueError(
+                    f"job {job.id} (queue {job.queue!r}) depends on {parent} (queue "
+                    f"{queue_of[parent]!r}): {_SAME_QUEUE}"
+                )
+    for queue in linked:
+        if any(jobs[i].unique_key for i in by_queue[queue]):
+            raise ValueError(
+                f"queue {queue!r}: a batch with depends_on cannot hold unique keys on "
+                "Redis yet; dispatch the jobs with unique keys in a batch of their own"
+            )
+    return linked

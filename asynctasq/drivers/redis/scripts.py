@@ -74,13 +74,24 @@ class ScriptRunner:
             )
 
     async def run_many(
-        self, calls: Sequence[Call], *, before: Sequence[Sequence[Arg]] = ()
+        self,
+        calls: Sequence[Call],
+        *,
+        before: Sequence[Sequence[Arg]] = (),
+        return_errors: bool = False,
     ) -> list[Any]:
         """Several calls in one pipelined round trip (per Cluster node); ``before``
         are plain commands sent first, whose replies are dropped. Calls are not one
-        transaction: each script is atomic on its own."""
+        transaction: each script is atomic on its own. An error reply of a call is
+        raised, or with ``return_errors`` returned in its place (a lost connection
+        is always raised)."""
         if len(calls) == 1 and not before:
-            return [await self.run(calls[0])]
+            try:
+                return [await self.run(calls[0])]
+            except ResponseError as exc:
+                if not return_errors:
+                    raise
+                return [exc]
         pipe = self.client.pipeline(transaction=False)
         for command in before:
             pipe.execute_command(*command)
@@ -90,7 +101,8 @@ class ScriptRunner:
             # is routed by its first key like any other)
             pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
         replies = list(await pipe.execute(raise_on_error=False))
-        return await self._resolve(calls, replies[: len(before)], replies[len(before) :])
+        early, late = replies[: len(before)], replies[len(before) :]
+        return await self._resolve(calls, early, late, return_errors=return_errors)
 
     async def run_stream(
         self, calls: Iterable[Call], *, before: Sequence[Sequence[Arg]] = ()
@@ -121,16 +133,29 @@ class ScriptRunner:
         return await self._resolve(sent, early, replies)
 
     async def _resolve(
-        self, calls: Sequence[Call], early: list[Any], replies: list[Any]
+        self,
+        calls: Sequence[Call],
+        early: list[Any],
+        replies: list[Any],
+        *,
+        return_errors: bool = False,
     ) -> list[Any]:
-        """Raise the first error reply, except NOSCRIPT: that call runs again by EVAL."""
+        """Raise the first error reply (of a call: unless ``return_errors``), except
+        NOSCRIPT: that call runs again by EVAL."""
         for reply in early:
             if isinstance(reply, Exception):
                 raise reply
         for i, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):
-                replies[i] = await self.run(calls[i])
-            elif isinstance(reply, Exception):
+                try:
+                    replies[i] = await self.run(calls[i])
+                except ResponseError as exc:
+                    if not return_errors:
+                        raise
+                    replies[i] = exc
+            elif isinstance(reply, Exception) and not (
+                return_errors and isinstance(reply, ResponseError)
+            ):
                 raise reply
         return replies
 

@@ -36,12 +36,14 @@ class Waker:
         self._blocked: dict[tuple[str, ...], asyncio.Task[object]] = {}
         self._waiting = 0
 
-    async def wait(self, groups: Sequence[tuple[str, ...]], timeout: float) -> None:
+    async def wait(
+        self, groups: Sequence[tuple[str, ...]], timeout: float, armed: asyncio.Event
+    ) -> None:
         """Return when a token arrives on any list of ``groups`` (each a tuple of
-        wake keys of one slot), or after ``timeout`` seconds."""
-        if timeout <= 0:
+        wake keys of one slot), ``armed`` is set, or after ``timeout`` seconds."""
+        if timeout <= 0 or armed.is_set():
             return
-        tasks = []
+        tasks: list[asyncio.Future[object]] = []
         for keys in groups:
             task = self._blocked.get(keys)
             if task is None:
@@ -49,10 +51,14 @@ class Waker:
                 task.add_done_callback(self._forget(keys))
                 self._blocked[keys] = task
             tasks.append(task)
+        notified: asyncio.Future[object] = asyncio.ensure_future(armed.wait())
         self._waiting += 1
         try:
-            await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [*tasks, notified], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
+            notified.cancel()
             self._waiting -= 1
 
     async def _blpop(self, keys: tuple[str, ...]) -> object:

@@ -8,12 +8,27 @@ queries take ``future`` (scheduled or due), the others ``state``.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+import math
 from collections.abc import Iterable
 from typing import Any
 
-from asynctasq.jobs import JobState, QueueStats
+from asynctasq.drivers.sql.dependencies import stored_state
+from asynctasq.drivers.sql.storable import storable_worker_id
+from asynctasq.jobs import JobState, QueueStats, WorkerInfo
 
-__all__ = ["list_query", "purge_query", "queue_stats"]
+__all__ = [
+    "check_progress",
+    "list_query",
+    "purge_query",
+    "queue_stats",
+    "worker_infos",
+    "worker_record",
+]
+
+log = logging.getLogger("asynctasq.drivers")
 
 _WAITING = (JobState.PENDING, JobState.SCHEDULED)
 _STAT_FIELDS = {
@@ -30,7 +45,7 @@ def list_query(state: JobState | None) -> tuple[str, dict[str, Any]]:
         return "list_all", {}
     if state in _WAITING:
         return "list_pending", {"future": state is JobState.SCHEDULED}
-    return ("list_finished" if state.finished else "list_state"), {"state": state.value}
+    return ("list_finished" if state.finished else "list_state"), {"state": stored_state(state)}
 
 
 def purge_query(state: JobState) -> tuple[str, dict[str, Any]]:
@@ -39,7 +54,7 @@ def purge_query(state: JobState) -> tuple[str, dict[str, Any]]:
         raise ValueError("active jobs cannot be purged: cancel or wait for them")
     if state in _WAITING:
         return "purge_pending", {"future": state is JobState.SCHEDULED}
-    return "purge_finished", {"state": state.value}
+    return "purge_finished", {"state": stored_state(state)}
 
 
 def queue_stats(queue: str, counts: Iterable[tuple[str, Any, int]], paused: bool) -> QueueStats:
@@ -50,6 +65,43 @@ def queue_stats(queue: str, counts: Iterable[tuple[str, Any, int]], paused: bool
     for state, future, n in counts:
         if state == JobState.PENDING:
             fields["scheduled" if future else "depth"] += int(n)
-        elif (name := _STAT_FIELDS.get(JobState(state))) is not None:
+        # a state nobody knows (a damaged record) is counted nowhere
+        elif (name := _STAT_FIELDS.get(state)) is not None:  # type: ignore[call-overload]
             fields[name] += int(n)
     return QueueStats(queue=queue, paused=paused, **fields)
+
+
+def check_progress(progress: float) -> float:
+    if type(progress) not in (float, int) or not math.isfinite(progress):
+        raise ValueError(f"progress must be a finite number (0 to 1), not {progress!r}")
+    return progress
+
+
+#: a heartbeat record's JSON, at most (MySQL's TEXT column holds 65,535 bytes)
+WORKER_RECORD_MAX_CHARS = 60_000
+
+
+def worker_record(info: WorkerInfo, now: float) -> str:
+    """A heartbeat as the JSON the workers table stores (its id as every row stores
+    it). A worker serving so many queues that the record would not fit lists only
+    as many as fit: a heartbeat the broker refuses would stop the worker's pulse."""
+    record = dataclasses.replace(info, worker_id=storable_worker_id(info.worker_id), last_seen=now)
+    text = json.dumps(dataclasses.asdict(record))  # ASCII: one byte per character
+    while len(text) > WORKER_RECORD_MAX_CHARS and record.queues:
+        record = dataclasses.replace(record, queues=record.queues[: len(record.queues) // 2])
+        text = json.dumps(dataclasses.asdict(record))
+    return text
+
+
+def worker_infos(records: Iterable[str]) -> list[WorkerInfo]:
+    """Heartbeat records back; one that is damaged is left out (and logged), never
+    allowed to break the listing."""
+    found = []
+    for text in records:
+        try:
+            data = json.loads(text)
+            data["queues"] = tuple(data["queues"])
+            found.append(WorkerInfo(**data))
+        except (TypeError, ValueError, KeyError) as exc:
+            log.warning("a damaged worker record is left out of the listing: %s", exc)
+    return found

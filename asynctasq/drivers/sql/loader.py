@@ -2,6 +2,10 @@
 
 ``queries.sql`` holds named queries, each introduced by a ``-- name: <name>`` line;
 ``migrations/NNNN_description.sql`` are applied in order and recorded by number.
+
+A dialect whose parameters are positional (PostgreSQL's ``$1``) declares their names
+in that line, ``-- name: cancel(id, now)``, so the shared driver passes parameters by
+name to every dialect (:func:`load_signatures`).
 """
 
 from __future__ import annotations
@@ -10,9 +14,15 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["Migration", "load_migrations", "load_queries", "split_statements"]
+__all__ = [
+    "Migration",
+    "load_migrations",
+    "load_queries",
+    "load_signatures",
+    "split_statements",
+]
 
-_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*(?:\(([\w,\s]*)\))?\s*$", re.MULTILINE)
 _MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 
@@ -20,15 +30,30 @@ def _dialect_dir(dialect: str) -> resources.abc.Traversable:
     return resources.files("asynctasq.drivers.sql").joinpath(dialect)
 
 
-def load_queries(dialect: str) -> dict[str, str]:
+def _parse(dialect: str) -> list[tuple[str, str | None, str]]:
+    """(name, declared parameters or None, text) of each query, in file order."""
     text = _dialect_dir(dialect).joinpath("queries.sql").read_text("utf-8")
     parts = _NAME.split(text)
+    names, declared, bodies = parts[1::3], parts[2::3], parts[3::3]
+    return list(zip(names, declared, bodies, strict=True))
+
+
+def load_queries(dialect: str) -> dict[str, str]:
     queries = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+    for name, _, body in _parse(dialect):
         if name in queries:
             raise ValueError(f"{dialect}/queries.sql defines {name!r} twice")
         queries[name] = body.strip().rstrip(";").strip()
     return queries
+
+
+def load_signatures(dialect: str) -> dict[str, tuple[str, ...]]:
+    """The parameter names each query declares, in the order it takes them."""
+    return {
+        name: tuple(p.strip() for p in declared.split(",") if p.strip())
+        for name, declared, _ in _parse(dialect)
+        if declared is not None
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +61,16 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def label(self) -> str:
+        """How migrate() reports it: ``0002_reachable_rows``."""
+        return f"{self.version:04d}_{self.name}"
+
+    def script(self, now: float) -> str:
+        """The SQL to run, ``{now}`` filled in with the clock's time (``now``): a
+        migration that dates rows never asks the server for the time."""
+        return self.sql.replace("{now}", repr(float(now)))
 
 
 def load_migrations(dialect: str) -> list[Migration]:

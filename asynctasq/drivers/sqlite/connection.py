@@ -1,23 +1,41 @@
 """One SQLite connection owned by one thread: every driver call is one hop to it,
-and a whole transaction runs inside that hop (nothing interleaves with it)."""
+and a whole transaction runs inside that hop (nothing interleaves with it). The
+driver's named statements (``sql/sqlite/queries.sql``) run on it."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from asynctasq.drivers.base import DriverNotConnected
+from asynctasq.drivers.sql.loader import load_queries
+from asynctasq.drivers.sql.statements import Statements, Step
 
-__all__ = ["SQLiteConnection", "data_version"]
+__all__ = ["Q", "SQLiteConnection", "data_error", "data_version", "write_in"]
 
 R = TypeVar("R")
+Q = load_queries("sqlite")
+
+#: what SQLite (or the sqlite3 module binding a value) raises for a value it cannot
+#: store; anything else (a locked or unreadable file) is not the data's fault
+_DATA_ERRORS = (
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+    UnicodeEncodeError,
+    OverflowError,
+)
 
 
-class SQLiteConnection:
+def data_error(exc: BaseException) -> bool:
+    return isinstance(exc, _DATA_ERRORS)
+
+
+class SQLiteConnection(Statements):
     def __init__(self, path: str, busy_timeout: float) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
@@ -64,6 +82,37 @@ class SQLiteConnection:
     async def write(self, fn: Callable[[sqlite3.Connection], R]) -> R:
         """Run ``fn`` in one writer transaction on the connection's thread."""
         return await self.read(lambda db: write_in(db, fn))
+
+    # -- named statements (the interface the shared SQL driver uses) ------------------
+
+    async def records(self, name: str, **params: Any) -> list[Any]:
+        return await self.read(lambda db: db.execute(Q[name], params).fetchall())
+
+    async def tuples(self, name: str, **params: Any) -> list[Sequence[Any]]:
+        return await self.records(name, **params)  # a sqlite3.Row is both
+
+    async def value(self, name: str, **params: Any) -> Any:
+        def read(db: sqlite3.Connection) -> Any:
+            row = db.execute(Q[name], params).fetchone()
+            return None if row is None else row[0]
+
+        return await self.read(read)
+
+    async def change(self, name: str, **params: Any) -> int:
+        return await self.write(lambda db: db.execute(Q[name], params).rowcount)
+
+    async def change_all(self, *steps: Step) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            for name, params in steps:
+                db.execute(Q[name], params)
+
+        await self.write(run)
+
+    def unique_conflict(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError)
+
+    def data_error(self, exc: BaseException) -> bool:
+        return data_error(exc)
 
 
 def write_in(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], R]) -> R:

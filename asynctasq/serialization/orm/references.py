@@ -16,9 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from asynctasq.errors import PoisonJobError
+from asynctasq.errors import PoisonJobError, SerializationError
 from asynctasq.serialization.hooks import TypeHook
-from asynctasq.serialization.msgpack import SerializationError
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapper, Session, registry
 from asynctasq.config import Config, ConfigError
 from asynctasq.serialization.hooks import class_path
 from asynctasq.serialization.orm.references import ModelRef, UnknownModelError, UnsavedModelError
-from asynctasq.serialization.resolve import register_resolver
+from asynctasq.serialization.orm.resolvers import register_resolver
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -64,6 +64,13 @@ SET state = 'active', worker_id = :worker_id, lease_until = :lease_until,
     attempts = attempts + 1
 WHERE id IN :ids;
 
+-- name: dead_letter_corrupt
+-- a record the claim found damaged (faults.py), dead-lettered with the reason while
+-- the claim's transaction holds its row
+UPDATE asynctasq_jobs
+SET state = 'failed', error = :error, finished_at = :now, lease_until = NULL, worker_id = NULL
+WHERE id = :id;
+
 -- name: next_due
 -- the earliest run_at of a pending job in the unpaused queues: a loose scan of the
 -- claim index, one dive per queue and priority level however many jobs wait
@@ -146,6 +153,11 @@ SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
     worker_id = NULL
 WHERE id IN :ids AND state = 'active' AND lease_until < :now;
 
+-- name: recovered_dead
+-- the records of the jobs recover_expired just dead-lettered (its rows, still locked
+-- by this transaction), for their failed() hooks
+SELECT * FROM asynctasq_jobs WHERE id IN :ids AND state = 'failed';
+
 -- name: stats
 SELECT state, run_at > :now AS future, COUNT(*) AS n FROM asynctasq_jobs
 WHERE queue = :queue
@@ -197,8 +209,29 @@ WHERE id = :id AND state IN ('pending', 'waiting');
 -- name: requeue
 -- another unfinished job holding the unique key makes this fail on asynctasq_jobs_unique
 UPDATE asynctasq_jobs
-SET state = 'pending', attempts = 0, run_at = :now, error = NULL, finished_at = NULL
+SET state = 'pending', attempts = 0, run_at = :now, error = NULL, finished_at = NULL,
+    expires_at = NULL  -- the operator wants it run: its ttl is spent
 WHERE id = :id AND state IN ('failed', 'cancelled', 'expired');
+
+-- name: requeueable
+-- the jobs of a batch requeue_many moves, locked until it commits: what requeue would
+-- move, less those whose unique key an unfinished job holds (a whole batch is not
+-- refused for one of them; a key taken meanwhile still fails requeue_many)
+SELECT id FROM asynctasq_jobs j
+WHERE id IN :ids AND state IN ('failed', 'cancelled', 'expired')
+  AND (unique_key IS NULL OR NOT EXISTS (
+      SELECT 1 FROM asynctasq_jobs other WHERE other.unique_active = j.unique_key))
+FOR UPDATE;
+
+-- name: requeue_many
+UPDATE asynctasq_jobs
+SET state = 'pending', attempts = 0, run_at = :now, error = NULL, finished_at = NULL,
+    expires_at = NULL  -- the operator wants it run: its ttl is spent
+WHERE id IN :ids AND state IN ('failed', 'cancelled', 'expired');
+
+-- name: remove
+-- an active job is its worker's until settled; the row goes, and its unique key with it
+DELETE FROM asynctasq_jobs WHERE id = :id AND state <> 'active';
 
 -- name: purge_finished
 -- in slices, so a large purge never holds many locks at once
@@ -234,3 +267,130 @@ DELETE FROM asynctasq_workers WHERE worker_id = :worker_id;
 
 -- name: live_workers
 SELECT info FROM asynctasq_workers WHERE expires_at > :now ORDER BY worker_id;
+
+-- -- job dependencies (sql/dependencies.py) ---------------------------------------------
+-- A blocked job (state 'waiting') is released when no edge names it as a child; the
+-- failure policy travels on each edge (migration 0004).
+
+-- name: dep_parent_state
+-- the parent's state; 'completed' when it was deleted on completion; NULL: unknown
+SELECT coalesce(
+    (SELECT state FROM asynctasq_jobs WHERE id = :id),
+    (SELECT 'completed' FROM asynctasq_completed WHERE id = :id));
+
+-- name: dep_policy
+-- a no-op here: the policy is stored on each edge (dep_link)
+DO :policy;
+
+-- name: dep_link
+INSERT IGNORE INTO asynctasq_dependencies (parent_id, child_id, on_parent_failure)
+VALUES (:parent_id, :child_id, :policy);
+
+-- name: dep_block
+UPDATE asynctasq_jobs SET state = 'waiting' WHERE id = :id AND state = 'pending' AND :blocked_by > 0;
+
+-- name: dep_end
+UPDATE asynctasq_jobs SET state = :state, error = :error, finished_at = :now
+WHERE id = :id AND state IN ('pending', 'waiting');
+
+-- name: dep_children
+SELECT d.child_id, d.on_parent_failure FROM asynctasq_dependencies d
+JOIN asynctasq_jobs j ON j.id = d.child_id
+WHERE d.parent_id = :parent_id AND j.state = 'waiting'
+ORDER BY d.child_id FOR UPDATE;
+
+-- name: dep_children_of
+SELECT child_id FROM asynctasq_dependencies WHERE parent_id IN :ids;
+
+-- name: dep_unlink_parents
+DELETE FROM asynctasq_dependencies WHERE parent_id IN :ids;
+
+-- name: dep_still_blocked
+-- children some edge still names (through the child index)
+SELECT DISTINCT child_id FROM asynctasq_dependencies WHERE child_id IN :ids;
+
+-- name: dep_unblock
+UPDATE asynctasq_jobs SET state = 'pending' WHERE id IN :ids AND state = 'waiting';
+
+-- name: dep_remember_many
+INSERT INTO asynctasq_completed (id, finished_at) VALUES :rows
+ON DUPLICATE KEY UPDATE finished_at = VALUES(finished_at);
+
+-- name: dep_parent_done
+-- after dep_unlink_parent (policy 'run'): released when no edge is left
+UPDATE asynctasq_jobs SET state = 'pending'
+WHERE id = :id AND state = 'waiting'
+  AND NOT EXISTS (SELECT 1 FROM asynctasq_dependencies d WHERE d.child_id = :id);
+
+-- name: dep_unlink_parent
+DELETE FROM asynctasq_dependencies WHERE parent_id = :parent_id;
+
+-- name: dep_unlink_child
+DELETE FROM asynctasq_dependencies WHERE child_id = :child_id;
+
+-- name: dep_forget_completed
+DELETE FROM asynctasq_completed WHERE finished_at < :horizon;
+
+-- name: dep_lock_state
+SELECT state FROM asynctasq_jobs WHERE id = :id FOR UPDATE;
+
+-- name: dep_orphans
+-- parents deleted before they finished (purged) that children still wait on
+SELECT DISTINCT d.parent_id FROM asynctasq_dependencies d
+WHERE NOT EXISTS (SELECT 1 FROM asynctasq_jobs j WHERE j.id = d.parent_id)
+  AND NOT EXISTS (SELECT 1 FROM asynctasq_completed c WHERE c.id = d.parent_id);
+
+-- name: dep_leftover_completed
+-- completed parents still linked to a child (a repair: the settle unlinks them)
+SELECT DISTINCT d.parent_id FROM asynctasq_dependencies d
+WHERE EXISTS (SELECT 1 FROM asynctasq_completed c WHERE c.id = d.parent_id)
+   OR EXISTS (SELECT 1 FROM asynctasq_jobs p WHERE p.id = d.parent_id AND p.state = 'completed');
+
+-- name: dep_leftover_ended
+SELECT DISTINCT d.parent_id, p.state FROM asynctasq_dependencies d
+JOIN asynctasq_jobs p ON p.id = d.parent_id
+WHERE p.state IN ('failed', 'cancelled', 'expired');
+
+-- -- time and flow control (issue 16): schedules -------------------------------------
+
+-- name: schedule_definition
+SELECT definition FROM asynctasq_schedules WHERE id = :id;
+
+-- name: schedule_save
+INSERT INTO asynctasq_schedules (id, queue, definition, next_at, paused)
+VALUES (:id, :queue, :definition, :next_at, :paused)
+ON DUPLICATE KEY UPDATE
+    next_at = IF(definition = VALUES(definition), next_at, VALUES(next_at)),
+    paused = IF(definition = VALUES(definition), paused, VALUES(paused)),
+    queue = VALUES(queue),
+    definition = VALUES(definition);
+
+-- name: schedule_list
+SELECT definition, next_at, paused FROM asynctasq_schedules ORDER BY id;
+
+-- name: schedule_remove
+DELETE FROM asynctasq_schedules WHERE id = :id;
+
+-- name: schedule_pause
+UPDATE asynctasq_schedules SET paused = :paused WHERE id = :id;
+
+-- the compare-and-set that fires a slot (in the transaction inserting its jobs)
+-- name: schedule_advance
+UPDATE asynctasq_schedules SET next_at = :next_at WHERE id = :id AND next_at = :expected;
+
+-- -- flow control (issue 16, docs/flow-control.md) ------------------------------------
+
+-- name: expire_claimed
+-- A job the claim just took although its ttl ran out (expires_at <= now): it moves to
+-- expired, never handed out, while the claim still holds it; its attempt is not counted.
+UPDATE asynctasq_jobs SET
+    state = 'expired', error = :error, finished_at = :now, lease_until = NULL,
+    worker_id = NULL, attempts = attempts - 1
+WHERE id = :id AND state = 'active' AND worker_id = :worker_id;
+
+-- name: cancel_running
+-- An active job cancelled (capability RunningCancellation): its lease goes, so its
+-- worker's next renewal does not hold it and its outcome is refused.
+UPDATE asynctasq_jobs SET
+    state = 'cancelled', finished_at = :now, lease_until = NULL, worker_id = NULL
+WHERE id = :id AND state = 'active';

@@ -35,7 +35,14 @@ CREATE TABLE asynctasq_jobs (
     KEY asynctasq_jobs_finished (queue, finished_at),
     -- serves recovery of expired leases (only active jobs have a lease_until)
     KEY asynctasq_jobs_lease (lease_until),
-    UNIQUE KEY asynctasq_jobs_unique (unique_active)
+    UNIQUE KEY asynctasq_jobs_unique (unique_active),
+    -- a row no claim or recovery could reach is refused (0002)
+    CONSTRAINT asynctasq_jobs_state CHECK (
+        state IN ('pending', 'waiting', 'active', 'completed', 'failed', 'cancelled', 'expired')
+    ),
+    CONSTRAINT asynctasq_jobs_active_leased CHECK (
+        state <> 'active' OR lease_until IS NOT NULL
+    )
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 CREATE TABLE asynctasq_queues (
@@ -49,4 +56,31 @@ CREATE TABLE asynctasq_workers (
     info       TEXT NOT NULL,
     expires_at DOUBLE NOT NULL,
     PRIMARY KEY (worker_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- job dependencies (0004): the parents a blocked child (state 'waiting') still waits on
+CREATE TABLE asynctasq_dependencies (
+    parent_id         CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    child_id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    on_parent_failure VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT 'fail',
+    PRIMARY KEY (parent_id, child_id),
+    KEY asynctasq_dependencies_child (child_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- completed jobs that were deleted, remembered while a later child may name them
+CREATE TABLE asynctasq_completed (
+    id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    finished_at DOUBLE NOT NULL,
+    PRIMARY KEY (id),
+    KEY asynctasq_completed_age (finished_at)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Time and flow control (issue 16): schedules (repeatable and cron jobs).
+CREATE TABLE IF NOT EXISTS asynctasq_schedules (
+    id         VARCHAR(300) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    queue      VARCHAR(200) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    definition MEDIUMTEXT NOT NULL,
+    next_at    DOUBLE NOT NULL,
+    paused     TINYINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

@@ -1,5 +1,8 @@
 -- Named queries of the PostgreSQL driver.
 --
+-- A statement the shared SQL driver runs (sql/admin.py) names its parameters in order
+-- after its name: "-- name: cancel(id, now)" takes id as $1 and now as $2.
+--
 -- Placeholders filled in once per driver: {schema} (the quoted schema name), {columns}
 -- (every job column, as j.<column>; {claimed_columns}: the same in the order of Job's
 -- fields) and {channel} (the NOTIFY channel of queue name q).
@@ -49,6 +52,10 @@ SELECT pg_advisory_unlock($1::bigint);
 -- SKIP_LOCKED: never queue behind autovacuum; TRUNCATE false: never take the lock
 -- that would stall workers to give trailing empty pages back
 VACUUM (SKIP_LOCKED, TRUNCATE false) {schema}.jobs;
+
+-- name: register_queues
+-- before a transactional enqueue, on the driver's own connection (see the driver)
+INSERT INTO {schema}.queues (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING;
 
 -- name: enqueue
 -- {on_conflict} makes two statements of this one (sql.py): "enqueue", a plain insert
@@ -150,6 +157,14 @@ SELECT min((
 FROM levels l
 WHERE l.priority IS NOT NULL;
 
+-- name: dead_letter_claimed
+-- Jobs a claim found damaged (faults.py: a value no driver writes), dead-lettered with
+-- their reasons ($2) while the claim still holds them ($3: the claiming worker).
+UPDATE {schema}.jobs j SET
+    state = 'failed', error = r.error, finished_at = $4, lease_until = NULL, worker_id = NULL
+FROM unnest($1::text[], $2::text[]) AS r(id, error)
+WHERE j.id = r.id AND j.state = 'active' AND j.worker_id = $3;
+
 -- name: settle
 -- Every outcome of a batch in one statement: $1 the ids of completed jobs to delete, $2
 -- the ids of the others; $3.. one array per outcome field, and $9 maps each job id to
@@ -183,9 +198,39 @@ WITH deleted AS (
       AND j.worker_id = ($3::text[])[($9::jsonb ->> j.id)::integer]
       AND j.attempts = ($4::integer[])[($9::jsonb ->> j.id)::integer]
     RETURNING j.id, j.queue, j.state
+),
+-- dependencies (0004): the children of completed parents move on in this statement,
+-- released when it was their last unfinished parent; a deleted completion is
+-- remembered for children dispatched later (sql/dependencies.py)
+done AS (
+    SELECT id FROM deleted UNION ALL SELECT id FROM updated WHERE state = 'completed'
+), unlinked AS (
+    DELETE FROM {schema}.dependencies d WHERE d.parent_id = ANY(ARRAY(SELECT id FROM done))
+    RETURNING d.child_id
+), counted AS (
+    -- how many of its parents each child lost here: {child id: n}, read by key (no join)
+    SELECT coalesce(jsonb_object_agg(child_id, n), '{}') AS n FROM (
+        SELECT child_id, count(*) AS n FROM unlinked GROUP BY child_id
+    ) AS per_child
+), locked AS (
+    -- in id order: two settles releasing the same children never deadlock
+    SELECT j.id FROM {schema}.jobs j
+    WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked)) AND j.state = 'waiting'
+    ORDER BY j.id FOR UPDATE
+), released AS (
+    UPDATE {schema}.jobs j
+    SET state = CASE WHEN j.blocked_by <= ((SELECT n FROM counted) ->> j.id)::integer
+            THEN 'pending' ELSE j.state END,
+        blocked_by = j.blocked_by - ((SELECT n FROM counted) ->> j.id)::integer
+    WHERE j.id = ANY(ARRAY(SELECT id FROM locked))
+    RETURNING j.queue, j.state
+), remembered AS (
+    INSERT INTO {schema}.completed (id, finished_at) SELECT id, $10 FROM deleted
+    ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at
 ), woken AS (
     SELECT pg_notify({channel}, '')
-    FROM (SELECT DISTINCT queue FROM updated WHERE state = 'pending') AS u(q)
+    FROM (SELECT queue FROM updated WHERE state = 'pending'
+          UNION SELECT queue FROM released WHERE state = 'pending') AS u(q)
 )
 SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepted,
        (SELECT count(*) FROM woken) AS woken;
@@ -222,14 +267,21 @@ WITH expired AS (
         lease_until = NULL,
         worker_id = NULL
     WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
-    RETURNING j.queue, j.state
+    RETURNING {columns}
 ), woken AS (
     SELECT pg_notify({channel}, '')
     FROM (SELECT DISTINCT queue FROM moved WHERE state = 'pending') AS m(q)
 )
-SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS woken;
+-- one row per dead-lettered job (its record, for its failed() hook), or one row of
+-- NULLs when there is none; every row carries the count of jobs back to pending
+SELECT s.requeued, s.woken, d.*
+FROM (
+    SELECT (SELECT count(*) FROM moved WHERE state = 'pending') AS requeued,
+           (SELECT count(*) FROM woken) AS woken
+) AS s
+LEFT JOIN moved AS d ON d.state = 'failed';
 
--- name: stats
+-- name: stats(queue, now)
 -- one branch per partial index, so no branch reads rows of other states
 SELECT 'pending' AS state, run_at > $2 AS future, count(*) AS n FROM {schema}.jobs
 WHERE queue = $1 AND state = 'pending' GROUP BY 2
@@ -240,68 +292,92 @@ SELECT state, false, count(*) FROM {schema}.jobs
 WHERE queue = $1 AND state IN ('completed', 'failed', 'cancelled', 'expired')
 GROUP BY state;
 
--- name: is_paused
+-- name: is_paused(queue)
 SELECT paused FROM {schema}.queues WHERE name = $1;
 
--- name: queues
+-- name: queues()
 SELECT name FROM {schema}.queues ORDER BY name;
 
--- name: get
+-- name: get(id)
 SELECT {columns} FROM {schema}.jobs j WHERE j.id = $1;
 
--- name: list_state
+-- name: list_state(queue, state, limit, offset)
 SELECT {columns} FROM {schema}.jobs j
 WHERE j.queue = $1 AND j.state = $2
 ORDER BY j.priority, j.run_at, j.id LIMIT $3 OFFSET $4;
 
--- name: list_finished
+-- name: list_finished(queue, state, limit, offset)
 SELECT {columns} FROM {schema}.jobs j
 WHERE j.queue = $1 AND j.state = $2
 ORDER BY j.finished_at DESC, j.id LIMIT $3 OFFSET $4;
 
--- name: list_pending
+-- name: list_pending(queue, limit, offset, now, future)
 SELECT {columns} FROM {schema}.jobs j
 WHERE j.queue = $1 AND j.state = 'pending' AND (j.run_at > $4) = $5
 ORDER BY j.priority, j.run_at, j.id LIMIT $2 OFFSET $3;
 
--- name: list_all
+-- name: list_all(queue, limit, offset)
 -- waiting jobs in reservation order, then finished ones newest first
 SELECT {columns} FROM {schema}.jobs j
 WHERE j.queue = $1
 ORDER BY j.finished_at IS NOT NULL, j.finished_at DESC, j.priority, j.run_at, j.id
 LIMIT $2 OFFSET $3;
 
--- name: cancel
+-- name: cancel(id, now)
 UPDATE {schema}.jobs SET state = 'cancelled', finished_at = $2
 WHERE id = $1 AND state IN ('pending', 'waiting');
 
--- name: requeue
+-- name: requeue(id, now)
 -- jobs_unique refuses a second unfinished holder of a key: check first, so a taken key
 -- is a plain "no" rather than an error
 WITH moved AS (
     UPDATE {schema}.jobs j
-    SET state = 'pending', attempts = 0, run_at = $2, error = NULL, finished_at = NULL
+    SET state = 'pending', attempts = 0, run_at = $2, error = NULL, finished_at = NULL,
+        expires_at = NULL  -- the operator wants it run: its ttl is spent
     WHERE j.id = $1 AND j.state IN ('failed', 'cancelled', 'expired')
       AND (j.unique_key IS NULL OR NOT EXISTS (
           SELECT 1 FROM {schema}.jobs other
           WHERE other.unique_key = j.unique_key
             AND other.state IN ('pending', 'waiting', 'active')))
     RETURNING j.queue AS q
-), woken AS (
-    SELECT pg_notify({channel}, '') FROM moved
 )
-SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS woken;
+-- one row per job moved (what the driver counts), each waking its queue's workers
+SELECT pg_notify({channel}, '') FROM moved;
 
--- name: purge_finished
+-- name: requeue_many(ids, now)
+-- requeue of a batch in one statement, with requeue's rules; the snapshot does not see
+-- this statement's own moves, so two jobs of the batch sharing a unique key both pass
+-- the check and jobs_unique refuses the second (the driver then goes job by job)
+WITH moved AS (
+    UPDATE {schema}.jobs j
+    SET state = 'pending', attempts = 0, run_at = $2, error = NULL, finished_at = NULL,
+        expires_at = NULL  -- the operator wants it run: its ttl is spent
+    WHERE j.id = ANY($1::text[]) AND j.state IN ('failed', 'cancelled', 'expired')
+      AND (j.unique_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM {schema}.jobs other
+          WHERE other.unique_key = j.unique_key
+            AND other.state IN ('pending', 'waiting', 'active')))
+    RETURNING j.id, j.queue
+), woken AS (
+    -- one wake-up per queue of the batch, not one per job
+    SELECT pg_notify({channel}, '') FROM (SELECT DISTINCT queue FROM moved) AS m(q)
+)
+SELECT id, (SELECT count(*) FROM woken) AS woken FROM moved;
+
+-- name: remove(id)
+-- an active job is its worker's until settled; the row goes, and its unique key with it
+DELETE FROM {schema}.jobs WHERE id = $1 AND state <> 'active';
+
+-- name: purge_finished(queue, state, older_than)
 DELETE FROM {schema}.jobs
 WHERE queue = $1 AND state = $2 AND ($3::float8 IS NULL OR finished_at < $3);
 
--- name: purge_pending
+-- name: purge_pending(queue, older_than, now, future)
 DELETE FROM {schema}.jobs
 WHERE queue = $1 AND state = 'pending' AND (run_at > $3) = $4
   AND ($2::float8 IS NULL OR created_at < $2);
 
--- name: set_paused
+-- name: set_paused(queue, paused)
 WITH saved AS (
     INSERT INTO {schema}.queues (name, paused) VALUES ($1, $2)
     ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
@@ -310,19 +386,149 @@ WITH saved AS (
 )
 SELECT count(*) FROM woken;
 
--- name: set_progress
+-- name: set_progress(id, worker_id, progress)
 UPDATE {schema}.jobs SET progress = $3 WHERE id = $1 AND worker_id = $2;
 
--- name: heartbeat
-WITH beat AS (
-    INSERT INTO {schema}.workers (worker_id, info, expires_at) VALUES ($1, $2::jsonb, $3)
-    ON CONFLICT (worker_id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at
-)
--- never the row upserted above: one statement must not change a row twice
-DELETE FROM {schema}.workers WHERE expires_at <= $4 AND worker_id <> $1;
+-- name: heartbeat(worker_id, info, expires_at)
+INSERT INTO {schema}.workers (worker_id, info, expires_at) VALUES ($1, $2::jsonb, $3)
+ON CONFLICT (worker_id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at;
 
--- name: remove_worker
+-- name: forget_dead_workers(now, worker_id)
+DELETE FROM {schema}.workers WHERE expires_at <= $1 AND worker_id <> $2;
+
+-- name: remove_worker(worker_id)
 DELETE FROM {schema}.workers WHERE worker_id = $1;
 
--- name: live_workers
+-- name: live_workers(now)
 SELECT info::text FROM {schema}.workers WHERE expires_at > $1 ORDER BY worker_id;
+
+-- -- job dependencies (sql/dependencies.py) ---------------------------------------------
+-- Locking: the enqueue reads a parent FOR SHARE, so a parent cannot be settled while a
+-- child is being linked to it; a child is locked (FOR UPDATE, in id order) before it
+-- is released or ended.
+
+-- name: dep_parent_state(id)
+-- the parent's state; 'completed' when it was deleted on completion; NULL: unknown
+SELECT coalesce(
+    (SELECT state FROM {schema}.jobs WHERE id = $1 FOR SHARE),
+    (SELECT 'completed' FROM {schema}.completed WHERE id = $1));
+
+-- name: dep_policy(id, policy)
+UPDATE {schema}.jobs SET on_parent_failure = $2 WHERE id = $1;
+
+-- name: dep_link(parent_id, child_id)
+INSERT INTO {schema}.dependencies (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING;
+
+-- name: dep_block(id, blocked_by)
+UPDATE {schema}.jobs SET state = 'waiting', blocked_by = $2 WHERE id = $1 AND state = 'pending';
+
+-- name: dep_end(id, state, error, now)
+UPDATE {schema}.jobs SET state = $2, error = $3, finished_at = $4
+WHERE id = $1 AND state IN ('pending', 'waiting');
+
+-- name: dep_children(parent_id)
+SELECT j.id, j.on_parent_failure FROM {schema}.jobs j
+WHERE j.id IN (SELECT child_id FROM {schema}.dependencies WHERE parent_id = $1)
+  AND j.state = 'waiting'
+ORDER BY j.id FOR UPDATE;
+
+-- name: dep_release_children(parent_id)
+WITH children AS (
+    SELECT j.id FROM {schema}.jobs j
+    WHERE j.id IN (SELECT child_id FROM {schema}.dependencies WHERE parent_id = $1)
+      AND j.state = 'waiting'
+    ORDER BY j.id FOR UPDATE
+), moved AS (
+    UPDATE {schema}.jobs j
+    SET state = CASE WHEN j.blocked_by <= 1 THEN 'pending' ELSE j.state END,
+        blocked_by = j.blocked_by - 1
+    WHERE j.id IN (SELECT id FROM children)
+    RETURNING j.queue AS q, j.state
+)
+SELECT pg_notify({channel}, '') FROM moved WHERE state = 'pending';
+
+-- name: dep_parent_done(id)
+WITH moved AS (
+    UPDATE {schema}.jobs
+    SET state = CASE WHEN blocked_by <= 1 THEN 'pending' ELSE state END,
+        blocked_by = blocked_by - 1
+    WHERE id = $1 AND state = 'waiting'
+    RETURNING queue AS q, state
+)
+SELECT pg_notify({channel}, '') FROM moved WHERE state = 'pending';
+
+-- name: dep_unlink_parent(parent_id)
+DELETE FROM {schema}.dependencies WHERE parent_id = $1;
+
+-- name: dep_unlink_child(child_id)
+DELETE FROM {schema}.dependencies WHERE child_id = $1;
+
+-- name: dep_remember(id, now)
+INSERT INTO {schema}.completed (id, finished_at) VALUES ($1, $2)
+ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at;
+
+-- name: dep_forget_completed(horizon)
+DELETE FROM {schema}.completed WHERE finished_at < $1;
+
+-- name: dep_lock_state(id)
+SELECT state FROM {schema}.jobs WHERE id = $1 FOR UPDATE;
+
+-- name: dep_orphans()
+-- parents deleted before they finished (purged) that children still wait on
+SELECT DISTINCT d.parent_id FROM {schema}.dependencies d
+WHERE NOT EXISTS (SELECT 1 FROM {schema}.jobs j WHERE j.id = d.parent_id)
+  AND NOT EXISTS (SELECT 1 FROM {schema}.completed c WHERE c.id = d.parent_id);
+
+-- name: dep_leftover_completed()
+-- completed parents still linked to a child: the settle's statement did not see the
+-- link (it was made while the settle waited for the parent's row)
+SELECT DISTINCT d.parent_id FROM {schema}.dependencies d
+WHERE EXISTS (SELECT 1 FROM {schema}.completed c WHERE c.id = d.parent_id)
+   OR EXISTS (SELECT 1 FROM {schema}.jobs p WHERE p.id = d.parent_id AND p.state = 'completed');
+
+-- name: dep_leftover_ended()
+SELECT DISTINCT d.parent_id, p.state FROM {schema}.dependencies d
+JOIN {schema}.jobs p ON p.id = d.parent_id
+WHERE p.state IN ('failed', 'cancelled', 'expired');
+
+-- -- time and flow control (issue 16): schedules -------------------------------------
+
+-- name: schedule_definition(id)
+SELECT definition FROM {schema}.schedules WHERE id = $1;
+
+-- name: schedule_save(id, queue, definition, next_at, paused)
+INSERT INTO {schema}.schedules (id, queue, definition, next_at, paused)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, definition = excluded.definition,
+    next_at = excluded.next_at, paused = excluded.paused
+WHERE {schema}.schedules.definition <> excluded.definition;
+
+-- name: schedule_list()
+SELECT definition, next_at, paused FROM {schema}.schedules ORDER BY id;
+
+-- name: schedule_remove(id)
+DELETE FROM {schema}.schedules WHERE id = $1;
+
+-- name: schedule_pause(id, paused)
+UPDATE {schema}.schedules SET paused = $2 WHERE id = $1;
+
+-- the compare-and-set that fires a slot (in the transaction inserting its jobs)
+-- name: schedule_advance(id, expected, next_at)
+UPDATE {schema}.schedules SET next_at = $3 WHERE id = $1 AND next_at = $2;
+
+-- -- flow control (issue 16, docs/flow-control.md) ------------------------------------
+
+-- name: expire_claimed(id, worker_id, now, error)
+-- A job the claim just took although its ttl ran out (expires_at <= now): it moves to
+-- expired, never handed out, while the claim still holds it; its attempt is not counted.
+UPDATE {schema}.jobs SET
+    state = 'expired', error = $4, finished_at = $3, lease_until = NULL,
+    worker_id = NULL, attempts = attempts - 1
+WHERE id = $1 AND state = 'active' AND worker_id = $2;
+
+-- name: cancel_running(id, now)
+-- An active job cancelled (capability RunningCancellation): its lease goes, so its
+-- worker's next renewal does not hold it and its outcome is refused.
+UPDATE {schema}.jobs SET
+    state = 'cancelled', finished_at = $2, lease_until = NULL, worker_id = NULL
+WHERE id = $1 AND state = 'active';

@@ -28,7 +28,22 @@ CREATE TABLE {schema}.jobs (
     depends_on   jsonb,
     expires_at   double precision,
     progress     double precision,
-    finished_at  double precision
+    finished_at  double precision,
+    -- a row no claim or recovery could reach (never due, a lease that never lapses) is
+    -- refused; in PostgreSQL 'NaN' equals 'NaN' (0002)
+    CONSTRAINT jobs_times_finite CHECK (
+        run_at NOT IN ('NaN', 'Infinity', '-Infinity')
+        AND created_at NOT IN ('NaN', 'Infinity', '-Infinity')
+        AND timeout NOT IN ('NaN', 'Infinity', '-Infinity')
+        AND lease_until NOT IN ('NaN', 'Infinity', '-Infinity')
+        AND expires_at NOT IN ('NaN', 'Infinity', '-Infinity')
+        AND progress NOT IN ('NaN', 'Infinity', '-Infinity')
+        AND finished_at NOT IN ('NaN', 'Infinity', '-Infinity')
+    ),
+    CONSTRAINT jobs_active_leased CHECK (state <> 'active' OR lease_until IS NOT NULL),
+    -- dependencies (0004): a blocked job is stored 'waiting' with its unfinished parents
+    on_parent_failure text NOT NULL DEFAULT 'fail',
+    blocked_by   integer NOT NULL DEFAULT 0
 ) WITH (
     -- every row is inserted, updated twice and deleted within seconds: vacuum early so
     -- dead index entries do not slow the claim down
@@ -61,4 +76,28 @@ CREATE TABLE {schema}.workers (
     worker_id  text COLLATE "C" PRIMARY KEY,
     info       jsonb NOT NULL,
     expires_at double precision NOT NULL
+);
+
+-- job dependencies (0004): the parents a blocked child (state 'waiting') still waits on
+CREATE TABLE {schema}.dependencies (
+    parent_id text COLLATE "C" NOT NULL,
+    child_id  text COLLATE "C" NOT NULL,
+    PRIMARY KEY (parent_id, child_id)
+);
+CREATE INDEX dependencies_child ON {schema}.dependencies (child_id);
+
+-- completed jobs that were deleted, remembered while a later child may name them
+CREATE TABLE {schema}.completed (
+    id          text COLLATE "C" PRIMARY KEY,
+    finished_at double precision NOT NULL
+);
+CREATE INDEX completed_age ON {schema}.completed (finished_at);
+
+-- Time and flow control (issue 16): schedules (repeatable and cron jobs).
+CREATE TABLE {schema}.schedules (
+    id         text COLLATE "C" PRIMARY KEY,
+    queue      text COLLATE "C" NOT NULL,
+    definition text NOT NULL,
+    next_at    double precision NOT NULL,
+    paused     boolean NOT NULL DEFAULT false
 );

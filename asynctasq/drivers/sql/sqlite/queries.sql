@@ -1,5 +1,5 @@
--- Named queries of the SQLite driver. Lists travel as JSON arrays (json_each), so
--- every statement here is static text.
+-- Named queries of the SQLite driver, parameters by name (:name). Lists travel as
+-- JSON arrays (json_each), so every statement here is static text.
 
 -- name: create_migrations_table
 CREATE TABLE IF NOT EXISTS asynctasq_migrations (
@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS asynctasq_migrations (
 SELECT version FROM asynctasq_migrations ORDER BY version;
 
 -- name: record_migration
-INSERT INTO asynctasq_migrations (version, name, applied_at) VALUES (?, ?, ?);
+INSERT INTO asynctasq_migrations (version, name, applied_at)
+VALUES (:version, :name, :applied_at);
 
 -- name: insert_job
 INSERT OR IGNORE INTO asynctasq_jobs (
@@ -25,24 +26,48 @@ INSERT OR IGNORE INTO asynctasq_jobs (
 
 -- name: unfinished_by_unique_key
 SELECT id FROM asynctasq_jobs
-WHERE unique_key = ? AND state IN ('pending', 'waiting', 'active');
+WHERE unique_key = :unique_key AND state IN ('pending', 'waiting', 'active');
 
 -- name: register_queue
-INSERT OR IGNORE INTO asynctasq_queues (name) VALUES (?);
+INSERT OR IGNORE INTO asynctasq_queues (name) VALUES (:queue);
 
 -- name: claim_candidates
 -- one queue at a time, so the claim index yields rows already in order
-SELECT id, priority, run_at FROM asynctasq_jobs
+SELECT rowid, id, priority, run_at FROM asynctasq_jobs
 WHERE queue = :queue AND state = 'pending' AND run_at <= :now
   AND NOT EXISTS (SELECT 1 FROM asynctasq_queues q WHERE q.name = :queue AND q.paused = 1)
 ORDER BY priority, run_at, id
 LIMIT :limit;
 
+-- name: claim_rows
+-- the candidates as stored, read under the write lock: each is checked before it is
+-- claimed (a damaged record is dead-lettered instead; SQLite stores any value anywhere)
+SELECT rowid, * FROM asynctasq_jobs
+WHERE rowid IN (SELECT value FROM json_each(:rowids)) AND state = 'pending';
+
 -- name: claim
 UPDATE asynctasq_jobs
 SET state = 'active', worker_id = :worker_id, lease_until = :lease_until, attempts = attempts + 1
-WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'pending'
-RETURNING *;
+WHERE rowid IN (SELECT value FROM json_each(:rowids)) AND state = 'pending';
+
+-- name: dead_letter_corrupt
+-- by rowid: a damaged id may not even be text
+UPDATE asynctasq_jobs
+SET state = 'failed', error = :error, finished_at = :now, lease_until = NULL, worker_id = NULL
+WHERE rowid = :rowid;
+
+-- name: unreachable
+-- Unfinished records the claim or recovery can never reach: a state nobody knows, a
+-- pending job whose run_at is not a finite number (never due), an active one whose
+-- lease_until is not (it would never lapse). The condition is the partial index's
+-- own (migration 0002): the index is empty while nothing is damaged, so this costs a
+-- lookup in an empty index.
+SELECT rowid, * FROM asynctasq_jobs INDEXED BY asynctasq_jobs_unreachable
+WHERE state NOT IN ('pending', 'waiting', 'active', 'completed', 'failed', 'cancelled', 'expired')
+    OR (state = 'pending' AND (typeof(run_at) NOT IN ('integer', 'real') OR abs(run_at) > 1e300))
+    OR (state = 'active'
+        AND (typeof(lease_until) NOT IN ('integer', 'real') OR abs(lease_until) > 1e300))
+LIMIT 100;
 
 -- name: next_due
 SELECT MIN(run_at) FROM asynctasq_jobs
@@ -82,13 +107,18 @@ RETURNING id;
 -- name: any_expired
 SELECT 1 FROM asynctasq_jobs WHERE state = 'active' AND lease_until < :now LIMIT 1;
 
--- name: recover_expired
+-- name: recover_dead
+-- first the jobs whose lapsed lease was their last attempt: dead-lettered, and their
+-- records returned, so the worker that recovered them runs their failed() hooks
 UPDATE asynctasq_jobs
-SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-    error = CASE WHEN attempts >= max_attempts THEN :error ELSE error END,
-    finished_at = CASE WHEN attempts >= max_attempts THEN :now ELSE NULL END,
-    run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE :now END,
-    lease_until = NULL, worker_id = NULL
+SET state = 'failed', error = :error, finished_at = :now, lease_until = NULL, worker_id = NULL
+WHERE state = 'active' AND lease_until < :now AND attempts >= max_attempts
+RETURNING *;
+
+-- name: recover_expired
+-- then the rest (in the same transaction): back to pending, the attempt counted
+UPDATE asynctasq_jobs
+SET state = 'pending', run_at = :now, finished_at = NULL, lease_until = NULL, worker_id = NULL
 WHERE state = 'active' AND lease_until < :now;
 
 -- name: stats
@@ -96,13 +126,13 @@ SELECT state, run_at > :now AS future, COUNT(*) FROM asynctasq_jobs
 WHERE queue = :queue GROUP BY state, future;
 
 -- name: is_paused
-SELECT paused FROM asynctasq_queues WHERE name = ?;
+SELECT paused FROM asynctasq_queues WHERE name = :queue;
 
 -- name: queues
 SELECT name FROM asynctasq_queues ORDER BY name;
 
 -- name: get
-SELECT * FROM asynctasq_jobs WHERE id = ?;
+SELECT * FROM asynctasq_jobs WHERE id = :id;
 
 -- name: list_state
 SELECT * FROM asynctasq_jobs
@@ -131,12 +161,29 @@ WHERE id = :id AND state IN ('pending', 'waiting');
 
 -- name: requeue
 UPDATE asynctasq_jobs
-SET state = 'pending', attempts = 0, run_at = :now, error = NULL, finished_at = NULL
+SET state = 'pending', attempts = 0, run_at = :now, error = NULL, finished_at = NULL,
+    expires_at = NULL  -- the operator wants it run: its ttl is spent
 WHERE id = :id AND state IN ('failed', 'cancelled', 'expired')
   AND (unique_key IS NULL OR NOT EXISTS (
       SELECT 1 FROM asynctasq_jobs other
       WHERE other.unique_key = asynctasq_jobs.unique_key
         AND other.state IN ('pending', 'waiting', 'active')));
+
+-- name: requeue_many
+-- requeue of a batch (:ids, a JSON array) in one statement, with requeue's rules
+UPDATE asynctasq_jobs
+SET state = 'pending', attempts = 0, run_at = :now, error = NULL, finished_at = NULL,
+    expires_at = NULL  -- the operator wants it run: its ttl is spent
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('failed', 'cancelled', 'expired')
+  AND (unique_key IS NULL OR NOT EXISTS (
+      SELECT 1 FROM asynctasq_jobs other
+      WHERE other.unique_key = asynctasq_jobs.unique_key
+        AND other.state IN ('pending', 'waiting', 'active')))
+RETURNING id;
+
+-- name: remove
+-- an active job is its worker's until settled; the row goes, and its unique key with it
+DELETE FROM asynctasq_jobs WHERE id = :id AND state <> 'active';
 
 -- name: purge_finished
 DELETE FROM asynctasq_jobs
@@ -160,10 +207,125 @@ INSERT INTO asynctasq_workers (worker_id, info, expires_at) VALUES (:worker_id, 
 ON CONFLICT (worker_id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at;
 
 -- name: remove_worker
-DELETE FROM asynctasq_workers WHERE worker_id = ?;
+DELETE FROM asynctasq_workers WHERE worker_id = :worker_id;
 
 -- name: live_workers
-SELECT info FROM asynctasq_workers WHERE expires_at > ? ORDER BY worker_id;
+SELECT info FROM asynctasq_workers WHERE expires_at > :now ORDER BY worker_id;
 
 -- name: forget_dead_workers
-DELETE FROM asynctasq_workers WHERE expires_at <= ?;
+DELETE FROM asynctasq_workers WHERE expires_at <= :now;
+
+-- -- job dependencies (sql/dependencies.py) ---------------------------------------------
+
+-- name: dep_parent_state
+-- the parent's state; 'completed' when it was deleted on completion; NULL: unknown
+SELECT coalesce(
+    (SELECT state FROM asynctasq_jobs WHERE id = :id),
+    (SELECT 'completed' FROM asynctasq_completed WHERE id = :id));
+
+-- name: dep_policy
+UPDATE asynctasq_jobs SET on_parent_failure = :policy WHERE id = :id;
+
+-- name: dep_link
+INSERT OR IGNORE INTO asynctasq_dependencies (parent_id, child_id) VALUES (:parent_id, :child_id);
+
+-- name: dep_block
+UPDATE asynctasq_jobs SET state = 'waiting', blocked_by = :blocked_by
+WHERE id = :id AND state = 'pending';
+
+-- name: dep_end
+UPDATE asynctasq_jobs SET state = :state, error = :error, finished_at = :now
+WHERE id = :id AND state IN ('pending', 'waiting');
+
+-- name: dep_children
+SELECT j.id, j.on_parent_failure FROM asynctasq_dependencies d
+JOIN asynctasq_jobs j ON j.id = d.child_id
+WHERE d.parent_id = :parent_id AND j.state = 'waiting';
+
+-- name: dep_release_children
+-- a child whose last unfinished parent this was becomes pending (due by its run_at)
+UPDATE asynctasq_jobs
+SET state = CASE WHEN blocked_by <= 1 THEN 'pending' ELSE state END,
+    blocked_by = blocked_by - 1
+WHERE state = 'waiting'
+  AND id IN (SELECT child_id FROM asynctasq_dependencies WHERE parent_id = :parent_id);
+
+-- name: dep_parent_done
+UPDATE asynctasq_jobs
+SET state = CASE WHEN blocked_by <= 1 THEN 'pending' ELSE state END,
+    blocked_by = blocked_by - 1
+WHERE id = :id AND state = 'waiting';
+
+-- name: dep_unlink_parent
+DELETE FROM asynctasq_dependencies WHERE parent_id = :parent_id;
+
+-- name: dep_unlink_child
+DELETE FROM asynctasq_dependencies WHERE child_id = :child_id;
+
+-- name: dep_remember
+INSERT OR REPLACE INTO asynctasq_completed (id, finished_at) VALUES (:id, :now);
+
+-- name: dep_forget_completed
+DELETE FROM asynctasq_completed WHERE finished_at < :horizon;
+
+-- name: dep_lock_state
+SELECT state FROM asynctasq_jobs WHERE id = :id;
+
+-- name: dep_orphans
+-- parents deleted before they finished (purged, removed) that children still wait on
+SELECT DISTINCT d.parent_id FROM asynctasq_dependencies d
+WHERE NOT EXISTS (SELECT 1 FROM asynctasq_jobs j WHERE j.id = d.parent_id)
+  AND NOT EXISTS (SELECT 1 FROM asynctasq_completed c WHERE c.id = d.parent_id);
+
+-- name: dep_leftover_completed
+-- completed parents still linked to a child (a repair: the settle unlinks them)
+SELECT DISTINCT d.parent_id FROM asynctasq_dependencies d
+WHERE EXISTS (SELECT 1 FROM asynctasq_completed c WHERE c.id = d.parent_id)
+   OR EXISTS (SELECT 1 FROM asynctasq_jobs p WHERE p.id = d.parent_id AND p.state = 'completed');
+
+-- name: dep_leftover_ended
+SELECT DISTINCT d.parent_id, p.state FROM asynctasq_dependencies d
+JOIN asynctasq_jobs p ON p.id = d.parent_id
+WHERE p.state IN ('failed', 'cancelled', 'expired');
+
+-- -- time and flow control (issue 16): schedules -------------------------------------
+
+-- name: schedule_definition
+SELECT definition FROM asynctasq_schedules WHERE id = :id;
+
+-- name: schedule_save
+INSERT INTO asynctasq_schedules (id, queue, definition, next_at, paused)
+VALUES (:id, :queue, :definition, :next_at, :paused)
+ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, definition = excluded.definition,
+    next_at = excluded.next_at, paused = excluded.paused
+WHERE asynctasq_schedules.definition <> excluded.definition;
+
+-- name: schedule_list
+SELECT definition, next_at, paused FROM asynctasq_schedules ORDER BY id;
+
+-- name: schedule_remove
+DELETE FROM asynctasq_schedules WHERE id = :id;
+
+-- name: schedule_pause
+UPDATE asynctasq_schedules SET paused = :paused WHERE id = :id;
+
+-- the compare-and-set that fires a slot (in the transaction inserting its jobs)
+-- name: schedule_advance
+UPDATE asynctasq_schedules SET next_at = :next_at WHERE id = :id AND next_at = :expected;
+
+-- -- flow control (issue 16, docs/flow-control.md) ------------------------------------
+
+-- name: expire_claimed
+-- A job the claim just took although its ttl ran out (expires_at <= now): it moves to
+-- expired, never handed out, while the claim still holds it; its attempt is not counted.
+UPDATE asynctasq_jobs SET
+    state = 'expired', error = :error, finished_at = :now, lease_until = NULL,
+    worker_id = NULL, attempts = attempts - 1
+WHERE id = :id AND state = 'active' AND worker_id = :worker_id;
+
+-- name: cancel_running
+-- An active job cancelled (capability RunningCancellation): its lease goes, so its
+-- worker's next renewal does not hold it and its outcome is refused.
+UPDATE asynctasq_jobs SET
+    state = 'cancelled', finished_at = :now, lease_until = NULL, worker_id = NULL
+WHERE id = :id AND state = 'active';

@@ -21,7 +21,9 @@ CREATE TABLE asynctasq_jobs (
     depends_on   TEXT,
     expires_at   REAL,
     progress     REAL,
-    finished_at  REAL
+    finished_at  REAL,
+    on_parent_failure TEXT NOT NULL DEFAULT 'fail',  -- 0004: dependencies
+    blocked_by   INTEGER NOT NULL DEFAULT 0
 );
 
 -- serves the claim: equality on queue, then the order jobs are taken in
@@ -38,6 +40,13 @@ CREATE UNIQUE INDEX asynctasq_jobs_unique ON asynctasq_jobs (unique_key)
 -- serves stats, listings and purges
 CREATE INDEX asynctasq_jobs_queue_state ON asynctasq_jobs (queue, state, finished_at);
 
+-- holds only damaged records the claim and recovery can never reach (0002)
+CREATE INDEX asynctasq_jobs_unreachable ON asynctasq_jobs (id)
+WHERE state NOT IN ('pending', 'waiting', 'active', 'completed', 'failed', 'cancelled', 'expired')
+    OR (state = 'pending' AND (typeof(run_at) NOT IN ('integer', 'real') OR abs(run_at) > 1e300))
+    OR (state = 'active'
+        AND (typeof(lease_until) NOT IN ('integer', 'real') OR abs(lease_until) > 1e300));
+
 CREATE TABLE asynctasq_queues (
     name   TEXT PRIMARY KEY,
     paused INTEGER NOT NULL DEFAULT 0
@@ -47,4 +56,28 @@ CREATE TABLE asynctasq_workers (
     worker_id  TEXT PRIMARY KEY,
     info       TEXT NOT NULL,
     expires_at REAL NOT NULL
+);
+
+-- job dependencies (0004): the parents a blocked child (state 'waiting') still waits on
+CREATE TABLE asynctasq_dependencies (
+    parent_id TEXT NOT NULL,
+    child_id  TEXT NOT NULL,
+    PRIMARY KEY (parent_id, child_id)
+) WITHOUT ROWID;
+CREATE INDEX asynctasq_dependencies_child ON asynctasq_dependencies (child_id);
+
+-- completed jobs that were deleted, remembered while a later child may name them
+CREATE TABLE asynctasq_completed (
+    id          TEXT PRIMARY KEY,
+    finished_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX asynctasq_completed_age ON asynctasq_completed (finished_at);
+
+-- Time and flow control (issue 16): schedules (repeatable and cron jobs).
+CREATE TABLE asynctasq_schedules (
+    id         TEXT PRIMARY KEY,
+    queue      TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    next_at    REAL NOT NULL,
+    paused     INTEGER NOT NULL DEFAULT 0
 );

@@ -1,0 +1,294 @@
+"""The pages (GET): each reads through asynctasq.operations and renders HTML."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from asynctasq.dashboard.chart import MINUTES, bars
+from asynctasq.dashboard.context import Context
+from asynctasq.dashboard.html import age, button, esc, link, page, path, table, when
+from asynctasq.drivers.base import Driver
+from asynctasq.drivers.capabilities import Removal, WorkerRegistry
+from asynctasq.jobs import JobState
+from asynctasq.operations import (
+    JobFilter,
+    job_detail,
+    job_summary,
+    list_jobs,
+    list_workers,
+    queue_summaries,
+    show_job,
+)
+from asynctasq.operations.schema import error_head
+
+__all__ = ["dead_letters", "job", "overview", "queue", "render", "workers"]
+
+COUNTS = ("pending", "scheduled", "active", "completed", "failed", "cancelled")
+#: failed jobs read per queue to group the dead letters (the page says when it stopped)
+DEAD_LETTER_SCAN = 2000
+RETRYABLE = {"failed", "cancelled", "expired"}
+CANCELLABLE = {"pending", "scheduled", "blocked"}
+
+
+def render(
+    ctx: Context, request: Request, title: str, body: str, status: int = 200
+) -> HTMLResponse:
+    html = page(
+        Context.root(request),
+        title,
+        body,
+        message=request.query_params.get("message"),
+        live=ctx.hub.enabled,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+async def overview(request: Request, ctx: Context) -> HTMLResponse:
+    driver = await ctx.driver()
+    root = Context.root(request)
+    queues = await queue_summaries(driver)
+    rows = []
+    for q in queues:
+        name = q["queue"]
+        done = ctx.hub.rates.per_second(name, "task_completed")
+        failed = ctx.hub.rates.per_second(name, "task_failed")
+        rows.append(
+            [
+                link(root, name, "queues", name),
+                *(f'<span data-count="{c}">{esc(q[c])}</span>' for c in COUNTS),
+                "paused" if q["paused"] else "running",
+                esc(age(q["oldest_pending_age"])),
+                esc(q["completed_last_minute"]),
+                esc(f"{done:.2f} / {failed:.2f}") if ctx.hub.enabled else "-",
+                bars(ctx.hub.throughput.series(name)) if ctx.hub.enabled else "-",
+            ]
+        )
+    headers = [
+        "Queue", *COUNTS, "Status", "Oldest waiting", "Done last min", "Done/s / failed/s",
+        f"In / out, last {MINUTES} min",
+    ]  # fmt: skip
+    alive = [w for w in await _workers(driver) if w["status"] == "alive"]
+    body = table(headers, rows, "No queues yet.") + (
+        f"<p>{link(root, f'{len(alive)} live worker(s)', 'workers')}</p>"
+    )
+    return render(ctx, request, "Overview", body)
+
+
+async def _workers(driver: Driver) -> list[dict[str, Any]]:
+    """The workers, or none when the broker keeps no registry (pages still render)."""
+    return await list_workers(driver) if isinstance(driver, WorkerRegistry) else []
+
+
+async def queue(request: Request, ctx: Context) -> HTMLResponse:
+    driver = await ctx.driver()
+    root = Context.root(request)
+    name = request.path_params["name"]
+    params = request.query_params
+    state_text = params.get("state") or ""
+    state = JobState(state_text) if state_text in {s.value for s in JobState} else None
+    task = params.get("task") or None
+    search = (params.get("q") or "").strip()
+    (summary,) = await queue_summaries(driver, [name])
+
+    controls = _queue_actions(ctx, name, summary["paused"])
+    counts = " ".join(link(root, f"{c}: {summary[c]}", "queues", name, state=c) for c in COUNTS)
+    form = (
+        f'<form method="get" class="filters" role="search">'
+        f'<label>Job id <input name="q" value="{esc(search)}"></label>'
+        f'<label>Task <input name="task" value="{esc(task)}"></label>'
+        f'<label>State <select name="state"><option value="">any</option>'
+        + "".join(
+            f"<option{' selected' if s.value == state_text else ''}>{esc(s.value)}</option>"
+            for s in JobState
+        )
+        + "</select></label><button>Search</button></form>"
+    )
+    if search:
+        found = await show_job(driver, search)
+        jobs = [found] if found is not None and found.queue == name else []
+        next_cursor = None
+    else:
+        listing = await list_jobs(
+            driver,
+            JobFilter(name, state, task),
+            limit=50,
+            cursor=params.get("cursor") or None,
+        )
+        jobs, next_cursor = listing.jobs, listing.next_cursor
+    rows = [_job_row(root, job_summary(j)) for j in jobs]
+    more = ""
+    if next_cursor:
+        onward = link(
+            root, "Next page", "queues", name, state=state_text, task=task, cursor=next_cursor
+        )
+        more = f"<p>{onward}</p>"
+    status = "paused" if summary["paused"] else "running"
+    body = (
+        f'<p>Status: <strong id="queue-status">{status}</strong></p>{controls}'
+        f"<p>{counts}</p>{form}"
+        + table(["Job", "Task", "State", "Attempts", "Created", "Error"], rows, "No jobs match.")
+        + more
+    )
+    return render(ctx, request, f"Queue {name}", body)
+
+
+def _queue_actions(ctx: Context, name: str, paused: bool) -> str:
+    if ctx.read_only:
+        return ""
+    csrf = ctx.guard.csrf_token()
+    here = path(name)  # the forms post relative to /queues/<name>
+    toggle = (
+        button(f"{here}/resume", "Resume", csrf, confirm=f"Resume queue {name}?")
+        if paused
+        else button(f"{here}/pause", "Pause", csrf, confirm=f"Pause queue {name}?")
+    )
+    clean = (
+        f'<form method="post" action="{esc(here)}/clean" class="action" '
+        f'data-confirm="{esc(f"Delete old jobs of queue {name}?")}">'
+        f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
+        '<label>Clean <select name="state"><option>completed</option><option>failed</option>'
+        "<option>cancelled</option><option>expired</option></select></label> "
+        '<label>older than <input name="older_than" value="1h" size="5"></label> '
+        "<button>Clean</button></form>"
+    )
+    retry_all = button(
+        f"{here}/retry-failed", "Retry all failed", csrf,
+        confirm=f"Retry every failed job of queue {name}?",
+    )  # fmt: skip
+    return f'<div class="actions">{toggle}{retry_all}{clean}</div>'
+
+
+def _job_row(root: str, job: dict[str, Any]) -> list[str]:
+    return [
+        link(root, job["id"][:8], "jobs", job["id"]),
+        esc(job["task"]),
+        f'<span class="state {esc(job["state"])}">{esc(job["state"])}</span>',
+        esc(f"{job['attempts']}/{job['max_attempts']}"),
+        when(job["created_at"]),
+        esc(job["error"]),
+    ]
+
+
+async def job(request: Request, ctx: Context) -> HTMLResponse:
+    driver = await ctx.driver()
+    root = Context.root(request)
+    job_id = request.path_params["id"]
+    found = await show_job(driver, job_id)
+    if found is None:
+        gone = (
+            f"<p>No job {esc(job_id)}: it never existed, was removed, or finished on a broker "
+            "that keeps no finished jobs (ASYNCTASQ_KEEP_COMPLETED_TASKS).</p>"
+        )
+        return render(ctx, request, "Job not found", gone, 404)
+    d = job_detail(found)
+    progress, state = d["progress"], esc(d["state"])
+    facts = [
+        ("Id", esc(d["id"])),
+        ("Task", esc(d["task"])),
+        ("Queue", link(root, d["queue"], "queues", d["queue"])),
+        ("State", f'<strong id="job-state" class="state {state}">{state}</strong>'),
+        ("Attempts", esc(f"{d['attempts']}/{d['max_attempts']}")),
+        ("Priority", esc(d["priority"])),
+        ("Created", when(d["created_at"])),
+        ("Runs at", when(d["run_at"])),
+        ("Finished", when(d["finished_at"])),
+        ("Worker", esc(d["worker_id"])),
+        (
+            "Progress",
+            "-" if progress is None
+            else f'<progress max="1" value="{esc(progress)}">{esc(progress)}</progress>',
+        ),
+        ("Parents", " ".join(link(root, p[:8], "jobs", p) for p in d["parents"]) or "-"),
+    ]  # fmt: skip
+    dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
+    sections = [f"<dl>{dl}</dl>", _job_actions(ctx, d, removable=isinstance(driver, Removal))]
+    sections.append(f"<h2>Arguments</h2><pre>{esc(_pretty(d['args']))}</pre>")
+    if d["options"]:
+        sections.append(f"<h2>Options</h2><pre>{esc(_pretty(d['options']))}</pre>")
+    if d["payload_error"]:
+        sections.append(f"<p>Undecodable payload: {esc(d['payload_error'])}</p>")
+    if d["error"]:
+        sections.append(f'<h2>Error</h2><p id="job-error">{esc(d["error"])}</p>')
+    if d["traceback"]:
+        sections.append(f'<h2>Traceback</h2><pre id="traceback">{esc(d["traceback"])}</pre>')
+    if d["result"] is not None:
+        sections.append(f"<h2>Result</h2><pre>{esc(_pretty(d['result']))}</pre>")
+    return render(ctx, request, f"Job {d['task']}", "".join(sections))
+
+
+def _job_actions(ctx: Context, d: dict[str, Any], *, removable: bool) -> str:
+    if ctx.read_only:
+        return ""
+    csrf, job_id, state = ctx.guard.csrf_token(), path(d["id"]), d["state"]
+    buttons = []
+    if state in RETRYABLE:
+        buttons.append(button(f"{job_id}/retry", "Retry", csrf, confirm="Retry this job?"))
+    if state in CANCELLABLE:
+        buttons.append(button(f"{job_id}/cancel", "Cancel", csrf, confirm="Cancel this job?"))
+    if removable and state != "active":
+        buttons.append(
+            button(f"{job_id}/remove", "Remove", csrf, confirm="Delete this job for good?")
+        )
+    return f'<div class="actions">{"".join(buttons)}</div>'
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+
+
+async def workers(request: Request, ctx: Context) -> HTMLResponse:
+    driver = await ctx.driver()
+    rows = [
+        [
+            esc(w["worker_id"]),
+            esc(w["host"]),
+            esc(w["pid"]),
+            esc(", ".join(w["queues"])),
+            esc(f"{w['active']}/{w['concurrency']}"),
+            esc(age(w["uptime"])),
+            f'<span class="state {esc(w["status"])}">{esc(w["status"])}</span>',
+        ]
+        for w in await _workers(driver)
+    ]
+    headers = ["Worker", "Host", "PID", "Queues", "Running", "Uptime", "Status"]
+    return render(ctx, request, "Workers", table(headers, rows, "No workers have reported."))
+
+
+async def dead_letters(request: Request, ctx: Context) -> HTMLResponse:
+    """Failed jobs grouped by queue, task and error type, with counts."""
+    driver = await ctx.driver()
+    root = Context.root(request)
+    groups: Counter[tuple[str, str, str]] = Counter()
+    capped = []
+    for q in await queue_summaries(driver):
+        if not q["failed"]:
+            continue
+        listing = await list_jobs(
+            driver, JobFilter(q["queue"], JobState.FAILED), limit=DEAD_LETTER_SCAN
+        )
+        for j in listing.jobs:
+            kind = (error_head(j.error) or "").split(":", 1)[0] or "-"
+            groups[(j.queue, j.task, kind)] += 1
+        if listing.next_cursor:
+            capped.append(q["queue"])
+    rows = [
+        [
+            link(root, queue_name, "queues", queue_name, state="failed"),
+            link(root, task, "queues", queue_name, state="failed", task=task),
+            esc(kind),
+            esc(count),
+        ]
+        for (queue_name, task, kind), count in groups.most_common()
+    ]
+    note = (
+        f"<p>Counted the newest {DEAD_LETTER_SCAN} failed jobs of: {esc(', '.join(capped))}.</p>"
+        if capped
+        else ""
+    )
+    body = table(["Queue", "Task", "Error type", "Jobs"], rows, "No dead letters.") + note
+    return render(ctx, request, "Dead letters", body)

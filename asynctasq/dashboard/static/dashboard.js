@@ -1,0 +1,51 @@
+// asynctasq dashboard: confirm actions, and keep the page live without reloading it.
+// Live: one EventSource per page; each event (debounced) re-reads this page and swaps
+// its <main>. With events off the server says "polling" and the page re-reads on a timer.
+"use strict";
+(function () {
+  const root = document.body.dataset.root || "/";
+  const status = document.getElementById("live");
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    const question = form.dataset && form.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
+  let pending = null;
+  async function refresh() {
+    pending = null;
+    const focused = document.activeElement;
+    if (focused && focused.closest && focused.closest("form")) return; // do not eat typing
+    try {
+      const answer = await fetch(location.href, { headers: { "X-Refresh": "1" } });
+      if (answer.status >= 500 || answer.status === 401) return;  // keep what is shown
+      const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+      const main = fresh.getElementById("main");
+      if (main) document.getElementById("main").replaceWith(main);
+    } catch (e) { /* the next event or tick tries again */ }
+  }
+  function soon() { if (!pending) pending = setTimeout(refresh, 300); }
+
+  function poll(seconds) {
+    if (status) status.textContent = "refreshing every " + seconds + "s";
+    setInterval(refresh, seconds * 1000);
+  }
+
+  if (!window.EventSource) { poll(5); return; }
+  const source = new EventSource(root + "events");
+  // on every (re)connection, read the page once: what changed while the stream was not
+  // yet (or no longer) open has sent its event to nobody
+  source.addEventListener("open", function () {
+    if (status) status.textContent = "live";
+    soon();
+  });
+  source.addEventListener("message", soon);
+  source.addEventListener("polling", function (event) {
+    source.close();
+    poll(parseInt(event.data, 10) || 5);
+  });
+  source.addEventListener("error", function () {
+    if (status && source.readyState !== EventSource.CLOSED) status.textContent = "reconnecting";
+  });
+})();

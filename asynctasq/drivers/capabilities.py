@@ -1,0 +1,357 @@
+"""Optional capabilities a driver may add to the core (``base.Driver``).
+
+A driver declares a capability by inheriting its mixin and implementing its methods:
+
+    class MyDriver(Inspection, Pausing, Driver): ...
+
+A feature that needs one asks for it: ``require(driver, Pausing)`` returns the driver
+(typed as having the capability) or raises :class:`CapabilityMissing`, whose message
+names the driver, the capability and what to do. ``capabilities_of(driver)`` lists
+what a driver offers (the conformance suite runs the tests of each, and reports the
+others as skipped by name).
+
+Later features add capabilities here (dependencies, schedules, rate limits...).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
+
+from asynctasq.drivers.base import Driver, DriverError
+from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo
+from asynctasq.schedules import Schedule
+
+__all__ = [
+    "ALL_CAPABILITIES",
+    "Capability",
+    "CapabilityMissing",
+    "Dependencies",
+    "Expiry",
+    "Inspection",
+    "Management",
+    "Migrations",
+    "Pausing",
+    "ProgressStore",
+    "RateLimits",
+    "Removal",
+    "RunningCancellation",
+    "Schedules",
+    "TransactionalEnqueue",
+    "UniqueKeys",
+    "WorkerRegistry",
+    "capabilities_of",
+    "require",
+]
+
+
+#: requeues in flight at once in the default Management.requeue_many
+REQUEUE_CONCURRENCY = 16
+
+
+class Capability(abc.ABC):  # noqa: B024 - some capabilities are declarations only
+    """The base of every capability mixin."""
+
+    #: how errors and docs name the capability
+    label: ClassVar[str] = "a capability"
+    #: what the user can do without it (shown in CapabilityMissing)
+    advice: ClassVar[str] = "use a driver that has it (see docs/drivers/)"
+
+
+class CapabilityMissing(DriverError):
+    def __init__(self, driver: Any, capability: type[Capability], feature: str = "") -> None:
+        name = getattr(driver, "name", type(driver).__name__)
+        needs = f"{feature} needs" if feature else "this needs"
+        super().__init__(
+            f"the {name} driver does not support {capability.label} "
+            f"({capability.__name__}): {needs} it; {capability.advice}"
+        )
+        self.driver = name
+        self.capability = capability
+
+
+class Inspection(Capability):
+    """Read jobs and queues: ``get``, ``list_jobs``, ``stats``, ``queues``."""
+
+    label = "inspecting jobs and queues"
+
+    @abc.abstractmethod
+    async def get(self, job_id: str) -> Job | None: ...
+
+    @abc.abstractmethod
+    async def list_jobs(
+        self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        """Jobs of a queue (optionally in one state): waiting ones in claim order,
+        finished ones newest first."""
+
+    @abc.abstractmethod
+    async def stats(self, queue: str) -> QueueStats: ...
+
+    async def get_queue_stats(self, queue: str) -> QueueStats:
+        return await self.stats(queue)
+
+    @abc.abstractmethod
+    async def queues(self) -> list[str]:
+        """Every queue that holds or held jobs, sorted."""
+
+
+class Management(Capability):
+    """Operator actions on stored jobs: ``cancel``, ``requeue`` (``requeue_many``),
+    ``purge``."""
+
+    label = "operator actions (cancel, requeue, purge)"
+
+    @abc.abstractmethod
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a job that has not started; False if it is active or finished."""
+
+    @abc.abstractmethod
+    async def requeue(self, job_id: str) -> bool:
+        """Put a failed, cancelled or expired job back to pending with attempts reset."""
+
+    async def requeue_many(self, job_ids: Sequence[str]) -> list[bool]:
+        """``requeue`` of each id (True where requeued), in order. This default sends
+        them a few at a time; a driver that can requeue a batch in one round trip
+        overrides it (``job retry --all`` on a big dead-letter queue calls this)."""
+        gate = asyncio.Semaphore(REQUEUE_CONCURRENCY)
+
+        async def one(job_id: str) -> bool:
+            async with gate:
+                return await self.requeue(job_id)
+
+        return list(await asyncio.gather(*(one(job_id) for job_id in job_ids)))
+
+    @abc.abstractmethod
+    async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
+        """Delete jobs of a queue in ``state`` (finished before epoch ``older_than``
+        when given); returns how many. Active jobs cannot be purged."""
+
+
+class Removal(Capability):
+    """Delete one stored job by id (``asynctasq job remove``): the record goes, with
+    its error and result; an active job cannot be removed (cancel it or wait)."""
+
+    label = "removing jobs by id"
+    advice = "use `queue clean` to delete finished jobs by state and age"
+
+    @abc.abstractmethod
+    async def remove(self, job_id: str) -> bool:
+        """Delete a job that is not active; False if it is unknown or active."""
+
+
+class Pausing(Capability):
+    """Pause and resume a queue: a paused queue's jobs are not claimed."""
+
+    label = "pausing queues"
+
+    @abc.abstractmethod
+    async def pause(self, queue: str) -> None: ...
+
+    @abc.abstractmethod
+    async def resume(self, queue: str) -> None: ...
+
+
+class WorkerRegistry(Capability):
+    """Live workers by heartbeat: ``heartbeat``, ``remove_worker``, ``list_workers``."""
+
+    label = "a worker registry"
+
+    @abc.abstractmethod
+    async def heartbeat(self, info: WorkerInfo, ttl: float) -> None:
+        """Record a live worker; it disappears from list_workers() after ``ttl``."""
+
+    @abc.abstractmethod
+    async def remove_worker(self, worker_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def list_workers(self) -> list[WorkerInfo]: ...
+
+
+class ProgressStore(Capability):
+    """Persist a running job's progress."""
+
+    label = "storing job progress"
+
+    @abc.abstractmethod
+    async def set_progress(self, job_id: str, worker_id: str, progress: float) -> bool:
+        """Record progress (0..1) of an active job held by ``worker_id``."""
+
+
+class UniqueKeys(Capability):
+    """``enqueue`` keeps one unfinished job per ``unique_key`` (a declaration: the
+    core ``enqueue`` honours it)."""
+
+    label = "unique keys"
+
+
+class TransactionalEnqueue(Capability):
+    """``enqueue(jobs, connection=...)`` inside the caller's open transaction: the
+    jobs exist only if the caller commits (a declaration on the core ``enqueue``)."""
+
+    label = "transactional enqueue"
+    advice = "use the postgres or mysql driver, or enqueue after your commit"
+
+
+class Migrations(Capability):
+    """A schema to create and upgrade (``migrate``, from the core, does the work)."""
+
+    label = "schema migrations"
+
+
+# -- workflows (issue 15) ------------------------------------------------------------
+
+
+class Dependencies(Capability):
+    """``enqueue`` honours ``Job.depends_on`` (a declaration on the core ``enqueue``):
+    a job whose parents have not all completed is stored ``blocked`` and becomes
+    pending in the same atomic step that settles its last parent; a parent that ends
+    failed, cancelled or expired (or is removed) applies the child's
+    ``on_parent_failure``, down the DAG. A parent that completed earlier counts as done
+    for ``outcome_retention`` seconds even when completed jobs are not kept; an
+    unknown parent id makes ``enqueue`` raise UnknownParent and store nothing."""
+
+    label = "job dependencies (depends_on, flows)"
+    advice = "use the memory, sqlite, redis, postgres or mysql driver"
+
+
+# -- time and flow control (issue 16) ---------------------------------------------------
+
+
+class Schedules(Capability):
+    """Repeatable and cron schedules stored in the broker, fired once per slot.
+
+    ``fire_schedule`` is one atomic step: a compare-and-set of the schedule's
+    ``next_at`` (from the value the caller read to the next slot) together with the
+    enqueue of the slot's jobs. Only one of any number of racing schedulers wins a
+    slot; the losers enqueue nothing. (Slot jobs also have ids derived from schedule
+    and slot, and an enqueue leaves a stored id alone: a second guard.)"""
+
+    label = "schedules (repeatable and cron jobs)"
+    advice = "use a driver that stores schedules (docs/scheduling.md lists them)"
+
+    @abc.abstractmethod
+    async def save_schedule(self, schedule: Schedule) -> None:
+        """Store ``schedule`` by id with its ``next_at`` and ``paused``; one already
+        stored with the same definition keeps its own (so every worker can register
+        the schedules of its code at start without moving them)."""
+
+    @abc.abstractmethod
+    async def list_schedules(self) -> list[Schedule]:
+        """Every schedule, sorted by id."""
+
+    @abc.abstractmethod
+    async def remove_schedule(self, schedule_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def pause_schedule(self, schedule_id: str, paused: bool) -> bool:
+        """Pause (or resume, ``paused=False``); False for an unknown id."""
+
+    @abc.abstractmethod
+    async def fire_schedule(
+        self, schedule: Schedule, expected: float, next_at: float, jobs: Sequence[Job]
+    ) -> bool:
+        """If the stored ``next_at`` of ``schedule`` still is ``expected``: set it to
+        ``next_at`` and enqueue ``jobs`` (due now, no unique key), in one atomic step,
+        and return True; else change nothing and return False."""
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        found = [s for s in await self.list_schedules() if s.id == schedule_id]
+        return found[0] if found else None
+
+
+class Expiry(Capability):
+    """A job's ``expires_at`` (``ttl=``) is honoured where it is claimed: a job past
+    it moves to ``expired`` instead of being handed out (a declaration on the core
+    ``claim``; asynctasq/expiry.py states the rule)."""
+
+    label = "job expiry (ttl)"
+    advice = "use a driver that expires jobs (docs/flow-control.md lists them), or drop ttl="
+
+
+class RunningCancellation(Capability):
+    """Cancelling a job that is running (``cancel`` only reaches waiting ones).
+
+    ``cancel_running`` moves an active job to ``cancelled`` at once and withdraws its
+    lease. Its worker learns of it through lease renewal (a cancelled job is not
+    held any more): within two renewal ticks it asks ``is_job_cancelled`` and cancels
+    the job's coroutine; the outcome it would report is refused (fenced)."""
+
+    label = "cancelling running jobs"
+    advice = "use a driver that has it (docs/flow-control.md lists them), or make the task check"
+
+    @abc.abstractmethod
+    async def cancel_running(self, job_id: str) -> bool:
+        """Cancel an active job; False when it is not active (or unknown)."""
+
+    async def is_job_cancelled(self, job_id: str) -> bool:
+        """Whether the broker holds ``job_id`` as cancelled."""
+        if not isinstance(self, Inspection):  # every driver with this capability has it
+            raise CapabilityMissing(self, Inspection, "is_job_cancelled")
+        job = await self.get(job_id)
+        return job is not None and job.state is JobState.CANCELLED
+
+
+class RateLimits(Capability):
+    """Token buckets held in the broker, so a limit holds across every worker.
+
+    ``take_tokens`` is one atomic step: refill the bucket of ``key`` for the time
+    since it was last touched (``limit`` tokens per ``interval`` seconds, never above
+    ``limit``), then take up to ``count`` tokens (a worker asks once for the jobs it
+    is about to start together). ``now`` comes from the caller's clock; the
+    arithmetic is asynctasq/ratelimit.py's."""
+
+    label = "rate limits"
+    advice = "use a driver that holds rate limits (docs/flow-control.md lists them)"
+
+    @abc.abstractmethod
+    async def take_tokens(
+        self, key: str, count: int, limit: int, interval: float, now: float
+    ) -> tuple[int, float]:
+        """How many tokens were taken (0..count), and the seconds until the next one
+        is free when fewer than ``count`` were, else 0.0 (``interval`` for
+        ``limit=0``: a blocked key is looked at again then)."""
+
+    async def take_token(self, key: str, limit: int, interval: float, now: float) -> float:
+        """0.0 when one token was taken; else the seconds until the next is free."""
+        _, wait = await self.take_tokens(key, 1, limit, interval, now)
+        return wait
+
+
+ALL_CAPABILITIES: tuple[type[Capability], ...] = (
+    Inspection,
+    Management,
+    Removal,
+    Pausing,
+    WorkerRegistry,
+    ProgressStore,
+    UniqueKeys,
+    TransactionalEnqueue,
+    Migrations,
+    Dependencies,
+    Schedules,
+    Expiry,
+    RunningCancellation,
+    RateLimits,
+)
+
+C = TypeVar("C", bound=Capability)
+
+
+def require(driver: Driver, capability: type[C], feature: str = "") -> C:
+    """``driver`` as having ``capability``, or CapabilityMissing naming both."""
+    if isinstance(driver, capability):
+        return driver
+    raise CapabilityMissing(driver, capability, feature)
+
+
+def capabilities_of(driver: Driver | type[Driver]) -> list[type[Capability]]:
+    cls = driver if isinstance(driver, type) else type(driver)
+    return [cap for cap in ALL_CAPABILITIES if issubclass(cls, cap)]
+
+
+def unsupported(driver: Driver, capabilities: Sequence[type[Capability]]) -> list[str]:
+    """Labels of the capabilities in ``capabilities`` the driver lacks."""
+    return [cap.__name__ for cap in capabilities if not isinstance(driver, cap)]

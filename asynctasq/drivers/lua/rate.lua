@@ -1,0 +1,22 @@
+-- rate: take up to n tokens from a token bucket (asynctasq/ratelimit.py states the
+-- rule). The bucket is a hash {tokens, at}; it expires once it would be full again,
+-- so idle keys do not accumulate.
+--
+-- KEYS  [1] the bucket
+-- ARGV  [1] n  [2] limit (tokens per interval, the bucket's size)  [3] interval (s)
+--       [4] now
+-- Returns {tokens taken, seconds until the next token as a string ("0": all taken)}.
+local n, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local interval, now = tonumber(ARGV[3]), tonumber(ARGV[4])
+if limit <= 0 then return {0, tostring(interval)} end
+local rate = limit / interval
+local state = redis.call("HMGET", KEYS[1], "tokens", "at")
+local tokens, at = tonumber(state[1]) or limit, tonumber(state[2]) or now
+tokens = math.min(limit, tokens + math.max(now - at, 0) * rate)
+local taken = math.min(n, math.floor(tokens + 1e-9))
+tokens = math.max(tokens - taken, 0)
+local wait = 0
+if taken < n then wait = (1 - tokens) / rate end
+redis.call("HSET", KEYS[1], "tokens", tostring(tokens), "at", tostring(now))
+redis.call("PEXPIRE", KEYS[1], math.ceil(interval * 1000) + 1000)
+return {taken, tostring(wait)}

@@ -1,0 +1,160 @@
+"""The operator side every SQL driver shares: stats, listings, cancel, requeue (one or
+a batch), remove, purge, pause, progress and the worker registry, written once over the
+dialect's named statements (statements.py). Times come from the driver's clock, never
+the server's."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Sequence
+from typing import Any, ClassVar
+
+from asynctasq.clock import Clock
+from asynctasq.drivers.capabilities import (
+    Inspection,
+    Management,
+    Pausing,
+    ProgressStore,
+    Removal,
+    WorkerRegistry,
+)
+from asynctasq.drivers.sql.listing import (
+    check_progress,
+    list_query,
+    purge_query,
+    queue_stats,
+    worker_infos,
+    worker_record,
+)
+from asynctasq.drivers.sql.rows import job_from_row
+from asynctasq.drivers.sql.statements import Statements
+from asynctasq.drivers.sql.storable import storable_worker_id
+from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo
+
+__all__ = ["SQLOperatorSide"]
+
+
+class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, ProgressStore):
+    statements: Statements
+    clock: Clock
+    #: jobs one requeue_many statement moves (a short transaction, a bounded statement)
+    requeue_slice: ClassVar[int] = 1000
+    #: rows one purge statement deletes, so a large purge never holds many locks at
+    #: once (None: one statement deletes them all)
+    purge_slice: ClassVar[int | None] = None
+
+    def _wake_local(self) -> None:
+        """Wake the reserves of this process: a job may be claimable now."""
+        raise NotImplementedError
+
+    async def stats(self, queue: str) -> QueueStats:
+        counts = await self.statements.tuples("stats", queue=queue, now=self.clock.time())
+        paused = await self.statements.value("is_paused", queue=queue)
+        return queue_stats(queue, counts, bool(paused))  # type: ignore[arg-type]
+
+    async def queues(self) -> list[str]:
+        return [row[0] for row in await self.statements.tuples("queues")]
+
+    async def get(self, job_id: str) -> Job | None:
+        rows = await self.statements.records("get", id=job_id)
+        return job_from_row(rows[0], self.clock.time()) if rows else None
+
+    async def list_jobs(
+        self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        now = self.clock.time()
+        query, params = list_query(state)
+        rows = await self.statements.records(
+            query, **params, queue=queue, limit=limit, offset=offset, now=now
+        )
+        return [job_from_row(row, now) for row in rows]
+
+    async def cancel(self, job_id: str) -> bool:
+        return await self.statements.change("cancel", id=job_id, now=self.clock.time()) == 1
+
+    async def requeue(self, job_id: str) -> bool:
+        try:
+            moved = await self.statements.change("requeue", id=job_id, now=self.clock.time())
+        except Exception as exc:
+            if self.statements.unique_conflict(exc):
+                return False  # another unfinished job took its unique key meanwhile
+            raise
+        if moved == 1:
+            self._wake_local()
+        return moved == 1
+
+    async def requeue_many(self, job_ids: Sequence[str]) -> list[bool]:
+        """requeue() of each id, a slice of ids per statement. An id named twice is
+        requeued once (True at its first place only), as requeue() one by one would."""
+        distinct = list(dict.fromkeys(job_ids))
+        moved: set[str] = set()
+        for start in range(0, len(distinct), self.requeue_slice):
+            moved |= await self._requeue_slice(distinct[start : start + self.requeue_slice])
+        if moved:
+            self._wake_local()
+        answers, answered = [], set()
+        for job_id in job_ids:
+            answers.append(job_id in moved and job_id not in answered)
+            answered.add(job_id)
+        return answers
+
+    async def _requeue_slice(self, ids: list[str]) -> set[str]:
+        try:
+            return set(await self._requeue_batch(ids, self.clock.time()))
+        except Exception as exc:
+            if not self.statements.unique_conflict(exc):
+                raise
+        # two jobs of the slice share a unique key (or another job took one meanwhile):
+        # job by job, the first of them goes back and the others keep their state
+        return {job_id for job_id in ids if await self.requeue(job_id)}
+
+    @abc.abstractmethod
+    async def _requeue_batch(self, ids: Sequence[str], now: float) -> Collection[str]:
+        """Requeue ``ids`` (distinct) in one transaction as requeue() would each; the
+        ids moved. May raise a unique violation when two of them share a unique key
+        (nothing is moved then)."""
+
+    async def remove(self, job_id: str) -> bool:
+        return await self.statements.change("remove", id=job_id) == 1
+
+    async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
+        query, params = purge_query(state)
+        params.update(queue=queue, older_than=older_than, now=self.clock.time())
+        total = 0
+        while True:
+            deleted = await self.statements.change(query, **params, limit=self.purge_slice)
+            total += deleted
+            if self.purge_slice is None or deleted < self.purge_slice:
+                return total
+
+    async def pause(self, queue: str) -> None:
+        await self.statements.change("set_paused", queue=queue, paused=True)
+
+    async def resume(self, queue: str) -> None:
+        await self.statements.change("set_paused", queue=queue, paused=False)
+        self._wake_local()
+
+    async def set_progress(self, job_id: str, worker_id: str, progress: float) -> bool:
+        params: dict[str, Any] = {
+            "id": job_id,
+            "worker_id": storable_worker_id(worker_id),
+            "progress": check_progress(progress),
+        }
+        return await self.statements.change("set_progress", **params) == 1
+
+    # -- worker registry ---------------------------------------------------------------
+
+    async def heartbeat(self, info: WorkerInfo, ttl: float) -> None:
+        now = self.clock.time()
+        worker_id = storable_worker_id(info.worker_id)
+        record = {"worker_id": worker_id, "info": worker_record(info, now), "expires_at": now + ttl}
+        await self.statements.change_all(
+            ("heartbeat", record), ("forget_dead_workers", {"now": now, "worker_id": worker_id})
+        )
+
+    async def remove_worker(self, worker_id: str) -> None:
+        await self.statements.change("remove_worker", worker_id=storable_worker_id(worker_id))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        rows = await self.statements.tuples("live_workers", now=self.clock.time())
+        return worker_infos(row[0] for row in rows)

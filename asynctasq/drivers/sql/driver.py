@@ -1,0 +1,239 @@
+"""The SQL driver protocol, written once: SQLite, PostgreSQL and MySQL differ only in
+dialect text and connection plumbing.
+
+``SQLDriver`` implements the core (enqueue, claim, settle, renew, recover_expired)
+and the operator side (admin.py) with everything the three brokers share: values made
+storable before they are sent (storable.py), a batch that isolates the item the
+broker refuses (isolation.py), damaged records told apart (faults.py), fencing, the
+clock as the only source of time, local wake-ups. A dialect subclass brings:
+
+- ``statements``: its named statements on its connections (statements.py);
+- how it stores a batch of jobs (``_insert``: executemany, unnest/COPY, multi-row
+  VALUES; unique keys and the caller's transaction);
+- how it claims (``_claim``: SQLite's single writer, SKIP LOCKED elsewhere);
+- how it applies a batch of outcomes, extends leases and recovers expired ones
+  (``_settle_batch``, ``_extend``, ``_recover``);
+- how an idle reserve waits (``prepare_wait``/``idle`` of the core's reserve
+  template: LISTEN/NOTIFY for PostgreSQL, polling for the others).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from asynctasq.clock import Clock
+from asynctasq.drivers.base import Driver, TransactionalEnqueueUnsupported, dead_jobs
+from asynctasq.drivers.capabilities import (
+    Dependencies,
+    Expiry,
+    Migrations,
+    RunningCancellation,
+    TransactionalEnqueue,
+    UniqueKeys,
+)
+from asynctasq.drivers.sql.admin import SQLOperatorSide
+from asynctasq.drivers.sql.dependencies import Steps, cancel_job, remove_job, sweep
+from asynctasq.drivers.sql.isolation import renew_isolated, settle_isolated
+from asynctasq.drivers.sql.rows import job_from_row
+from asynctasq.drivers.sql.schedules import SQLSchedules
+from asynctasq.drivers.sql.storable import (
+    batch_refused,
+    check_storable,
+    storable_outcome,
+    storable_worker_id,
+)
+from asynctasq.drivers.waiting import Wakeup
+from asynctasq.expiry import expired_reason
+from asynctasq.jobs import (
+    Completed,
+    Failed,
+    Job,
+    JobState,
+    Outcome,
+    Recovery,
+    Released,
+    Retried,
+)
+
+__all__ = ["SQLDriver"]
+
+log = logging.getLogger(__name__)
+
+#: seconds between two dependency repairs (sql/dependencies.py sweep) by one driver
+SWEEP_INTERVAL = 5.0
+
+
+class SQLDriver(
+    SQLOperatorSide,
+    SQLSchedules,
+    UniqueKeys,
+    Migrations,
+    Expiry,
+    RunningCancellation,
+    Dependencies,
+    Driver,
+):
+    #: the dialect keeps a blocked job's count of unfinished parents (blocked_by);
+    #: else a child is released when no edge names it (sql/dependencies.py)
+    counts_blocked: ClassVar[bool] = True
+    #: the longest unique_key the broker's index holds (None: no limit)
+    unique_key_max_chars: ClassVar[int | None] = None
+
+    def __init__(self, *, keep_completed: bool, clock: Clock | None) -> None:
+        self.keep_completed = keep_completed
+        if clock is not None:
+            self.clock = clock
+        self.wakeup = Wakeup()
+        self._checked_names: set[str] = set()  # queue and task names found storable
+        self._next_sweep = 0.0  # when recover_expired next repairs dependencies
+
+    def _wake_local(self) -> None:
+        self.wakeup.notify()
+
+    # -- enqueue -----------------------------------------------------------------------
+
+    async def enqueue(self, jobs: Sequence[Job], *, connection: Any = None) -> list[str]:
+        if connection is not None and not isinstance(self, TransactionalEnqueue):
+            raise TransactionalEnqueueUnsupported(self.name)
+        if not jobs:
+            return []
+        check_storable(jobs, key_max_chars=self.unique_key_max_chars, names=self._checked_names)
+        try:
+            ids = await self._insert(jobs, connection)
+        except Exception as exc:
+            if not self._refuses_batch(exc):
+                raise
+            raise batch_refused(self.name, exc) from exc  # one transaction: none stored
+        self._wake_local()
+        return ids
+
+    @abc.abstractmethod
+    async def _insert(self, jobs: Sequence[Job], connection: Any) -> list[str]:
+        """Store ``jobs`` (in the caller's transaction with ``connection``) in one
+        transaction; their ids, or the id of the unfinished job holding a job's
+        unique_key in its place."""
+
+    def _refuses_batch(self, exc: BaseException) -> bool:
+        """``exc`` from ``_insert`` refuses the data (nothing was stored)."""
+        return self.statements.data_error(exc)
+
+    # -- claim -------------------------------------------------------------------------
+
+    async def claim(
+        self, queues: Sequence[str], *, limit: int, worker_id: str, lease_seconds: float
+    ) -> list[Job]:
+        if limit <= 0:
+            return []
+        now = self.clock.time()
+        worker_id = storable_worker_id(worker_id)
+        jobs = await self._claim(list(dict.fromkeys(queues)), limit, worker_id, now, lease_seconds)
+        return await self._drop_expired(jobs, worker_id, now)
+
+    async def cancel_running(self, job_id: str) -> bool:
+        """An active job (capability RunningCancellation): cancelled, lease withdrawn."""
+        now = self.clock.time()
+        return await self.statements.change("cancel_running", id=job_id, now=now) == 1
+
+    async def _drop_expired(self, jobs: list[Job], worker_id: str, now: float) -> list[Job]:
+        """The claimed jobs whose ttl has not run out; the others move to expired
+        (capability Expiry), while this claim still holds them."""
+        live = []
+        for job in jobs:
+            if job.expires_at is None or job.expires_at > now:
+                live.append(job)
+                continue
+            try:
+                await self.statements.change(
+                    "expire_claimed",
+                    id=job.id,
+                    worker_id=worker_id,
+                    now=now,
+                    error=expired_reason(job.expires_at),
+                )
+            except Exception as exc:  # still never run: its lease lapses, a later claim expires it
+                log.warning("cannot expire job %s yet (%s: %s)", job.id, type(exc).__name__, exc)
+        return live
+
+    @abc.abstractmethod
+    async def _claim(
+        self, queues: list[str], limit: int, worker_id: str, now: float, lease_seconds: float
+    ) -> list[Job]:
+        """Claim up to ``limit`` due jobs of ``queues`` (sound records only: a damaged
+        one is dead-lettered with the reason), in claim order."""
+
+    # -- outcomes and leases -----------------------------------------------------------
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        for outcome in outcomes:
+            if not isinstance(outcome, Completed | Retried | Failed | Released):
+                raise TypeError(f"unknown outcome {outcome!r}")
+        accepted = await self._settle(outcomes)
+        # a retry or release is claimable again; a completion may have released children
+        if any(not isinstance(o, Failed) for o in outcomes):
+            self._wake_local()
+        return accepted
+
+    async def _settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        batch = [storable_outcome(o) for o in outcomes]
+        return await settle_isolated(batch, self._settle_batch, self.statements.data_error)
+
+    @abc.abstractmethod
+    async def _settle_batch(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Apply every outcome in one transaction, or (on an error) none; each fenced
+        by (state, worker, attempt). True where accepted."""
+
+    async def renew(
+        self, worker_id: str, job_ids: Sequence[str], lease_seconds: float
+    ) -> list[str]:
+        if not job_ids:
+            return []
+        worker_id = storable_worker_id(worker_id)
+        lease_until = self.clock.time() + lease_seconds
+
+        async def extend(ids: Sequence[str]) -> list[bool]:
+            held = await self._extend(ids, worker_id, lease_until)
+            return [job_id in held for job_id in ids]
+
+        return await renew_isolated(job_ids, extend, self.statements.data_error)
+
+    @abc.abstractmethod
+    async def _extend(self, ids: Sequence[str], worker_id: str, lease_until: float) -> set[str]:
+        """Extend the leases ``worker_id`` holds among ``ids``; the ids it holds."""
+
+    async def recover_expired(self) -> Recovery:
+        now = self.clock.time()
+        if now >= self._next_sweep:  # every worker's tick, at most once per interval
+            self._next_sweep = now + SWEEP_INTERVAL
+            await self._run_steps(sweep(now, counted=self.counts_blocked))
+        requeued, dead = await self._recover(now)
+        if requeued:
+            self._wake_local()
+        return Recovery(requeued, dead_jobs(dead, lambda row: job_from_row(row, now), self.name))
+
+    @abc.abstractmethod
+    async def _recover(self, now: float) -> tuple[int, Sequence[Any]]:
+        """Move jobs whose lease lapsed before ``now`` back to pending, or to failed
+        after their last attempt; how many went back, and the failed ones' rows."""
+
+    # -- dependencies (sql/dependencies.py) --------------------------------------------
+
+    @abc.abstractmethod
+    async def _run_steps(self, steps: Steps) -> Any:
+        """Run a dependency step generator in one transaction; what it returns."""
+
+    async def cancel(self, job_id: str) -> bool:
+        return bool(await self._run_steps(cancel_job(job_id, self.clock.time())))
+
+    async def remove(self, job_id: str) -> bool:
+        return bool(await self._run_steps(remove_job(job_id, self.clock.time())))
+
+    async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
+        purged = await super().purge(queue, state, older_than=older_than)
+        if purged and not state.finished:  # children of purged parents must not wait
+            await self._run_steps(sweep(self.clock.time(), counted=self.counts_blocked))
+        return purged

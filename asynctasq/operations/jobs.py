@@ -1,0 +1,215 @@
+"""Operations on jobs: list, show, retry, cancel, remove (one, many, or every job a
+filter matches). The CLI, the dashboard and scripts call these; each asks the driver
+for the capability it needs, so every broker behaves the same or says what it lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from asynctasq.drivers.base import Driver
+from asynctasq.drivers.capabilities import (
+    Inspection,
+    Management,
+    Removal,
+    RunningCancellation,
+    require,
+)
+from asynctasq.jobs import Job, JobState
+from asynctasq.operations.scan import (
+    PAGE,
+    Budget,
+    JobFilter,
+    decode_cursor,
+    encode_cursor,
+    matching_jobs,
+)
+
+__all__ = [
+    "BulkResult",
+    "JobPage",
+    "Progress",
+    "cancel_jobs",
+    "list_jobs",
+    "matching_ids",
+    "remove_jobs",
+    "retry_jobs",
+    "retry_matching",
+    "show_job",
+]
+
+#: called as progress(done, total) while a bulk operation runs
+Progress = Callable[[int, int], None]
+
+#: operations in flight at once in a bulk action: enough to hide the round trip,
+#: few enough to leave the broker's connections to the workers
+CONCURRENCY = 32
+#: ids per progress report
+BATCH = 500
+#: most jobs one page of list_jobs reads to fill itself (filters that match few)
+SCAN_BUDGET = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: list[Job]
+    #: pass back as ``cursor`` for the next page; None on the last one
+    next_cursor: str | None
+
+
+@dataclass(slots=True)
+class BulkResult:
+    """What a bulk action did: how many ids it was given or matched, how many it
+    changed, and the ids it could not change (unknown, or in a state that refuses)."""
+
+    action: str
+    matched: int = 0
+    done: int = 0
+    skipped: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+async def list_jobs(
+    driver: Driver, where: JobFilter, *, limit: int = 50, cursor: str | None = None
+) -> JobPage:
+    """Up to ``limit`` jobs ``where`` keeps, from ``cursor``: waiting ones in the order
+    workers take them, finished ones newest first."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    inspect = require(driver, Inspection, "listing jobs")
+    jobs: list[Job] = []
+    next_offset = None
+    budget = Budget(max(SCAN_BUDGET, limit))
+    start, page = decode_cursor(cursor), min(PAGE, budget.jobs)
+    async for offset, job in matching_jobs(inspect, where, start=start, page=page, budget=budget):
+        if len(jobs) == limit:
+            break  # one more exists: the page is not the last
+        jobs.append(job)
+        next_offset = offset
+    else:
+        next_offset = budget.stopped_at  # None: read to the end
+    return JobPage(jobs, None if next_offset is None else encode_cursor(next_offset))
+
+
+async def show_job(driver: Driver, job_id: str) -> Job | None:
+    return await require(driver, Inspection, "showing a job").get(job_id)
+
+
+#: jobs read per listing call when selecting jobs for a bulk action
+BULK_PAGE = 10_000
+
+
+async def matching_ids(driver: Driver, where: JobFilter) -> list[str]:
+    """The ids of every job ``where`` keeps, read before anything changes them (a
+    bulk action that changed jobs while paging would shift its own pages)."""
+    inspect = require(driver, Inspection, "selecting jobs")
+    # big pages: listings page by offset, so each page rereads the ones before it
+    pages = matching_jobs(inspect, where, page=BULK_PAGE)
+    return [job.id async for _, job in pages]
+
+
+async def retry_jobs(
+    driver: Driver, ids: Sequence[str], *, progress: Progress | None = None
+) -> BulkResult:
+    """Failed, cancelled or expired jobs back to pending, attempts reset (same id,
+    arguments and creation time)."""
+    manage = require(driver, Management, "retrying jobs")
+    return await _batched("retry", ids, manage.requeue_many, progress)
+
+
+async def retry_matching(
+    driver: Driver,
+    where: JobFilter,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> BulkResult:
+    """Retry every job ``where`` keeps (default state: failed, the dead letters)."""
+    manage = require(driver, Management, "retrying jobs")
+    if where.state is None:
+        where = JobFilter(where.queue, JobState.FAILED, where.task, where.since)
+    ids = await matching_ids(driver, where)
+    if dry_run:
+        return BulkResult("retry", matched=len(ids), dry_run=True)
+    return await _batched("retry", ids, manage.requeue_many, progress)
+
+
+async def cancel_jobs(
+    driver: Driver, ids: Sequence[str], *, progress: Progress | None = None
+) -> BulkResult:
+    """Cancel jobs that have not started, and running ones where the broker can
+    (capability RunningCancellation); a finished one is skipped."""
+    manage = require(driver, Management, "cancelling jobs")
+    return await _each("cancel", ids, _canceller(driver, manage), progress)
+
+
+# -- cancelling running jobs (issue 16, docs/flow-control.md) --------------------------
+
+
+def _canceller(driver: Driver, manage: Management) -> Callable[[str], Awaitable[bool]]:
+    """``cancel``, then ``cancel_running`` for a job that had started already."""
+    if not isinstance(driver, RunningCancellation):
+        return manage.cancel
+    running = driver
+
+    async def cancel(job_id: str) -> bool:
+        return await manage.cancel(job_id) or await running.cancel_running(job_id)
+
+    return cancel
+
+
+# --
+
+
+async def remove_jobs(
+    driver: Driver, ids: Sequence[str], *, progress: Progress | None = None
+) -> BulkResult:
+    """Delete jobs that are not active, records and all."""
+    removal = require(driver, Removal, "removing jobs")
+    return await _each("remove", ids, removal.remove, progress)
+
+
+async def _each(
+    action: str,
+    ids: Sequence[str],
+    apply: Callable[[str], Awaitable[bool]],
+    progress: Progress | None,
+) -> BulkResult:
+    """``apply`` to every id, CONCURRENCY at a time."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(job_id: str) -> bool:
+        async with gate:
+            return await apply(job_id)
+
+    async def batch(chunk: Sequence[str]) -> list[bool]:
+        return list(await asyncio.gather(*(one(job_id) for job_id in chunk)))
+
+    return await _batched(action, ids, batch, progress)
+
+
+async def _batched(
+    action: str,
+    ids: Sequence[str],
+    apply: Callable[[Sequence[str]], Awaitable[list[bool]]],
+    progress: Progress | None,
+) -> BulkResult:
+    """``apply`` to every id, BATCH at a time (each batch a short piece of work for
+    the broker, between which workers' calls get through), reporting after each."""
+    ids = list(dict.fromkeys(ids))
+    result = BulkResult(action, matched=len(ids))
+    if progress is not None:
+        progress(0, len(ids))
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        outcomes = await apply(batch)
+        for job_id, ok in zip(batch, outcomes, strict=True):
+            if ok:
+                result.done += 1
+            else:
+                result.skipped.append(job_id)
+        if progress is not None:
+            progress(start + len(batch), len(ids))
+    return result

@@ -1,0 +1,106 @@
+"""Walking a queue's jobs page by page through ``Inspection.list_jobs``, with the
+filters no driver is asked to know (task name, age), and an opaque cursor.
+
+Drivers list waiting jobs in claim order and finished ones newest first, by offset.
+A cursor is that offset, encoded: stable enough for an operator paging through a
+queue that changes under them (a job may show twice or be skipped when others move;
+``job list`` is a view, not a snapshot). A listing of one finished state stops at
+the first job older than ``since``: the rest are older still. A page reads at most
+a budget of jobs (a filter that matches few of a million must not hold the command for
+minutes): it may come back short, with a cursor to read on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from asynctasq.drivers.capabilities import Inspection
+from asynctasq.jobs import Job, JobState
+
+__all__ = ["PAGE", "Budget", "JobFilter", "decode_cursor", "encode_cursor", "matching_jobs"]
+
+#: jobs read per list_jobs call while scanning
+PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs of one queue: a state (None: every state), a task name, and a
+    window (``since`` seconds back from now, on the time a job finished, else the
+    time it was created)."""
+
+    queue: str
+    state: JobState | None = None
+    task: str | None = None
+    since: float | None = None
+
+    def cutoff(self, now: float) -> float | None:
+        return None if self.since is None else now - self.since
+
+    def keeps(self, job: Job, cutoff: float | None) -> bool:
+        if self.task is not None and job.task != self.task:
+            return False
+        return cutoff is None or stamp(job) >= cutoff
+
+
+def stamp(job: Job) -> float:
+    """When a job last changed for good: finished, else created."""
+    return job.finished_at if job.finished_at is not None else job.created_at
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        offset = int(text[1:]) if text.startswith("o") else -1
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        offset = -1
+    if offset < 0:
+        raise ValueError(f"invalid cursor {cursor!r}: pass the next_cursor a listing printed")
+    return offset
+
+
+@dataclass(slots=True)
+class Budget:
+    """At most ``jobs`` read by one scan; ``stopped_at`` is where it stopped with jobs
+    left unread (None: it read to the end)."""
+
+    jobs: int
+    stopped_at: int | None = None
+
+
+async def matching_jobs(
+    inspect: Inspection,
+    where: JobFilter,
+    *,
+    start: int = 0,
+    page: int = PAGE,
+    budget: Budget | None = None,
+) -> AsyncIterator[tuple[int, Job]]:
+    """(offset of the next job after this one, job) for every job ``where`` keeps,
+    from offset ``start``, until the queue, the window or the ``budget`` runs out."""
+    cutoff = where.cutoff(time.time())
+    ordered_by_age = where.state is not None and where.state.finished
+    offset = start
+    while True:
+        jobs = await inspect.list_jobs(where.queue, where.state, limit=page, offset=offset)
+        for job in jobs:
+            offset += 1
+            if where.keeps(job, cutoff):
+                yield offset, job
+            elif ordered_by_age and cutoff is not None and stamp(job) < cutoff:
+                return  # newest first: every job after this one is older
+        if len(jobs) < page:
+            return
+        if budget is not None and offset - start >= budget.jobs:
+            budget.stopped_at = offset
+            return

@@ -1,0 +1,88 @@
+"""The dashboard on a big queue: server-side render time of the queue page and the
+overview with ``--jobs`` completed jobs kept in the broker.
+
+    python -m benchmarks.dashboard --driver redis --jobs 1000000
+    python -m benchmarks.dashboard --driver postgres --jobs 1000000
+
+The jobs are completed through the driver's core (enqueue, claim, settle, in
+batches of 5,000: no worker needed) with ``keep_completed_tasks`` on. Then the
+pages are asked of ``create_app`` in process (httpx's ASGI transport: no socket,
+no browser), so the figures are the dashboard's own work plus the broker's
+queries. "first" is the first request of a fresh app; "warm" the median of the
+next ten. Targets (issue 22): queue page < 300 ms, overview < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import time
+
+import httpx
+
+from asynctasq.config import Config
+from asynctasq.core.driver_factory import DriverFactory
+from asynctasq.dashboard import create_app
+from asynctasq.drivers.base import Driver
+from asynctasq.drivers.capabilities import Inspection
+from asynctasq.jobs import Completed
+from benchmarks.brokers import bench_config, cleanup, finish_jobs
+
+QUEUE = "done"
+WARM = 10
+PAGES = {"queue page": f"/queues/{QUEUE}", "overview": "/"}
+
+
+async def complete(driver: Driver, jobs: int) -> None:
+    await finish_jobs(
+        driver, QUEUE, jobs, "app.Ship", lambda j: Completed(j.id, "bench", j.attempts, QUEUE)
+    )
+
+
+async def timings(driver: Driver, url: str) -> tuple[float, float]:
+    """(first, warm median) milliseconds of GET ``url`` on a fresh app."""
+    app = create_app(driver=driver)
+    transport = httpx.ASGITransport(app=app)
+    spent = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://dash") as http:
+        for _ in range(WARM + 1):
+            started = time.perf_counter()
+            answer = await http.get(url)
+            spent.append((time.perf_counter() - started) * 1000)
+            answer.raise_for_status()
+    return spent[0], statistics.median(spent[1:])
+
+
+async def measure(config: Config, jobs: int) -> dict[str, tuple[float, float]]:
+    driver = DriverFactory.create_from_config(config)
+    await driver.connect()
+    try:
+        started = time.perf_counter()
+        await complete(driver, jobs)
+        print(f"filled {jobs:,} completed jobs in {time.perf_counter() - started:.0f} s")
+        assert isinstance(driver, Inspection)
+        assert (await driver.stats(QUEUE)).completed == jobs
+        return {name: await timings(driver, url) for name, url in PAGES.items()}
+    finally:
+        await driver.disconnect()
+        cleanup(config)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--driver", default="redis", choices=("redis", "postgres", "sqlite"))
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    args = parser.parse_args()
+    config = bench_config(args.driver).replace(keep_completed_tasks=True)
+    figures = asyncio.run(measure(config, args.jobs))
+    print(f"python -m benchmarks.dashboard --driver {args.driver} --jobs {args.jobs}")
+    print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")
+    for name, (first, warm) in figures.items():
+        print(f"{name}: first {first:.1f} ms, warm median {warm:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

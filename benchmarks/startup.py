@@ -1,0 +1,112 @@
+"""Start-up: from launching ``python -m asynctasq worker --queues q`` to its first job.
+
+    python -m benchmarks.startup --driver sqlite --runs 10
+    python -m benchmarks.startup --driver redis --runs 10 --imports
+
+One job is queued first; then the worker process is launched with nothing but its
+queue, its task module and the broker's settings, and the job writes the time it
+started. The figure is that time minus the moment before the launch: interpreter
+start, imports, settings, connecting, the first claim. ``--imports`` also times
+``import asynctasq`` alone and the import of everything a worker loads, each in a
+fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from asynctasq.config import Config
+from asynctasq.core.dispatcher import Dispatcher
+from asynctasq.core.driver_factory import DriverFactory
+from benchmarks.brokers import bench_config, cleanup, config_env
+from benchmarks.tasks import StartProbe
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUE = "startup"
+
+
+async def first_job_ms(driver_name: str, config: Config | None = None) -> float:
+    """Launch to first job, in ms, on a namespace of its own (``config``: the broker's
+    settings, by default from the ASYNCTASQ_* variables)."""
+    config = config or bench_config(driver_name)
+    try:
+        driver = DriverFactory.create_from_config(config)
+        await driver.connect()
+        await driver.migrate()
+        marker = Path(tempfile.mkdtemp()) / "started"
+        await Dispatcher(driver, config).dispatch(StartProbe(log=str(marker)).on_queue(QUEUE))
+        await driver.disconnect()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
+        env.update(config_env(config))
+        env.pop("ASYNCTASQ_QUEUES", None)
+        command = [sys.executable, "-m", "asynctasq", "worker", "--queues", QUEUE,
+                   "--import", "benchmarks.tasks"]  # fmt: skip
+        launched = time.time()
+        worker = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not marker.exists() or not marker.read_text().strip():
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the worker did not start its first job within 60 s")
+                await asyncio.sleep(0.001)
+            return (float(marker.read_text()) - launched) * 1000
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    finally:
+        cleanup(config)
+
+
+def import_ms(statement: str) -> float:
+    """Milliseconds of ``statement`` in a fresh interpreter (its own clock)."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return float(done.stdout) * 1000
+
+
+def summary(name: str, samples: list[float]) -> str:
+    return (
+        f"| {name} | {statistics.median(samples):.0f} | {min(samples):.0f} | "
+        f"{max(samples):.0f} | ms |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--driver", default="sqlite")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--imports", action="store_true", help="also time the imports alone")
+    args = parser.parse_args()
+    rows = []
+    if args.imports:
+        rows.append(
+            summary("import asynctasq", [import_ms("import asynctasq") for _ in range(args.runs)])
+        )
+        worker_imports = "import asynctasq.cli.main, asynctasq.cli.worker"
+        rows.append(
+            summary(
+                "import what a worker loads", [import_ms(worker_imports) for _ in range(args.runs)]
+            )
+        )
+    firsts = [asyncio.run(first_job_ms(args.driver)) for _ in range(args.runs)]
+    rows.append(summary(f"launch to first job ({args.driver})", firsts))
+    print(f"`python -m benchmarks.startup {' '.join(sys.argv[1:])}`\n")
+    print(f"{os.cpu_count()} cores, Python {platform.python_version()}, load average "
+          f"{os.getloadavg()[0]:.1f}; median of {args.runs} runs (min, max)\n")  # fmt: skip
+    print("| start-up | median | min | max | unit |\n|---|---:|---:|---:|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

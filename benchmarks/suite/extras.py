@@ -1,0 +1,123 @@
+"""The figures only asynctasq has, measured in the same sitting as the peers: the
+memory broker's drain (the worker's own ceiling), a worker's memory over a million
+jobs, start-up from launch to the first job, and ``job retry --all`` on 100,000
+dead letters.
+
+Each runs in this (the project's) interpreter, through the benchmark scripts that
+publish it alone: benchmarks/throughput.py, benchmarks/memory.py,
+benchmarks/startup.py and benchmarks/retry_all.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks import memory, retry_all, startup
+from benchmarks.brokers import bench_config
+from benchmarks.suite.plan import Budget
+from benchmarks.throughput import Bench
+
+#: key -> (title, unit, better)
+EXTRAS: dict[str, tuple[str, str, str]] = {
+    "memory_drain": (
+        "memory-broker drain, 1 process, concurrency 100 (uvloop, as the CLI)",
+        "jobs/s",
+        "higher",
+    ),
+    "import": ("import asynctasq", "ms", "lower"),
+    "startup_redis": ("launch to first job, Redis", "ms", "lower"),
+    "startup_postgres": ("launch to first job, PostgreSQL", "ms", "lower"),
+    "rss_idle": ("worker RSS idle (Redis)", "MiB", "lower"),
+    "rss_10k": ("worker RSS after 10,000 jobs", "MiB", "lower"),
+    "rss_last": ("worker RSS after the last job", "MiB", "lower"),
+    "retry_all_redis": ("`job retry --all`, 100,000 dead letters, Redis", "s", "lower"),
+    "retry_all_postgres": ("`job retry --all`, 100,000 dead letters, PostgreSQL", "s", "lower"),
+}
+#: jobs the RSS step runs through one worker
+RSS_JOBS = 1_000_000
+RSS_JOBS_QUICK = 20_000
+#: dead letters the retry step replays (quick runs: fewer, so the titles' count is
+#: only reached by full runs)
+RETRY_JOBS = 100_000
+RETRY_JOBS_QUICK = 2_000
+
+
+def _uvloop_run(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def memory_drain(jobs: int) -> float:
+    bench = Bench(bench_config("memory"), concurrency=100)
+    return float(_uvloop_run(bench.drain(jobs)))
+
+
+def rss(jobs: int, redis_url: str) -> dict[str, float]:
+    args = argparse.Namespace(driver="redis", jobs=jobs, idle=2.0)
+    config = bench_config("redis").replace(redis_url=redis_url)
+    figures = dict(asyncio.run(memory.measure(args, config)))
+    return {
+        "rss_idle": figures["idle, after start-up"],
+        "rss_10k": figures.get("after 10,000 jobs", 0.0),
+        "rss_last": figures[f"after {jobs:,} jobs"],
+    }
+
+
+def measure(
+    budget: Budget, quick: bool, redis_url: str, postgres_dsn: str, say: Callable[[str], None]
+) -> dict[str, list[float]]:
+    """Every extra figure, ``budget.runs`` times where cheap (RSS once). ``redis_url``
+    and ``postgres_dsn`` name a database."""
+    out: dict[str, list[float]] = {key: [] for key in EXTRAS}
+    redis = bench_config("redis").replace(redis_url=redis_url)
+    postgres = bench_config("postgres").replace(postgres_dsn=postgres_dsn)
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("memory-broker drain", lambda: out["memory_drain"].append(memory_drain(budget.jobs))),
+        ("import", lambda: out["import"].append(startup.import_ms("import asynctasq"))),
+        (
+            "start-up (Redis)",
+            lambda: out["startup_redis"].append(asyncio.run(startup.first_job_ms("redis", redis))),
+        ),
+        (
+            "start-up (PostgreSQL)",
+            lambda: out["startup_postgres"].append(
+                asyncio.run(startup.first_job_ms("postgres", postgres))
+            ),
+        ),
+    ]
+    for run in range(budget.runs):
+        for what, step in steps:
+            say(f"asynctasq alone, run {run + 1}/{budget.runs}: {what}")
+            try:
+                step()
+            except Exception as exc:
+                say(f"  {what} failed: {type(exc).__name__}: {exc}")
+    dead = RETRY_JOBS_QUICK if quick else RETRY_JOBS
+    own = (  # namespaces of their own: measure() drops its namespace when done
+        ("retry_all_redis", redis.replace(redis_prefix=f"{redis.redis_prefix}-retry")),
+        (
+            "retry_all_postgres",
+            postgres.replace(postgres_schema=f"{postgres.postgres_schema}_retry"),
+        ),
+    )
+    for key, config in own:
+        say(f"asynctasq alone: job retry --all of {dead:,} dead letters ({config.driver})")
+        try:  # once: preparing the dead letters takes longer than the retry
+            out[key].append(asyncio.run(retry_all.measure(config, dead))["seconds"])
+        except Exception as exc:
+            say(f"  job retry --all failed: {type(exc).__name__}: {exc}")
+    jobs = RSS_JOBS_QUICK if quick else RSS_JOBS
+    say(f"asynctasq alone: worker RSS over {jobs:,} jobs (Redis)")
+    try:
+        for key, value in rss(jobs, redis_url).items():
+            out[key].append(value)
+    except Exception as exc:
+        say(f"  worker RSS failed: {type(exc).__name__}: {exc}")
+    return {key: values for key, values in out.items() if values}

@@ -1,0 +1,73 @@
+"""Rate limit buckets (capability RateLimits) on every broker that declares it: one
+bucket per key shared by every connection, refilled with the caller's time, and a
+job released with a ``run_at`` waits until then without its attempt counting.
+
+Written to move into ``asynctasq.testing.conformance`` later: parametrised on the
+``backend`` fixture, skipped by capability name. Time is passed in, never slept.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from asynctasq.drivers.capabilities import Inspection, RateLimits
+from asynctasq.jobs import Job, JobState, Released
+from tests.backends import Backend
+from tests.conftest import skip_without
+
+LEASE = 60.0
+
+
+async def _buckets(backend: Backend, count: int) -> list[RateLimits]:
+    skip_without(backend, RateLimits)
+    drivers = [await backend.new_driver() for _ in range(count)]
+    return [d for d in drivers if isinstance(d, RateLimits)]
+
+
+async def test_a_bucket_is_shared_by_every_connection_and_refills_with_time(
+    backend: Backend,
+) -> None:
+    a, b, c = await _buckets(backend, 3)
+    now = 1_000_000.0
+    waits = [await d.take_token("task:t", 5, 1.0, now) for d in (a, b, c, a, b, c, a)]
+    assert waits[:5] == [0.0] * 5  # the bucket starts full: a burst of the limit
+    assert waits[5] == pytest.approx(0.2) and waits[6] == pytest.approx(0.2)
+    assert await c.take_token("task:t", 5, 1.0, now + 0.1) == pytest.approx(0.1)
+    assert await b.take_token("task:t", 5, 1.0, now + 0.2) == 0.0  # one token refilled
+    assert await a.take_token("task:t", 5, 1.0, now + 0.2) == pytest.approx(0.2)
+    # refill never goes above the limit, however long the key was idle
+    later = now + 3600
+    assert [await a.take_token("task:t", 5, 1.0, later) for _ in range(6)][-2:] == [
+        0.0,
+        pytest.approx(0.2),
+    ]
+
+
+async def test_keys_are_independent_and_zero_blocks(backend: Backend) -> None:
+    (driver,) = await _buckets(backend, 1)
+    now = 1_000_000.0
+    assert await driver.take_token("task:a", 1, 10.0, now) == 0.0
+    assert await driver.take_token("task:a", 1, 10.0, now) == pytest.approx(10.0)
+    assert await driver.take_token("task:b", 1, 10.0, now) == 0.0
+    assert await driver.take_token("task:z", 0, 2.0, now) == 2.0  # blocked: look again later
+    assert await driver.take_token("task:z", 0, 2.0, now + 3600) == 2.0
+
+
+async def test_a_job_released_until_later_waits_and_keeps_its_attempts(backend: Backend) -> None:
+    skip_without(backend, RateLimits, Inspection)
+    driver = await backend.new_driver()
+    job = Job(task="t", payload=b"", id="limited", run_at=time.time() - 1)
+    await driver.enqueue([job])
+    (claimed,) = await driver.claim(["default"], limit=1, worker_id="w1", lease_seconds=LEASE)
+    run_at = time.time() + 3600
+    released = Released(claimed.id, "w1", claimed.attempts, queue="default", run_at=run_at)
+    assert await driver.settle([released]) == [True]
+    assert await driver.claim(["default"], limit=1, worker_id="w1", lease_seconds=LEASE) == []
+    assert isinstance(driver, Inspection)
+    stored = await driver.get("limited")
+    assert stored is not None
+    assert stored.state is JobState.SCHEDULED  # pending, due later
+    assert stored.attempts == 0  # the release did not count the attempt
+    assert stored.run_at == pytest.approx(run_at, abs=0.01)

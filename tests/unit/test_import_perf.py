@@ -1,0 +1,104 @@
+"""``import asynctasq`` is cheap: every public name is still there, loaded from its
+module on first use (PEP 562), and ``task.dispatch()`` finds the dispatcher without
+anything else imported first. Each check runs in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import asynctasq
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fresh(code: str, tmp_path: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
+    env["ASYNCTASQ_SQLITE_PATH"] = str(tmp_path / "q.db")
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_importing_the_package_loads_none_of_its_parts(tmp_path: Path) -> None:
+    out = fresh(
+        """
+        import json, sys
+        import asynctasq
+        print(json.dumps(sorted(sys.modules)))
+        """,
+        tmp_path,
+    )
+    loaded = set(json.loads(out))
+    for heavy in (
+        "asyncio",
+        "asynctasq.config",
+        "asynctasq.core.dispatcher",
+        "asynctasq.core.worker",
+        "asynctasq.tasks",
+        "asynctasq.serialization",
+        "dotenv",
+        "msgpack",
+    ):
+        assert heavy not in loaded, f"import asynctasq loaded {heavy}"
+
+
+def test_every_public_name_is_there() -> None:
+    for name in asynctasq.__all__:
+        assert getattr(asynctasq, name) is not None, name
+    assert set(asynctasq.__all__) <= set(dir(asynctasq))
+    assert asynctasq.Worker.__module__ == "asynctasq.core.worker.worker"
+    assert asynctasq.AsyncTask is __import__("asynctasq.tasks").tasks.AsyncTask
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        asynctasq.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_from_import_star_gives_every_public_name(tmp_path: Path) -> None:
+    out = fresh(
+        """
+        import json
+        from asynctasq import *
+        import asynctasq
+        print(json.dumps([n for n in asynctasq.__all__ if n not in globals()]))
+        """,
+        tmp_path,
+    )
+    assert json.loads(out) == []
+
+
+def test_a_task_dispatches_with_nothing_else_imported(tmp_path: Path) -> None:
+    out = fresh(
+        """
+        import asyncio
+        from asynctasq import AsyncTask
+
+        class Hello(AsyncTask[None], name="tests.lazy.Hello"):
+            async def execute(self) -> None:
+                pass
+
+        async def main() -> None:
+            job_id = await Hello().dispatch()
+            print(job_id)
+
+        asyncio.run(main())
+        """,
+        tmp_path,
+    )
+    assert len(out.strip()) == 36  # a job id came back from the default broker
