@@ -8,6 +8,7 @@ Written to move into ``asynctasq.testing.conformance`` later: parametrised on th
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -71,3 +72,16 @@ async def test_a_job_released_until_later_waits_and_keeps_its_attempts(backend: 
     assert stored.state is JobState.SCHEDULED  # pending, due later
     assert stored.attempts == 0  # the release did not count the attempt
     assert stored.run_at == pytest.approx(run_at, abs=0.01)
+
+
+async def test_concurrent_takes_from_two_connections_give_out_exactly_the_limit(
+    backend: Backend,
+) -> None:
+    """A burst of a worker's starts (coalesced into one take on SQL brokers) racing
+    another connection's burst: together they get the bucket's tokens, no more."""
+    a, b = await _buckets(backend, 2)
+    now = 2_000_000.0
+    calls = [d.take_token("task:burst", 10, 60.0, now) for _ in range(25) for d in (a, b)]
+    waits = await asyncio.gather(*calls)
+    assert waits.count(0.0) == 10
+    assert all(w == pytest.approx(6.0) for w in waits if w)  # one token per 6 s

@@ -59,8 +59,10 @@ class OutcomeRows:
                 entry.update(kind="retry", run_at=run_at, error=error)
             case Failed(error=error):
                 entry.update(kind="fail", error=error)
-            case Released():
+            case Released(run_at=run_at):
                 entry["kind"] = "release"
+                if run_at is not None:  # due then (a rate limit's next token), else at once
+                    entry["run_at"] = run_at
             case _:
                 raise TypeError(f"unknown outcome {outcome!r}")
         return entry

@@ -100,7 +100,7 @@ def settle_args(outcomes: Sequence[Outcome], keep_completed: bool) -> list[Any]:
         [o.attempt for o in outcomes],
         kinds if updated else [],
         [o.result if isinstance(o, Completed) else None for o in rows],
-        [o.run_at if isinstance(o, Retried) else None for o in rows],
+        [o.run_at if isinstance(o, Retried | Released) else None for o in rows],
         [o.error if isinstance(o, Retried | Failed) else None for o in rows],
         # SQL arrays count from 1
         json.dumps({o.job_id: i for i, o in enumerate(outcomes, 1)}),

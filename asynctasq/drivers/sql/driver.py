@@ -37,6 +37,7 @@ from asynctasq.drivers.capabilities import (
 from asynctasq.drivers.sql.admin import SQLOperatorSide
 from asynctasq.drivers.sql.dependencies import Steps, cancel_job, remove_job, sweep
 from asynctasq.drivers.sql.isolation import renew_isolated, settle_isolated
+from asynctasq.drivers.sql.rates import SQLRateLimits
 from asynctasq.drivers.sql.rows import job_from_row
 from asynctasq.drivers.sql.schedules import SQLSchedules
 from asynctasq.drivers.sql.storable import (
@@ -69,6 +70,7 @@ SWEEP_INTERVAL = 5.0
 class SQLDriver(
     SQLOperatorSide,
     SQLSchedules,
+    SQLRateLimits,
     UniqueKeys,
     Migrations,
     Expiry,

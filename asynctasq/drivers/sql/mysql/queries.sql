@@ -114,7 +114,8 @@ SET j.state = CASE o.kind
         WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' ELSE 'pending' END,
     j.result = CASE WHEN o.kind = 'complete' THEN FROM_BASE64(o.result) ELSE j.result END,
     j.error = CASE WHEN o.kind IN ('retry', 'fail') THEN o.error ELSE j.error END,
-    j.run_at = CASE o.kind WHEN 'retry' THEN o.run_at WHEN 'release' THEN :now ELSE j.run_at END,
+    j.run_at = CASE o.kind WHEN 'retry' THEN o.run_at WHEN 'release' THEN coalesce(o.run_at, :now)
+        ELSE j.run_at END,
     j.attempts = CASE WHEN o.kind = 'release' THEN GREATEST(j.attempts - 1, 0)
         ELSE j.attempts END,
     j.finished_at = CASE WHEN o.kind IN ('complete', 'fail') THEN :now END,
@@ -394,3 +395,13 @@ WHERE id = :id AND state = 'active' AND worker_id = :worker_id;
 UPDATE asynctasq_jobs SET
     state = 'cancelled', finished_at = :now, lease_until = NULL, worker_id = NULL
 WHERE id = :id AND state = 'active';
+
+-- name: rate_bucket
+SELECT tokens, at, version FROM asynctasq_rate_buckets WHERE `key` = :key;
+
+-- name: rate_bucket_add
+INSERT IGNORE INTO asynctasq_rate_buckets (`key`, tokens, at) VALUES (:key, :tokens, :at);
+
+-- name: rate_bucket_set
+UPDATE asynctasq_rate_buckets SET tokens = :tokens, at = :at, version = version + 1
+WHERE `key` = :key AND version = :version;

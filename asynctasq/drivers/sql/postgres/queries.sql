@@ -187,7 +187,8 @@ WITH deleted AS (
         error = coalesce(($8::text[])[($9::jsonb ->> j.id)::integer], j.error),
         run_at = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
             WHEN 'retry' THEN ($7::float8[])[($9::jsonb ->> j.id)::integer]
-            WHEN 'release' THEN $10 ELSE j.run_at END,
+            WHEN 'release' THEN coalesce(($7::float8[])[($9::jsonb ->> j.id)::integer], $10)
+            ELSE j.run_at END,
         attempts = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
             WHEN 'release' THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,
         finished_at = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
@@ -532,3 +533,14 @@ WHERE id = $1 AND state = 'active' AND worker_id = $2;
 UPDATE {schema}.jobs SET
     state = 'cancelled', finished_at = $2, lease_until = NULL, worker_id = NULL
 WHERE id = $1 AND state = 'active';
+
+-- name: rate_bucket(key)
+SELECT tokens, at, version FROM {schema}.rate_buckets WHERE key = $1;
+
+-- name: rate_bucket_add(key, tokens, at)
+INSERT INTO {schema}.rate_buckets (key, tokens, at) VALUES ($1, $2, $3)
+ON CONFLICT (key) DO NOTHING;
+
+-- name: rate_bucket_set(key, tokens, at, version)
+UPDATE {schema}.rate_buckets SET tokens = $2, at = $3, version = version + 1
+WHERE key = $1 AND version = $4;

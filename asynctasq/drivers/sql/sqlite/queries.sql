@@ -94,8 +94,9 @@ SET state = 'failed', error = :error, finished_at = :now, lease_until = NULL, wo
 WHERE id = :id AND state = 'active' AND worker_id = :worker_id AND attempts = :attempt;
 
 -- name: release
+-- back to pending, due at once or at run_at (a rate limit's next token)
 UPDATE asynctasq_jobs
-SET state = 'pending', run_at = :now, attempts = MAX(attempts - 1, 0), lease_until = NULL,
+SET state = 'pending', run_at = coalesce(:run_at, :now), attempts = MAX(attempts - 1, 0), lease_until = NULL,
     worker_id = NULL
 WHERE id = :id AND state = 'active' AND worker_id = :worker_id AND attempts = :attempt;
 
@@ -329,3 +330,13 @@ WHERE id = :id AND state = 'active' AND worker_id = :worker_id;
 UPDATE asynctasq_jobs SET
     state = 'cancelled', finished_at = :now, lease_until = NULL, worker_id = NULL
 WHERE id = :id AND state = 'active';
+
+-- name: rate_bucket
+SELECT tokens, at, version FROM asynctasq_rate_buckets WHERE key = :key;
+
+-- name: rate_bucket_add
+INSERT OR IGNORE INTO asynctasq_rate_buckets (key, tokens, at) VALUES (:key, :tokens, :at);
+
+-- name: rate_bucket_set
+UPDATE asynctasq_rate_buckets SET tokens = :tokens, at = :at, version = version + 1
+WHERE key = :key AND version = :version;
