@@ -52,7 +52,9 @@ async def main(driver: str, jobs: int, runs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--driver", default="redis", choices=("memory", "redis", "sqlite", "postgres", "mysql")
+        "--driver",
+        default="redis",
+        choices=("memory", "redis", "sqlite", "postgres", "mysql", "mongodb"),
     )
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)

@@ -47,6 +47,7 @@ from asynctasq.drivers.mongodb.documents import (
     document_of,
     stored_job,
 )
+from asynctasq.drivers.mongodb.rates import MongoRateLimits
 from asynctasq.drivers.mongodb.schedules import MongoSchedules
 from asynctasq.drivers.mongodb.store import Store
 from asynctasq.drivers.mongodb.store import write_concern as write_concern_of
@@ -77,7 +78,9 @@ _UNIQUE_TRIES = 3
 _CLAIM_ROUNDS = 3
 
 
-class MongoDBDriver(MongoOperatorSide, MongoSchedules, UniqueKeys, TransactionalEnqueue, Driver):
+class MongoDBDriver(
+    MongoOperatorSide, MongoSchedules, MongoRateLimits, UniqueKeys, TransactionalEnqueue, Driver
+):
     name = "mongodb"
 
     def __init__(
@@ -427,9 +430,11 @@ class MongoDBDriver(MongoOperatorSide, MongoSchedules, UniqueKeys, Transactional
                     },
                     "$unset": {"ukey": ""},
                 }
-            case Released():
+            case Released(run_at=run_at):
+                # due at once, or at run_at (a rate limit's next token)
+                due = now if run_at is None else run_at
                 update = {
-                    "$set": {**done, "state": "pending", "run_at": now},
+                    "$set": {**done, "state": "pending", "run_at": due},
                     "$inc": {"attempts": -1},
                 }
             case _:

@@ -5,6 +5,7 @@ side need. Created at connect (``create_index`` is idempotent on MongoDB).
 ``<prefix>_queues``  one per queue ever used: its name (``_id``) and ``paused``
 ``<prefix>_workers`` one per live worker: its heartbeat and when it expires
 ``<prefix>_schedules`` one per repeatable or cron schedule (schedules.py)
+``<prefix>_rate_buckets`` one per rate limit key: tokens, at, version (rates.py)
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class Store:
     queues: AsyncCollection[Document]
     workers: AsyncCollection[Document]
     schedules: AsyncCollection[Document]
+    rate_buckets: AsyncCollection[Document]
 
     @classmethod
     def open(
@@ -92,6 +94,7 @@ class Store:
             db.get_collection(f"{prefix}_queues"),
             db.get_collection(f"{prefix}_workers"),
             db.get_collection(f"{prefix}_schedules"),
+            db.get_collection(f"{prefix}_rate_buckets"),
         )
 
     async def create_indexes(self) -> None:

@@ -1,0 +1,42 @@
+"""The MongoDB driver's rate limit buckets (capability RateLimits): one document per
+key in ``<prefix>_rate_buckets`` (``_id`` the key, ``tokens``, ``at``, ``version``),
+taken by compare-and-set (drivers/buckets.py): an insert that fails on the duplicate
+``_id`` when another writer created the bucket first, an update filtered on the
+version read."""
+
+from __future__ import annotations
+
+from pymongo.errors import DuplicateKeyError
+
+from asynctasq.drivers.buckets import CasRateLimits
+from asynctasq.drivers.mongodb.store import Store
+
+__all__ = ["MongoRateLimits"]
+
+
+class MongoRateLimits(CasRateLimits):
+    @property
+    def store(self) -> Store:
+        raise NotImplementedError
+
+    async def _bucket_read(self, key: str) -> tuple[float, float, int] | None:
+        found = await self.store.rate_buckets.find_one({"_id": key})
+        if found is None:
+            return None
+        return float(found["tokens"]), float(found["at"]), int(found["version"])
+
+    async def _bucket_add(self, key: str, tokens: float, at: float) -> bool:
+        try:
+            await self.store.rate_buckets.insert_one(
+                {"_id": key, "tokens": tokens, "at": at, "version": 0}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def _bucket_set(self, key: str, tokens: float, at: float, version: int) -> bool:
+        result = await self.store.rate_buckets.update_one(
+            {"_id": key, "version": version},
+            {"$set": {"tokens": tokens, "at": at}, "$inc": {"version": 1}},
+        )
+        return result.modified_count == 1
