@@ -36,8 +36,11 @@ class Record(AsyncTask[str]):
     key: str
     log: str
     seconds: float = 0.0
+    started: str = ""  # a file the key is appended to when the work starts
 
     async def execute(self) -> str:
+        if self.started:
+            record(self.started, self.key)
         if self.seconds:
             await asyncio.sleep(self.seconds)
         record(self.log, self.key)

@@ -58,9 +58,11 @@ async def test_a_burst_worker_runs_every_kind_of_job(tmp_path: Path) -> None:
 async def test_sigterm_mid_job_lets_it_finish_and_exits_0(tmp_path: Path) -> None:
     db, log = tmp_path / "q.db", str(tmp_path / "effects.log")
     driver, dispatcher = await open_db(db)
-    job_id = await dispatcher.dispatch(Record(key="slow", log=log, seconds=1.5))
+    started = str(tmp_path / "started.log")
+    job_id = await dispatcher.dispatch(Record(key="slow", log=log, seconds=1.5, started=started))
     worker = spawn_worker(env_for(db))
-    wait_until(lambda: _state(db, job_id) == "active", 30, "the job to start")
+    # started, not only claimed: a job claimed but not begun is released at SIGTERM
+    wait_until(lambda: recorded(started) == ["slow"], 30, "the job to start")
     assert stop(worker) == 0
     assert recorded(log) == ["slow"]
     assert await driver.get(job_id) is None  # completed and removed
