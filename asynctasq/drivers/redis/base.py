@@ -127,6 +127,7 @@ class RedisBase(Driver):
             await self._blocking.close()
         client, self._client = self._client, None
         await self._waker.close()
+        await self._scripts.close()
         await client.aclose()
 
     def _claimer_or_raise(self) -> Claimer:

@@ -9,6 +9,7 @@ call is repeated with EVAL, which also caches the script there.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,12 @@ from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from asynctasq.drivers.redis.connection import Client
+from asynctasq.drivers.redis.lean import lean_connection_for
 
 __all__ = ["SCRIPTS", "Call", "ScriptRunner", "reply_or_error"]
 
@@ -60,10 +64,23 @@ SCRIPTS = _load()
 class ScriptRunner:
     def __init__(self, client: Client) -> None:
         self.client = client
+        #: single calls go by it where it can serve (see lean.py), else by the client
+        self.lean = lean_connection_for(client)
+
+    async def close(self) -> None:
+        if self.lean is not None:
+            await self.lean.close()
 
     async def run(self, call: Call) -> Any:
         script = SCRIPTS[call.script]
         try:
+            if self.lean is not None:
+                try:
+                    return await self.lean.call(
+                        "EVALSHA", script.sha, len(call.keys), *call.keys, *call.args
+                    )
+                except (RedisConnectionError, RedisTimeoutError):
+                    pass  # again by the pooled client, with its retries (as it would)
             return await self.client.evalsha(script.sha, len(call.keys), *call.keys, *call.args)
         except NoScriptError:
             return await self.client.eval(
@@ -112,6 +129,16 @@ class ScriptRunner:
         with Redis running the previous. Order is kept. On Cluster: run_many()."""
         if not isinstance(self.client, Redis):
             return await self.run_many(list(calls), before=before)
+        if self.lean is not None and not before:
+            # one call (a single dispatch) goes by the lean connection
+            calls = iter(calls)
+            first = next(calls, None)
+            if first is None:
+                return []
+            second = next(calls, None)
+            if second is None:
+                return [await self.run(first)]
+            calls = itertools.chain((first, second), calls)
         pool = self.client.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         sent: list[Call] = []
