@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
 from asynctasq.checks import check_attempts, check_priority, check_seconds
 from asynctasq.jobs import validate_name
+from asynctasq.schedules import valid_cron
 from asynctasq.tasks.retry import Backoff
 
 __all__ = [
@@ -72,7 +71,7 @@ def check_task_config(owner: str, config: Mapping[str, Any]) -> dict[str, Any]:
             value = check_rate_limit(name, value)
         elif key in ("visibility_timeout", "repeat_every", "ttl", "rate_interval"):
             value = check_seconds(name, value, positive=True)
-        elif key == "cron" and not croniter.is_valid(value):
+        elif key == "cron" and not valid_cron(value):
             raise ValueError(f"{name}={value!r} is not a cron expression")
         elif key == "timezone":
             ZoneInfo(value)  # ZoneInfoNotFoundError (a KeyError) names an unknown zone
