@@ -139,8 +139,13 @@ def release_by_edges(parents: list[str]) -> Steps:
     rows = yield ("dep_children_of", {"ids": parents})
     if not rows:
         return
-    yield ("dep_unlink_parents", {"ids": parents})
     children = sorted({row[0] for row in rows})
+    # Two settles that complete two parents of one child must not each see the other's
+    # edge still there and both leave the child blocked (write skew): the child's row
+    # is locked first (in id order: no deadlock between settles), and the edges left
+    # are read by a locking read, which sees the latest committed rows.
+    yield ("dep_lock_children", {"ids": children})
+    yield ("dep_unlink_parents", {"ids": parents})
     still = {row[0] for row in (yield ("dep_still_blocked", {"ids": children}))}
     free = [child for child in children if child not in still]
     if free:
