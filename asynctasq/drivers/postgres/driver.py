@@ -392,6 +392,9 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         now = self.clock.time()
         if not any(isinstance(o, Failed) for o in batch):  # completions release in-statement
             row = await self._db.fetchrow(self.sql["settle"], *args, now)
+            if row["marked"]:  # children linked while their parent settled (0011)
+                # (a crash before this runs leaves them to the periodic repair)
+                await self._db.fetch(self.sql["dep_release_marked"], row["marked"])
             accepted = set(row["accepted"])
             return [o.job_id in accepted for o in batch]
 
@@ -399,6 +402,8 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
             # a failed parent's dependants follow their policy in the same transaction
             async with con.transaction():
                 row = await con.fetchrow(self.sql["settle"], *args, now)
+                if row["marked"]:  # children linked while their parent settled (0011)
+                    await con.fetch(self.sql["dep_release_marked"], row["marked"])
                 done = set(row["accepted"])
                 failed = [(o.job_id, "failed") for o in batch if isinstance(o, Failed)]
                 ended = [pair for pair in failed if pair[0] in done]

@@ -69,6 +69,7 @@ def link_jobs(jobs: Sequence[Job], stored: Sequence[str], now: float) -> Steps:
     back: nothing is stored)."""
     check_batch(jobs)
     kept = set(stored)
+    batch = {job.id for job in jobs}
     ended: list[tuple[str, str]] = []
     for job in jobs:
         if not job.depends_on or job.id not in kept:
@@ -77,11 +78,14 @@ def link_jobs(jobs: Sequence[Job], stored: Sequence[str], now: float) -> Steps:
         if job.on_parent_failure != "fail":  # the column's default
             yield ("dep_policy", {"id": job.id, "policy": job.on_parent_failure})
         for parent in job.depends_on:
-            rows = yield ("dep_parent_state", {"id": parent})
+            # mark: a parent stored by another transaction may be settling right now
+            # (PostgreSQL marks it, see its queries.sql; the other dialects lock it)
+            state_of = {"id": parent, "mark": parent not in batch}
+            rows = yield ("dep_parent_state", state_of)
             if not rows or rows[0][0] is None:
                 # PostgreSQL: the parent's row lock made this wait for its settle, whose
                 # completion only a new statement (a new snapshot) sees
-                rows = yield ("dep_parent_state", {"id": parent})
+                rows = yield ("dep_parent_state", state_of)
             if not rows or rows[0][0] is None:
                 raise UnknownParent(job.id, parent)
             state = rows[0][0]

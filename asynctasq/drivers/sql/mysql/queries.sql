@@ -274,9 +274,12 @@ SELECT info FROM asynctasq_workers WHERE expires_at > :now ORDER BY worker_id;
 -- failure policy travels on each edge (migration 0004).
 
 -- name: dep_parent_state
--- the parent's state; 'completed' when it was deleted on completion; NULL: unknown
+-- the parent's state; 'completed' when it was deleted on completion; NULL: unknown. A
+-- locking read: a parent being settled is read once its settle commits, and a parent
+-- read first waits to be settled until this child's edge is committed, which the
+-- settle's next statement sees (READ COMMITTED). :mark is not needed here.
 SELECT coalesce(
-    (SELECT state FROM asynctasq_jobs WHERE id = :id),
+    (SELECT state FROM asynctasq_jobs WHERE id = :id LOCK IN SHARE MODE),
     (SELECT 'completed' FROM asynctasq_completed WHERE id = :id));
 
 -- name: dep_policy

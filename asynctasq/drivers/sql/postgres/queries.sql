@@ -178,7 +178,7 @@ WITH deleted AS (
     WHERE j.id = ANY($1::text[])
       AND j.worker_id = ($3::text[])[($9::jsonb ->> j.id)::integer]
       AND j.attempts = ($4::integer[])[($9::jsonb ->> j.id)::integer]
-    RETURNING j.id
+    RETURNING j.id, j.has_dependants
 ), updated AS (
     UPDATE {schema}.jobs j SET
         state = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
@@ -198,7 +198,7 @@ WITH deleted AS (
     WHERE j.id = ANY($2::text[])
       AND j.worker_id = ($3::text[])[($9::jsonb ->> j.id)::integer]
       AND j.attempts = ($4::integer[])[($9::jsonb ->> j.id)::integer]
-    RETURNING j.id, j.queue, j.state
+    RETURNING j.id, j.queue, j.state, j.has_dependants
 ),
 -- dependencies (0004): the children of completed parents move on in this statement,
 -- released when it was their last unfinished parent; a deleted completion is
@@ -234,7 +234,37 @@ done AS (
           UNION SELECT queue FROM released WHERE state = 'pending') AS u(q)
 )
 SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepted,
-       (SELECT count(*) FROM woken) AS woken;
+       (SELECT count(*) FROM woken) AS woken,
+       -- completed parents a child in another transaction linked to (0011): this
+       -- statement's snapshot may miss that edge, dep_release_marked looks again
+       ARRAY(SELECT id FROM deleted WHERE has_dependants
+             UNION ALL SELECT id FROM updated WHERE state = 'completed' AND has_dependants)
+           AS marked;
+
+-- name: dep_release_marked(ids)
+-- The children of completed parents $1 still linked (see settle: marked), released as
+-- settle releases them, in a statement of its own (a snapshot that sees their edges).
+WITH unlinked AS (
+    DELETE FROM {schema}.dependencies d WHERE d.parent_id = ANY($1::text[])
+    RETURNING d.child_id
+), counted AS (
+    SELECT coalesce(jsonb_object_agg(child_id, n), '{}') AS n FROM (
+        SELECT child_id, count(*) AS n FROM unlinked GROUP BY child_id
+    ) AS per_child
+), locked AS (
+    SELECT j.id FROM {schema}.jobs j
+    WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked)) AND j.state = 'waiting'
+    ORDER BY j.id FOR UPDATE
+), released AS (
+    UPDATE {schema}.jobs j
+    SET state = CASE WHEN j.blocked_by <= ((SELECT n FROM counted) ->> j.id)::integer
+            THEN 'pending' ELSE j.state END,
+        blocked_by = j.blocked_by - ((SELECT n FROM counted) ->> j.id)::integer
+    WHERE j.id = ANY(ARRAY(SELECT id FROM locked))
+    RETURNING j.queue, j.state
+)
+SELECT pg_notify({channel}, '')
+FROM (SELECT DISTINCT queue FROM released WHERE state = 'pending') AS r(q);
 
 -- name: renew
 -- Reports what the worker holds as of the statement's start; a row locked right now
@@ -408,10 +438,18 @@ SELECT info::text FROM {schema}.workers WHERE expires_at > $1 ORDER BY worker_id
 -- child is being linked to it; a child is locked (FOR UPDATE, in id order) before it
 -- is released or ended.
 
--- name: dep_parent_state(id)
--- the parent's state; 'completed' when it was deleted on completion; NULL: unknown
+-- name: dep_parent_state(id, mark)
+-- the parent's state; 'completed' when it was deleted on completion; NULL: unknown.
+-- mark: the parent was stored by another transaction, so it may be settling right now:
+-- it is marked has_dependants (0011) rather than only locked, and its settle, which
+-- cannot see this child's edge, sees the mark and releases the children again
+-- (dep_release_marked)
+WITH marked AS (
+    UPDATE {schema}.jobs SET has_dependants = true WHERE id = $1 AND $2 RETURNING state
+)
 SELECT coalesce(
-    (SELECT state FROM {schema}.jobs WHERE id = $1 FOR SHARE),
+    (SELECT state FROM marked),
+    (SELECT state FROM {schema}.jobs WHERE id = $1 AND NOT $2 FOR SHARE),
     (SELECT 'completed' FROM {schema}.completed WHERE id = $1));
 
 -- name: dep_policy(id, policy)

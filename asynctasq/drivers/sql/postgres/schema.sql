@@ -43,7 +43,9 @@ CREATE TABLE {schema}.jobs (
     CONSTRAINT jobs_active_leased CHECK (state <> 'active' OR lease_until IS NOT NULL),
     -- dependencies (0004): a blocked job is stored 'waiting' with its unfinished parents
     on_parent_failure text NOT NULL DEFAULT 'fail',
-    blocked_by   integer NOT NULL DEFAULT 0
+    blocked_by   integer NOT NULL DEFAULT 0,
+    -- a child in another transaction linked to it (0011): its settle looks again
+    has_dependants boolean NOT NULL DEFAULT false
 ) WITH (
     -- every row is inserted, updated twice and deleted within seconds: vacuum early so
     -- dead index entries do not slow the claim down
