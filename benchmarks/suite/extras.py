@@ -1,11 +1,12 @@
 """The figures only asynctasq has, measured in the same sitting as the peers: the
 memory broker's drain (the worker's own ceiling), a worker's memory over a million
-jobs, start-up from launch to the first job, and ``job retry --all`` on 100,000
-dead letters.
+jobs, start-up from launch to the first job, ``job retry --all`` on 100,000
+dead letters, and what job dependencies cost on Redis and PostgreSQL (a 10,000-job
+fan-out and fan-in beside the plain drain; a child's start after its parent ends).
 
 Each runs in this (the project's) interpreter, through the benchmark scripts that
 publish it alone: benchmarks/throughput.py, benchmarks/memory.py,
-benchmarks/startup.py and benchmarks/retry_all.py.
+benchmarks/startup.py, benchmarks/retry_all.py and benchmarks/dependencies.py.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks import memory, retry_all, startup
-from benchmarks.brokers import bench_config
+from benchmarks import dependencies, memory, retry_all, startup
+from benchmarks.brokers import bench_config, cleanup
 from benchmarks.suite.plan import Budget
-from benchmarks.throughput import Bench
+from benchmarks.throughput import Bench, percentile
 
 #: key -> (title, unit, better)
 EXTRAS: dict[str, tuple[str, str, str]] = {
@@ -35,6 +36,20 @@ EXTRAS: dict[str, tuple[str, str, str]] = {
     "rss_last": ("worker RSS after the last job", "MiB", "lower"),
     "retry_all_redis": ("`job retry --all`, 100,000 dead letters, Redis", "s", "lower"),
     "retry_all_postgres": ("`job retry --all`, 100,000 dead letters, PostgreSQL", "s", "lower"),
+    **{
+        f"deps_{key}_{broker}": (f"{title}, {name}", unit, better)
+        for broker, name in (("redis", "Redis"), ("postgres", "PostgreSQL"))
+        for key, (title, unit, better) in {
+            "plain": (
+                "drain, independent jobs (the baseline of the two below)",
+                "jobs/s",
+                "higher",
+            ),
+            "out": ("drain, fan-out: 100 parents x 100 children", "jobs/s", "higher"),
+            "in": ("drain, fan-in: 10,000 parents -> 1 child", "jobs/s", "higher"),
+            "unblock": ("child starts after its parent ends, p50", "ms", "lower"),
+        }.items()
+    },
 }
 #: jobs the RSS step runs through one worker
 RSS_JOBS = 1_000_000
@@ -57,6 +72,26 @@ def _uvloop_run(coro: Any) -> Any:
 def memory_drain(jobs: int) -> float:
     bench = Bench(bench_config("memory"), concurrency=100)
     return float(_uvloop_run(bench.drain(jobs)))
+
+
+def dependency_costs(config: Any, jobs: int, pairs: int) -> dict[str, float]:
+    """benchmarks/dependencies.py's figures on one broker (concurrency 100)."""
+    scenario = dependencies.Scenario(config, 100)
+    parents = max(jobs // 100, 1)
+
+    async def measure() -> dict[str, float]:
+        linked = await scenario.unblock_latency(pairs, linked=True)
+        return {
+            "plain": await scenario.drain(dependencies.plain(parents * 100)),
+            "out": await dependencies.fan_out(scenario, parents, 100),
+            "in": await dependencies.fan_in(scenario, parents * 100),
+            "unblock": percentile(linked, 50),
+        }
+
+    try:
+        return asyncio.run(measure())
+    finally:
+        cleanup(config)
 
 
 def rss(jobs: int, redis_url: str) -> dict[str, float]:
@@ -113,6 +148,16 @@ def measure(
             out[key].append(asyncio.run(retry_all.measure(config, dead))["seconds"])
         except Exception as exc:
             say(f"  job retry --all failed: {type(exc).__name__}: {exc}")
+    for broker, config in (("redis", redis), ("postgres", postgres)):
+        for run in range(budget.runs):
+            say(f"asynctasq alone, run {run + 1}/{budget.runs}: dependencies ({broker})")
+            try:  # 10,000 jobs in a full run, as issue 15 names them
+                figures = dependency_costs(config, 1_000 if quick else 10_000, 20 if quick else 100)
+            except Exception as exc:
+                say(f"  dependencies failed: {type(exc).__name__}: {exc}")
+                continue
+            for key, value in figures.items():
+                out[f"deps_{key}_{broker}"].append(value)
     jobs = RSS_JOBS_QUICK if quick else RSS_JOBS
     say(f"asynctasq alone: worker RSS over {jobs:,} jobs (Redis)")
     try:
