@@ -4,6 +4,9 @@ due during the run), alternating, ``--runs`` times each. The embedded scheduler
 reads the schedules once a second; the target is no measurable difference.
 
     python -m benchmarks.schedules --driver redis --jobs 20000 --runs 3
+
+``make bench`` (``python -m benchmarks``) measures the same pair on Redis among
+asynctasq's own figures (benchmarks/suite/extras.py).
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ async def _drain(bench: Bench, jobs: int, schedules: int) -> tuple[float, float]
         for schedule in yearly:
             await driver.remove_schedule(schedule.id)  # type: ignore[attr-defined]
         await driver.disconnect()
+
+
+async def pair(bench: Bench, jobs: int, schedules: int) -> tuple[float, float]:
+    """One drain with no schedule, then one with ``schedules`` registered: jobs/s of
+    each (``make bench`` runs this, benchmarks/suite/extras.py)."""
+    without, _ = await _drain(bench, jobs, 0)
+    with_them, _ = await _drain(bench, jobs, schedules)
+    return without, with_them
 
 
 async def main(driver: str, jobs: int, runs: int, schedules: int) -> None:
