@@ -347,3 +347,36 @@ async def test_dispatch_to_a_queue_no_live_worker_serves_warns_once(
     warnings = [r.getMessage() for r in caplog.records if "no live worker" in r.getMessage()]
     assert len(warnings) == 1 and "'nobody-home'" in warnings[0]
     assert "--queues nobody-home" in warnings[0]
+
+
+async def test_the_dead_letter_reason_names_the_command_that_requeues_them(
+    tmp_path: Path,
+) -> None:
+    """An unknown task's jobs dead-lettered after the grace say how to fix it, and the
+    one CLI command the reason names puts them back."""
+    db = tmp_path / "jobs.db"
+    driver = SQLiteDriver(db)
+    await driver.connect()
+    payload = default_serializer.dumps({"args": {}})
+    now = time.time()
+    stale = [
+        Job(task="myapp.tasks.gone", payload=payload, queue="mail", created_at=now - 400)
+        for _ in range(2)
+    ]
+    await driver.enqueue(stale)
+    worker = Worker(driver, ["mail"], config=Config(lease_seconds=5), handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        dead = [await settled(driver, job.id, JobState.FAILED) for job in stale]
+    finally:
+        worker.stop()
+        await running
+    reason = dead[0].error or ""
+    command = "asynctasq job retry --all --state failed --queue mail --task myapp.tasks.gone"
+    assert f"requeue the dead-lettered jobs: {command}\n" in reason, reason
+    done = run_cli(*command.split()[1:], env={"ASYNCTASQ_SQLITE_PATH": str(db)})
+    assert done.returncode == 0, done.stderr
+    for job in stale:
+        back = await driver.get(job.id)
+        assert back is not None and back.state is JobState.PENDING and back.attempts == 0
+    await driver.disconnect()
