@@ -40,12 +40,17 @@ async def _drain(bench: Bench, jobs: int, schedules: int) -> tuple[float, float]
         await driver.disconnect()
 
 
-async def pair(bench: Bench, jobs: int, schedules: int) -> tuple[float, float]:
-    """One drain with no schedule, then one with ``schedules`` registered: jobs/s of
-    each (``make bench`` runs this, benchmarks/suite/extras.py)."""
-    without, _ = await _drain(bench, jobs, 0)
-    with_them, _ = await _drain(bench, jobs, schedules)
-    return without, with_them
+async def pair(bench: Bench, jobs: int, schedules: int) -> dict[str, float]:
+    """One drain with no schedule, then one with ``schedules`` registered: jobs/s and
+    CPU µs per job of each (``make bench`` runs this, benchmarks/suite/extras.py)."""
+    rate, cpu = await _drain(bench, jobs, 0)
+    idle_rate, idle_cpu = await _drain(bench, jobs, schedules)
+    return {
+        "schedules_none": rate,
+        "schedules_idle": idle_rate,
+        "schedules_none_cpu": cpu,
+        "schedules_idle_cpu": idle_cpu,
+    }
 
 
 async def main(driver: str, jobs: int, runs: int, schedules: int) -> None:

@@ -145,6 +145,38 @@ async def test_a_cancelled_run_lets_the_job_in_flight_finish(backend: Backend) -
     assert ("slow", pytest.approx(time.time(), abs=30)) in tasks.seen
 
 
+@only_backends("memory", "sqlite", "redis")
+async def test_cancel_job_stops_a_running_job(backend: Backend) -> None:
+    """``cancel_job`` reaches a job a worker runs (RunningCancellation): its coroutine
+    is cancelled (and may clean up), it ends ``cancelled``, ``is_job_cancelled`` says
+    so."""
+    config = Config(lease_seconds=1.5, heartbeat_interval=0.2, shutdown_timeout=10)
+    queue = Queue("slow", backend=await backend.new_driver(keep_completed=True), config=config)
+    key = f"{backend.name}-{time.monotonic_ns()}"
+    job_id = await queue.add("amq.endless", kwargs={"key": key})
+    worker = asyncio.create_task(queue.run())
+    try:
+        for _ in range(1000):
+            if ("endless started", key) in tasks.seen:
+                break
+            await asyncio.sleep(0.01)
+        assert not await queue.is_job_cancelled(job_id)
+        assert await queue.cancel_job(job_id)
+        assert await queue.is_job_cancelled(job_id)
+        for _ in range(1000):
+            if ("endless cancelled", key) in tasks.seen:
+                break
+            await asyncio.sleep(0.01)
+        assert ("endless cancelled", key) in tasks.seen  # CancelledError reached the body
+        assert not await queue.cancel_job(job_id)  # finished: nothing to cancel
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+    job = await (await queue.driver()).get(job_id)  # type: ignore[attr-defined]
+    assert job is not None and job.state is JobState.CANCELLED
+
+
 async def test_the_asgi_lifespan_of_the_asyncmq_page_runs_and_stops_cleanly() -> None:
     page = (ROOT / "docs" / "asyncmq-users.md").read_text()
     (block,) = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
