@@ -380,3 +380,26 @@ async def test_the_dead_letter_reason_names_the_command_that_requeues_them(
         back = await driver.get(job.id)
         assert back is not None and back.state is JobState.PENDING and back.attempts == 0
     await driver.disconnect()
+
+
+def test_the_startup_line_names_the_broker_absolute_path_and_redacted_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's start-up line says "on <broker> <where>": a SQLite file given
+    relative as an absolute path, a URL without its password."""
+    from asynctasq.core.driver_factory import DriverFactory
+    from asynctasq.core.worker.presence import broker_location
+
+    monkeypatch.chdir(tmp_path)
+    assert broker_location(SQLiteDriver("jobs.db")) == f"sqlite {tmp_path / 'jobs.db'}"
+    assert broker_location(DriverFactory.from_url("sqlite:///rel/jobs.db")) == (
+        f"sqlite {tmp_path / 'rel' / 'jobs.db'}"
+    )
+    for url in (
+        "redis://:s3cret@cache.internal:6379/0",
+        "postgresql://app:s3cret@db.internal/jobs",
+        "mysql://app:s3cret@db.internal/jobs",
+        "mongodb://app:s3cret@mongo.internal:27017/jobs",
+    ):
+        where = broker_location(DriverFactory.from_url(url))
+        assert "s3cret" not in where and ".internal" in where, where

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -233,3 +235,38 @@ async def test_report_progress_from_a_process_pool_function() -> None:
     assert progress == [0.5, 1.0]
     job = await driver.get(job_id)
     assert job is not None and job.state is JobState.COMPLETED and job.progress == 1.0
+
+
+async def test_backend_takes_sqlite_and_redis_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``backend=`` URL strings as the reference documentation writes them, on enqueue
+    and Queue alike: sqlite:///relative (from the working directory), sqlite:////absolute,
+    redis:// (its other settings, here the key prefix, from the configuration)."""
+    from asynctasq.config import set_global_config
+    from asynctasq.queues import Queue
+    from tests.backends_redis import local_redis_url
+
+    monkeypatch.chdir(tmp_path)
+    absolute = tmp_path / "abs.db"
+    prefix = f"asynctasq-test-urls-{os.getpid()}-{time.monotonic_ns()}"
+    set_global_config(Config(redis_prefix=prefix))
+    urls = ["sqlite:///relative.db", f"sqlite:///{absolute}", local_redis_url()]
+    try:
+        for url in urls:
+            job_id = await add.enqueue(1, 2, backend=url)
+            queue = Queue("default", backend=url)
+            assert (await queue.queue_stats())["waiting"] == 1, url
+            assert [job.id for job in await queue.list_jobs("waiting")] == [job_id], url
+            assert await queue.clean("waiting") == 1
+        assert (tmp_path / "relative.db").exists() and absolute.exists()
+    finally:
+        await close_backends()
+        set_global_config(None)
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(local_redis_url())
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
