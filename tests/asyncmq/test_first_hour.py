@@ -223,6 +223,20 @@ async def test_setup_hook_runs_before_the_first_job_and_after_the_last(tmp_path:
         bad.returncode == 2
         and "ASYNCTASQ_SETUP (--setup): hooked_app has no 'nothing'" in bad.stderr
     )
+    # the same hook from the settings (ASYNCTASQ_SETUP; a settings class's `setup`)
+    await driver.connect()
+    await driver.enqueue([Job(task="hooked.uses_client", payload=payload)])
+    await driver.disconnect()
+    (tmp_path / "hooks.log").unlink()
+    from_settings = run_cli(
+        "worker",
+        "--burst",
+        "--import",
+        "hooked_app",
+        env={**env, "ASYNCTASQ_SETUP": "hooked_app:setup"},
+    )
+    assert from_settings.returncode == 0, from_settings.stderr
+    assert (tmp_path / "hooks.log").read_text() == "setup\njob saw pool\nteardown\n"
 
 
 async def test_aclose_closes_the_default_dispatcher_and_dispatch_reopens_it() -> None:
