@@ -111,6 +111,16 @@ async def test_burst_leaves_far_jobs_and_logs_each_job_unless_quiet(tmp_path: Pa
         assert quiet.returncode == 0, quiet.stderr
         assert "started" not in quiet.stderr and "completed in" not in quiet.stderr
         assert "burst: queues drained" in quiet.stderr
+
+        # --burst-horizon chooses the horizon: a job due in a minute is left with 1s
+        minute = await add.enqueue(9, 10, backend=driver, delay=60)
+        short = run_cli(
+            "worker", "--burst", "--burst-horizon", "1", "--import", "tests.asyncmq.tasks",
+            env=env,
+        )  # fmt: skip
+        assert short.returncode == 0, short.stderr
+        assert "leaving jobs scheduled beyond the 1s horizon" in short.stderr
+        assert (await driver.get(minute)).state is JobState.SCHEDULED  # type: ignore[union-attr]
     finally:
         await driver.disconnect()
 

@@ -146,6 +146,30 @@ async def test_a_cancelled_run_lets_the_job_in_flight_finish(backend: Backend) -
 
 
 @only_backends("memory", "sqlite", "redis")
+async def test_run_runs_delayed_jobs_and_fires_repeatables(backend: Backend) -> None:
+    """``queue.run()`` is a full worker: a delayed job runs when due, and the
+    repeatables of the queue fire (no beat process)."""
+    queue = Queue("repeat", backend=await backend.new_driver(keep_completed=True), config=FAST)
+    delayed = await queue.add("amq.add", kwargs={"a": 1, "b": 2}, delay=0.5)
+    assert [job.id for job in await queue.list_delayed()] == [delayed]
+    await queue.add_repeatable("amq.add", every=1, kwargs={"a": 20, "b": 22})
+    worker = asyncio.create_task(queue.run())
+    try:
+        await wait_for_state(queue, delayed, JobState.COMPLETED)
+        for _ in range(1000):  # its first slot within a second, read within another
+            done = await queue.list_jobs("completed")
+            if any(default_serializer.loads(job.result) == 42 for job in done):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the repeatable never ran")
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+
+
+@only_backends("memory", "sqlite", "redis")
 async def test_cancel_job_stops_a_running_job(backend: Backend) -> None:
     """``cancel_job`` reaches a job a worker runs (RunningCancellation): its coroutine
     is cancelled (and may clean up), it ends ``cancelled``, ``is_job_cancelled`` says
