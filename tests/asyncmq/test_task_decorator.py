@@ -270,3 +270,26 @@ async def test_backend_takes_sqlite_and_redis_urls(
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@only_backends("memory", "sqlite", "redis")
+async def test_enqueue_with_depends_on_waits_for_its_parent(backend: Backend) -> None:
+    driver = await backend.new_driver(keep_completed=True)
+    assert isinstance(driver, Inspection)
+    parent = await add.enqueue(1, 2, backend=driver, delay=3600)
+    child = await add.enqueue(3, 4, backend=driver, depends_on=[parent])
+    blocked = await driver.get(child)
+    assert blocked is not None and blocked.state is JobState.BLOCKED
+    assert blocked.depends_on == (parent,)
+    assert isinstance(driver, Management)
+    await driver.cancel(parent)  # the parent ends badly: the child follows its policy
+    failed = await driver.get(child)
+    assert failed is not None and failed.state is JobState.FAILED
+    # and when the parent completes, the child runs
+    first = await add.enqueue(5, 6, backend=driver)
+    second = await add.enqueue(7, 8, backend=driver, depends_on=[first])
+    await drain(driver, ["default"], config=FAST)
+    for job_id, total in ((first, 11), (second, 15)):
+        done = await driver.get(job_id)
+        assert done is not None and done.state is JobState.COMPLETED
+        assert default_serializer.loads(done.result) == total
