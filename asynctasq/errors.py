@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 __all__ = [
     "AsyncTasqError",
     "DecodeError",
@@ -88,14 +90,21 @@ class UndecodablePayloadError(PoisonJobError, DecodeError):
 
 
 class UnknownTaskError(PoisonJobError):
-    def __init__(self, task: str, *, waited: float | None = None) -> None:
+    def __init__(self, task: str, *, waited: float | None = None, queue: str | None = None) -> None:
         """``waited``: seconds its job waited for a worker that knows the task before
-        it was dead-lettered (ASYNCTASQ_UNKNOWN_TASK_GRACE)."""
+        it was dead-lettered (ASYNCTASQ_UNKNOWN_TASK_GRACE); ``queue``: its queue, for
+        the command that requeues them."""
+        command = (
+            "asynctasq job retry --all --state failed "
+            f"--queue {shlex.quote(queue)} --task {shlex.quote(task)}"
+            if queue is not None
+            else "asynctasq job retry --all --state failed --task " + shlex.quote(task)
+        )
         after = (
             ""
             if waited is None
             else f" The job waited {waited:.0f}s for a worker that knows it; once the "
-            "workers import it, requeue the dead-lettered jobs."
+            f"workers import it, requeue the dead-lettered jobs: {command}"
         )
         super().__init__(
             f"unknown task {task!r}: this worker has not registered it. Import the module "

@@ -54,6 +54,8 @@ class JobEvent(StrEnum):
     # -- dependencies (workflows, issue 15) --
     UNBLOCK = "unblock"  # its last unfinished parent completes (in that parent's settle)
     PARENT_FAILED = "parent_failed"  # a parent ended failed, cancelled, expired or removed
+    # -- flow control (issue 16) --
+    EXPIRE = "expire"  # the expiry sweep (Expiry.sweep_expired): time passing
 
 
 S = JobState
@@ -141,6 +143,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         (S.PENDING,),
         S.EXPIRED,
         "its expires_at (run_at + ttl) has passed: never handed out; attempts unchanged",
+    ),
+    *_rows(
+        JobEvent.EXPIRE,
+        _WAITING,
+        S.EXPIRED,
+        "the expiry sweep finds its expires_at passed (sweep_expired, on the worker's "
+        "maintenance tick); attempts unchanged",
     ),
     *_rows(
         JobEvent.CANCEL,

@@ -33,6 +33,7 @@ from asynctasq.drivers.capabilities import (
     Inspection,
     Management,
     Pausing,
+    RunningCancellation,
     require,
 )
 from asynctasq.expiry import expiry
@@ -288,8 +289,13 @@ class Queue:
         return await management.purge(self.name, job_state(state), older_than=older_than)
 
     async def cancel_job(self, job_id: str) -> bool:
-        """Cancel a job that has not started; False when it is running or finished."""
-        return await require(await self.driver(), Management, "Queue.cancel_job()").cancel(job_id)
+        """Cancel a job: one waiting, or one running where the broker can (capability
+        RunningCancellation: its worker stops it, docs/flow-control.md); False when it
+        finished (or runs on a broker that cannot reach it)."""
+        driver = await self.driver()
+        if await require(driver, Management, "Queue.cancel_job()").cancel(job_id):
+            return True
+        return isinstance(driver, RunningCancellation) and await driver.cancel_running(job_id)
 
     async def remove_delayed(self, job_id: str) -> bool:
         """Take a delayed job of this queue off the schedule (it is cancelled)."""
@@ -329,6 +335,10 @@ class Queue:
         return await self.list_jobs(JobState.SCHEDULED)
 
     async def is_job_cancelled(self, job_id: str) -> bool:
+        """Whether the broker holds the job as cancelled."""
+        driver = await self.driver()
+        if isinstance(driver, RunningCancellation):
+            return await driver.is_job_cancelled(job_id)
         job = await self._get(job_id, "Queue.is_job_cancelled()")
         return job is not None and job.state is JobState.CANCELLED
 

@@ -91,6 +91,18 @@ class Schedule:
         check_attempts("max_attempts", self.max_attempts)
         check_attempts("catch_up", self.catch_up)
 
+    # -- AsyncMQ's names for two fields (Queue.list_repeatables, docs/asyncmq-users.md)
+
+    @property
+    def task_id(self) -> str:
+        """The task it fires (``task``), as AsyncMQ's repeatable entries name it."""
+        return self.task
+
+    @property
+    def next_run_at(self) -> float:
+        """Its next slot (``next_at``, epoch seconds), as AsyncMQ names it."""
+        return self.next_at
+
     # -- slot arithmetic ---------------------------------------------------------------
 
     def slot_after(self, moment: float) -> float:

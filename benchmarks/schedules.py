@@ -4,6 +4,9 @@ due during the run), alternating, ``--runs`` times each. The embedded scheduler
 reads the schedules once a second; the target is no measurable difference.
 
     python -m benchmarks.schedules --driver redis --jobs 20000 --runs 3
+
+``make bench`` (``python -m benchmarks``) measures the same pair on Redis among
+asynctasq's own figures (benchmarks/suite/extras.py).
 """
 
 from __future__ import annotations
@@ -35,6 +38,19 @@ async def _drain(bench: Bench, jobs: int, schedules: int) -> tuple[float, float]
         for schedule in yearly:
             await driver.remove_schedule(schedule.id)  # type: ignore[attr-defined]
         await driver.disconnect()
+
+
+async def pair(bench: Bench, jobs: int, schedules: int) -> dict[str, float]:
+    """One drain with no schedule, then one with ``schedules`` registered: jobs/s and
+    CPU µs per job of each (``make bench`` runs this, benchmarks/suite/extras.py)."""
+    rate, cpu = await _drain(bench, jobs, 0)
+    idle_rate, idle_cpu = await _drain(bench, jobs, schedules)
+    return {
+        "schedules_none": rate,
+        "schedules_idle": idle_rate,
+        "schedules_none_cpu": cpu,
+        "schedules_idle_cpu": idle_cpu,
+    }
 
 
 async def main(driver: str, jobs: int, runs: int, schedules: int) -> None:

@@ -14,6 +14,7 @@ from asynctasq.cli.admin import (
     run_operation,
 )
 from asynctasq.cli.options import config_from_args
+from asynctasq.cli.stats import ALIVE_GRACE
 from asynctasq.drivers.base import Driver
 from asynctasq.operations import list_workers
 
@@ -32,15 +33,16 @@ def add_parser(commands: Subparsers) -> None:
     )
     parser.add_argument(
         "--max-age", type=float, metavar="S",
-        help="seconds without a heartbeat before a worker shows as dead [default: twice "
-        "ASYNCTASQ_HEARTBEAT_INTERVAL; the registry forgets a worker after three]",
+        help="seconds without a heartbeat before a worker shows as dead [default: "
+        f"ASYNCTASQ_HEARTBEAT_INTERVAL + {ALIVE_GRACE:g}, as `stats`, which then leaves it "
+        "out; the registry forgets a worker after three intervals]",
     )  # fmt: skip
     add_broker_options(parser)
     parser.set_defaults(handler=_list, command_name="worker list")
 
 
 def _list(args: argparse.Namespace) -> int:
-    max_age = args.max_age or 2 * config_from_args(args).heartbeat_interval
+    max_age = args.max_age or config_from_args(args).heartbeat_interval + ALIVE_GRACE
 
     async def go(driver: Driver, out: Output) -> int:
         rows = await list_workers(driver, max_age=max_age)

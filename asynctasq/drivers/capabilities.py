@@ -26,6 +26,7 @@ from asynctasq.schedules import Schedule
 
 __all__ = [
     "ALL_CAPABILITIES",
+    "EXPIRY_SWEEP",
     "Capability",
     "CapabilityMissing",
     "Dependencies",
@@ -49,6 +50,8 @@ __all__ = [
 
 #: requeues in flight at once in the default Management.requeue_many
 REQUEUE_CONCURRENCY = 16
+#: most jobs one Expiry.sweep_expired() call moves (one short atomic step)
+EXPIRY_SWEEP = 500
 
 
 class Capability(abc.ABC):  # noqa: B024 - some capabilities are declarations only
@@ -264,11 +267,22 @@ class Schedules(Capability):
 
 class Expiry(Capability):
     """A job's ``expires_at`` (``ttl=``) is honoured where it is claimed: a job past
-    it moves to ``expired`` instead of being handed out (a declaration on the core
-    ``claim``; asynctasq/expiry.py states the rule)."""
+    it moves to ``expired`` instead of being handed out (asynctasq/expiry.py states
+    the rule). ``sweep_expired`` moves the waiting ones past it in the background,
+    so they do not sit in the queue until a claim meets them (the worker calls it on
+    its maintenance tick, beside lease recovery)."""
 
     label = "job expiry (ttl)"
     advice = "use a driver that expires jobs (docs/flow-control.md lists them), or drop ttl="
+
+    @abc.abstractmethod
+    async def sweep_expired(self, limit: int = EXPIRY_SWEEP) -> int:
+        """Move up to ``limit`` waiting jobs (pending or scheduled, not blocked) whose
+        ``expires_at`` has passed on the driver's clock to ``expired``, with
+        :func:`asynctasq.expiry.expired_reason`, attempts unchanged, their unique key
+        freed; one atomic step (a job claimed meanwhile is left alone; a broker that
+        sweeps queue by queue takes up to ``limit`` of each). Returns how many
+        moved: a caller that saw ``limit`` or more moved calls again for the rest."""
 
 
 class RunningCancellation(Capability):

@@ -47,6 +47,9 @@ key                   type    holds
 ``P:{Q}:done``        zset    completed jobs that were deleted; score =
                               finished_at (kept 24 h, for children dispatched
                               later)
+``P:{Q}:expiring``    zset    waiting jobs with a ttl; score = expires_at,
+                              member = id (expire.lua moves those past it to
+                              expired; an entry whose job moved on is dropped)
 ====================  ======  ===================================================
 
 Shared by every queue:
@@ -97,6 +100,8 @@ QUEUE_KEYS = (
     "edges",
     "waits",
     "done",
+    # job expiry (ttl, issue 16): the background sweep's index
+    "expiring",
 )
 
 #: the fields of a job's meta, in order (1-based positions in Lua); ``False``

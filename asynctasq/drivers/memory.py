@@ -24,6 +24,7 @@ from asynctasq.drivers.base import (
     TransactionalEnqueueUnsupported,
 )
 from asynctasq.drivers.capabilities import (
+    EXPIRY_SWEEP,
     Dependencies,
     Expiry,
     Inspection,
@@ -80,6 +81,9 @@ class MemoryBroker:
         # schedules: id -> [definition, next_at, paused] (see asynctasq/schedules.py)
         self.schedules: dict[str, list[Any]] = {}
         self.rate_buckets: dict[str, Bucket] = {}  # rate limit key -> token bucket
+        # (expires_at, id) of every job stored with a ttl, for the expiry sweep; an
+        # entry whose job moved on (started, finished, requeued) is dropped when met
+        self.expiring: list[tuple[float, str]] = []
         self._wakeup = asyncio.Event()
         self.graph = DependencyGraph(self.jobs)
 
@@ -208,6 +212,8 @@ class MemoryDriver(
             stored.state, stored.worker_id, stored.lease_until = JobState.PENDING, None, None
             b.jobs[job.id] = stored
             b.known_queues.add(job.queue)
+            if stored.expires_at is not None:
+                heapq.heappush(b.expiring, (stored.expires_at, job.id))
             if job.unique_key:
                 b.unique[job.unique_key] = job.id
             if stored.depends_on:
@@ -371,6 +377,24 @@ class MemoryDriver(
                 held.append(job_id)
         return held
 
+    async def sweep_expired(self, limit: int = EXPIRY_SWEEP) -> int:
+        b = self.broker
+        now = self.clock.time()
+        moved = 0
+        while b.expiring and b.expiring[0][0] <= now and moved < limit:
+            expires_at, job_id = heapq.heappop(b.expiring)
+            job = b.jobs.get(job_id)
+            if job is None or job.state is not JobState.PENDING or job.expires_at != expires_at:
+                continue  # started, finished, removed or requeued since (ttl spent)
+            check(JobEvent.EXPIRE, _visible_state(job, now), JobState.EXPIRED)
+            b.invalidate(job_id)  # its ready/scheduled entry goes stale
+            b.unfinish_key(job)
+            job.state, job.finished_at = JobState.EXPIRED, now
+            job.error = expired_reason(expires_at)
+            b.ended(job, JobState.EXPIRED.value, now)
+            moved += 1
+        return moved
+
     async def recover_expired(self) -> Recovery:
         b = self.broker
         now = self.clock.time()
@@ -416,6 +440,7 @@ class MemoryDriver(
                 JobState.COMPLETED: "completed",
                 JobState.FAILED: "failed",
                 JobState.CANCELLED: "cancelled",
+                JobState.EXPIRED: "failed",  # dead letters, as on Redis
             }.get(state)
             if key:
                 counts[key] += 1

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import inspect
+import json
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
+from asynctasq.checks import check_seconds
 from asynctasq.errors import TaskDefinitionError
 from asynctasq.tasks.base import BaseTask, TaskConfig, _check_argument_names
 from asynctasq.tasks.dispatching import dispatcher_for
@@ -27,7 +30,7 @@ from asynctasq.tasks.kinds import AsyncProcessTask, AsyncTask, SyncProcessTask, 
 from asynctasq.tasks.progress import ProgressCallback
 from asynctasq.tasks.retry import RetryDelay
 
-__all__ = ["FunctionTask", "task"]
+__all__ = ["FunctionTask", "repeat_schedule_id", "task"]
 
 PROGRESS_PARAMETER = "report_progress"
 
@@ -66,20 +69,35 @@ class FunctionTask:
         delay: float | dt.timedelta | dt.datetime | None = None,
         priority: int | None = None,
         depends_on: Iterable[str] | None = None,
+        repeat_every: float | None = None,
         **kwargs: Any,
     ) -> str:
         """Send a job that runs the function with these arguments; its id.
 
         ``backend``: a driver or a broker URL (default: the configured broker);
         ``delay``: seconds (or a datetime) before it runs; ``priority``: lower runs
-        first; ``depends_on``: ids of jobs that must complete first."""
+        first; ``depends_on``: ids of jobs that must complete first;
+        ``repeat_every``: seconds: besides this job, a schedule stored in the broker
+        runs the function with these arguments every ``repeat_every`` seconds (every
+        worker fires each slot once, docs/scheduling.md; its id is
+        ``repeat_schedule_id``, and enqueueing the same repeat again keeps it)."""
         task = typing.cast(BaseTask[Any], cls(*args, **kwargs))  # a BaseTask subclass
+        if repeat_every is not None and depends_on is not None:
+            raise TypeError(
+                "enqueue(repeat_every=..., depends_on=...): a repeat cannot wait for the "
+                "parents of one job; enqueue the repeat without depends_on"
+            )
         if delay is not None:
             BaseTask.delay(task, delay)
         if priority is not None:
             task.with_options(priority=priority)
         if depends_on is not None:
             task.with_options(depends_on=depends_on)
+        if repeat_every is not None:
+            from asynctasq import _schedule  # the front door: the scheduler sits above tasks
+
+            every = check_seconds("repeat_every", repeat_every, positive=True)
+            await _schedule(task, backend, every=every, schedule_id=repeat_schedule_id(task, every))
         dispatcher = await dispatcher_for(backend)
         return await dispatcher.dispatch(task)
 
@@ -106,6 +124,15 @@ class FunctionTask:
             task, backend, cron=cron, every=every, timezone=timezone, missed=missed,
             schedule_id=id,
         )  # fmt: skip
+
+
+def repeat_schedule_id(task: BaseTask[Any], every: float) -> str:
+    """The schedule ``enqueue(..., repeat_every=every)`` stores for ``task``: the same
+    for the same task, arguments and interval, so enqueueing it again (each time an
+    app starts) keeps one schedule and its next slot."""
+    arguments = json.dumps(task._args, sort_keys=True, default=repr).encode()
+    digest = hashlib.sha256(arguments).hexdigest()[:12]
+    return f"{type(task).task_name}:every-{every:g}s:{digest}"
 
 
 def _job_signature(fn: Callable[..., Any], progress: bool) -> inspect.Signature:

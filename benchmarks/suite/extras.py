@@ -1,12 +1,14 @@
 """The figures only asynctasq has, measured in the same sitting as the peers: the
 memory broker's drain (the worker's own ceiling), a worker's memory over a million
 jobs, start-up from launch to the first job, ``job retry --all`` on 100,000
-dead letters, and what job dependencies cost on Redis and PostgreSQL (a 10,000-job
-fan-out and fan-in beside the plain drain; a child's start after its parent ends).
+dead letters, what registered schedules cost a drain when none is due, and what job
+dependencies cost on Redis and PostgreSQL (a 10,000-job fan-out and fan-in beside the
+plain drain; a child's start after its parent ends).
 
 Each runs in this (the project's) interpreter, through the benchmark scripts that
 publish it alone: benchmarks/throughput.py, benchmarks/memory.py,
-benchmarks/startup.py, benchmarks/retry_all.py and benchmarks/dependencies.py.
+benchmarks/startup.py, benchmarks/retry_all.py, benchmarks/schedules.py and
+benchmarks/dependencies.py.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks import dependencies, memory, retry_all, startup
+from benchmarks import dependencies, memory, retry_all, schedules, startup
 from benchmarks.brokers import bench_config, cleanup
 from benchmarks.suite.plan import Budget
 from benchmarks.throughput import Bench, percentile
@@ -36,6 +38,15 @@ EXTRAS: dict[str, tuple[str, str, str]] = {
     "rss_last": ("worker RSS after the last job", "MiB", "lower"),
     "retry_all_redis": ("`job retry --all`, 100,000 dead letters, Redis", "s", "lower"),
     "retry_all_postgres": ("`job retry --all`, 100,000 dead letters, PostgreSQL", "s", "lower"),
+    "schedules_none": ("Redis drain, concurrency 100, no schedule registered", "jobs/s", "higher"),
+    "schedules_idle": (
+        "Redis drain, concurrency 100, 100 schedules registered (none due)",
+        "jobs/s",
+        "higher",
+    ),
+    # CPU per job: steadier than jobs/s on a shared host
+    "schedules_none_cpu": ("worker CPU per job, Redis drain, no schedule", "µs", "lower"),
+    "schedules_idle_cpu": ("worker CPU per job, Redis drain, 100 idle schedules", "µs", "lower"),
     **{
         f"deps_{key}_{broker}": (f"{title}, {name}", unit, better)
         for broker, name in (("redis", "Redis"), ("postgres", "PostgreSQL"))
@@ -51,6 +62,8 @@ EXTRAS: dict[str, tuple[str, str, str]] = {
         }.items()
     },
 }
+#: schedules registered (yearly crons, never due in the run) for ``schedules_idle``
+IDLE_SCHEDULES = 100
 #: jobs the RSS step runs through one worker
 RSS_JOBS = 1_000_000
 RSS_JOBS_QUICK = 20_000
@@ -105,12 +118,29 @@ def rss(jobs: int, redis_url: str) -> dict[str, float]:
     }
 
 
+def schedules_pair(jobs: int, redis_url: str) -> dict[str, float]:
+    """Drain throughput on Redis without schedules, then with IDLE_SCHEDULES none due
+    (target: no measurable cost)."""
+    config = bench_config("redis").replace(redis_url=redis_url)
+    config = config.replace(redis_prefix=f"{config.redis_prefix}-schedules")
+    bench = Bench(config, concurrency=100)
+    try:
+        return dict(asyncio.run(schedules.pair(bench, jobs, IDLE_SCHEDULES)))
+    finally:
+        cleanup(config)
+
+
 def measure(
     budget: Budget, quick: bool, redis_url: str, postgres_dsn: str, say: Callable[[str], None]
 ) -> dict[str, list[float]]:
     """Every extra figure, ``budget.runs`` times where cheap (RSS once). ``redis_url``
     and ``postgres_dsn`` name a database."""
     out: dict[str, list[float]] = {key: [] for key in EXTRAS}
+
+    def add(figures: dict[str, float]) -> None:
+        for key, value in figures.items():
+            out[key].append(value)
+
     redis = bench_config("redis").replace(redis_url=redis_url)
     postgres = bench_config("postgres").replace(postgres_dsn=postgres_dsn)
     steps: list[tuple[str, Callable[[], None]]] = [
@@ -125,6 +155,10 @@ def measure(
             lambda: out["startup_postgres"].append(
                 asyncio.run(startup.first_job_ms("postgres", postgres))
             ),
+        ),
+        (
+            "drain with schedules registered (Redis)",
+            lambda: add(schedules_pair(budget.jobs, redis_url)),
         ),
     ]
     for run in range(budget.runs):

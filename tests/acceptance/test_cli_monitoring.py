@@ -15,7 +15,7 @@ import pytest
 
 from asynctasq import Config
 from asynctasq.cli.events import describe
-from asynctasq.cli.stats import COLUMNS, WORKER_COLUMNS, _print
+from asynctasq.cli.stats import ALIVE_GRACE, COLUMNS, WORKER_COLUMNS, _print
 from asynctasq.clock import ManualClock
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.events import EVENT_TYPES, Event
@@ -231,7 +231,8 @@ async def test_stats_shows_live_workers_only_and_worker_list_shows_the_dead(
     ``stats``; ``worker list`` shows it as dead until the registry forgets it."""
     db = tmp_path / "q.db"
     now = time.time()
-    for worker_id, silent_for in (("w-live", 1.0), ("w-dead", 30.0)):
+    # heartbeat interval 10 s + ALIVE_GRACE 5 s: silent 16 s is gone already
+    for worker_id, silent_for in (("w-live", 1.0), ("w-dead", 10.0 + ALIVE_GRACE + 1.0)):
         driver = SQLiteDriver(db, clock=ManualClock(now - silent_for))
         await driver.connect()
         await driver.heartbeat(WorkerInfo(worker_id, "box", 1, ("default",), 10), ttl=600)

@@ -52,3 +52,13 @@ def process_steps(n: int, report_progress: Callable[..., Any]) -> int:
     for i in range(1, n + 1):
         report_progress(i / n)
     return n
+
+
+@task(name="amq.endless", queue="slow")
+async def endless(key: str) -> None:
+    seen.append(("endless started", key))
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        seen.append(("endless cancelled", key))  # it may clean up
+        raise

@@ -111,6 +111,16 @@ async def test_burst_leaves_far_jobs_and_logs_each_job_unless_quiet(tmp_path: Pa
         assert quiet.returncode == 0, quiet.stderr
         assert "started" not in quiet.stderr and "completed in" not in quiet.stderr
         assert "burst: queues drained" in quiet.stderr
+
+        # --burst-horizon chooses the horizon: a job due in a minute is left with 1s
+        minute = await add.enqueue(9, 10, backend=driver, delay=60)
+        short = run_cli(
+            "worker", "--burst", "--burst-horizon", "1", "--import", "tests.asyncmq.tasks",
+            env=env,
+        )  # fmt: skip
+        assert short.returncode == 0, short.stderr
+        assert "leaving jobs scheduled beyond the 1s horizon" in short.stderr
+        assert (await driver.get(minute)).state is JobState.SCHEDULED  # type: ignore[union-attr]
     finally:
         await driver.disconnect()
 
@@ -223,6 +233,20 @@ async def test_setup_hook_runs_before_the_first_job_and_after_the_last(tmp_path:
         bad.returncode == 2
         and "ASYNCTASQ_SETUP (--setup): hooked_app has no 'nothing'" in bad.stderr
     )
+    # the same hook from the settings (ASYNCTASQ_SETUP; a settings class's `setup`)
+    await driver.connect()
+    await driver.enqueue([Job(task="hooked.uses_client", payload=payload)])
+    await driver.disconnect()
+    (tmp_path / "hooks.log").unlink()
+    from_settings = run_cli(
+        "worker",
+        "--burst",
+        "--import",
+        "hooked_app",
+        env={**env, "ASYNCTASQ_SETUP": "hooked_app:setup"},
+    )
+    assert from_settings.returncode == 0, from_settings.stderr
+    assert (tmp_path / "hooks.log").read_text() == "setup\njob saw pool\nteardown\n"
 
 
 async def test_aclose_closes_the_default_dispatcher_and_dispatch_reopens_it() -> None:
@@ -347,3 +371,59 @@ async def test_dispatch_to_a_queue_no_live_worker_serves_warns_once(
     warnings = [r.getMessage() for r in caplog.records if "no live worker" in r.getMessage()]
     assert len(warnings) == 1 and "'nobody-home'" in warnings[0]
     assert "--queues nobody-home" in warnings[0]
+
+
+async def test_the_dead_letter_reason_names_the_command_that_requeues_them(
+    tmp_path: Path,
+) -> None:
+    """An unknown task's jobs dead-lettered after the grace say how to fix it, and the
+    one CLI command the reason names puts them back."""
+    db = tmp_path / "jobs.db"
+    driver = SQLiteDriver(db)
+    await driver.connect()
+    payload = default_serializer.dumps({"args": {}})
+    now = time.time()
+    stale = [
+        Job(task="myapp.tasks.gone", payload=payload, queue="mail", created_at=now - 400)
+        for _ in range(2)
+    ]
+    await driver.enqueue(stale)
+    worker = Worker(driver, ["mail"], config=Config(lease_seconds=5), handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        dead = [await settled(driver, job.id, JobState.FAILED) for job in stale]
+    finally:
+        worker.stop()
+        await running
+    reason = dead[0].error or ""
+    command = "asynctasq job retry --all --state failed --queue mail --task myapp.tasks.gone"
+    assert f"requeue the dead-lettered jobs: {command}\n" in reason, reason
+    done = run_cli(*command.split()[1:], env={"ASYNCTASQ_SQLITE_PATH": str(db)})
+    assert done.returncode == 0, done.stderr
+    for job in stale:
+        back = await driver.get(job.id)
+        assert back is not None and back.state is JobState.PENDING and back.attempts == 0
+    await driver.disconnect()
+
+
+def test_the_startup_line_names_the_broker_absolute_path_and_redacted_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's start-up line says "on <broker> <where>": a SQLite file given
+    relative as an absolute path, a URL without its password."""
+    from asynctasq.core.driver_factory import DriverFactory
+    from asynctasq.core.worker.presence import broker_location
+
+    monkeypatch.chdir(tmp_path)
+    assert broker_location(SQLiteDriver("jobs.db")) == f"sqlite {tmp_path / 'jobs.db'}"
+    assert broker_location(DriverFactory.from_url("sqlite:///rel/jobs.db")) == (
+        f"sqlite {tmp_path / 'rel' / 'jobs.db'}"
+    )
+    for url in (
+        "redis://:s3cret@cache.internal:6379/0",
+        "postgresql://app:s3cret@db.internal/jobs",
+        "mysql://app:s3cret@db.internal/jobs",
+        "mongodb://app:s3cret@mongo.internal:27017/jobs",
+    ):
+        where = broker_location(DriverFactory.from_url(url))
+        assert "s3cret" not in where and ".internal" in where, where

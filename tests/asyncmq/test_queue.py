@@ -145,6 +145,62 @@ async def test_a_cancelled_run_lets_the_job_in_flight_finish(backend: Backend) -
     assert ("slow", pytest.approx(time.time(), abs=30)) in tasks.seen
 
 
+@only_backends("memory", "sqlite", "redis")
+async def test_run_runs_delayed_jobs_and_fires_repeatables(backend: Backend) -> None:
+    """``queue.run()`` is a full worker: a delayed job runs when due, and the
+    repeatables of the queue fire (no beat process)."""
+    queue = Queue("repeat", backend=await backend.new_driver(keep_completed=True), config=FAST)
+    delayed = await queue.add("amq.add", kwargs={"a": 1, "b": 2}, delay=0.5)
+    assert [job.id for job in await queue.list_delayed()] == [delayed]
+    await queue.add_repeatable("amq.add", every=1, kwargs={"a": 20, "b": 22})
+    worker = asyncio.create_task(queue.run())
+    try:
+        await wait_for_state(queue, delayed, JobState.COMPLETED)
+        for _ in range(1000):  # its first slot within a second, read within another
+            done = await queue.list_jobs("completed")
+            if any(default_serializer.loads(job.result) == 42 for job in done):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the repeatable never ran")
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+
+
+@only_backends("memory", "sqlite", "redis")
+async def test_cancel_job_stops_a_running_job(backend: Backend) -> None:
+    """``cancel_job`` reaches a job a worker runs (RunningCancellation): its coroutine
+    is cancelled (and may clean up), it ends ``cancelled``, ``is_job_cancelled`` says
+    so."""
+    config = Config(lease_seconds=1.5, heartbeat_interval=0.2, shutdown_timeout=10)
+    queue = Queue("slow", backend=await backend.new_driver(keep_completed=True), config=config)
+    key = f"{backend.name}-{time.monotonic_ns()}"
+    job_id = await queue.add("amq.endless", kwargs={"key": key})
+    worker = asyncio.create_task(queue.run())
+    try:
+        for _ in range(1000):
+            if ("endless started", key) in tasks.seen:
+                break
+            await asyncio.sleep(0.01)
+        assert not await queue.is_job_cancelled(job_id)
+        assert await queue.cancel_job(job_id)
+        assert await queue.is_job_cancelled(job_id)
+        for _ in range(1000):
+            if ("endless cancelled", key) in tasks.seen:
+                break
+            await asyncio.sleep(0.01)
+        assert ("endless cancelled", key) in tasks.seen  # CancelledError reached the body
+        assert not await queue.cancel_job(job_id)  # finished: nothing to cancel
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+    job = await (await queue.driver()).get(job_id)  # type: ignore[attr-defined]
+    assert job is not None and job.state is JobState.CANCELLED
+
+
 async def test_the_asgi_lifespan_of_the_asyncmq_page_runs_and_stops_cleanly() -> None:
     page = (ROOT / "docs" / "asyncmq-users.md").read_text()
     (block,) = re.findall(r"```python\n(.*?)```", page, re.DOTALL)

@@ -33,6 +33,12 @@ async def test_add_list_pause_resume_remove(backend: Backend) -> None:
     assert listed["nightly"].cron == "0 3 * * *" and listed["nightly"].missed is Missed.RUN_ALL
     assert listed[every].every == 60.0
     assert listed[every].next_at == (math.floor(time.time() / 60) + 1) * 60
+    # the fields of AsyncMQ's entries: id, task_id, every or cron, next_run_at, paused
+    entry = listed[every]
+    assert (entry.id, entry.task_id, entry.every, entry.cron, entry.paused) == (
+        every, "app.report", 60.0, None, False,
+    )  # fmt: skip
+    assert entry.next_run_at == entry.next_at
 
     await queue.pause_repeatable("nightly")
     assert {s.id: s.paused for s in await queue.list_repeatables()} == {
@@ -82,3 +88,40 @@ async def test_a_decorated_function_schedules_itself_with_arguments(backend: Bac
     args, options = decode_payload(job.payload)
     assert args == {"to": "ops@example.com", "subject": "status"}
     assert options["scheduled_for"] == first_slot
+
+
+@only_backends("memory", "sqlite", "redis")
+async def test_enqueue_with_repeat_every_runs_now_and_stores_one_repeat(backend: Backend) -> None:
+    """``fn.enqueue(..., repeat_every=)``: the job now (its id returned) and a schedule
+    with the same arguments every N seconds; enqueueing the same repeat again (an app
+    that starts again) keeps one schedule."""
+    from asynctasq.tasks.function import repeat_schedule_id
+
+    driver = await backend.new_driver()
+    assert isinstance(driver, Inspection)
+    job_id = await tasks.add.enqueue(2, 3, backend=driver, repeat_every=30)
+    again = await tasks.add.enqueue(2, 3, backend=driver, repeat_every=30)
+    other = await tasks.add.enqueue(4, 5, backend=driver, repeat_every=30)
+    job = await driver.get(job_id)
+    assert job is not None and job.task == "amq.add" and job_id != again
+    repeats = {s.id: s for s in await Queue("default", backend=driver).list_repeatables()}
+    first = repeat_schedule_id(tasks.add(a=2, b=3), 30.0)
+    assert set(repeats) == {first, repeat_schedule_id(tasks.add(a=4, b=5), 30.0)}
+    assert first.startswith("amq.add:every-30s:")
+    assert repeats[first].every == 30.0 and repeats[first].task_id == "amq.add"
+    later = ManualClock(repeats[first].next_at)  # its first slot has come
+    fired = await Scheduler(driver, clock=later).tick()
+    payloads = set()
+    for fired_id in fired:
+        fired_job = await driver.get(fired_id)
+        assert fired_job is not None
+        payloads.add(tuple(sorted(decode_payload(fired_job.payload)[0].items())))
+    assert payloads == {(("a", 2), ("b", 3)), (("a", 4), ("b", 5))}
+    assert other
+
+
+async def test_enqueue_repeat_every_refuses_what_it_cannot_honour() -> None:
+    with pytest.raises(TypeError, match="repeat cannot wait"):
+        await tasks.add.enqueue(1, 2, backend="memory://", repeat_every=5, depends_on=["x"])
+    with pytest.raises(ValueError, match="repeat_every"):
+        await tasks.add.enqueue(1, 2, backend="memory://", repeat_every=0)

@@ -174,3 +174,124 @@ async def test_event_subscriber_with_a_url_follows_the_configured_channel() -> N
     finally:
         await emitter.close()
         await subscriber.close()
+
+
+async def test_event_subscriber_as_the_guide_writes_it_honours_the_channel_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``EventSubscriber(redis_url=...)`` and nothing else, as in the best-practices
+    guide: the channel comes from ASYNCTASQ_EVENTS_CHANNEL, where the emitters
+    (``create_event_emitter()``) publish."""
+    from asynctasq.config import set_global_config
+    from asynctasq.core.events import create_event_emitter
+
+    channel = f"asynctasq-test:{secrets.token_hex(4)}"
+    monkeypatch.setenv("ASYNCTASQ_EVENTS_CHANNEL", channel)
+    monkeypatch.setenv("ASYNCTASQ_EVENTS_REDIS_URL", local_redis_url())
+    set_global_config(None)  # read the environment again
+    try:
+        subscriber = EventSubscriber(redis_url=local_redis_url())
+        await subscriber.connect()
+        emitter = create_event_emitter()  # reads ASYNCTASQ_EVENTS_REDIS_URL / _CHANNEL
+        try:
+            emitter.emit(Event("task_failed", task_id="j2", error="boom"))
+            await emitter.flush()
+            received = await asyncio.wait_for(anext(aiter(subscriber.listen())), 10)
+            assert (received.event_type, received.task_id) == ("task_failed", "j2")
+        finally:
+            await emitter.close()
+            await subscriber.close()
+    finally:
+        set_global_config(None)
+
+
+class GuideTask(AsyncTask[str], name="amq.settings.guide"):
+    config = {"queue": "critical"}
+
+    async def execute(self) -> str:
+        return "ok"
+
+
+# (not the memory broker: the guide's health check builds a driver of its own, and two
+# memory drivers are two brokers)
+@pytest.mark.parametrize("driver_name", ["sqlite", "redis"])
+async def test_the_monitoring_examples_of_the_best_practices_guide(
+    driver_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide's ``start_worker_with_events`` / ``consume_events`` and
+    ``check_queue_health`` shapes, as written, configured by environment variables."""
+    from asynctasq.config import get_global_config, set_global_config
+    from asynctasq.core.events import create_event_emitter
+    from asynctasq.core.worker import Worker
+
+    channel = f"asynctasq-test:{secrets.token_hex(4)}"
+    prefix = f"asynctasq-test-guide-{secrets.token_hex(4)}"
+    monkeypatch.setenv("ASYNCTASQ_DRIVER", driver_name)
+    monkeypatch.setenv("ASYNCTASQ_REDIS_URL", local_redis_url())
+    monkeypatch.setenv("ASYNCTASQ_REDIS_PREFIX", prefix)
+    monkeypatch.setenv("ASYNCTASQ_EVENTS_REDIS_URL", local_redis_url())
+    monkeypatch.setenv("ASYNCTASQ_EVENTS_CHANNEL", channel)
+    set_global_config(None)
+    seen: dict[str, Any] = {}
+
+    # -- the guide's code, adapted only where it calls the reader's own functions --
+    async def check_queue_health() -> None:
+        config = Config.from_env()
+        driver = DriverFactory.create_from_config(config)
+        await driver.connect()
+        try:
+            for queue in ["critical", "default", "low-priority"]:
+                stats = await driver.get_queue_stats(queue)  # type: ignore[attr-defined]
+                seen[queue] = (stats.depth, stats.processing)
+        finally:
+            await driver.disconnect()
+
+    async def consume_events(subscriber: EventSubscriber) -> None:
+        async for event in subscriber.listen():
+            if event.event_type == "task_completed":
+                seen["duration_ms"] = event.duration_ms
+            elif event.event_type == "worker_heartbeat":
+                seen["active"] = event.active
+            if "duration_ms" in seen and "active" in seen:
+                return
+
+    config = get_global_config()
+    driver = DriverFactory.create_from_config(config)
+    await driver.connect()
+    try:
+        await Dispatcher(driver, config).dispatch(GuideTask())
+        await check_queue_health()
+        assert seen["critical"] == (1, 0) and seen["default"] == (0, 0)
+        subscriber = EventSubscriber(redis_url=local_redis_url())
+        await subscriber.connect()
+        emitter = create_event_emitter()  # reads ASYNCTASQ_EVENTS_REDIS_URL
+        worker = Worker(
+            queue_driver=driver,
+            queues=["critical"],
+            event_emitter=emitter,
+            worker_id="worker-1",
+            heartbeat_interval=0.2,  # the guide's 60 s, shortened for the test
+            handle_signals=False,
+        )
+        running = asyncio.create_task(worker.start())
+        try:
+            await asyncio.wait_for(consume_events(subscriber), 20)
+        finally:
+            worker.stop()
+            await running
+            await emitter.close()
+            await subscriber.close()
+        assert seen["duration_ms"] is not None and seen["active"] is not None
+        await check_queue_health()
+        assert seen["critical"] == (0, 0)
+    finally:
+        await driver.disconnect()
+        set_global_config(None)
+        if driver_name == "redis":
+            import redis.asyncio as aioredis
+
+            client = aioredis.from_url(local_redis_url())
+            keys = [key async for key in client.scan_iter(f"{prefix}*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -233,3 +235,61 @@ async def test_report_progress_from_a_process_pool_function() -> None:
     assert progress == [0.5, 1.0]
     job = await driver.get(job_id)
     assert job is not None and job.state is JobState.COMPLETED and job.progress == 1.0
+
+
+async def test_backend_takes_sqlite_and_redis_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``backend=`` URL strings as the reference documentation writes them, on enqueue
+    and Queue alike: sqlite:///relative (from the working directory), sqlite:////absolute,
+    redis:// (its other settings, here the key prefix, from the configuration)."""
+    from asynctasq.config import set_global_config
+    from asynctasq.queues import Queue
+    from tests.backends_redis import local_redis_url
+
+    monkeypatch.chdir(tmp_path)
+    absolute = tmp_path / "abs.db"
+    prefix = f"asynctasq-test-urls-{os.getpid()}-{time.monotonic_ns()}"
+    set_global_config(Config(redis_prefix=prefix))
+    urls = ["sqlite:///relative.db", f"sqlite:///{absolute}", local_redis_url()]
+    try:
+        for url in urls:
+            job_id = await add.enqueue(1, 2, backend=url)
+            queue = Queue("default", backend=url)
+            assert (await queue.queue_stats())["waiting"] == 1, url
+            assert [job.id for job in await queue.list_jobs("waiting")] == [job_id], url
+            assert await queue.clean("waiting") == 1
+        assert (tmp_path / "relative.db").exists() and absolute.exists()
+    finally:
+        await close_backends()
+        set_global_config(None)
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(local_redis_url())
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@only_backends("memory", "sqlite", "redis")
+async def test_enqueue_with_depends_on_waits_for_its_parent(backend: Backend) -> None:
+    driver = await backend.new_driver(keep_completed=True)
+    assert isinstance(driver, Inspection)
+    parent = await add.enqueue(1, 2, backend=driver, delay=3600)
+    child = await add.enqueue(3, 4, backend=driver, depends_on=[parent])
+    blocked = await driver.get(child)
+    assert blocked is not None and blocked.state is JobState.BLOCKED
+    assert blocked.depends_on == (parent,)
+    assert isinstance(driver, Management)
+    await driver.cancel(parent)  # the parent ends badly: the child follows its policy
+    failed = await driver.get(child)
+    assert failed is not None and failed.state is JobState.FAILED
+    # and when the parent completes, the child runs
+    first = await add.enqueue(5, 6, backend=driver)
+    second = await add.enqueue(7, 8, backend=driver, depends_on=[first])
+    await drain(driver, ["default"], config=FAST)
+    for job_id, total in ((first, 11), (second, 15)):
+        done = await driver.get(job_id)
+        assert done is not None and done.state is JobState.COMPLETED
+        assert default_serializer.loads(done.result) == total

@@ -1,6 +1,6 @@
 """Job expiry (``ttl=``) on every broker with the Expiry capability: a job claimed
 after its ``expires_at`` moves to ``expired``, is never handed out, and an operator
-can requeue it.
+can requeue it; the background sweep moves waiting ones past it without a claim.
 
 Written to move into ``asynctasq.testing.conformance`` later: parametrised on the
 ``backend`` fixture, skipped by capability name. The brokers that take a clock get a
@@ -15,7 +15,13 @@ import pytest
 
 from asynctasq.clock import ManualClock
 from asynctasq.drivers.base import Driver
-from asynctasq.drivers.capabilities import CapabilityMissing, Expiry, Inspection, Management
+from asynctasq.drivers.capabilities import (
+    CapabilityMissing,
+    Dependencies,
+    Expiry,
+    Inspection,
+    Management,
+)
 from asynctasq.expiry import expired_reason
 from asynctasq.jobs import Job, JobState
 from tests.backends import Backend
@@ -93,3 +99,89 @@ async def test_a_broker_without_expiry_refuses_a_ttl(backend: Backend) -> None:
     job = Job(task="t", payload=b"", expires_at=time.time() + 60)
     with pytest.raises(CapabilityMissing, match="Expiry"):
         await driver.enqueue([job])
+
+
+# -- the background sweep (Expiry.sweep_expired, run on the worker's maintenance tick) --
+
+
+async def test_the_sweep_moves_waiting_jobs_past_their_ttl_to_expired(backend: Backend) -> None:
+    driver, clock = await _driver(backend)
+    assert isinstance(driver, Expiry) and isinstance(driver, Inspection)
+    now = _now(clock)
+    started = Job(task="t", payload=b"", id="started", run_at=now - 10, expires_at=now + 3600)
+    await driver.enqueue([started])
+    assert await _claim(driver) == ["started"]
+    await driver.enqueue(
+        [
+            Job(task="t", payload=b"", id="late", run_at=now - 10, expires_at=now - 1,
+                unique_key="k-late"),
+            # a retried job keeps its expires_at: waiting for a later run_at, past it
+            Job(task="t", payload=b"", id="later", run_at=now + 600, expires_at=now - 2),
+            Job(task="t", payload=b"", id="fresh", run_at=now - 10, expires_at=now + 3600),
+            Job(task="t", payload=b"", id="plain", run_at=now - 10),
+        ]
+    )  # fmt: skip
+    assert await driver.sweep_expired() == 2
+    states = {i: (await driver.get(i)) for i in ("started", "late", "later", "fresh", "plain")}
+    assert {i: job and job.state for i, job in states.items()} == {
+        "started": JobState.ACTIVE,
+        "late": JobState.EXPIRED,
+        "later": JobState.EXPIRED,
+        "fresh": JobState.PENDING,
+        "plain": JobState.PENDING,
+    }
+    late = states["late"]
+    assert late is not None and late.error == expired_reason(now - 1) and late.attempts == 0
+    assert late.finished_at is not None
+    stats = await driver.stats("default")
+    assert stats.failed == 2  # counted with the dead letters
+    assert stats.depth == 2 and stats.processing == 1 and stats.scheduled == 0
+    assert await driver.sweep_expired() == 0  # nothing left to move
+    # its unique key is free again
+    again = Job(task="t", payload=b"", id="again", run_at=now - 10, unique_key="k-late")
+    assert await driver.enqueue([again]) == ["again"]
+    assert sorted(await _claim(driver)) == ["again", "fresh", "plain"]
+
+
+async def test_the_sweep_goes_in_batches(backend: Backend) -> None:
+    driver, clock = await _driver(backend)
+    assert isinstance(driver, Expiry) and isinstance(driver, Inspection)
+    now = _now(clock)
+    late = [
+        Job(task="t", payload=b"", id=f"late-{i}", run_at=now - 10, expires_at=now - 5 + i / 10)
+        for i in range(7)
+    ]
+    await driver.enqueue(late)
+    assert [await driver.sweep_expired(3) for _ in range(4)] == [3, 3, 1, 0]
+    assert (await driver.stats("default")).failed == 7
+
+
+async def test_the_sweep_waits_for_the_ttl_on_the_drivers_clock(backend: Backend) -> None:
+    driver, clock = await _driver(backend)
+    if clock is None:
+        pytest.skip("the memory driver reads the system clock")
+    assert isinstance(driver, Expiry) and isinstance(driver, Inspection)
+    now = clock.time()
+    soon = Job(task="t", payload=b"", id="soon", run_at=now + 5, expires_at=now + 15)
+    await driver.enqueue([soon])
+    assert await driver.sweep_expired() == 0
+    clock.advance(10)  # due, not expired
+    assert await driver.sweep_expired() == 0
+    clock.advance(10)
+    assert await driver.sweep_expired() == 1
+    stored = await driver.get("soon")
+    assert stored is not None and stored.state is JobState.EXPIRED
+
+
+async def test_an_expired_parent_ends_its_blocked_children(backend: Backend) -> None:
+    driver, clock = await _driver(backend)
+    skip_without(backend, Dependencies)
+    assert isinstance(driver, Expiry) and isinstance(driver, Inspection)
+    now = _now(clock)
+    parent = Job(task="t", payload=b"", id="parent", run_at=now - 10, expires_at=now - 1)
+    child = Job(task="t", payload=b"", id="child", run_at=now - 10, depends_on=("parent",))
+    await driver.enqueue([parent, child])
+    assert await driver.sweep_expired() == 1
+    stored = await driver.get("child")
+    assert stored is not None and stored.state is JobState.FAILED  # on_parent_failure="fail"
+    assert stored.error is not None and "parent" in stored.error

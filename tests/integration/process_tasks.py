@@ -48,3 +48,31 @@ class Raise(SyncProcessTask[None]):
 
     def execute(self) -> None:
         raise LookupError("from the pool")
+
+
+class SleepForever(SyncProcessTask[None]):
+    """Writes its pid to ``pid_file``, then sleeps until killed (cancellation tests)."""
+
+    config = {"queue": "cancel", "max_attempts": 3}
+
+    pid_file: str
+
+    def execute(self) -> None:
+        with open(self.pid_file, "w") as out:
+            out.write(str(os.getpid()))
+        while True:
+            time.sleep(0.05)
+
+
+class AsyncSleepForever(AsyncProcessTask[None]):
+    """The async flavour of SleepForever: its coroutine runs in the pool process."""
+
+    config = {"queue": "cancel", "max_attempts": 3}
+
+    pid_file: str
+
+    async def execute(self) -> None:
+        with open(self.pid_file, "w") as out:
+            out.write(str(os.getpid()))
+        while True:
+            await asyncio.sleep(0.05)

@@ -1,20 +1,27 @@
 """Cancelling a job while a worker runs it: the worker learns of it through lease
 renewal and cancels the coroutine (which may clean up); a thread job cannot be
-killed, its outcome is discarded. Either way the job ends ``cancelled``."""
+killed, its outcome is discarded; a process job's child process is killed. Either
+way the job ends ``cancelled`` and is not retried."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
 
 from asynctasq import AsyncTask, Config, SyncTask, Worker
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.drivers.memory import MemoryBroker, MemoryDriver
 from asynctasq.jobs import JobState
 from asynctasq.operations.jobs import cancel_jobs
+from asynctasq.tasks.base import BaseTask
+from tests.integration.process_tasks import AsyncSleepForever, SleepForever
 
 STARTED = asyncio.Event()
 CLEANED_UP = asyncio.Event()
@@ -73,9 +80,7 @@ async def _state_becomes(driver: MemoryDriver, job_id: str, state: JobState) -> 
 
 
 @contextlib.asynccontextmanager
-async def _running(
-    task: AsyncTask[None] | SyncTask[None],
-) -> AsyncIterator[tuple[MemoryDriver, str]]:
+async def _running(task: BaseTask[None]) -> AsyncIterator[tuple[MemoryDriver, str]]:
     """A worker running ``task``'s job; yields the producer's driver and the job id."""
     FINISHED.clear()
     broker = MemoryBroker()
@@ -132,3 +137,41 @@ async def test_a_thread_job_sees_is_cancelled_turn_true() -> None:
             await asyncio.sleep(0.01)
         assert FINISHED == ["stopped early"]
         await _state_becomes(driver, job_id, JobState.CANCELLED)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie not yet reaped counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("task_class", [SleepForever, AsyncSleepForever])
+async def test_a_process_job_cancelled_mid_run_has_its_process_killed(
+    task_class: type[SleepForever] | type[AsyncSleepForever], tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    async with _running(task_class(pid_file=str(pid_file))) as (driver, job_id):
+        for _ in range(3000):  # a pool process starts in about a second
+            if pid_file.exists() and pid_file.read_text():
+                break
+            await asyncio.sleep(0.01)
+        pid = int(pid_file.read_text())
+        assert pid != os.getpid() and _alive(pid)
+        assert (await cancel_jobs(driver, [job_id])).done == 1
+        for _ in range(1000):
+            if not _alive(pid):
+                break
+            await asyncio.sleep(0.01)
+        assert not _alive(pid), "the cancelled job's process still runs"
+        await _state_becomes(driver, job_id, JobState.CANCELLED)
+        await asyncio.sleep(0.3)  # a retry would have been claimed by now
+        stored = await driver.get(job_id)
+        assert stored is not None and stored.state is JobState.CANCELLED
+        assert stored.attempts == 1  # ran once, never retried

@@ -4,10 +4,11 @@
 lease; the worker running it finds the lease refused at its next renewals (renewal
 cannot tell a cancelled job from one whose lease lapsed and was recovered), asks the
 broker which of the lost ones were cancelled, and cancels their coroutines: an
-async task gets ``CancelledError`` where it awaits (and may clean up). A blocking
-body in a thread or a child process cannot be interrupted from here: its await is
-cancelled, the body runs on (a thread body can poll ``self.is_cancelled()`` and stop),
-and what it returns is discarded (the broker refuses the outcome of a job that is no
+async task gets ``CancelledError`` where it awaits (and may clean up). A process task's
+child process is killed (the pool kills the process of a cancelled ``run``, that one
+only, and replaces it). A blocking body in a thread cannot be interrupted: its await
+is cancelled, the body runs on (it can poll ``self.is_cancelled()`` and stop), and
+what it returns is discarded (the broker refuses the outcome of a job that is no
 longer active).
 """
 

@@ -4,7 +4,8 @@ Leases are renewed every third of their length, so a renewal can be missed twice
 before a job is considered abandoned: here on the loop, or from a RenewalThread
 (renewal.py) when the worker has one. The same tick returns jobs of dead workers
 (expired leases) to the queue, so recovery needs no separate process; the jobs a
-sweep dead-letters go to ``on_dead``, which runs their failed() hooks.
+sweep dead-letters go to ``on_dead``, which runs their failed() hooks. It also moves
+waiting jobs past their ttl to ``expired`` (capability Expiry).
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from asynctasq.clock import SYSTEM_CLOCK, Clock
 from asynctasq.core.worker.renewal import AttemptKey, HeldLeases, RenewalThread, renew_leases
 from asynctasq.drivers.base import Driver
-from asynctasq.drivers.capabilities import WorkerRegistry
+from asynctasq.drivers.capabilities import EXPIRY_SWEEP, Expiry, WorkerRegistry
 from asynctasq.jobs import Job, WorkerInfo
 from asynctasq.tasks.registry import TaskRegistry
 
 __all__ = ["LeaseKeeper", "LeaseLengths"]
 
 log = logging.getLogger("asynctasq.worker")
+
+#: most sweep_expired() batches one maintenance tick runs
+EXPIRY_ROUNDS = 4
 
 
 class LeaseKeeper:
@@ -95,6 +99,22 @@ class LeaseKeeper:
             )
         if recovery.dead and self.on_dead is not None:
             self.on_dead(recovery.dead)
+        if isinstance(self.driver, Expiry):
+            await self.expire()
+
+    async def expire(self) -> int:
+        """Move waiting jobs past their ttl to ``expired`` (capability Expiry), a
+        batch per step, so they do not sit in the queue; how many moved."""
+        assert isinstance(self.driver, Expiry)
+        moved = 0
+        for _ in range(EXPIRY_ROUNDS):  # bounded: the next tick takes the rest
+            swept = await self.driver.sweep_expired(EXPIRY_SWEEP)
+            moved += swept
+            if swept < EXPIRY_SWEEP:
+                break
+        if moved:
+            log.info("expired %d waiting job(s) whose ttl ran out", moved)
+        return moved
 
     async def beat(self) -> None:
         info = self.worker_info()

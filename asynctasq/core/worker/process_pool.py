@@ -1,7 +1,8 @@
 """A process pool that can kill one job: what ``concurrent.futures`` cannot do.
 
 Each child runs one job at a time, talking to the worker over a pipe. A job that
-overruns its timeout gets its process killed and replaced; a process that dies
+overruns its timeout, or whose ``run`` is cancelled (the job was cancelled while it
+ran, docs/flow-control.md), gets its process killed and replaced; a process that dies
 (``os._exit``, a signal, the OOM killer) fails only the job it was running; after
 ``max_tasks_per_child`` jobs a process is retired and replaced. Arguments and results
 cross as msgpack bytes; only an exception, when it pickles, crosses as itself.
@@ -169,6 +170,11 @@ class ProcessPool:
             try:
                 reply = await self._call(child, task_name, payload, timeout, on_progress)
                 healthy = True
+            except asyncio.CancelledError:
+                # the job was cancelled while it ran (or the worker stops with a kill):
+                # its process is killed below, only that one, and replaced on demand
+                log.info("a cancelled job's pool process %s is killed", child.process.pid)
+                raise
             finally:
                 self._busy.discard(child)
                 if not healthy:

@@ -14,7 +14,9 @@ local READY, SCHEDULED, ACTIVE, JOBS, ERRORS, RESULTS = 1, 2, 3, 4, 5, 6
 local COMPLETED, FAILED, CANCELLED, UNIQUE, WAKE, PAUSED, AUDIT = 7, 8, 9, 10, 11, 12, 13
 -- job dependencies (at the end of this file)
 local EDGES, WAITS, DONE = 14, 15, 16
-local NKEYS = 16
+-- the expiry index of waiting jobs with a ttl (expire.lua sweeps it)
+local EXPIRING = 17
+local NKEYS = 17
 
 local STATE, ATTEMPTS, MAX_ATTEMPTS, PRIORITY, RUN_AT = 1, 2, 3, 4, 5
 local WORKER, FINISHED_AT, UNIQUE_KEY, CREATED_AT, PROGRESS = 6, 7, 8, 9, 10
@@ -168,9 +170,13 @@ local function save(K, id, m, data)
   redis.call("HSET", K[JOBS], id, join(m, data))
 end
 
--- a pending job goes to `ready` when due, else to `scheduled`; true if ready
+-- a pending job goes to `ready` when due, else to `scheduled`; true if ready. One
+-- with a ttl is (still) in the expiry index.
 local function push_waiting(K, id, m, now)
   local entry = run_entry(m[RUN_AT], id)
+  if type(m[EXPIRES_AT]) == "number" then
+    redis.call("ZADD", K[EXPIRING], m[EXPIRES_AT], id)
+  end
   if m[RUN_AT] <= now then
     redis.call("ZADD", K[READY], m[PRIORITY], entry)
     return true

@@ -9,12 +9,14 @@
 --       member in ready/scheduled, built by codec.run_key)
 --       routes (only when ARGV[2] is "0"): "r" (due) or "s" (scheduled) per job,
 --       followed by the job's unique_key if it has one
+--       expiries (only when ARGV[2] is "0"): the job's expires_at, or "" (no ttl)
 -- Returns a flat array [index0, holder_id, ...] for the jobs NOT stored because an
 -- unfinished job holds their unique_key (index0 is 0-based). A job whose id is
 -- already stored is left alone, so a retried call (lost reply) changes nothing.
 local K = block(1)
 local n, simple = tonumber(ARGV[1]), ARGV[2] == "1"
 local IDS, RECORDS, WAITING, ROUTES = 3, 3 + n, 3 + 3 * n, 3 + 5 * n
+local EXPIRIES = ROUTES + n
 
 local stored = redis.call("HMGET", K[JOBS], unpack(ARGV, IDS, IDS + n - 1))
 local fresh = true
@@ -29,7 +31,7 @@ if simple and fresh then
   return {}
 end
 
-local jobs, ready, later, held, seen = {}, {}, {}, {}, {}
+local jobs, ready, later, held, seen, expiring = {}, {}, {}, {}, {}, {}
 for i = 1, n do
   local id = ARGV[IDS + i - 1]
   local route = simple and "r" or ARGV[ROUTES + i - 1]
@@ -54,12 +56,18 @@ for i = 1, n do
     local into = string.sub(route, 1, 1) == "r" and ready or later
     into[#into + 1] = ARGV[w]
     into[#into + 1] = ARGV[w + 1]
+    local expires_at = ARGV[EXPIRIES + i - 1]
+    if expires_at ~= "" then
+      expiring[#expiring + 1] = expires_at
+      expiring[#expiring + 1] = id
+    end
   end
 end
 
 if #jobs > 0 then redis.call("HSET", K[JOBS], unpack(jobs)) end
 if #ready > 0 then redis.call("ZADD", K[READY], unpack(ready)) end
 if #later > 0 then redis.call("ZADD", K[SCHEDULED], unpack(later)) end
+if #expiring > 0 then redis.call("ZADD", K[EXPIRING], unpack(expiring)) end
 -- a scheduled job needs one token too: a waiting worker recomputes its next due time
 wake(K, #ready / 2 + ((#later > 0) and 1 or 0))
 return held

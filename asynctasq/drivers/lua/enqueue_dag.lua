@@ -63,6 +63,9 @@ for _, i in ipairs(stored) do
     redis.call("ZADD", K[SCHEDULED], at(i, 2), at(i, 3))
     woken = math.max(woken, 1)
   end
+  if not bad and waiting == 0 and m and type(m[EXPIRES_AT]) == "number" then
+    redis.call("ZADD", K[EXPIRING], m[EXPIRES_AT], id)  -- the expiry sweep's index
+  end
 end
 woken = woken + parents_ended(K, ended, now)
 wake(K, woken)

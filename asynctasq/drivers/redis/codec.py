@@ -62,6 +62,7 @@ def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
     records: list[Any] = []
     waiting: list[Any] = []
     routes: list[str] = []
+    expiries: list[Any] = []
     simple = True
     for job in jobs:
         run_at = float(job.run_at)
@@ -70,14 +71,15 @@ def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
         records += (job.id, _record(job))
         waiting += (job.priority if due else run_at, run_key(run_at) + job.id)
         routes.append(("r" if due else "s") + (job.unique_key or ""))
-        simple = simple and due and not job.unique_key
+        expiries.append("" if job.expires_at is None else float(job.expires_at))
+        simple = simple and due and not job.unique_key and job.expires_at is None
     return [
         len(jobs),
         "1" if simple else "0",
         *ids,
         *records,
         *waiting,
-        *([] if simple else routes),
+        *([] if simple else (*routes, *expiries)),
     ]
 
 

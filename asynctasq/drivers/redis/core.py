@@ -17,6 +17,7 @@ from asynctasq.drivers.base import (
     TransactionalEnqueueUnsupported,
     dead_jobs,
 )
+from asynctasq.drivers.capabilities import EXPIRY_SWEEP
 from asynctasq.drivers.dependencies import UnknownParent, check_batch
 from asynctasq.drivers.redis.base import CHUNK, RedisBase
 from asynctasq.drivers.redis.claim import Claim
@@ -233,6 +234,15 @@ class RedisCore(RedisBase):
             return read_job(queue, job_id, data, error, result, lease_until, now=read_at).job
 
         return Recovery(requeued, dead_jobs(records, decode, self.name))
+
+    async def sweep_expired(self, limit: int = EXPIRY_SWEEP) -> int:
+        """Capability Expiry: expire.lua on each queue (up to ``limit`` each)."""
+        queues = await self._locator.known_queues()
+        if not queues or limit <= 0:
+            return 0
+        now = repr(self.clock.time())
+        calls = [Call("expire", self.keys.queue(q), [now, limit]) for q in queues]
+        return sum(int(n) for n in await self._run_many(calls))
 
 
 _SAME_QUEUE = "on Redis a job's parents must be in its own queue (one hash tag)"

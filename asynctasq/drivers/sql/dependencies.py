@@ -28,6 +28,7 @@ from asynctasq.drivers.dependencies import (
     check_batch,
     parent_failed_reason,
 )
+from asynctasq.expiry import expired_reason
 from asynctasq.jobs import Job, JobState
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "after_settle",
     "cancel_job",
     "end_dependants",
+    "expire_waiting",
     "link_jobs",
     "release_by_edges",
     "remove_job",
@@ -201,6 +203,23 @@ async def run_async(steps: Steps, execute: Callable[[str, dict[str, Any]], Await
             step = steps.send(await execute(*step))
     except StopIteration as done:
         return done.value
+
+
+# -- the expiry sweep (capability Expiry) ----------------------------------------------
+
+
+def expire_waiting(now: float, limit: int) -> Generator[Step, Rows, int]:
+    """Move up to ``limit`` waiting jobs whose ttl ran out to expired (the error says
+    when: ``expired_reason``); their dependants follow their policy. How many moved."""
+    rows = yield ("expire_candidates", {"now": now, "limit": limit})
+    ended: list[tuple[str, str]] = []
+    for job_id, expires_at in rows:
+        error = expired_reason(float(expires_at))
+        yield ("expire_waiting", {"id": job_id, "now": now, "error": error})
+        ended.append((job_id, JobState.EXPIRED.value))
+    moved = len(ended)
+    yield from end_dependants(ended, now)  # (consumes the list)
+    return moved
 
 
 # -- operator actions -------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from asynctasq.clock import Clock
 from asynctasq.drivers.base import Driver, TransactionalEnqueueUnsupported, dead_jobs
 from asynctasq.drivers.capabilities import (
+    EXPIRY_SWEEP,
     Dependencies,
     Expiry,
     Migrations,
@@ -35,7 +36,13 @@ from asynctasq.drivers.capabilities import (
     UniqueKeys,
 )
 from asynctasq.drivers.sql.admin import SQLOperatorSide
-from asynctasq.drivers.sql.dependencies import Steps, cancel_job, remove_job, sweep
+from asynctasq.drivers.sql.dependencies import (
+    Steps,
+    cancel_job,
+    expire_waiting,
+    remove_job,
+    sweep,
+)
 from asynctasq.drivers.sql.isolation import renew_isolated, settle_isolated
 from asynctasq.drivers.sql.rates import SQLRateLimits
 from asynctasq.drivers.sql.rows import job_from_row
@@ -230,6 +237,12 @@ class SQLDriver(
 
     async def cancel(self, job_id: str) -> bool:
         return bool(await self._run_steps(cancel_job(job_id, self.clock.time())))
+
+    async def sweep_expired(self, limit: int = EXPIRY_SWEEP) -> int:
+        """Capability Expiry: one transaction (sql/dependencies.py expire_waiting)."""
+        if limit <= 0:
+            return 0
+        return int(await self._run_steps(expire_waiting(self.clock.time(), limit)))
 
     async def remove(self, job_id: str) -> bool:
         return bool(await self._run_steps(remove_job(job_id, self.clock.time())))

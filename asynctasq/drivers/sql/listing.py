@@ -36,6 +36,7 @@ _STAT_FIELDS = {
     JobState.COMPLETED: "completed",
     JobState.FAILED: "failed",
     JobState.CANCELLED: "cancelled",
+    JobState.EXPIRED: "failed",  # dead letters, as on Redis
 }
 
 

@@ -107,7 +107,7 @@ class Retries(Middleware):
                     grace,
                 )
             return ctx.retried(min(UNKNOWN_TASK_RECHECK, grace - waited), exc)
-        dead = UnknownTaskError(job.task, waited=max(waited, 0.0))
+        dead = UnknownTaskError(job.task, waited=max(waited, 0.0), queue=job.queue)
         log.error("job %s (%s) dead-lettered: %s", job.id, job.task, dead)
         return ctx.failed(dead)
 

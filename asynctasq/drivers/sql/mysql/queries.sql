@@ -396,6 +396,19 @@ UPDATE asynctasq_jobs SET
     worker_id = NULL, attempts = attempts - 1
 WHERE id = :id AND state = 'active' AND worker_id = :worker_id;
 
+-- name: expire_candidates
+-- the expiry sweep (capability Expiry): waiting jobs whose ttl ran out, oldest first,
+-- locked for the sweep's transaction; SKIP LOCKED: a row a claim holds is left to it
+SELECT id, expires_at FROM asynctasq_jobs
+WHERE state = 'pending' AND expires_at <= :now
+ORDER BY expires_at LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
+-- name: expire_waiting
+-- one of them moves to expired, never started: attempts unchanged, unique key freed
+UPDATE asynctasq_jobs SET state = 'expired', error = :error, finished_at = :now
+WHERE id = :id AND state = 'pending';
+
 -- name: cancel_running
 -- An active job cancelled (capability RunningCancellation): its lease goes, so its
 -- worker's next renewal does not hold it and its outcome is refused.

@@ -35,6 +35,8 @@ CREATE TABLE asynctasq_jobs (
     KEY asynctasq_jobs_finished (queue, finished_at),
     -- serves recovery of expired leases (only active jobs have a lease_until)
     KEY asynctasq_jobs_lease (lease_until),
+    -- serves the expiry sweep: waiting jobs by expires_at (0009)
+    KEY asynctasq_jobs_expiring (state, expires_at),
     UNIQUE KEY asynctasq_jobs_unique (unique_active),
     -- a row no claim or recovery could reach is refused (0002)
     CONSTRAINT asynctasq_jobs_state CHECK (

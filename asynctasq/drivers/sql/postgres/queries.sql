@@ -565,6 +565,19 @@ UPDATE {schema}.jobs SET
     worker_id = NULL, attempts = attempts - 1
 WHERE id = $1 AND state = 'active' AND worker_id = $2;
 
+-- name: expire_candidates(now, limit)
+-- the expiry sweep (capability Expiry): waiting jobs whose ttl ran out, oldest first,
+-- locked for the sweep's transaction; SKIP LOCKED: a row a claim holds is left to it
+SELECT id, expires_at FROM {schema}.jobs
+WHERE state = 'pending' AND expires_at IS NOT NULL AND expires_at <= $1
+ORDER BY expires_at LIMIT $2
+FOR UPDATE SKIP LOCKED;
+
+-- name: expire_waiting(id, now, error)
+-- one of them moves to expired, never started: attempts unchanged, unique key freed
+UPDATE {schema}.jobs SET state = 'expired', error = $3, finished_at = $2
+WHERE id = $1 AND state = 'pending';
+
 -- name: cancel_running(id, now)
 -- An active job cancelled (capability RunningCancellation): its lease goes, so its
 -- worker's next renewal does not hold it and its outcome is refused.

@@ -61,6 +61,10 @@ CREATE INDEX jobs_claim ON {schema}.jobs (queue, priority, run_at, id) WHERE sta
 -- serves recovery of expired leases (and the count of active jobs)
 CREATE INDEX jobs_lease ON {schema}.jobs (lease_until) WHERE state = 'active';
 
+-- serves the expiry sweep: waiting jobs with a ttl, by expires_at (0009)
+CREATE INDEX jobs_expiring ON {schema}.jobs (expires_at)
+    WHERE state = 'pending' AND expires_at IS NOT NULL;
+
 -- one unfinished job per unique_key
 CREATE UNIQUE INDEX jobs_unique ON {schema}.jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'waiting', 'active');

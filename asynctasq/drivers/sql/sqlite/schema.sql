@@ -37,6 +37,10 @@ CREATE INDEX asynctasq_jobs_lease ON asynctasq_jobs (lease_until) WHERE state = 
 CREATE UNIQUE INDEX asynctasq_jobs_unique ON asynctasq_jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'waiting', 'active');
 
+-- serves the expiry sweep: waiting jobs with a ttl, by expires_at (0009)
+CREATE INDEX asynctasq_jobs_expiring ON asynctasq_jobs (expires_at)
+    WHERE state = 'pending' AND expires_at IS NOT NULL;
+
 -- serves stats, listings and purges
 CREATE INDEX asynctasq_jobs_queue_state ON asynctasq_jobs (queue, state, finished_at);
 
