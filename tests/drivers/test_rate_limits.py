@@ -15,6 +15,7 @@ import pytest
 
 from asynctasq.drivers.capabilities import Inspection, RateLimits
 from asynctasq.jobs import Job, JobState, Released
+from asynctasq.ratelimit import RateLimit
 from tests.backends import Backend
 from tests.conftest import skip_without
 
@@ -85,3 +86,45 @@ async def test_concurrent_takes_from_two_connections_give_out_exactly_the_limit(
     waits = await asyncio.gather(*calls)
     assert waits.count(0.0) == 10
     assert all(w == pytest.approx(6.0) for w in waits if w)  # one token per 6 s
+
+
+async def test_a_blocked_key_leaves_its_bucket_as_it_was(backend: Backend) -> None:
+    """``limit=0`` gives nothing and writes nothing, on every broker alike: unblocked
+    again, the bucket refilled for the whole time since it was last taken from."""
+    (driver,) = await _buckets(backend, 1)
+    now = 3_000_000.0
+    assert [await driver.take_token("queue:q", 5, 1.0, now) for _ in range(5)] == [0.0] * 5
+    assert await driver.take_tokens("queue:q", 3, 0, 1.0, now + 0.5) == (0, 1.0)
+    taken, wait = await driver.take_tokens("queue:q", 3, 5, 1.0, now + 0.5)
+    assert taken == 2 and wait == pytest.approx(0.1)  # 2.5 refilled meanwhile
+
+
+async def test_burst_sets_the_bucket_size_and_spares_come_from_its_upper_half(
+    backend: Backend,
+) -> None:
+    (driver,) = await _buckets(backend, 1)
+    now = 4_000_000.0
+    # 10 a second, a bucket of 2: a burst of 2, then one token each 0.1 s
+    assert await driver.take_tokens("queue:b", 5, 10, 1.0, now, burst=2) == (
+        2,
+        pytest.approx(0.1),
+    )
+    # a full bucket of 10: 1 asked, spares only down to half full (4 more)
+    assert await driver.take_tokens("queue:s", 1, 10, 1.0, now, spare=64) == (5, 0.0)
+    assert await driver.take_tokens("queue:s", 1, 10, 1.0, now, spare=64) == (1, 0.0)
+    assert await driver.take_tokens("queue:s", 5, 10, 1.0, now, spare=64) == (
+        4,
+        pytest.approx(0.1),
+    )
+
+
+async def test_queue_limits_are_stored_for_every_connection(backend: Backend) -> None:
+    a, b = await _buckets(backend, 2)
+    assert await a.queue_rate_limits() == {}
+    await a.set_queue_rate_limit("mail", RateLimit(20))
+    await a.set_queue_rate_limit("sms", RateLimit(0, 60))
+    assert await b.queue_rate_limits() == {"mail": RateLimit(20), "sms": RateLimit(0, 60.0)}
+    await b.set_queue_rate_limit("mail", RateLimit(5, 2.5, burst=1))  # replaced
+    await b.set_queue_rate_limit("sms", None)  # removed
+    await b.set_queue_rate_limit("absent", None)  # nothing to remove: fine
+    assert await a.queue_rate_limits() == {"mail": RateLimit(5, 2.5, 1)}

@@ -82,9 +82,9 @@ class _Asks:
 class RateLimiter(Middleware):
     name = "rate_limits"
 
-    def __init__(self, refresh: float = REFRESH) -> None:
+    def __init__(self, refresh: float | None = None) -> None:
         super().__init__()
-        self.refresh = refresh
+        self.refresh = REFRESH if refresh is None else refresh
         self.task_limits: dict[str, tuple[RateLimit, KeyFunction | None]] = {}
         #: the stored limits of the queues this worker serves
         self.queue_limits: dict[str, RateLimit] = {}
