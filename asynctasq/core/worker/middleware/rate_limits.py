@@ -16,9 +16,10 @@ worker's claim gate); a blocked queue (``rate_limit=0``) not at all.
 Round trips: the jobs of one key that ask in the same turn of the event loop share
 one ``take_tokens``; and while a bucket is more than half full a take asks for a few
 spare tokens, which the worker spends on its next starts for a moment (``HOLD``),
-so a limit far above the rate costs about one round trip per ``SPARE`` starts.
-Spares are taken only from the upper half of a bucket and kept at most a twentieth
-of its interval, so when the limit bites nobody hoards them.
+and asks for more in the background when they run low, so a limit far above the
+rate costs a round trip per few hundred starts, and no start waits for one.
+Spares are taken only from the upper half of a bucket and kept at most a tenth
+of its interval (HOLD), so when the limit bites nobody hoards them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,9 +44,11 @@ log = logging.getLogger("asynctasq.worker")
 
 #: seconds between two reads of the queues' stored limits
 REFRESH = 2.0
-#: spare tokens a take asks for (granted from a bucket's upper half only)
-SPARE = 64
-#: most seconds spare tokens are kept (and at most a twentieth of the interval)
+#: spare tokens a take asks for at most, and at first (granted from a bucket's upper
+#: half only; the size adapts to what the worker spends in HOLD)
+SPARE = 512
+SPARE_START = 64
+#: most seconds spare tokens are kept (and at most a tenth of the interval)
 HOLD = 0.25
 
 #: a task's key function: the task instance -> its key (None: no key, no limit)
@@ -86,13 +90,18 @@ class RateLimiter(Middleware):
         super().__init__()
         self.refresh = REFRESH if refresh is None else refresh
         self.task_limits: dict[str, tuple[RateLimit, KeyFunction | None]] = {}
-        #: the stored limits of the queues this worker serves
+        #: the stored limits of the queues this worker serves, and their bucket keys
         self.queue_limits: dict[str, RateLimit] = {}
+        self._queue_keys: dict[str, str] = {}
+        self._now: Callable[[], float] = time.time
         self._queues: tuple[str, ...] = ()
         self._buckets: RateLimits | None = None
         self._runtime: WorkerRuntime | None = None
         #: bucket key -> [spare tokens in hand, clock time they lapse]
         self._held: dict[str, list[float]] = {}
+        #: bucket key -> spares asked for last; keys whose refill is under way
+        self._sizes: dict[str, int] = {}
+        self._refilling: set[str] = set()
         #: queue -> clock time before which it has no token (the claim gate)
         self._closed: dict[str, float] = {}
         self._asking: dict[str, _Asks] = {}  # bucket key -> the asks of this turn
@@ -103,6 +112,7 @@ class RateLimiter(Middleware):
 
     async def start(self, runtime: WorkerRuntime) -> None:
         self._runtime = runtime
+        self._now = runtime.clock.time
         self._queues = runtime.queues
         self.task_limits = task_rate_limits(runtime)
         driver = runtime.driver
@@ -147,6 +157,7 @@ class RateLimiter(Middleware):
             if limit.limit == 0:
                 self._closed[queue] = math.inf  # blocked: not claimed from at all
         self.queue_limits = limits
+        self._queue_keys = {queue: f"queue:{queue}" for queue in limits}
 
     # -- the claim gate ----------------------------------------------------------------
 
@@ -166,16 +177,25 @@ class RateLimiter(Middleware):
     # -- per job -----------------------------------------------------------------------
 
     def bind(self, call_next: Handler) -> Handler:
-        """This middleware around ``call_next``: a job under no limit goes straight on
-        (no coroutine of its own)."""
+        """This middleware around ``call_next``. A job under no limit, or under one
+        whose spare token is in hand, goes straight on: no coroutine of its own, no
+        round trip."""
         call = self.__call__
         task_limits = self.task_limits
+        spend = self._spend
 
         def handler(ctx: JobContext) -> Any:
             job = ctx.job
-            if job.queue in self.queue_limits or job.task in task_limits:
-                return call(ctx, call_next)
-            return call_next(ctx)
+            on_queue = self._queue_keys.get(job.queue)
+            found = task_limits.get(job.task)
+            if on_queue is None:
+                if found is None:
+                    return call_next(ctx)
+                if found[1] is None and spend(f"task:{job.task}", found[0]):
+                    return call_next(ctx)
+            elif found is None and spend(on_queue, self.queue_limits[job.queue]):
+                return call_next(ctx)
+            return call(ctx, call_next)
 
         return handler
 
@@ -227,9 +247,7 @@ class RateLimiter(Middleware):
     def _token(self, key: str, limit: RateLimit, ctx: JobContext) -> float | asyncio.Future[float]:
         """An awaitable of the seconds to wait (0.0: a token was taken) for one job:
         a spare token in hand, else a take shared with this turn's other asks."""
-        held = self._held.get(key)
-        if held is not None and held[0] >= 1 and ctx.clock.time() < held[1]:
-            held[0] -= 1
+        if self._spend(key, limit):
             return 0.0
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         asks = self._asking.get(key)
@@ -249,7 +267,8 @@ class RateLimiter(Middleware):
         now = ctx.clock.time()
         try:
             assert self._buckets is not None  # enabled only with buckets
-            spare = SPARE if limit.limit > 0 else 0
+            wanted = max(self._spare_size(key, now), 2 * len(futures))  # a batch: more
+            spare = min(wanted, SPARE) if limit.limit > 0 else 0
             taken, wait = await self._buckets.take_tokens(
                 key, len(futures), limit.limit, limit.interval, now,
                 burst=limit.burst, spare=spare,
@@ -264,8 +283,55 @@ class RateLimiter(Middleware):
                 future.cancel()
             raise
         if taken > len(futures):  # spares: spent on this worker's next starts
-            self._held[key] = [taken - len(futures), now + min(HOLD, limit.interval / 20)]
+            self._held[key] = [taken - len(futures), now + min(HOLD, limit.interval / 10)]
+            self._sizes[key] = spare
         gap = limit.interval / limit.limit if limit.limit else 0.0
         for i, future in enumerate(futures):
             if not future.done():  # those without a token: one token apart
                 future.set_result(0.0 if i < taken else wait + (i - taken) * gap)
+
+    # -- spare tokens --------------------------------------------------------------------
+
+    def _spend(self, key: str, limit: RateLimit) -> bool:
+        """Spend a spare token of ``key`` if one is in hand and still good; running
+        low, more are asked for in the background (the starts that follow need not
+        wait for a round trip)."""
+        spares = self._held.get(key)
+        if spares is None or spares[0] < 1 or self._now() >= spares[1]:
+            return False
+        spares[0] -= 1
+        if spares[0] < self._sizes.get(key, SPARE_START) / 2 and key not in self._refilling:
+            self._refilling.add(key)
+            refill = asyncio.create_task(self._refill(key, limit))
+            self._flushes.add(refill)
+            refill.add_done_callback(self._flushes.discard)
+        return True
+
+    def _spare_size(self, key: str, now: float) -> int:
+        """How many spares to ask for: double the last while they are spent before
+        they lapse, half when some lapsed unspent (so a worker asks for about what
+        it starts in ``HOLD``)."""
+        size = self._sizes.get(key, SPARE_START)
+        spares = self._held.get(key)
+        if spares is not None and now >= spares[1] and spares[0] >= 1:
+            return max(size // 2, 1)  # some lapsed unspent: ask for fewer
+        return size
+
+    async def _refill(self, key: str, limit: RateLimit) -> None:
+        try:
+            assert self._buckets is not None
+            now = self._now()
+            size = min(self._sizes.get(key, SPARE_START) * 2, SPARE)  # spent in time: more
+            taken, _ = await self._buckets.take_tokens(
+                key, 0, limit.limit, limit.interval, now, burst=limit.burst, spare=size
+            )
+        except Exception as exc:  # the next start asks for itself
+            log.debug("rate limit %s: no spare tokens (%s: %s)", key, type(exc).__name__, exc)
+            return
+        finally:
+            self._refilling.discard(key)
+        self._sizes[key] = size
+        if taken:
+            spares = self._held.get(key)
+            left = spares[0] if spares is not None and now < spares[1] else 0.0
+            self._held[key] = [left + taken, now + min(HOLD, limit.interval / 10)]
