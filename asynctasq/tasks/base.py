@@ -58,6 +58,7 @@ class TaskConfig(TypedDict, total=False):
     rate_limit: int  # starts per rate_interval across all workers (0 blocks)
     rate_interval: float  # seconds (default 1.0)
     rate_limit_key: Callable[[Any], Any]  # task -> key: rate_limit per key, each its own bucket
+    rate_burst: int  # the bucket's size: starts at once at most (default: rate_limit)
 
 
 class DispatchOptions(TypedDict, total=False):

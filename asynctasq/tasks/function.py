@@ -215,6 +215,7 @@ def task(
     rate_limit: int | None = None,
     rate_interval: float | None = None,
     rate_limit_key: Callable[[Any], Any] | None = None,
+    rate_burst: int | None = None,
 ) -> Callable[[Callable[..., Any]], Any]: ...
 
 
@@ -240,6 +241,7 @@ def task(
     rate_limit: int | None = None,
     rate_interval: float | None = None,
     rate_limit_key: Callable[[Any], Any] | None = None,
+    rate_burst: int | None = None,
 ) -> Any:
     """Turn a function (sync or async) into a task class; calling the result builds a
     task (``f(...).dispatch()``), ``await f.enqueue(...)`` sends a job at once.
@@ -254,7 +256,8 @@ def task(
     running (docs/flow-control.md). ``rate_limit=`` starts per ``rate_interval=``
     seconds (default 1), held across every worker (docs/flow-control.md);
     ``rate_limit_key=`` (given the task, whose attributes are the function's
-    arguments) makes it a limit per key, each key its own bucket. The other
+    arguments) makes it a limit per key, each key its own bucket; ``rate_burst=``
+    the most starts at once (default: the limit). The other
     options are those of ``TaskConfig``."""
     if retries is not None and max_retries is not None:
         raise TaskDefinitionError("@task: give retries= or max_retries= (synonyms), not both")
@@ -273,6 +276,7 @@ def task(
         "rate_limit": rate_limit,
         "rate_interval": rate_interval,
         "rate_limit_key": rate_limit_key,
+        "rate_burst": rate_burst,
     }
     config: TaskConfig = {k: v for k, v in given.items() if v is not None}  # type: ignore[assignment]
 

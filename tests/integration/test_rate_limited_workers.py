@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from asynctasq import AsyncTask, Worker
+from asynctasq import AsyncTask, Worker, task
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.worker.middleware import rate_limits
 from asynctasq.drivers.capabilities import CapabilityMissing, Inspection, RateLimits
@@ -227,3 +227,15 @@ async def test_per_key_limits_are_independent(backend: Backend) -> None:
     assert sorted(PerAccount.runs) == [1, 1, 2, 2, 3]  # two each
     waiting = await producer.list_jobs("keyed", JobState.SCHEDULED)
     assert len(waiting) == 4 and {job.attempts for job in waiting} == {0}
+
+
+def test_a_task_limit_is_checked_where_the_task_is_defined() -> None:
+    @task(queue="keyed", rate_limit=4, rate_burst=2, rate_limit_key=lambda t: t.region)
+    async def report(region: str) -> None: ...
+
+    assert report.task_config["rate_burst"] == 2
+    assert report.task_config["rate_limit_key"](report(region="eu")) == "eu"
+    with pytest.raises(ValueError, match="rate_burst"):
+        task(rate_limit=4, rate_burst=0)(report.function)
+    with pytest.raises(ValueError, match="rate_limit_key"):
+        task(rate_limit=4, rate_limit_key="region")(report.function)  # type: ignore[arg-type]

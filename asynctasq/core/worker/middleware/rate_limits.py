@@ -70,7 +70,7 @@ def task_rate_limits(runtime: WorkerRuntime) -> dict[str, tuple[RateLimit, KeyFu
             method = getattr(cls, "rate_limit_key", None)
             if key is None and callable(method):
                 key = method  # a method: called with the task as self
-            limits[name] = (RateLimit(limit, interval), key)
+            limits[name] = (RateLimit(limit, interval, config.get("rate_burst")), key)
     return limits
 
 
