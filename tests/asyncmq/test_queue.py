@@ -196,7 +196,6 @@ async def test_start_blocks_until_a_signal_then_returns(
             """
             import asyncio
             from asynctasq.queues import Queue
-from asynctasq.ratelimit import RateLimit
             import tests.asyncmq.tasks  # registers amq.send_email
 
             queue = Queue("emails")

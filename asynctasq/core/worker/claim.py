@@ -51,18 +51,29 @@ class Claims:
         #: next token), and when the first reopens (middleware/rate_limits.py)
         self.gate = gate
         self._deadline: asyncio.Timeout | None = None  # of the claim under way
+        self._pause: asyncio.Future[None] | None = None  # waiting for a token
 
     async def claim(self, limit: int) -> list[Job]:
         """One claim; once limit_time() is called it has a deadline."""
-        deadline = self._deadline = asyncio.timeout(None)
         queues: Sequence[str] = self.queues
+        if self.gate is not None:
+            queues, reopens_in = self.gate(queues)
+            if not queues:  # every queue waits for a token: claim nothing till then
+                self._pause = asyncio.ensure_future(
+                    asyncio.sleep(min(max(reopens_in, 0.001), self.wait))
+                )
+                try:
+                    await self._pause
+                except asyncio.CancelledError:  # cut short by limit_time(): stopping
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # this task itself is cancelled
+                finally:
+                    self._pause = None
+                return []
+        deadline = self._deadline = asyncio.timeout(None)
         try:
             async with deadline:
-                if self.gate is not None:
-                    queues, reopens_in = self.gate(queues)
-                    if not queues:  # every queue waits for a token: claim nothing till then
-                        await asyncio.sleep(min(max(reopens_in, 0.001), self.wait))
-                        return []
                 return await self.driver.reserve(
                     queues,
                     limit=limit,
@@ -115,6 +126,8 @@ class Claims:
     def limit_time(self, *, immediate: bool) -> None:
         """The worker is stopping. A claim under way may already hold jobs: wait for
         them (they are released at once), but not for a broker that stopped answering."""
+        if self._pause is not None:
+            self._pause.cancel()
         deadline = self._deadline
         if deadline is None:
             return

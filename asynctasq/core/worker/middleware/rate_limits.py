@@ -46,8 +46,8 @@ log = logging.getLogger("asynctasq.worker")
 REFRESH = 2.0
 #: spare tokens a take asks for at most, and at first (granted from a bucket's upper
 #: half only; the size adapts to what the worker spends in HOLD)
-SPARE = 512
-SPARE_START = 64
+SPARE = 4096
+SPARE_START = 256
 #: most seconds spare tokens are kept (and at most a tenth of the interval)
 HOLD = 0.25
 
@@ -267,7 +267,7 @@ class RateLimiter(Middleware):
         now = ctx.clock.time()
         try:
             assert self._buckets is not None  # enabled only with buckets
-            wanted = max(self._spare_size(key, now), 2 * len(futures))  # a batch: more
+            wanted = max(self._spare_size(key, now), 4 * len(futures))  # a batch: more
             spare = min(wanted, SPARE) if limit.limit > 0 else 0
             taken, wait = await self._buckets.take_tokens(
                 key, len(futures), limit.limit, limit.interval, now,
@@ -283,7 +283,7 @@ class RateLimiter(Middleware):
                 future.cancel()
             raise
         if taken > len(futures):  # spares: spent on this worker's next starts
-            self._held[key] = [taken - len(futures), now + min(HOLD, limit.interval / 10)]
+            self._held[key] = [taken - len(futures), now + _hold(limit)]
             self._sizes[key] = spare
         gap = limit.interval / limit.limit if limit.limit else 0.0
         for i, future in enumerate(futures):
@@ -294,13 +294,17 @@ class RateLimiter(Middleware):
 
     def _spend(self, key: str, limit: RateLimit) -> bool:
         """Spend a spare token of ``key`` if one is in hand and still good; running
-        low, more are asked for in the background (the starts that follow need not
-        wait for a round trip)."""
+        low or half way to their lapse, more are asked for in the background (the
+        starts that follow need not wait for a round trip)."""
         spares = self._held.get(key)
-        if spares is None or spares[0] < 1 or self._now() >= spares[1]:
+        if spares is None or spares[0] < 1:
+            return False
+        now = self._now()
+        if now >= spares[1]:
             return False
         spares[0] -= 1
-        if spares[0] < self._sizes.get(key, SPARE_START) / 2 and key not in self._refilling:
+        low = spares[0] < self._sizes.get(key, SPARE_START) / 2
+        if (low or now > spares[1] - _hold(limit) / 2) and key not in self._refilling:
             self._refilling.add(key)
             refill = asyncio.create_task(self._refill(key, limit))
             self._flushes.add(refill)
@@ -334,4 +338,9 @@ class RateLimiter(Middleware):
         if taken:
             spares = self._held.get(key)
             left = spares[0] if spares is not None and now < spares[1] else 0.0
-            self._held[key] = [left + taken, now + min(HOLD, limit.interval / 10)]
+            self._held[key] = [left + taken, now + _hold(limit)]
+
+
+def _hold(limit: RateLimit) -> float:
+    """Seconds spare tokens of ``limit`` are kept at most."""
+    return min(HOLD, limit.interval / 10)
