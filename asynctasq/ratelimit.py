@@ -72,7 +72,11 @@ def take(
     size = float(limit if burst is None else burst)
     rate = limit / interval
     tokens, updated = bucket if bucket is not None else (size, now)
-    tokens = min(size, tokens + max(now - updated, 0.0) * rate)
+    # a caller whose time is behind the bucket's (it read the clock before a round
+    # trip another writer beat) neither refills it nor sets its time back: the time
+    # between would be refilled twice
+    now = max(now, updated)
+    tokens = min(size, tokens + (now - updated) * rate)
     taken = min(count, math.floor(tokens + EPSILON))
     tokens = max(tokens - taken, 0.0)
     wait = 0.0 if taken == count else (1.0 - tokens) / rate

@@ -128,3 +128,16 @@ async def test_queue_limits_are_stored_for_every_connection(backend: Backend) ->
     await b.set_queue_rate_limit("sms", None)  # removed
     await b.set_queue_rate_limit("absent", None)  # nothing to remove: fine
     assert await a.queue_rate_limits() == {"mail": RateLimit(5, 2.5, 1)}
+
+
+async def test_a_late_caller_does_not_set_the_bucket_back_in_time(backend: Backend) -> None:
+    """A worker whose ``now`` was read before a round trip another beat must not
+    move the bucket's time back: the time between would refill twice."""
+    a, b = await _buckets(backend, 2)
+    now = 5_000_000.0  # (times exact in binary: the refills are whole tokens)
+    assert await a.take_tokens("queue:late", 4, 4, 1.0, now) == (4, 0.0)
+    assert await a.take_tokens("queue:late", 2, 4, 1.0, now + 0.5) == (2, 0.0)
+    # b read its clock at now + 0.25 and arrives after: nothing refilled for it
+    assert await b.take_tokens("queue:late", 1, 4, 1.0, now + 0.25) == (0, 0.25)
+    # and the bucket still counts from now + 0.5: at now + 0.75, one token
+    assert await a.take_tokens("queue:late", 2, 4, 1.0, now + 0.75) == (1, 0.25)

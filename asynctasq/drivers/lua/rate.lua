@@ -15,7 +15,9 @@ local spare = tonumber(ARGV[6]) or 0
 local rate = limit / interval
 local state = redis.call("HMGET", KEYS[1], "tokens", "at")
 local tokens, at = tonumber(state[1]) or size, tonumber(state[2]) or now
-tokens = math.min(size, tokens + math.max(now - at, 0) * rate)
+-- a caller behind the bucket's time neither refills it nor sets its time back
+if now < at then now = at end
+tokens = math.min(size, tokens + (now - at) * rate)
 local taken = math.min(n, math.floor(tokens + 1e-9))
 tokens = math.max(tokens - taken, 0)
 local wait = 0
