@@ -38,12 +38,14 @@ from asynctasq.drivers.capabilities import (
 )
 from asynctasq.expiry import expiry
 from asynctasq.jobs import Job, JobState, parent_ids, parent_policy, validate_name
+from asynctasq.operations.rate_limits import queue_rate_limits, set_queue_rate_limit
 from asynctasq.operations.schedules import (
     list_schedules,
     pause_schedule,
     remove_schedule,
     resume_schedule,
 )
+from asynctasq.ratelimit import DEFAULT_RATE_INTERVAL, RateLimit
 from asynctasq.schedules import Missed, Schedule
 from asynctasq.serialization.payload import encode_payload
 from asynctasq.tasks.base import BaseTask
@@ -95,16 +97,34 @@ class Queue:
         name: str,
         backend: Backend = None,
         concurrency: int = 3,
+        rate_limit: int | None = None,
+        rate_interval: float = DEFAULT_RATE_INTERVAL,
+        scan_interval: float | None = None,
         *,
+        rate_burst: int | None = None,
         config: Config | None = None,
     ) -> None:
         """``backend``: a driver or a broker URL (default: the configured broker);
-        ``concurrency``: jobs ``run()`` runs at once; ``config``: the settings of
-        ``run()``'s worker and of new jobs' defaults (default: the global ones)."""
+        ``concurrency``: jobs ``run()`` runs at once; ``rate_limit``: at most that
+        many job starts per ``rate_interval`` seconds across every worker of the
+        queue (0 blocks it), stored in the broker on this object's first use (None:
+        the stored limit is left as it is; ``set_rate_limit(None)`` removes it);
+        ``scan_interval``: most seconds ``run()``'s worker waits before looking for
+        due delayed jobs again; ``config``: the settings of ``run()``'s worker and of
+        new jobs' defaults (default: the global ones)."""
         self.name = validate_name("queue", name)
         self.backend = backend
         self.concurrency = check_attempts("concurrency", concurrency)
+        self.rate_limit = (
+            None if rate_limit is None else RateLimit(rate_limit, rate_interval, rate_burst)
+        )
+        self.scan_interval = (
+            None
+            if scan_interval is None
+            else check_seconds("scan_interval", scan_interval, positive=True)
+        )
         self.config = config
+        self._limit_stored = rate_limit is None  # nothing to store
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -112,7 +132,35 @@ class Queue:
     async def driver(self) -> Driver:
         """The connected driver this queue's jobs live on, on the running event loop
         (looked up each time, not kept: ``start()`` runs a loop of its own)."""
-        return await connect_backend(self.backend)
+        driver = await connect_backend(self.backend)
+        if not self._limit_stored:
+            limit = self.rate_limit
+            assert limit is not None
+            await set_queue_rate_limit(driver, self.name, limit.limit, limit.interval,
+                                       burst=limit.burst)  # fmt: skip
+            self._limit_stored = True
+        return driver
+
+    # -- its rate limit (docs/flow-control.md) -----------------------------------------
+
+    async def set_rate_limit(
+        self,
+        limit: int | None,
+        interval: float = DEFAULT_RATE_INTERVAL,
+        *,
+        burst: int | None = None,
+    ) -> None:
+        """Store this queue's limit in the broker: ``limit`` starts per ``interval``
+        seconds across every worker (0 blocks the queue), a bucket of ``burst``
+        tokens (default: the limit); None removes it. Workers pick it up within
+        seconds, however they were started."""
+        self.rate_limit = None if limit is None else RateLimit(limit, interval, burst)
+        self._limit_stored = True
+        await set_queue_rate_limit(await self.driver(), self.name, limit, interval, burst=burst)
+
+    async def get_rate_limit(self) -> RateLimit | None:
+        """The limit stored for this queue (None: none)."""
+        return (await queue_rate_limits(await self.driver())).get(self.name)
 
     # -- adding jobs -------------------------------------------------------------------
 
@@ -358,6 +406,7 @@ class Queue:
             concurrency=self.concurrency,
             config=self.config or get_global_config(),
             handle_signals=handle_signals,
+            reserve_wait=self.scan_interval,
         )
         serving = asyncio.ensure_future(worker.start())
         try:

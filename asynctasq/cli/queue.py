@@ -1,4 +1,4 @@
-"""``asynctasq queue list|stats|pause|resume|clean``."""
+"""``asynctasq queue list|stats|pause|resume|clean|rate-limit``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from asynctasq.operations import (
     pause_queue,
     queue_summaries,
     resume_queue,
+    set_queue_rate_limit,
 )
+from asynctasq.operations.rate_limits import rate_limit_record
 
 __all__ = ["add_parser", "print_queues"]
 
@@ -83,6 +85,27 @@ def add_parser(commands: Subparsers) -> None:
     add_broker_options(clean)
     clean.set_defaults(handler=_clean, command_name="queue clean")
 
+    rate = sub.add_parser(
+        "rate-limit",
+        help="store a queue's rate limit in the broker (every worker honours it)",
+        description="Store the queue's rate limit in the broker: at most --limit job starts "
+        "per --interval seconds across every worker serving it (0 blocks the queue), a "
+        "bucket of --burst tokens (default: the limit). Workers pick it up within seconds, "
+        "however they were started. --clear removes it.",
+        **example(
+            "asynctasq queue rate-limit email --limit 20 --interval 1",
+            "asynctasq queue rate-limit email --clear",
+        ),
+    )
+    rate.add_argument("queue", metavar="QUEUE")
+    what = rate.add_mutually_exclusive_group(required=True)
+    what.add_argument("--limit", type=int, metavar="N", help="starts per interval (0 blocks)")
+    what.add_argument("--clear", action="store_true", help="remove the queue's limit")
+    rate.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
+    rate.add_argument("--burst", type=int, default=None, metavar="N")
+    add_broker_options(rate)
+    rate.set_defaults(handler=_rate_limit, command_name="queue rate-limit")
+
 
 def _list(args: argparse.Namespace) -> int:
     async def go(driver: Driver, out: Output) -> int:
@@ -101,11 +124,40 @@ def print_queues(out: Output, rows: list[dict[str, Any]]) -> None:
         [
             r["queue"], *(str(r[c]) for c in COUNTS), "paused" if r["paused"] else "",
             format_age(r["oldest_pending_age"]), str(r["completed_last_minute"]),
+            format_rate(r.get("rate_limit")),
         ]
         for r in rows
     ]  # fmt: skip
-    headings = ["queue", *COUNTS, "paused", "waited", "done/min"]
+    headings = ["queue", *COUNTS, "paused", "waited", "done/min", "rate limit"]
     out.table("Queues", headings, cells)
+
+
+def format_rate(limit: dict[str, Any] | None) -> str:
+    """``20/1s``, ``20/1s burst 5``, ``blocked``, or empty (no limit)."""
+    if limit is None:
+        return ""
+    if limit["limit"] == 0:
+        return "blocked"
+    burst = "" if limit["burst"] is None else f" burst {limit['burst']}"
+    return f"{limit['limit']}/{limit['interval']:g}s{burst}"
+
+
+def _rate_limit(args: argparse.Namespace) -> int:
+    async def go(driver: Driver, out: Output) -> int:
+        limit = None if args.clear else args.limit
+        stored = await set_queue_rate_limit(
+            driver, args.queue, limit, args.interval, burst=args.burst
+        )
+        record = rate_limit_record(stored)
+        if out.json:
+            out.data({"queue": args.queue, "rate_limit": record})
+        elif record is None:
+            out.line(f"queue {args.queue}: no rate limit")
+        else:
+            out.line(f"queue {args.queue}: rate limit {format_rate(record)}")
+        return 0
+
+    return run_operation(args, go)
 
 
 def _pause(args: argparse.Namespace) -> int:

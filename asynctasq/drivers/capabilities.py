@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 
 from asynctasq.drivers.base import Driver, DriverError
 from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo
+from asynctasq.ratelimit import RateLimit
 from asynctasq.schedules import Schedule
 
 __all__ = [
@@ -309,29 +310,47 @@ class RunningCancellation(Capability):
 
 
 class RateLimits(Capability):
-    """Token buckets held in the broker, so a limit holds across every worker.
+    """Token buckets held in the broker, so a limit holds across every worker, and
+    the queues' stored limits (set by ``Queue(rate_limit=)``, the CLI, operations).
 
     ``take_tokens`` is one atomic step: refill the bucket of ``key`` for the time
     since it was last touched (``limit`` tokens per ``interval`` seconds, never above
-    ``limit``), then take up to ``count`` tokens (a worker asks once for the jobs it
-    is about to start together). ``now`` comes from the caller's clock; the
-    arithmetic is asynctasq/ratelimit.py's."""
+    ``burst``, the limit when None), then take up to ``count`` tokens (a worker asks
+    once for the jobs it is about to start together), and up to ``spare`` more from
+    the bucket's upper half. ``now`` comes from the caller's clock; the arithmetic is
+    asynctasq/ratelimit.py's."""
 
     label = "rate limits"
     advice = "use a driver that holds rate limits (docs/flow-control.md lists them)"
 
     @abc.abstractmethod
     async def take_tokens(
-        self, key: str, count: int, limit: int, interval: float, now: float
+        self,
+        key: str,
+        count: int,
+        limit: int,
+        interval: float,
+        now: float,
+        *,
+        burst: int | None = None,
+        spare: int = 0,
     ) -> tuple[int, float]:
-        """How many tokens were taken (0..count), and the seconds until the next one
-        is free when fewer than ``count`` were, else 0.0 (``interval`` for
-        ``limit=0``: a blocked key is looked at again then)."""
+        """How many tokens were taken (0..count + spare), and the seconds until the
+        next one is free when fewer than ``count`` were, else 0.0 (``interval`` for
+        ``limit=0``: a blocked key is looked at again then, its bucket untouched)."""
 
     async def take_token(self, key: str, limit: int, interval: float, now: float) -> float:
         """0.0 when one token was taken; else the seconds until the next is free."""
         _, wait = await self.take_tokens(key, 1, limit, interval, now)
         return wait
+
+    @abc.abstractmethod
+    async def set_queue_rate_limit(self, queue: str, limit: RateLimit | None) -> None:
+        """Store ``queue``'s limit (None: remove it). Workers read it periodically."""
+
+    @abc.abstractmethod
+    async def queue_rate_limits(self) -> dict[str, RateLimit]:
+        """Every stored queue limit, by queue: one small read."""
 
 
 ALL_CAPABILITIES: tuple[type[Capability], ...] = (

@@ -143,6 +143,8 @@ class RedisKeys:
         self.workers = f"{prefix}:{_GLOBAL_TAG}:workers"
         self.worker_info = f"{prefix}:{_GLOBAL_TAG}:worker-info"
         self.schedule_index = f"{prefix}:{_GLOBAL_TAG}:schedules"
+        #: queue -> its stored rate limit ("limit interval burst")
+        self.rate_limits = f"{prefix}:{_GLOBAL_TAG}:rate-limits"
         self._queue = lru_cache(maxsize=4096)(self._queue_keys)
 
     def rate(self, key: str) -> str:

@@ -55,7 +55,7 @@ from asynctasq.jobs import (
     visible_state,
 )
 from asynctasq.lifecycle import JobEvent, check
-from asynctasq.ratelimit import Bucket, take
+from asynctasq.ratelimit import Bucket, RateLimit, take
 from asynctasq.schedules import Schedule
 
 __all__ = ["MemoryBroker", "MemoryDriver"]
@@ -84,6 +84,7 @@ class MemoryBroker:
         # (expires_at, id) of every job stored with a ttl, for the expiry sweep; an
         # entry whose job moved on (started, finished, requeued) is dropped when met
         self.expiring: list[tuple[float, str]] = []
+        self.rate_limits: dict[str, RateLimit] = {}  # queue -> its stored limit
         self._wakeup = asyncio.Event()
         self.graph = DependencyGraph(self.jobs)
 
@@ -482,11 +483,32 @@ class MemoryDriver(
         return True
 
     async def take_tokens(
-        self, key: str, count: int, limit: int, interval: float, now: float
+        self,
+        key: str,
+        count: int,
+        limit: int,
+        interval: float,
+        now: float,
+        *,
+        burst: int | None = None,
+        spare: int = 0,
     ) -> tuple[int, float]:
+        if limit <= 0:  # blocked: the bucket is left as it is
+            return 0, interval
         buckets = self.broker.rate_buckets
-        buckets[key], taken, wait = take(buckets.get(key), count, limit, interval, now)
+        buckets[key], taken, wait = take(
+            buckets.get(key), count, limit, interval, now, burst, spare
+        )
         return taken, wait
+
+    async def set_queue_rate_limit(self, queue: str, limit: RateLimit | None) -> None:
+        if limit is None:
+            self.broker.rate_limits.pop(queue, None)
+        else:
+            self.broker.rate_limits[queue] = limit
+
+    async def queue_rate_limits(self) -> dict[str, RateLimit]:
+        return dict(self.broker.rate_limits)
 
     async def cancel_running(self, job_id: str) -> bool:
         b = self.broker

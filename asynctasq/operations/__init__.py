@@ -28,6 +28,7 @@ from asynctasq.operations.queues import (
     queue_summaries,
     resume_queue,
 )
+from asynctasq.operations.rate_limits import queue_rate_limits, set_queue_rate_limit
 from asynctasq.operations.scan import JobFilter
 from asynctasq.operations.schedules import (
     ScheduleNotFound,
@@ -61,6 +62,7 @@ __all__ = [
     "parse_duration",
     "pause_queue",
     "pause_schedule",
+    "queue_rate_limits",
     "queue_summaries",
     "remove_jobs",
     "remove_schedule",
@@ -69,5 +71,6 @@ __all__ = [
     "retry_jobs",
     "retry_matching",
     "run_schedule_now",
+    "set_queue_rate_limit",
     "show_job",
 ]

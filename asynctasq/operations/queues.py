@@ -13,6 +13,7 @@ from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Inspection, Management, Pausing, require
 from asynctasq.jobs import JobState
 from asynctasq.operations.jobs import Progress
+from asynctasq.operations.rate_limits import queue_rate_limits, rate_limit_record
 from asynctasq.operations.scan import JobFilter, matching_jobs, stamp
 from asynctasq.operations.schema import queue_record
 
@@ -30,6 +31,7 @@ async def queue_summaries(driver: Driver, queues: Sequence[str] = ()) -> list[di
     from kept completed jobs: 0 when the broker keeps none)."""
     inspect = require(driver, Inspection, "summarising queues")
     names = list(queues) or await inspect.queues()
+    limits = await queue_rate_limits(driver)
     now = time.time()
     rows = []
     for name in names:
@@ -42,7 +44,9 @@ async def queue_summaries(driver: Driver, queues: Sequence[str] = ()) -> list[di
             count += 1
             if count >= RATE_SCAN:
                 break
-        rows.append(queue_record(stats, oldest_age=oldest, per_minute=count))
+        row = queue_record(stats, oldest_age=oldest, per_minute=count)
+        row["rate_limit"] = rate_limit_record(limits.get(name))
+        rows.append(row)
     return rows
 
 

@@ -12,7 +12,7 @@ import inspect
 import operator
 import time
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Generic, Literal, Self, TypedDict, TypeVar
 
 from asynctasq.checks import (
@@ -57,6 +57,8 @@ class TaskConfig(TypedDict, total=False):
     ttl: float  # seconds a job may wait once due; not started by then: expired
     rate_limit: int  # starts per rate_interval across all workers (0 blocks)
     rate_interval: float  # seconds (default 1.0)
+    rate_limit_key: Callable[[Any], Any]  # task -> key: rate_limit per key, each its own bucket
+    rate_burst: int  # the bucket's size: starts at once at most (default: rate_limit)
 
 
 class DispatchOptions(TypedDict, total=False):

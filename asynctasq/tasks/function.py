@@ -61,6 +61,13 @@ class FunctionTask:
     def _call(self, **extra: Any) -> Any:
         return type(self).function(**self._args, **extra)
 
+    def __getattr__(self, name: str) -> Any:
+        """The function's arguments read as attributes (``lambda t: t.customer_id``)."""
+        args = self.__dict__.get("_args")
+        if args is not None and name in args and not name.startswith("_"):
+            return args[name]
+        raise AttributeError(f"{type(self).__qualname__!r} task has no attribute {name!r}")
+
     @classmethod
     async def enqueue(
         cls,
@@ -234,6 +241,8 @@ def task(
     ttl: float | dt.timedelta | None = None,
     rate_limit: int | None = None,
     rate_interval: float | None = None,
+    rate_limit_key: Callable[[Any], Any] | None = None,
+    rate_burst: int | None = None,
 ) -> Callable[[Callable[..., Any]], Any]: ...
 
 
@@ -258,6 +267,8 @@ def task(
     ttl: float | dt.timedelta | None = None,
     rate_limit: int | None = None,
     rate_interval: float | None = None,
+    rate_limit_key: Callable[[Any], Any] | None = None,
+    rate_burst: int | None = None,
 ) -> Any:
     """Turn a function (sync or async) into a task class; calling the result builds a
     task (``f(...).dispatch()``), ``await f.enqueue(...)`` sends a job at once.
@@ -270,7 +281,10 @@ def task(
     worker serving its queue fires it, each slot once (docs/scheduling.md). ``ttl=``
     (seconds): a job not started within ``ttl`` of coming due expires instead of
     running (docs/flow-control.md). ``rate_limit=`` starts per ``rate_interval=``
-    seconds (default 1), held across every worker (docs/flow-control.md). The other
+    seconds (default 1), held across every worker (docs/flow-control.md);
+    ``rate_limit_key=`` (given the task, whose attributes are the function's
+    arguments) makes it a limit per key, each key its own bucket; ``rate_burst=``
+    the most starts at once (default: the limit). The other
     options are those of ``TaskConfig``."""
     if retries is not None and max_retries is not None:
         raise TaskDefinitionError("@task: give retries= or max_retries= (synonyms), not both")
@@ -288,6 +302,8 @@ def task(
         "ttl": ttl,
         "rate_limit": rate_limit,
         "rate_interval": rate_interval,
+        "rate_limit_key": rate_limit_key,
+        "rate_burst": rate_burst,
     }
     config: TaskConfig = {k: v for k, v in given.items() if v is not None}  # type: ignore[assignment]
 

@@ -69,6 +69,12 @@ def check_task_config(owner: str, config: Mapping[str, Any]) -> dict[str, Any]:
             value = check_priority(name, value)
         elif key == "rate_limit":
             value = check_rate_limit(name, value)
+        elif key == "rate_burst" and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"{name}={value!r} must be a whole number >= 1")
+        elif key == "rate_limit_key" and not callable(value):
+            raise ValueError(f"{name}={value!r} must be a callable given the task (its key)")
         elif key in ("visibility_timeout", "repeat_every", "ttl", "rate_interval"):
             value = check_seconds(name, value, positive=True)
         elif key == "cron" and not valid_cron(value):

@@ -18,8 +18,10 @@ import pytest
 
 from asynctasq import Config
 from asynctasq.core.backends import close_backends
+from asynctasq.drivers.memory import MemoryDriver
 from asynctasq.jobs import JobState
 from asynctasq.queues import Queue
+from asynctasq.ratelimit import RateLimit
 from asynctasq.serialization.msgpack import default_serializer
 from tests.asyncmq import tasks
 from tests.backend_base import Backend
@@ -101,6 +103,27 @@ async def test_add_refuses_what_it_cannot_honour() -> None:
     with pytest.raises(ValueError, match="retries"):
         await queue.add("amq.add", kwargs={"a": 1, "b": 2}, retries=-1)
     await close_backends()
+
+
+async def test_a_queue_rate_limit_is_stored_in_the_broker() -> None:
+    driver = MemoryDriver()
+    limited = Queue("api", backend=driver, rate_limit=20, rate_interval=2, scan_interval=0.5)
+    assert await Queue("api", backend=driver).get_rate_limit() is None  # not used yet
+    assert await limited.get_rate_limit() == RateLimit(20, 2.0)  # stored on first use
+    await Queue("api", backend=driver).add("amq.add", kwargs={"a": 1, "b": 2})
+    assert await limited.get_rate_limit() == RateLimit(20, 2.0)  # left as it was
+    await limited.set_rate_limit(0)
+    assert await Queue("api", backend=driver).get_rate_limit() == RateLimit(0)
+    await limited.set_rate_limit(5, 60, burst=1)
+    assert await limited.get_rate_limit() == RateLimit(5, 60.0, 1)
+    await limited.set_rate_limit(None)
+    assert await limited.get_rate_limit() is None
+    with pytest.raises(ValueError, match="rate_limit=-1"):
+        Queue("api", rate_limit=-1)
+    with pytest.raises(ValueError, match="rate_interval=0"):
+        Queue("api", rate_limit=1, rate_interval=0)
+    with pytest.raises(ValueError, match="scan_interval"):
+        Queue("api", scan_interval=-1)
 
 
 @only_backends(*BROKERS)

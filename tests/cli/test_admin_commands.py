@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from asynctasq.cli.queue import format_rate
 from asynctasq.drivers.capabilities import Removal
 from asynctasq.jobs import Job, WorkerInfo
 from asynctasq.serialization.payload import encode_payload
@@ -173,3 +174,34 @@ async def test_url_picks_the_broker_over_the_settings(backend: Backend) -> None:
     listed = cli(elsewhere, "dlq", "list", "--url", f"sqlite:///{path}", "--json")
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)["jobs"]) == 2
+
+
+@only_backends("sqlite", "redis", "postgres", "mysql", "mongodb")
+async def test_queue_rate_limit_command(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    env = backend.env()
+    await dead_letters(driver, 1, queue="email")
+    stored = cli_json(env, "queue", "rate-limit", "email", "--limit", "20", "--interval", "2")
+    assert stored == {"queue": "email", "rate_limit": {"limit": 20, "interval": 2.0, "burst": None}}
+    (email,) = cli_json(env, "queue", "stats", "email")["queues"]
+    assert email["rate_limit"] == {"limit": 20, "interval": 2.0, "burst": None}
+    blocked = cli_json(env, "queue", "rate-limit", "email", "--limit", "0", "--burst", "3")
+    assert blocked["rate_limit"] == {"limit": 0, "interval": 1.0, "burst": 3}
+    cleared = cli_json(env, "queue", "rate-limit", "email", "--clear")
+    assert cleared == {"queue": "email", "rate_limit": None}
+    assert cli_json(env, "queue", "stats", "email")["queues"][0]["rate_limit"] is None
+    wrong = cli(env, "queue", "rate-limit", "email", "--limit", "-1")
+    assert wrong.returncode != 0 and "rate_limit=-1" in wrong.stderr
+
+
+@only_backends("rabbitmq")
+async def test_queue_rate_limit_command_on_a_broker_without_buckets(backend: Backend) -> None:
+    refused = cli(backend.env(), "queue", "rate-limit", "email", "--limit", "5")
+    assert refused.returncode == 1 and "RateLimits" in refused.stderr
+
+
+def test_the_rate_limit_column() -> None:
+    assert format_rate(None) == ""
+    assert format_rate({"limit": 0, "interval": 1.0, "burst": None}) == "blocked"
+    assert format_rate({"limit": 20, "interval": 1.0, "burst": None}) == "20/1s"
+    assert format_rate({"limit": 100, "interval": 60.0, "burst": 10}) == "100/60s burst 10"

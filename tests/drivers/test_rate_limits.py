@@ -15,6 +15,7 @@ import pytest
 
 from asynctasq.drivers.capabilities import Inspection, RateLimits
 from asynctasq.jobs import Job, JobState, Released
+from asynctasq.ratelimit import RateLimit
 from tests.backends import Backend
 from tests.conftest import skip_without
 
@@ -85,3 +86,58 @@ async def test_concurrent_takes_from_two_connections_give_out_exactly_the_limit(
     waits = await asyncio.gather(*calls)
     assert waits.count(0.0) == 10
     assert all(w == pytest.approx(6.0) for w in waits if w)  # one token per 6 s
+
+
+async def test_a_blocked_key_leaves_its_bucket_as_it_was(backend: Backend) -> None:
+    """``limit=0`` gives nothing and writes nothing, on every broker alike: unblocked
+    again, the bucket refilled for the whole time since it was last taken from."""
+    (driver,) = await _buckets(backend, 1)
+    now = 3_000_000.0
+    assert [await driver.take_token("queue:q", 5, 1.0, now) for _ in range(5)] == [0.0] * 5
+    assert await driver.take_tokens("queue:q", 3, 0, 1.0, now + 0.5) == (0, 1.0)
+    taken, wait = await driver.take_tokens("queue:q", 3, 5, 1.0, now + 0.5)
+    assert taken == 2 and wait == pytest.approx(0.1)  # 2.5 refilled meanwhile
+
+
+async def test_burst_sets_the_bucket_size_and_spares_come_from_its_upper_half(
+    backend: Backend,
+) -> None:
+    (driver,) = await _buckets(backend, 1)
+    now = 4_000_000.0
+    # 10 a second, a bucket of 2: a burst of 2, then one token each 0.1 s
+    assert await driver.take_tokens("queue:b", 5, 10, 1.0, now, burst=2) == (
+        2,
+        pytest.approx(0.1),
+    )
+    # a full bucket of 10: 1 asked, spares only down to half full (4 more)
+    assert await driver.take_tokens("queue:s", 1, 10, 1.0, now, spare=64) == (5, 0.0)
+    assert await driver.take_tokens("queue:s", 1, 10, 1.0, now, spare=64) == (1, 0.0)
+    assert await driver.take_tokens("queue:s", 5, 10, 1.0, now, spare=64) == (
+        4,
+        pytest.approx(0.1),
+    )
+
+
+async def test_queue_limits_are_stored_for_every_connection(backend: Backend) -> None:
+    a, b = await _buckets(backend, 2)
+    assert await a.queue_rate_limits() == {}
+    await a.set_queue_rate_limit("mail", RateLimit(20))
+    await a.set_queue_rate_limit("sms", RateLimit(0, 60))
+    assert await b.queue_rate_limits() == {"mail": RateLimit(20), "sms": RateLimit(0, 60.0)}
+    await b.set_queue_rate_limit("mail", RateLimit(5, 2.5, burst=1))  # replaced
+    await b.set_queue_rate_limit("sms", None)  # removed
+    await b.set_queue_rate_limit("absent", None)  # nothing to remove: fine
+    assert await a.queue_rate_limits() == {"mail": RateLimit(5, 2.5, 1)}
+
+
+async def test_a_late_caller_does_not_set_the_bucket_back_in_time(backend: Backend) -> None:
+    """A worker whose ``now`` was read before a round trip another beat must not
+    move the bucket's time back: the time between would refill twice."""
+    a, b = await _buckets(backend, 2)
+    now = 5_000_000.0  # (times exact in binary: the refills are whole tokens)
+    assert await a.take_tokens("queue:late", 4, 4, 1.0, now) == (4, 0.0)
+    assert await a.take_tokens("queue:late", 2, 4, 1.0, now + 0.5) == (2, 0.0)
+    # b read its clock at now + 0.25 and arrives after: nothing refilled for it
+    assert await b.take_tokens("queue:late", 1, 4, 1.0, now + 0.25) == (0, 0.25)
+    # and the bucket still counts from now + 0.5: at now + 0.75, one token
+    assert await a.take_tokens("queue:late", 2, 4, 1.0, now + 0.75) == (1, 0.25)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from asynctasq.core.worker.shutdown import BROKER_GRACE
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Inspection
 from asynctasq.jobs import Job, JobState
 
-__all__ = ["BURST_WAIT", "RESERVE_WAIT", "Claims"]
+__all__ = ["BURST_WAIT", "RESERVE_WAIT", "Claims", "Gate"]
+
+#: the queues a claim may take from, and (when none) the seconds until the first reopens
+Gate = Callable[[Sequence[str]], tuple[list[str], float]]
 
 log = logging.getLogger("asynctasq.worker")
 
@@ -31,6 +34,8 @@ class Claims:
         lease_seconds: float,
         burst: bool,
         burst_horizon: float | None = None,
+        wait: float | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.driver = driver
         #: burst mode ends leaving jobs scheduled further ahead than this (None: waits
@@ -41,16 +46,36 @@ class Claims:
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         # burst mode must notice quickly that the queues ran dry
-        self.wait = BURST_WAIT if burst else RESERVE_WAIT
+        self.wait = BURST_WAIT if burst else (RESERVE_WAIT if wait is None else wait)
+        #: which queues may be claimed from now (a rate limited queue waits for its
+        #: next token), and when the first reopens (middleware/rate_limits.py)
+        self.gate = gate
         self._deadline: asyncio.Timeout | None = None  # of the claim under way
+        self._pause: asyncio.Future[None] | None = None  # waiting for a token
 
     async def claim(self, limit: int) -> list[Job]:
         """One claim; once limit_time() is called it has a deadline."""
+        queues: Sequence[str] = self.queues
+        if self.gate is not None:
+            queues, reopens_in = self.gate(queues)
+            if not queues:  # every queue waits for a token: claim nothing till then
+                self._pause = asyncio.ensure_future(
+                    asyncio.sleep(min(max(reopens_in, 0.001), self.wait))
+                )
+                try:
+                    await self._pause
+                except asyncio.CancelledError:  # cut short by limit_time(): stopping
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # this task itself is cancelled
+                finally:
+                    self._pause = None
+                return []
         deadline = self._deadline = asyncio.timeout(None)
         try:
             async with deadline:
                 return await self.driver.reserve(
-                    self.queues,
+                    queues,
                     limit=limit,
                     worker_id=self.worker_id,
                     lease_seconds=self.lease_seconds,
@@ -101,6 +126,8 @@ class Claims:
     def limit_time(self, *, immediate: bool) -> None:
         """The worker is stopping. A claim under way may already hold jobs: wait for
         them (they are released at once), but not for a broker that stopped answering."""
+        if self._pause is not None:
+            self._pause.cancel()
         deadline = self._deadline
         if deadline is None:
             return

@@ -92,6 +92,7 @@ class Worker:
         middleware: Sequence[Middleware] | None = None,
         clock: Clock | None = None,
         supervisor: str | None = None,
+        reserve_wait: float | None = None,
     ) -> None:
         self.config = config = config or get_global_config()
         self.driver = queue_driver or DriverFactory.create_from_config(config)
@@ -115,6 +116,13 @@ class Worker:
             config.shutdown_timeout if shutdown_timeout is None else shutdown_timeout,
         )
         self.burst = burst
+        #: most seconds one claim waits for work before looking again (also how late a
+        #: delayed job may be noticed where the broker cannot wake the worker)
+        self.reserve_wait = (
+            None
+            if reserve_wait is None
+            else check_seconds("reserve_wait", reserve_wait, positive=True)
+        )
         #: burst mode stops leaving jobs scheduled further ahead (None: waits for all)
         self.burst_horizon = (
             None if burst_horizon is None else check_seconds("burst_horizon", burst_horizon)
@@ -281,6 +289,8 @@ class Worker:
             lease_seconds=self.lease_seconds,
             burst=self.burst,
             burst_horizon=self.burst_horizon,
+            wait=self.reserve_wait,
+            gate=self._chain.rate_limiter.open_queues if self._chain.rate_limiter.enabled else None,
         )
         failures = 0
         backlog_limit = max(self.concurrency * 10, 1000)

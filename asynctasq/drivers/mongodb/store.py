@@ -6,6 +6,7 @@ side need. Created at connect (``create_index`` is idempotent on MongoDB).
 ``<prefix>_workers`` one per live worker: its heartbeat and when it expires
 ``<prefix>_schedules`` one per repeatable or cron schedule (schedules.py)
 ``<prefix>_rate_buckets`` one per rate limit key: tokens, at, version (rates.py)
+``<prefix>_rate_limits`` one per queue with a stored limit: limit, interval, burst
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Store:
     workers: AsyncCollection[Document]
     schedules: AsyncCollection[Document]
     rate_buckets: AsyncCollection[Document]
+    rate_limits: AsyncCollection[Document]
 
     @classmethod
     def open(
@@ -95,6 +97,7 @@ class Store:
             db.get_collection(f"{prefix}_workers"),
             db.get_collection(f"{prefix}_schedules"),
             db.get_collection(f"{prefix}_rate_buckets"),
+            db.get_collection(f"{prefix}_rate_limits"),
         )
 
     async def create_indexes(self) -> None:

@@ -13,8 +13,9 @@ The chain is composed when the worker starts: each middleware is bound to the re
 once, and middleware that left themselves out (``enabled`` false after ``start``)
 are not in it at all, so per job the chain costs one call per middleware that acts.
 
-Some built-ins join only when a worker's tasks ask for them: the rate limiter
-(``rate_limits``, just inside ``logging``) when a task sets ``rate_limit``.
+Some built-ins join only when needed: the rate limiter (``rate_limits``, outermost)
+when the broker holds rate limits (a queue's limit may be stored at any time) or a
+task sets ``rate_limit``; a job under no limit passes it without a coroutine.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def arrange(builtins: Sequence[Middleware], extra: Iterable[Middleware]) -> list
 
 def compose(middleware: Sequence[Middleware], innermost: Handler) -> Handler:
     """One handler that runs ``middleware`` (outermost first) around ``innermost``."""
+    if middleware and isinstance(middleware[0], RateLimiter):
+        return middleware[0].bind(compose(middleware[1:], innermost))
     if [type(m) for m in middleware] == [LoggingContext, Retries]:
         return _logging_and_retries(middleware[1], innermost)  # type: ignore[arg-type]
     handler = innermost
@@ -128,6 +131,8 @@ class Chain:
         self.middleware = arrange(builtin_middleware(), extra)
         self.active: list[Middleware] = []
         self._started: list[Middleware] = []
+        #: the rate limiter, which also gates the worker's claims (open_queues)
+        self.rate_limiter = RateLimiter()
 
     async def start(self, runtime: WorkerRuntime, innermost: Handler) -> Handler:
         for layer in self.middleware:
@@ -139,12 +144,12 @@ class Chain:
                 raise
             self._started.append(layer)
         self.active = [m for m in self.middleware if m.enabled]
-        await self._join_when_needed(RateLimiter(), runtime, after="logging")
+        await self._join_when_needed(self.rate_limiter, runtime, after=None)
         log.debug("middleware: %s", " -> ".join(m.name for m in self.active) or "none")
         return compose(self.active, innermost)
 
     async def _join_when_needed(
-        self, layer: Middleware, runtime: WorkerRuntime, *, after: str
+        self, layer: Middleware, runtime: WorkerRuntime, *, after: str | None
     ) -> None:
         """Start a conditional built-in; add it to the active chain (just after
         ``after``, or outermost) only when it enabled itself."""

@@ -595,3 +595,15 @@ ON CONFLICT (key) DO NOTHING;
 -- name: rate_bucket_set(key, tokens, at, version)
 UPDATE {schema}.rate_buckets SET tokens = $2, at = $3, version = version + 1
 WHERE key = $1 AND version = $4;
+
+-- name: rate_limits()
+SELECT queue, rate_limit, rate_interval, burst FROM {schema}.rate_limits;
+
+-- name: rate_limit_put(queue, rate_limit, rate_interval, burst)
+INSERT INTO {schema}.rate_limits (queue, rate_limit, rate_interval, burst)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (queue) DO UPDATE SET rate_limit = excluded.rate_limit,
+    rate_interval = excluded.rate_interval, burst = excluded.burst;
+
+-- name: rate_limit_drop(queue)
+DELETE FROM {schema}.rate_limits WHERE queue = $1;

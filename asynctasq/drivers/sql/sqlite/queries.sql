@@ -352,3 +352,15 @@ INSERT OR IGNORE INTO asynctasq_rate_buckets (key, tokens, at) VALUES (:key, :to
 -- name: rate_bucket_set
 UPDATE asynctasq_rate_buckets SET tokens = :tokens, at = :at, version = version + 1
 WHERE key = :key AND version = :version;
+
+-- name: rate_limits
+SELECT queue, rate_limit, rate_interval, burst FROM asynctasq_rate_limits;
+
+-- name: rate_limit_put
+INSERT INTO asynctasq_rate_limits (queue, rate_limit, rate_interval, burst)
+VALUES (:queue, :rate_limit, :rate_interval, :burst)
+ON CONFLICT (queue) DO UPDATE SET rate_limit = excluded.rate_limit,
+    rate_interval = excluded.rate_interval, burst = excluded.burst;
+
+-- name: rate_limit_drop
+DELETE FROM asynctasq_rate_limits WHERE queue = :queue;
