@@ -54,6 +54,8 @@ class JobEvent(StrEnum):
     # -- dependencies (workflows, issue 15) --
     UNBLOCK = "unblock"  # its last unfinished parent completes (in that parent's settle)
     PARENT_FAILED = "parent_failed"  # a parent ended failed, cancelled, expired or removed
+    # -- flow control (issue 16) --
+    DEBOUNCE = "debounce"  # a duplicate dispatch (unique_mode="debounce") moves it on
 
 
 S = JobState
@@ -147,6 +149,19 @@ TRANSITIONS: tuple[Transition, ...] = (
         (S.ACTIVE,),
         S.CANCELLED,
         "cancel_running (RunningCancellation): lease withdrawn; the worker's outcome is refused",
+    ),
+    *_rows(
+        JobEvent.DEBOUNCE,
+        _WAITING,
+        S.SCHEDULED,
+        "a duplicate dispatch (Deduplication, unique_mode='debounce') replaces its payload; "
+        "run_at = the duplicate's (now + unique_for)",
+    ),
+    *_rows(
+        JobEvent.DEBOUNCE,
+        _WAITING,
+        S.PENDING,
+        "as scheduled, when the duplicate's run_at is now or past",
     ),
     # --
     *_rows(JobEvent.COMPLETE, (S.ACTIVE,), S.COMPLETED, "fenced (worker, attempt); kept"),

@@ -27,6 +27,7 @@ from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.propagation import HEADERS_OPTION, outgoing_headers
 from asynctasq.core.scheduling import register
 from asynctasq.core.worker import Worker
+from asynctasq.dedup import DEBOUNCE
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import (
     Dependencies,
@@ -72,6 +73,9 @@ _JOB_KEYS = frozenset(
         "ttl",
         "depends_on",
         "on_parent_failure",
+        "unique_key",
+        "unique_mode",
+        "unique_for",
     }
 )
 _PAGE = 500
@@ -128,13 +132,18 @@ class Queue:
         ttl: float | None = None,
         depends_on: Sequence[str] | None = None,
         on_parent_failure: str | None = None,
+        unique_key: str | None = None,
+        unique_mode: str | None = None,
+        unique_for: float | None = None,
     ) -> str:
         """Enqueue a job of task ``task_id`` on this queue; its id. ``retries``:
         after the first attempt; ``delay``: seconds from now; ``priority``: lower
         runs first; ``timeout``: seconds the job may run; ``ttl``: seconds it may
         wait once due, after which it expires unrun (docs/flow-control.md);
         ``depends_on``: ids of jobs that must complete first, ``on_parent_failure``
-        what it does when one fails (docs/workflows.md)."""
+        what it does when one fails (docs/workflows.md); ``unique_key``,
+        ``unique_mode``, ``unique_for``: deduplication (docs/flow-control.md): a
+        refused duplicate returns the id of the job holding the key."""
         ids = await self.add_bulk(
             [
                 {
@@ -148,6 +157,9 @@ class Queue:
                     "depends_on": depends_on,
                     "on_parent_failure": on_parent_failure,
                     "ttl": ttl,
+                    "unique_key": unique_key,
+                    "unique_mode": unique_mode,
+                    "unique_for": unique_for,
                 }
             ]
         )
@@ -184,6 +196,9 @@ class Queue:
                 timeout=timeout,
                 max_attempts=None if retries is None else _attempts(retries),
                 ttl=ttl,
+                unique_key=spec.get("unique_key"),
+                unique_mode=spec.get("unique_mode"),
+                unique_for=spec.get("unique_for"),
             )
             if delay is not None:
                 BaseTask.delay(task, delay)
@@ -196,6 +211,11 @@ class Queue:
             )
         config = dispatcher.config
         run_at = now + (0.0 if delay is None else check_seconds("delay", delay))
+        unique_key, unique_mode, unique_for = dispatcher.unique_of(
+            spec.get("unique_key"), spec.get("unique_mode"), spec.get("unique_for"), task_id
+        )
+        if unique_mode == DEBOUNCE and unique_for is not None:
+            run_at = max(run_at, now + unique_for)
         return Job(
             task=task_id,
             payload=encode_payload(kwargs, _carried(task_id, self.name), dispatcher.serializer),
@@ -210,6 +230,9 @@ class Queue:
             if timeout is None
             else check_seconds("timeout", timeout, positive=True),
             expires_at=expiry(run_at, ttl),
+            unique_key=unique_key,
+            unique_mode=unique_mode,
+            unique_for=unique_for,
         )
 
     # -- repeatable jobs (docs/scheduling.md) ----------------------------------------------

@@ -28,6 +28,8 @@ __all__ = [
     "ALL_CAPABILITIES",
     "Capability",
     "CapabilityMissing",
+    "ConcurrencyKeys",
+    "Deduplication",
     "Dependencies",
     "Expiry",
     "Inspection",
@@ -320,6 +322,31 @@ class RateLimits(Capability):
         return wait
 
 
+class Deduplication(Capability):
+    """``enqueue`` honours ``Job.unique_mode`` (a declaration on the core
+    ``enqueue``; asynctasq/dedup.py states the rules): ``until_started``,
+    ``throttle`` (one job per key per ``unique_for`` window) and ``debounce`` (a
+    duplicate replaces the waiting job's payload and pushes its run time to now +
+    ``unique_for``), each checked and applied in the enqueue's atomic step. A refused
+    duplicate is not stored: its place in the returned ids holds the holder's id."""
+
+    label = "deduplication modes (unique_mode)"
+    advice = "use a driver with it (docs/flow-control.md lists them), or drop unique_mode="
+    #: the modes this broker applies (until_finished is UniqueKeys)
+    dedup_modes: ClassVar[frozenset[str]] = frozenset({"until_started", "throttle", "debounce"})
+
+
+class ConcurrencyKeys(Capability):
+    """The claim honours ``Job.concurrency_key`` and ``Job.max_concurrency`` (a
+    declaration on the core ``claim``): a job whose key already has
+    ``max_concurrency`` active jobs is not handed out (it stays waiting, no attempt
+    counted) and does not hold up jobs of other keys; a settle, a cancel or a lapsed
+    lease frees its slot."""
+
+    label = "concurrency keys (concurrency_key, max_concurrency)"
+    advice = "use a driver with it (docs/flow-control.md lists them), or drop concurrency_key="
+
+
 ALL_CAPABILITIES: tuple[type[Capability], ...] = (
     Inspection,
     Management,
@@ -335,6 +362,8 @@ ALL_CAPABILITIES: tuple[type[Capability], ...] = (
     Expiry,
     RunningCancellation,
     RateLimits,
+    Deduplication,
+    ConcurrencyKeys,
 )
 
 C = TypeVar("C", bound=Capability)

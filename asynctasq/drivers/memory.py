@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from asynctasq.clock import SYSTEM_CLOCK, Clock
+from asynctasq.dedup import DEBOUNCE, holds, lock_until
 from asynctasq.drivers.base import (
     LEASE_EXPIRED_ERROR,
     Driver,
@@ -24,6 +25,7 @@ from asynctasq.drivers.base import (
     TransactionalEnqueueUnsupported,
 )
 from asynctasq.drivers.capabilities import (
+    Deduplication,
     Dependencies,
     Expiry,
     Inspection,
@@ -74,6 +76,8 @@ class MemoryBroker:
         self.scheduled: dict[str, list[tuple[float, str, int]]] = {}
         self.active: set[str] = set()
         self.unique: dict[str, str] = {}
+        # deduplication modes (asynctasq/dedup.py): key -> (holder id, mode, until)
+        self.dedup: dict[str, tuple[str, str, float | None]] = {}
         self.paused: set[str] = set()
         self.known_queues: set[str] = set()
         self.workers: dict[str, tuple[WorkerInfo, float]] = {}
@@ -143,6 +147,7 @@ class MemoryDriver(
     WorkerRegistry,
     ProgressStore,
     UniqueKeys,
+    Deduplication,
     Dependencies,
     Schedules,
     Expiry,
@@ -200,7 +205,11 @@ class MemoryDriver(
             if job.id in b.jobs:  # a retried call (or a schedule slot fired twice)
                 ids.append(job.id)
                 continue
-            if job.unique_key and (existing := b.unique.get(job.unique_key)):
+            if job.unique_mode is not None:
+                if (holder := self._duplicate_of(job, now)) is not None:
+                    ids.append(holder)
+                    continue
+            elif job.unique_key and (existing := b.unique.get(job.unique_key)):
                 ids.append(existing)
                 continue
             check(JobEvent.ENQUEUE, None, _visible_state(job, now))
@@ -208,7 +217,11 @@ class MemoryDriver(
             stored.state, stored.worker_id, stored.lease_until = JobState.PENDING, None, None
             b.jobs[job.id] = stored
             b.known_queues.add(job.queue)
-            if job.unique_key:
+            if job.unique_mode is not None:
+                assert job.unique_key is not None  # Job checks it
+                until = lock_until(job.unique_mode, job.unique_for, now)
+                b.dedup[job.unique_key] = (job.id, job.unique_mode, until)
+            elif job.unique_key:
                 b.unique[job.unique_key] = job.id
             if stored.depends_on:
                 linked.append(stored)  # linked once every job of the batch is stored
@@ -219,6 +232,33 @@ class MemoryDriver(
             self._link(stored)
         b.notify()
         return ids
+
+    def _duplicate_of(self, job: Job, now: float) -> str | None:
+        """The id of the job holding ``job``'s key by its mode (asynctasq/dedup.py),
+        None when the key is free. A debounced duplicate moves its holder on."""
+        b = self.broker
+        assert job.unique_key is not None
+        lock = b.dedup.get(job.unique_key)
+        if lock is None:
+            return None
+        holder_id, mode, until = lock
+        holder = b.jobs.get(holder_id)
+        if not holds(mode, None if holder is None else holder.state.value, until, now):
+            return None
+        if (
+            holder is not None
+            and mode == DEBOUNCE
+            and job.unique_mode == DEBOUNCE
+            and holder.state is JobState.PENDING
+        ):
+            check(JobEvent.DEBOUNCE, _visible_state(holder, now), _visible_state(job, now))
+            holder.payload, holder.run_at, holder.expires_at = (
+                job.payload,
+                job.run_at,
+                job.expires_at,
+            )
+            b.push(holder, now)  # its old heap entry goes stale
+        return holder_id
 
     def _link(self, job: Job) -> None:
         b = self.broker

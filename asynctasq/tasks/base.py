@@ -12,7 +12,7 @@ import inspect
 import operator
 import time
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Generic, Literal, Self, TypedDict, TypeVar
 
 from asynctasq.checks import (
@@ -57,6 +57,10 @@ class TaskConfig(TypedDict, total=False):
     ttl: float  # seconds a job may wait once due; not started by then: expired
     rate_limit: int  # starts per rate_interval across all workers (0 blocks)
     rate_interval: float  # seconds (default 1.0)
+    # deduplication (docs/flow-control.md): a key, or a function of the task instance
+    unique_key: str | Callable[[Any], str]
+    unique_mode: str  # "until_finished" (default), "until_started", "throttle", "debounce"
+    unique_for: float  # the window of throttle and debounce, in seconds
 
 
 class DispatchOptions(TypedDict, total=False):
@@ -70,6 +74,8 @@ class DispatchOptions(TypedDict, total=False):
     timeout: float | None
     max_attempts: int
     unique_key: str
+    unique_mode: str  # docs/flow-control.md: until_finished, until_started, throttle, debounce
+    unique_for: float  # seconds: the window of throttle and debounce
     depends_on: tuple[str, ...]  # parent job ids (workflows: docs/workflows.md)
     on_parent_failure: str  # "fail", "cancel" or "run"
     scheduled_for: float  # set by the scheduler: the slot a schedule's job covers
@@ -267,10 +273,16 @@ class BaseTask(Generic[T]):
         depends_on: Iterable[str] | None = None,
         on_parent_failure: str | None = None,
         ttl: float | dt.timedelta | None = None,
+        unique_mode: str | None = None,
+        unique_for: float | dt.timedelta | None = None,
     ) -> Self:
         """``depends_on``: ids of jobs that must complete before this one runs;
         ``on_parent_failure``: what it does when one fails instead ("fail", the
-        default; "cancel"; "run"). See docs/workflows.md."""
+        default; "cancel"; "run"). See docs/workflows.md. ``unique_key``: a job
+        with this key is not stored twice while the first holds it, by
+        ``unique_mode`` ("until_finished", the default; "until_started";
+        "throttle" and "debounce", over a window of ``unique_for`` seconds). See
+        docs/flow-control.md."""
         if priority is not None:
             self._options["priority"] = check_priority("priority", priority)
         if timeout is not None:
@@ -278,7 +290,13 @@ class BaseTask(Generic[T]):
         if max_attempts is not None:
             self._options["max_attempts"] = check_attempts("max_attempts", max_attempts)
         if unique_key is not None:
+            if not isinstance(unique_key, str) or not unique_key:
+                raise ValueError(f"unique_key={unique_key!r} is not valid: expected some text")
             self._options["unique_key"] = unique_key
+        if unique_mode is not None:
+            self._options["unique_mode"] = unique_mode
+        if unique_for is not None:
+            self._options["unique_for"] = check_seconds("unique_for", unique_for, positive=True)
         if depends_on is not None:
             self._options["depends_on"] = parent_ids(depends_on)
         if on_parent_failure is not None:

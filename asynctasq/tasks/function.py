@@ -207,6 +207,9 @@ def task(
     ttl: float | dt.timedelta | None = None,
     rate_limit: int | None = None,
     rate_interval: float | None = None,
+    unique_key: str | Callable[[Any], str] | None = None,
+    unique_mode: str | None = None,
+    unique_for: float | dt.timedelta | None = None,
 ) -> Callable[[Callable[..., Any]], Any]: ...
 
 
@@ -231,6 +234,9 @@ def task(
     ttl: float | dt.timedelta | None = None,
     rate_limit: int | None = None,
     rate_interval: float | None = None,
+    unique_key: str | Callable[[Any], str] | None = None,
+    unique_mode: str | None = None,
+    unique_for: float | dt.timedelta | None = None,
 ) -> Any:
     """Turn a function (sync or async) into a task class; calling the result builds a
     task (``f(...).dispatch()``), ``await f.enqueue(...)`` sends a job at once.
@@ -243,7 +249,9 @@ def task(
     worker serving its queue fires it, each slot once (docs/scheduling.md). ``ttl=``
     (seconds): a job not started within ``ttl`` of coming due expires instead of
     running (docs/flow-control.md). ``rate_limit=`` starts per ``rate_interval=``
-    seconds (default 1), held across every worker (docs/flow-control.md). The other
+    seconds (default 1), held across every worker (docs/flow-control.md).
+    ``unique_key=`` (text, or a function of the task instance), ``unique_mode=`` and
+    ``unique_for=``: deduplication (docs/flow-control.md). The other
     options are those of ``TaskConfig``."""
     if retries is not None and max_retries is not None:
         raise TaskDefinitionError("@task: give retries= or max_retries= (synonyms), not both")
@@ -261,6 +269,9 @@ def task(
         "ttl": ttl,
         "rate_limit": rate_limit,
         "rate_interval": rate_interval,
+        "unique_key": unique_key,
+        "unique_mode": unique_mode,
+        "unique_for": unique_for,
     }
     config: TaskConfig = {k: v for k, v in given.items() if v is not None}  # type: ignore[assignment]
 
