@@ -179,7 +179,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         JobEvent.RELEASE,
         (S.ACTIVE,),
         S.SCHEDULED,
-        "fenced; attempts - 1; back later (run_at given: a rate limit's next token)",
+        "fenced; attempts - 1; back later (run_at given: a rate limit's next token, "
+        "a full concurrency key)",
     ),
     *_rows(JobEvent.LAPSE, (S.ACTIVE,), S.PENDING, "lease_until passed; attempts < max_attempts"),
     *_rows(

@@ -76,6 +76,8 @@ _JOB_KEYS = frozenset(
         "unique_key",
         "unique_mode",
         "unique_for",
+        "concurrency_key",
+        "max_concurrency",
     }
 )
 _PAGE = 500
@@ -135,6 +137,8 @@ class Queue:
         unique_key: str | None = None,
         unique_mode: str | None = None,
         unique_for: float | None = None,
+        concurrency_key: str | None = None,
+        max_concurrency: int | None = None,
     ) -> str:
         """Enqueue a job of task ``task_id`` on this queue; its id. ``retries``:
         after the first attempt; ``delay``: seconds from now; ``priority``: lower
@@ -143,7 +147,9 @@ class Queue:
         ``depends_on``: ids of jobs that must complete first, ``on_parent_failure``
         what it does when one fails (docs/workflows.md); ``unique_key``,
         ``unique_mode``, ``unique_for``: deduplication (docs/flow-control.md): a
-        refused duplicate returns the id of the job holding the key."""
+        refused duplicate returns the id of the job holding the key;
+        ``concurrency_key``, ``max_concurrency``: at most that many jobs of the key
+        run at once across every worker (docs/flow-control.md)."""
         ids = await self.add_bulk(
             [
                 {
@@ -160,6 +166,8 @@ class Queue:
                     "unique_key": unique_key,
                     "unique_mode": unique_mode,
                     "unique_for": unique_for,
+                    "concurrency_key": concurrency_key,
+                    "max_concurrency": max_concurrency,
                 }
             ]
         )
@@ -199,6 +207,8 @@ class Queue:
                 unique_key=spec.get("unique_key"),
                 unique_mode=spec.get("unique_mode"),
                 unique_for=spec.get("unique_for"),
+                concurrency_key=spec.get("concurrency_key"),
+                max_concurrency=spec.get("max_concurrency"),
             )
             if delay is not None:
                 BaseTask.delay(task, delay)
@@ -216,9 +226,13 @@ class Queue:
         )
         if unique_mode == DEBOUNCE and unique_for is not None:
             run_at = max(run_at, now + unique_for)
+        carried = _carried(task_id, self.name) or {}
+        limit = spec.get("max_concurrency")
+        limit = None if limit is None else check_attempts("max_concurrency", limit)
+        carried.update(dispatcher.concurrency_of(spec.get("concurrency_key"), limit, task_id))
         return Job(
             task=task_id,
-            payload=encode_payload(kwargs, _carried(task_id, self.name), dispatcher.serializer),
+            payload=encode_payload(kwargs, carried or None, dispatcher.serializer),
             queue=self.name,
             priority=config.default_priority
             if priority is None

@@ -27,6 +27,7 @@ from asynctasq.dedup import DEBOUNCE, check_unique
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import (
     CapabilityMissing,
+    ConcurrencyKeys,
     Deduplication,
     Dependencies,
     WorkerRegistry,
@@ -109,6 +110,8 @@ class Dispatcher:
         )
         if headers := outgoing_headers(cls.task_name, queue):
             carried[HEADERS_OPTION] = headers
+        if "concurrency_key" in opts or "max_concurrency" in opts or _CONCURRENT & cfg.keys():
+            self._carry_concurrency(task, carried)
         run_at = task._run_at(now)
         ttl = opts["ttl"] if "ttl" in opts else cfg.get("ttl")
         unique_key, unique_mode, unique_for = self._unique(task)
@@ -133,6 +136,30 @@ class Dispatcher:
             unique_mode=unique_mode,
             unique_for=unique_for,
         )
+
+    def _carry_concurrency(self, task: BaseTask[Any], carried: dict[str, Any]) -> None:
+        """The job's concurrency key and limit, into the options it carries (the
+        worker's concurrency_keys middleware reads them; docs/flow-control.md)."""
+        cls, opts = type(task), task._options
+        cfg = cls.task_config
+        key: Any = opts.get("concurrency_key") or cfg.get("concurrency_key")
+        if callable(key):
+            key = key(task if task._args.keys() <= vars(task).keys() else _Arguments(task))
+        limit = opts.get("max_concurrency", cfg.get("max_concurrency"))
+        carried.update(self.concurrency_of(key, limit, cls.task_name))
+
+    def concurrency_of(self, key: Any, limit: int | None, task_name: str) -> dict[str, Any]:
+        """The options that carry a concurrency key (the task's name when only a limit
+        is given) and its limit (default 1); CapabilityMissing without slots."""
+        if key is None and limit is None:
+            return {}
+        if key is None:
+            key = f"task:{task_name}"
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{task_name}: concurrency_key is {key!r}, not some text")
+        require(self.driver, ConcurrencyKeys, f"concurrency_key={key!r}")
+        # the options core/worker/middleware/concurrency.py reads
+        return {"concurrency_key": key, "max_concurrency": 1 if limit is None else limit}
 
     def _unique(self, task: BaseTask[Any]) -> tuple[str | None, str | None, float | None]:
         """The job's unique key, its mode (None: until finished) and window, from the
@@ -228,6 +255,10 @@ class Dispatcher:
             for job in jobs:
                 self.event_emitter.emit(Event.for_job("task_enqueued", job))
         return ids
+
+
+#: task config keys that give its jobs a concurrency key
+_CONCURRENT = frozenset({"concurrency_key", "max_concurrency"})
 
 
 class _Arguments:

@@ -337,14 +337,27 @@ class Deduplication(Capability):
 
 
 class ConcurrencyKeys(Capability):
-    """The claim honours ``Job.concurrency_key`` and ``Job.max_concurrency`` (a
-    declaration on the core ``claim``): a job whose key already has
-    ``max_concurrency`` active jobs is not handed out (it stays waiting, no attempt
-    counted) and does not hold up jobs of other keys; a settle, a cancel or a lapsed
-    lease frees its slot."""
+    """At most ``limit`` jobs with one concurrency key running at once, across every
+    worker (``concurrency_key=``, ``max_concurrency=``; docs/flow-control.md).
+
+    A worker asks for a slot when it is about to start a job with a key, and gives
+    it back when the job's attempt ends. ``acquire_slot`` is one atomic step in the
+    broker: the key's slots whose job is no longer active (settled, released, or its
+    lease lapsed and recovered: a crashed worker's slot frees itself) are dropped;
+    then the job takes a slot if fewer than ``limit`` remain (a job that holds one
+    already keeps it: a new attempt of the same job)."""
 
     label = "concurrency keys (concurrency_key, max_concurrency)"
     advice = "use a driver with it (docs/flow-control.md lists them), or drop concurrency_key="
+
+    @abc.abstractmethod
+    async def acquire_slot(self, job: Job, key: str, limit: int) -> bool:
+        """Take a slot of ``key`` for the active ``job``; False when ``limit`` other
+        active jobs hold the key's slots."""
+
+    @abc.abstractmethod
+    async def release_slot(self, job: Job, key: str) -> None:
+        """Give ``job``'s slot of ``key`` back (nothing when it holds none)."""
 
 
 ALL_CAPABILITIES: tuple[type[Capability], ...] = (

@@ -25,6 +25,7 @@ from asynctasq.drivers.base import (
     TransactionalEnqueueUnsupported,
 )
 from asynctasq.drivers.capabilities import (
+    ConcurrencyKeys,
     Deduplication,
     Dependencies,
     Expiry,
@@ -78,6 +79,8 @@ class MemoryBroker:
         self.unique: dict[str, str] = {}
         # deduplication modes (asynctasq/dedup.py): key -> (holder id, mode, until)
         self.dedup: dict[str, tuple[str, str, float | None]] = {}
+        # concurrency keys: key -> ids of the jobs holding its slots
+        self.slots: dict[str, set[str]] = {}
         self.paused: set[str] = set()
         self.known_queues: set[str] = set()
         self.workers: dict[str, tuple[WorkerInfo, float]] = {}
@@ -153,6 +156,7 @@ class MemoryDriver(
     Expiry,
     RunningCancellation,
     RateLimits,
+    ConcurrencyKeys,
     Driver,
 ):
     name = "memory"
@@ -414,6 +418,8 @@ class MemoryDriver(
     async def recover_expired(self) -> Recovery:
         b = self.broker
         now = self.clock.time()
+        for key in [k for k, (_, mode, until) in b.dedup.items() if until and until <= now]:
+            del b.dedup[key]  # a throttle lock whose window passed
         requeued, dead = 0, []
         for job_id in list(b.active):
             job = b.jobs[job_id]
@@ -502,6 +508,27 @@ class MemoryDriver(
         buckets = self.broker.rate_buckets
         buckets[key], taken, wait = take(buckets.get(key), count, limit, interval, now)
         return taken, wait
+
+    async def acquire_slot(self, job: Job, key: str, limit: int) -> bool:
+        b = self.broker
+        holders = b.slots.setdefault(key, set())
+        live = {
+            h for h in holders if (j := b.jobs.get(h)) is not None and j.state is JobState.ACTIVE
+        }
+        holders &= live  # a holder no longer active (settled, lapsed) frees its slot
+        if job.id in holders:
+            return True
+        if len(holders) >= limit:
+            return False
+        holders.add(job.id)
+        return True
+
+    async def release_slot(self, job: Job, key: str) -> None:
+        holders = self.broker.slots.get(key)
+        if holders is not None:
+            holders.discard(job.id)
+            if not holders:
+                del self.broker.slots[key]
 
     async def cancel_running(self, job_id: str) -> bool:
         b = self.broker

@@ -210,6 +210,8 @@ def task(
     unique_key: str | Callable[[Any], str] | None = None,
     unique_mode: str | None = None,
     unique_for: float | dt.timedelta | None = None,
+    concurrency_key: str | Callable[[Any], str] | None = None,
+    max_concurrency: int | None = None,
 ) -> Callable[[Callable[..., Any]], Any]: ...
 
 
@@ -237,6 +239,8 @@ def task(
     unique_key: str | Callable[[Any], str] | None = None,
     unique_mode: str | None = None,
     unique_for: float | dt.timedelta | None = None,
+    concurrency_key: str | Callable[[Any], str] | None = None,
+    max_concurrency: int | None = None,
 ) -> Any:
     """Turn a function (sync or async) into a task class; calling the result builds a
     task (``f(...).dispatch()``), ``await f.enqueue(...)`` sends a job at once.
@@ -251,7 +255,9 @@ def task(
     running (docs/flow-control.md). ``rate_limit=`` starts per ``rate_interval=``
     seconds (default 1), held across every worker (docs/flow-control.md).
     ``unique_key=`` (text, or a function of the task instance), ``unique_mode=`` and
-    ``unique_for=``: deduplication (docs/flow-control.md). The other
+    ``unique_for=``: deduplication; ``concurrency_key=`` (text, or a function of the
+    task instance) and ``max_concurrency=``: at most that many jobs of one key
+    running at once across every worker (docs/flow-control.md). The other
     options are those of ``TaskConfig``."""
     if retries is not None and max_retries is not None:
         raise TaskDefinitionError("@task: give retries= or max_retries= (synonyms), not both")
@@ -272,6 +278,8 @@ def task(
         "unique_key": unique_key,
         "unique_mode": unique_mode,
         "unique_for": unique_for,
+        "concurrency_key": concurrency_key,
+        "max_concurrency": max_concurrency,
     }
     config: TaskConfig = {k: v for k, v in given.items() if v is not None}  # type: ignore[assignment]
 

@@ -71,7 +71,11 @@ def check_task_config(owner: str, config: Mapping[str, Any]) -> dict[str, Any]:
             value = check_priority(name, value)
         elif key == "rate_limit":
             value = check_rate_limit(name, value)
-        elif key == "unique_key" and not (callable(value) or (isinstance(value, str) and value)):
+        elif key == "max_concurrency":
+            value = check_attempts(name, value)
+        elif key in ("unique_key", "concurrency_key") and not (
+            callable(value) or (isinstance(value, str) and value)
+        ):
             raise ValueError(f"{name}={value!r}: expected a key (text) or a function of the task")
         elif key in ("visibility_timeout", "repeat_every", "ttl", "rate_interval", "unique_for"):
             value = check_seconds(name, value, positive=True)

@@ -93,6 +93,16 @@ async def test_throttle_holds_one_job_per_window_whatever_its_state(backend: Bac
     assert await driver.enqueue([_job(clock, "report", "throttle", 60)]) == [dup.id]
 
 
+async def test_the_recovery_sweep_drops_only_passed_throttle_locks(backend: Backend) -> None:
+    driver, clock = await _driver(backend)
+    old, young = _job(clock, "old", "throttle", 10), _job(clock, "young", "throttle", 100)
+    await driver.enqueue([old, young])
+    clock.advance(11)
+    await driver.recover_expired()  # (sweeps at most every few seconds: the first call does)
+    assert await driver.enqueue([again := _job(clock, "old", "throttle", 10)]) == [again.id]
+    assert await driver.enqueue([_job(clock, "young", "throttle", 100)]) == [young.id]
+
+
 async def test_debounce_the_last_dispatch_in_a_window_wins(backend: Backend) -> None:
     driver, clock = await _driver(backend)
     now = clock.time()

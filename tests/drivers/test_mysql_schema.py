@@ -52,7 +52,9 @@ async def test_connect_migrates_and_migrate_reports_it_once(backend: Backend) ->
     other = await backend.new_driver()
     assert await other.migrate() == []
     assert isinstance(other, MySQLDriver)
-    assert await versions(other) == list(range(1, LATEST + 1))
+    # migration numbers may have gaps (reserved by features built side by side)
+    assert await versions(other) == [m.version for m in load_migrations("mysql")]
+    assert load_migrations("mysql")[-1].version == LATEST
     got = await driver.get(job.id)
     assert got is not None and got.payload == b"kept"  # migrating again never drops data
 

@@ -101,9 +101,12 @@ async def test_the_events_middleware_is_left_out_without_an_event_sink() -> None
     await driver.connect()
     mine = Probe("mine", [])
     worker = await drain(driver, config=FAST, middleware=[mine])
-    assert [m.name for m in worker._chain.active] == ["logging", "retries", "mine"]
+    # concurrency_keys: the broker has slots (ConcurrencyKeys), so jobs may carry a key
+    active = ["logging", "concurrency_keys", "retries", "mine"]
+    assert [m.name for m in worker._chain.active] == active
     worker = await drain(driver, config=FAST, middleware=[mine], event_emitter=EventRecorder())
-    assert [m.name for m in worker._chain.active] == ["logging", "events", "retries", "mine"]
+    active = ["logging", "concurrency_keys", "events", "retries", "mine"]
+    assert [m.name for m in worker._chain.active] == active
 
 
 class Audit(Middleware):

@@ -69,7 +69,7 @@ def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
         ids.append(job.id)
         records += (job.id, _record(job))
         waiting += (job.priority if due else run_at, run_key(run_at) + job.id)
-        routes.append(("r" if due else "s") + (job.unique_key or ""))
+        routes.append(("r" if due else "s") + _unique_route(job, now))
         simple = simple and due and not job.unique_key
     return [
         len(jobs),
@@ -79,6 +79,19 @@ def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
         *waiting,
         *([] if simple else routes),
     ]
+
+
+#: a deduplication mode as enqueue.lua reads it (asynctasq/dedup.py)
+_MODE_CHARS = {"until_started": "s", "throttle": "t", "debounce": "d"}
+
+
+def _unique_route(job: Job, now: float) -> str:
+    """The end of a job's route: its unique_key, or for a deduplication mode
+    "\x01<mode char>\x01<now>\x01<until or empty>\x01<key>" (enqueue.lua)."""
+    if job.unique_mode is None:
+        return job.unique_key or ""
+    until = "" if job.unique_mode != "throttle" else repr(now + (job.unique_for or 0.0))
+    return f"\x01{_MODE_CHARS[job.unique_mode]}\x01{now!r}\x01{until}\x01{job.unique_key}"
 
 
 def _record(job: Job) -> bytes:

@@ -13,8 +13,9 @@ The chain is composed when the worker starts: each middleware is bound to the re
 once, and middleware that left themselves out (``enabled`` false after ``start``)
 are not in it at all, so per job the chain costs one call per middleware that acts.
 
-Some built-ins join only when a worker's tasks ask for them: the rate limiter
-(``rate_limits``, just inside ``logging``) when a task sets ``rate_limit``.
+Some built-ins join only when a worker's tasks or broker ask for them: the rate
+limiter (``rate_limits``, just inside ``logging``) when a task sets ``rate_limit``;
+then the concurrency keys (``concurrency_keys``) when the broker has slots.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from asynctasq.config import ConfigError
 from asynctasq.core.logs import enter_job_context, leave_job_context
 from asynctasq.core.worker.middleware.base import Handler, JobContext, Middleware, WorkerRuntime
+from asynctasq.core.worker.middleware.concurrency import ConcurrencyLimiter
 from asynctasq.core.worker.middleware.events import Events
 from asynctasq.core.worker.middleware.logging_context import LoggingContext
 from asynctasq.core.worker.middleware.rate_limits import RateLimiter
@@ -139,6 +141,9 @@ class Chain:
                 raise
             self._started.append(layer)
         self.active = [m for m in self.middleware if m.enabled]
+        # both just inside logging, the rate limiter outermost: a job without a token
+        # never takes a slot of its concurrency key
+        await self._join_when_needed(ConcurrencyLimiter(), runtime, after="logging")
         await self._join_when_needed(RateLimiter(), runtime, after="logging")
         log.debug("middleware: %s", " -> ".join(m.name for m in self.active) or "none")
         return compose(self.active, innermost)
