@@ -548,7 +548,7 @@ class MemoryDriver(
         if job is None or job.state not in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
             return False
         check(JobEvent.REQUEUE, job.state, JobState.PENDING)
-        if job.unique_key:
+        if job.unique_key and job.unique_mode is None:  # a mode's key is in its lock
             if job.unique_key in b.unique:
                 return False
             b.unique[job.unique_key] = job.id

@@ -139,6 +139,18 @@ async def test_concurrent_duplicates_store_one_job(backend: Backend) -> None:
         assert [job.id for job in waiting if job.id in {j.id for j in jobs}] == [*holders]
 
 
+async def test_one_batch_holding_duplicates_stores_one(backend: Backend) -> None:
+    driver, clock = await _driver(backend)
+    later = clock.time() + 30
+    a, b = _job(clock, "b1", "until_started"), _job(clock, "b1", "until_started")
+    c, d = _job(clock, "b2", "throttle", 60), _job(clock, "b2", "throttle", 60)
+    e = _job(clock, "b3", "debounce", 30, run_at=later)
+    f = _job(clock, "b3", "debounce", 30, run_at=later, payload=b"last")
+    plain = Job(task="t", payload=b"")
+    ids = await driver.enqueue([a, b, plain, c, d, e, f])
+    assert ids == [a.id, a.id, plain.id, c.id, c.id, e.id, e.id]
+
+
 async def test_modes_leave_until_finished_keys_alone(backend: Backend) -> None:
     driver, clock = await _driver(backend)
     skip_without(backend, UniqueKeys)

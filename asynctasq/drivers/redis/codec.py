@@ -105,7 +105,8 @@ def _record(job: Job) -> bytes:
             float(job.run_at),
             False,
             False,
-            job.unique_key or False,
+            # a job with a deduplication mode holds its key in its lock (enqueue.lua)
+            (job.unique_mode is None and job.unique_key) or False,
             float(job.created_at),
             False if job.progress is None else float(job.progress),
             # only a job with a ttl carries it: the claim reads it (reserve.lua)
