@@ -149,6 +149,7 @@ async def test_one_batch_holding_duplicates_stores_one(backend: Backend) -> None
     plain = Job(task="t", payload=b"")
     ids = await driver.enqueue([a, b, plain, c, d, e, f])
     assert ids == [a.id, a.id, plain.id, c.id, c.id, e.id, e.id]
+    assert (await _get(driver, e.id)).payload == b"last"  # debounced within the batch
 
 
 async def test_modes_leave_until_finished_keys_alone(backend: Backend) -> None:

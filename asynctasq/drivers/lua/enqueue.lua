@@ -37,6 +37,8 @@ end
 
 local jobs, ready, later, held, seen = {}, {}, {}, {}, {}
 local moved = 0  -- holders a debounce moved (a waiting worker re-times its wait)
+local stored_now = 0  -- jobs with a mode, written at once (a duplicate later in this
+                      -- call reads its holder from the jobs hash)
 
 -- the id of the job holding a deduplication lock, or nil after taking it for `id`
 local function dedup_holder(mode, now, until_at, key, id, record)
@@ -46,8 +48,6 @@ local function dedup_holder(mode, now, until_at, key, id, record)
     local lmode, luntil, hid = string.match(lock, "^(%a)\1([^\1]*)\1(.*)$")
     if lmode == "t" then
       if tonumber(luntil) and tonumber(luntil) > now then return hid end
-    elseif hid and seen[hid] then
-      return hid  -- stored by this very call
     elseif hid then
       local m, data = decode(redis.call("HGET", K[JOBS], hid))
       if m and (m[STATE] == "pending" or m[STATE] == "waiting") then
@@ -72,10 +72,11 @@ for i = 1, n do
   local id = ARGV[IDS + i - 1]
   local route = simple and "r" or ARGV[ROUTES + i - 1]
   local unique_key = #route > 1 and string.sub(route, 2) or nil
-  local holder = nil
+  local holder, at_once = nil, false
   if stored[i] or seen[id] then
     holder = id
   elseif unique_key and string.byte(unique_key, 1) == 1 then
+    at_once = true
     local mode, now, until_at, key = string.match(unique_key, "^\1(%a)\1([^\1]*)\1([^\1]*)\1(.*)$")
     holder = dedup_holder(mode, tonumber(now), until_at, key, id, ARGV[RECORDS + 2 * (i - 1) + 1])
   elseif unique_key then
@@ -90,11 +91,18 @@ for i = 1, n do
   else
     seen[id] = true
     local r, w = RECORDS + 2 * (i - 1), WAITING + 2 * (i - 1)
-    jobs[#jobs + 1] = id
-    jobs[#jobs + 1] = ARGV[r + 1]
-    local into = string.sub(route, 1, 1) == "r" and ready or later
-    into[#into + 1] = ARGV[w]
-    into[#into + 1] = ARGV[w + 1]
+    local due = string.sub(route, 1, 1) == "r"
+    if at_once then
+      redis.call("HSET", K[JOBS], id, ARGV[r + 1])
+      redis.call("ZADD", due and K[READY] or K[SCHEDULED], ARGV[w], ARGV[w + 1])
+      if due then stored_now = stored_now + 1 else moved = 1 end
+    else
+      jobs[#jobs + 1] = id
+      jobs[#jobs + 1] = ARGV[r + 1]
+      local into = due and ready or later
+      into[#into + 1] = ARGV[w]
+      into[#into + 1] = ARGV[w + 1]
+    end
   end
 end
 
@@ -102,5 +110,5 @@ if #jobs > 0 then redis.call("HSET", K[JOBS], unpack(jobs)) end
 if #ready > 0 then redis.call("ZADD", K[READY], unpack(ready)) end
 if #later > 0 then redis.call("ZADD", K[SCHEDULED], unpack(later)) end
 -- a scheduled job needs one token too: a waiting worker recomputes its next due time
-wake(K, #ready / 2 + ((#later > 0 or moved > 0) and 1 or 0))
+wake(K, #ready / 2 + stored_now + ((#later > 0 or moved > 0) and 1 or 0))
 return held

@@ -13,7 +13,7 @@ from asynctasq.jobs import Job
 
 __all__ = ["RedisSlots"]
 
-_JOBS = QUEUE_KEYS.index("jobs")
+_ACTIVE = QUEUE_KEYS.index("active")
 
 
 class RedisSlots(RedisBase):
@@ -26,5 +26,5 @@ class RedisSlots(RedisBase):
     async def _slot(self, job: Job, key: str, limit: int, action: str) -> int:
         if self._client is None:
             raise DriverNotConnected(self.name)
-        keys = (self.keys.queue(job.queue)[_JOBS], self.keys.slots(job.queue, key))
+        keys = (self.keys.queue(job.queue)[_ACTIVE], self.keys.slots(job.queue, key))
         return int(await self._scripts.run(Call("slot", keys, (job.id, limit, action))))
