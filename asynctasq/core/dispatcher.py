@@ -266,7 +266,6 @@ class _Arguments:
 
     def __init__(self, task: BaseTask[Any]) -> None:
         self.__dict__.update(task._args)
-        self.task = task
 
 
 _dispatchers: dict[asyncio.AbstractEventLoop, Dispatcher] = {}
