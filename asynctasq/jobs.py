@@ -160,6 +160,11 @@ class Job:
     expires_at: float | None = None
     progress: float | None = None
     finished_at: float | None = None
+    #: deduplication (asynctasq/dedup.py): how ``unique_key`` holds ("until_started",
+    #: "throttle", "debounce"; None: until finished) and the window of the last two.
+    #: Instructions to ``enqueue``: brokers do not store them on the job
+    unique_mode: str | None = None
+    unique_for: float | None = None
 
     def __post_init__(self) -> None:
         # every dispatch and every record read passes here: one expression of plain
@@ -176,6 +181,7 @@ class Job:
             and (self.finished_at is None or 0.0 <= self.finished_at <= MAX_EPOCH)
             and (self.progress is None or 0.0 <= self.progress <= 1.0)
             and self.on_parent_failure in PARENT_POLICIES
+            and (self.unique_mode is None or _unique_ok(self))
         ):
             _refuse(self)
 
@@ -211,7 +217,27 @@ def _refuse(job: Job) -> None:
     if job.progress is not None and not 0.0 <= job.progress <= 1.0:
         raise ValueError(f"Job.progress={job.progress!r} is not valid: expected 0.0 to 1.0")
     parent_policy(job.on_parent_failure)
+    if job.unique_mode is not None and not _unique_ok(job):
+        raise ValueError(
+            f"Job.unique_mode={job.unique_mode!r} with unique_for={job.unique_for!r} is not "
+            "valid: until_started (no window), throttle or debounce (a window > 0), "
+            "with a unique_key"
+        )
     raise ValueError(f"job {job.id}: a number is out of range")  # not reached
+
+
+_WINDOWED = frozenset({"throttle", "debounce"})
+
+
+def _unique_ok(job: Job) -> bool:
+    """A job's deduplication mode is one a broker stores (dedup.STORED_MODES), its
+    window given exactly when the mode has one, and it has a key."""
+    window = job.unique_for
+    if job.unique_key is None:
+        return False
+    if job.unique_mode in _WINDOWED:
+        return window is not None and 0.0 < window <= MAX_SECONDS
+    return job.unique_mode == "until_started" and window is None
 
 
 def _compile_copy() -> Callable[[Job], Job]:
@@ -228,7 +254,7 @@ _copy_job = _compile_copy()
 
 
 #: fields drivers may leave out of Job.unchecked(): added after their storage formats
-_LATER_FIELDS = {"on_parent_failure": '"fail"'}
+_LATER_FIELDS = {"on_parent_failure": '"fail"', "unique_mode": "None", "unique_for": "None"}
 
 
 def _with_defaults(names: tuple[str, ...]) -> list[str]:

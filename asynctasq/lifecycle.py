@@ -56,6 +56,7 @@ class JobEvent(StrEnum):
     PARENT_FAILED = "parent_failed"  # a parent ended failed, cancelled, expired or removed
     # -- flow control (issue 16) --
     EXPIRE = "expire"  # the expiry sweep (Expiry.sweep_expired): time passing
+    DEBOUNCE = "debounce"  # a duplicate dispatch (unique_mode="debounce") moves it on
 
 
 S = JobState
@@ -157,6 +158,19 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.CANCELLED,
         "cancel_running (RunningCancellation): lease withdrawn; the worker's outcome is refused",
     ),
+    *_rows(
+        JobEvent.DEBOUNCE,
+        _WAITING,
+        S.SCHEDULED,
+        "a duplicate dispatch (Deduplication, unique_mode='debounce') replaces its payload; "
+        "run_at = the duplicate's (now + unique_for)",
+    ),
+    *_rows(
+        JobEvent.DEBOUNCE,
+        _WAITING,
+        S.PENDING,
+        "as scheduled, when the duplicate's run_at is now or past",
+    ),
     # --
     *_rows(JobEvent.COMPLETE, (S.ACTIVE,), S.COMPLETED, "fenced (worker, attempt); kept"),
     *_rows(
@@ -173,7 +187,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         JobEvent.RELEASE,
         (S.ACTIVE,),
         S.SCHEDULED,
-        "fenced; attempts - 1; back later (run_at given: a rate limit's next token)",
+        "fenced; attempts - 1; back later (run_at given: a rate limit's next token, "
+        "a full concurrency key)",
     ),
     *_rows(JobEvent.LAPSE, (S.ACTIVE,), S.PENDING, "lease_until passed; attempts < max_attempts"),
     *_rows(

@@ -27,6 +27,7 @@ from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.propagation import HEADERS_OPTION, outgoing_headers
 from asynctasq.core.scheduling import register
 from asynctasq.core.worker import Worker
+from asynctasq.dedup import DEBOUNCE
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import (
     Dependencies,
@@ -75,6 +76,11 @@ _JOB_KEYS = frozenset(
         "ttl",
         "depends_on",
         "on_parent_failure",
+        "unique_key",
+        "unique_mode",
+        "unique_for",
+        "concurrency_key",
+        "max_concurrency",
     }
 )
 _PAGE = 500
@@ -177,13 +183,22 @@ class Queue:
         ttl: float | None = None,
         depends_on: Sequence[str] | None = None,
         on_parent_failure: str | None = None,
+        unique_key: str | None = None,
+        unique_mode: str | None = None,
+        unique_for: float | None = None,
+        concurrency_key: str | None = None,
+        max_concurrency: int | None = None,
     ) -> str:
         """Enqueue a job of task ``task_id`` on this queue; its id. ``retries``:
         after the first attempt; ``delay``: seconds from now; ``priority``: lower
         runs first; ``timeout``: seconds the job may run; ``ttl``: seconds it may
         wait once due, after which it expires unrun (docs/flow-control.md);
         ``depends_on``: ids of jobs that must complete first, ``on_parent_failure``
-        what it does when one fails (docs/workflows.md)."""
+        what it does when one fails (docs/workflows.md); ``unique_key``,
+        ``unique_mode``, ``unique_for``: deduplication (docs/flow-control.md): a
+        refused duplicate returns the id of the job holding the key;
+        ``concurrency_key``, ``max_concurrency``: at most that many jobs of the key
+        run at once across every worker (docs/flow-control.md)."""
         ids = await self.add_bulk(
             [
                 {
@@ -197,6 +212,11 @@ class Queue:
                     "depends_on": depends_on,
                     "on_parent_failure": on_parent_failure,
                     "ttl": ttl,
+                    "unique_key": unique_key,
+                    "unique_mode": unique_mode,
+                    "unique_for": unique_for,
+                    "concurrency_key": concurrency_key,
+                    "max_concurrency": max_concurrency,
                 }
             ]
         )
@@ -233,6 +253,11 @@ class Queue:
                 timeout=timeout,
                 max_attempts=None if retries is None else _attempts(retries),
                 ttl=ttl,
+                unique_key=spec.get("unique_key"),
+                unique_mode=spec.get("unique_mode"),
+                unique_for=spec.get("unique_for"),
+                concurrency_key=spec.get("concurrency_key"),
+                max_concurrency=spec.get("max_concurrency"),
             )
             if delay is not None:
                 BaseTask.delay(task, delay)
@@ -245,9 +270,18 @@ class Queue:
             )
         config = dispatcher.config
         run_at = now + (0.0 if delay is None else check_seconds("delay", delay))
+        unique_key, unique_mode, unique_for = dispatcher.unique_of(
+            spec.get("unique_key"), spec.get("unique_mode"), spec.get("unique_for"), task_id
+        )
+        if unique_mode == DEBOUNCE and unique_for is not None:
+            run_at = max(run_at, now + unique_for)
+        carried = _carried(task_id, self.name) or {}
+        limit = spec.get("max_concurrency")
+        limit = None if limit is None else check_attempts("max_concurrency", limit)
+        carried.update(dispatcher.concurrency_of(spec.get("concurrency_key"), limit, task_id))
         return Job(
             task=task_id,
-            payload=encode_payload(kwargs, _carried(task_id, self.name), dispatcher.serializer),
+            payload=encode_payload(kwargs, carried or None, dispatcher.serializer),
             queue=self.name,
             priority=config.default_priority
             if priority is None
@@ -259,6 +293,9 @@ class Queue:
             if timeout is None
             else check_seconds("timeout", timeout, positive=True),
             expires_at=expiry(run_at, ttl),
+            unique_key=unique_key,
+            unique_mode=unique_mode,
+            unique_for=unique_for,
         )
 
     # -- repeatable jobs (docs/scheduling.md) ----------------------------------------------

@@ -23,8 +23,16 @@ from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.core.events import create_event_emitter
 from asynctasq.core.events.types import Event
 from asynctasq.core.propagation import HEADERS_OPTION, outgoing_headers
+from asynctasq.dedup import DEBOUNCE, check_unique
 from asynctasq.drivers.base import Driver
-from asynctasq.drivers.capabilities import Dependencies, WorkerRegistry, require
+from asynctasq.drivers.capabilities import (
+    CapabilityMissing,
+    ConcurrencyKeys,
+    Deduplication,
+    Dependencies,
+    WorkerRegistry,
+    require,
+)
 from asynctasq.expiry import expiry
 from asynctasq.jobs import Job, validate_name
 from asynctasq.serialization.msgpack import Serializer, serializer_for
@@ -102,8 +110,16 @@ class Dispatcher:
         )
         if headers := outgoing_headers(cls.task_name, queue):
             carried[HEADERS_OPTION] = headers
+        if "concurrency_key" in opts or "max_concurrency" in opts or _CONCURRENT & cfg.keys():
+            self._carry_concurrency(task, carried)
         run_at = task._run_at(now)
         ttl = opts["ttl"] if "ttl" in opts else cfg.get("ttl")
+        unique_key, unique_mode, unique_for = self._unique(task)
+        if unique_mode == DEBOUNCE:  # the first job waits one window for its duplicates
+            if opts.get("depends_on"):
+                raise ValueError("unique_mode='debounce' cannot be combined with depends_on")
+            assert unique_for is not None
+            run_at = max(run_at, now + unique_for)
         return Job(
             task=cls.task_name,
             payload=encode_payload(task._args, carried, self.serializer),
@@ -113,11 +129,70 @@ class Dispatcher:
             run_at=run_at,
             created_at=now,
             timeout=timeout,
-            unique_key=opts.get("unique_key"),
+            unique_key=unique_key,
             depends_on=opts.get("depends_on", ()),
             on_parent_failure=opts.get("on_parent_failure", "fail"),
             expires_at=expiry(run_at, ttl),
+            unique_mode=unique_mode,
+            unique_for=unique_for,
         )
+
+    def _carry_concurrency(self, task: BaseTask[Any], carried: dict[str, Any]) -> None:
+        """The job's concurrency key and limit, into the options it carries (the
+        worker's concurrency_keys middleware reads them; docs/flow-control.md)."""
+        cls, opts = type(task), task._options
+        cfg = cls.task_config
+        key: Any = opts.get("concurrency_key") or cfg.get("concurrency_key")
+        if callable(key):
+            key = key(task if task._args.keys() <= vars(task).keys() else _Arguments(task))
+        limit = opts.get("max_concurrency", cfg.get("max_concurrency"))
+        carried.update(self.concurrency_of(key, limit, cls.task_name))
+
+    def concurrency_of(self, key: Any, limit: int | None, task_name: str) -> dict[str, Any]:
+        """The options that carry a concurrency key (the task's name when only a limit
+        is given) and its limit (default 1); CapabilityMissing without slots."""
+        if key is None and limit is None:
+            return {}
+        if key is None:
+            key = f"task:{task_name}"
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{task_name}: concurrency_key is {key!r}, not some text")
+        require(self.driver, ConcurrencyKeys, f"concurrency_key={key!r}")
+        # the options core/worker/middleware/concurrency.py reads
+        return {"concurrency_key": key, "max_concurrency": 1 if limit is None else limit}
+
+    def _unique(self, task: BaseTask[Any]) -> tuple[str | None, str | None, float | None]:
+        """The job's unique key, its mode (None: until finished) and window, from the
+        task's options over its config (docs/flow-control.md)."""
+        cfg, opts = type(task).task_config, task._options
+        key: Any = opts.get("unique_key") or cfg.get("unique_key")
+        mode = opts.get("unique_mode", cfg.get("unique_mode"))
+        window = opts.get("unique_for", cfg.get("unique_for"))
+        if callable(key):  # a function of the task: a @task's arguments are in _args
+            key = key(task if task._args.keys() <= vars(task).keys() else _Arguments(task))
+        return self.unique_of(key, mode, window, type(task).__qualname__)
+
+    def unique_of(
+        self, key: Any, mode: str | None, window: float | None, owner: str
+    ) -> tuple[str | None, str | None, float | None]:
+        """A key, mode and window checked (the mode against the driver)."""
+        if key is None:
+            if mode is not None or window is not None:
+                raise ValueError(f"{owner}: unique_mode needs a unique_key")
+            return None, None, None
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{owner}: unique_key is {key!r}, not some text")
+        if mode is None and window is None:
+            return key, None, None
+        mode, window = check_unique(mode, window)
+        if mode is not None:
+            self._require_dedup(mode)
+        return key, mode, window
+
+    def _require_dedup(self, mode: str) -> None:
+        driver = require(self.driver, Deduplication, f"unique_mode={mode!r}")
+        if mode not in driver.dedup_modes:
+            raise CapabilityMissing(driver, Deduplication, f"unique_mode={mode!r}")
 
     def _check_served(self, queue: str) -> None:
         """Warn, once, when no live worker serves ``queue`` (brokers with a worker
@@ -180,6 +255,17 @@ class Dispatcher:
             for job in jobs:
                 self.event_emitter.emit(Event.for_job("task_enqueued", job))
         return ids
+
+
+#: task config keys that give its jobs a concurrency key
+_CONCURRENT = frozenset({"concurrency_key", "max_concurrency"})
+
+
+class _Arguments:
+    """A task's arguments as attributes (a @task keeps them apart), for key functions."""
+
+    def __init__(self, task: BaseTask[Any]) -> None:
+        self.__dict__.update(task._args)
 
 
 _dispatchers: dict[asyncio.AbstractEventLoop, Dispatcher] = {}

@@ -30,6 +30,8 @@ __all__ = [
     "EXPIRY_SWEEP",
     "Capability",
     "CapabilityMissing",
+    "ConcurrencyKeys",
+    "Deduplication",
     "Dependencies",
     "Expiry",
     "Inspection",
@@ -353,6 +355,44 @@ class RateLimits(Capability):
         """Every stored queue limit, by queue: one small read."""
 
 
+class Deduplication(Capability):
+    """``enqueue`` honours ``Job.unique_mode`` (a declaration on the core
+    ``enqueue``; asynctasq/dedup.py states the rules): ``until_started``,
+    ``throttle`` (one job per key per ``unique_for`` window) and ``debounce`` (a
+    duplicate replaces the waiting job's payload and pushes its run time to now +
+    ``unique_for``), each checked and applied in the enqueue's atomic step. A refused
+    duplicate is not stored: its place in the returned ids holds the holder's id."""
+
+    label = "deduplication modes (unique_mode)"
+    advice = "use a driver with it (docs/flow-control.md lists them), or drop unique_mode="
+    #: the modes this broker applies (until_finished is UniqueKeys)
+    dedup_modes: ClassVar[frozenset[str]] = frozenset({"until_started", "throttle", "debounce"})
+
+
+class ConcurrencyKeys(Capability):
+    """At most ``limit`` jobs with one concurrency key running at once, across every
+    worker (``concurrency_key=``, ``max_concurrency=``; docs/flow-control.md).
+
+    A worker asks for a slot when it is about to start a job with a key, and gives
+    it back when the job's attempt ends. ``acquire_slot`` is one atomic step in the
+    broker: the key's slots whose job is no longer active (settled, released, or its
+    lease lapsed and recovered: a crashed worker's slot frees itself) are dropped;
+    then the job takes a slot if fewer than ``limit`` remain (a job that holds one
+    already keeps it: a new attempt of the same job)."""
+
+    label = "concurrency keys (concurrency_key, max_concurrency)"
+    advice = "use a driver with it (docs/flow-control.md lists them), or drop concurrency_key="
+
+    @abc.abstractmethod
+    async def acquire_slot(self, job: Job, key: str, limit: int) -> bool:
+        """Take a slot of ``key`` for the active ``job``; False when ``limit`` other
+        active jobs hold the key's slots."""
+
+    @abc.abstractmethod
+    async def release_slot(self, job: Job, key: str) -> None:
+        """Give ``job``'s slot of ``key`` back (nothing when it holds none)."""
+
+
 ALL_CAPABILITIES: tuple[type[Capability], ...] = (
     Inspection,
     Management,
@@ -368,6 +408,8 @@ ALL_CAPABILITIES: tuple[type[Capability], ...] = (
     Expiry,
     RunningCancellation,
     RateLimits,
+    Deduplication,
+    ConcurrencyKeys,
 )
 
 C = TypeVar("C", bound=Capability)

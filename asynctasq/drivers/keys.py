@@ -65,6 +65,10 @@ Schedules (capability Schedules) of queue ``Q``, outside the queue block so the
 scripts that never touch them do not carry them: ``P:{Q}:schedule-defs`` (hash, id
 -> definition JSON), ``P:{Q}:schedule-next`` (hash, id -> next slot), and
 ``P:{Q}:schedule-paused`` (hash, id -> "1"); schedule.lua reads them after the block.
+
+Concurrency keys (capability ConcurrencyKeys) of queue ``Q``: ``P:{Q}:slots:<key>``
+(set of the ids of the jobs holding the key's slots; a member whose job is no longer
+active is dropped by the next slot.lua that reads it; the set goes with its last one).
 """
 
 from __future__ import annotations
@@ -158,6 +162,10 @@ class RedisKeys:
     def _queue_keys(self, queue: str) -> tuple[str, ...]:
         validate_name("queue", queue)
         return tuple(f"{self.prefix}:{{{queue}}}:{kind}" for kind in QUEUE_KEYS)
+
+    def slots(self, queue: str, key: str) -> str:
+        """The set of job ids holding the slots of a concurrency key in ``queue``."""
+        return f"{self.prefix}:{{{validate_name('queue', queue)}}}:slots:{key}"
 
     def schedules(self, queue: str) -> tuple[str, str, str]:
         """The schedule hashes of ``queue`` (definitions, next slots, paused)."""

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from asynctasq.clock import SYSTEM_CLOCK, Clock
+from asynctasq.dedup import DEBOUNCE, holds, lock_until
 from asynctasq.drivers.base import (
     LEASE_EXPIRED_ERROR,
     Driver,
@@ -25,6 +26,8 @@ from asynctasq.drivers.base import (
 )
 from asynctasq.drivers.capabilities import (
     EXPIRY_SWEEP,
+    ConcurrencyKeys,
+    Deduplication,
     Dependencies,
     Expiry,
     Inspection,
@@ -75,6 +78,10 @@ class MemoryBroker:
         self.scheduled: dict[str, list[tuple[float, str, int]]] = {}
         self.active: set[str] = set()
         self.unique: dict[str, str] = {}
+        # deduplication modes (asynctasq/dedup.py): key -> (holder id, mode, until)
+        self.dedup: dict[str, tuple[str, str, float | None]] = {}
+        # concurrency keys: key -> ids of the jobs holding its slots
+        self.slots: dict[str, set[str]] = {}
         self.paused: set[str] = set()
         self.known_queues: set[str] = set()
         self.workers: dict[str, tuple[WorkerInfo, float]] = {}
@@ -148,11 +155,13 @@ class MemoryDriver(
     WorkerRegistry,
     ProgressStore,
     UniqueKeys,
+    Deduplication,
     Dependencies,
     Schedules,
     Expiry,
     RunningCancellation,
     RateLimits,
+    ConcurrencyKeys,
     Driver,
 ):
     name = "memory"
@@ -205,7 +214,11 @@ class MemoryDriver(
             if job.id in b.jobs:  # a retried call (or a schedule slot fired twice)
                 ids.append(job.id)
                 continue
-            if job.unique_key and (existing := b.unique.get(job.unique_key)):
+            if job.unique_mode is not None:
+                if (holder := self._duplicate_of(job, now)) is not None:
+                    ids.append(holder)
+                    continue
+            elif job.unique_key and (existing := b.unique.get(job.unique_key)):
                 ids.append(existing)
                 continue
             check(JobEvent.ENQUEUE, None, _visible_state(job, now))
@@ -215,7 +228,11 @@ class MemoryDriver(
             b.known_queues.add(job.queue)
             if stored.expires_at is not None:
                 heapq.heappush(b.expiring, (stored.expires_at, job.id))
-            if job.unique_key:
+            if job.unique_mode is not None:
+                assert job.unique_key is not None  # Job checks it
+                until = lock_until(job.unique_mode, job.unique_for, now)
+                b.dedup[job.unique_key] = (job.id, job.unique_mode, until)
+            elif job.unique_key:
                 b.unique[job.unique_key] = job.id
             if stored.depends_on:
                 linked.append(stored)  # linked once every job of the batch is stored
@@ -226,6 +243,33 @@ class MemoryDriver(
             self._link(stored)
         b.notify()
         return ids
+
+    def _duplicate_of(self, job: Job, now: float) -> str | None:
+        """The id of the job holding ``job``'s key by its mode (asynctasq/dedup.py),
+        None when the key is free. A debounced duplicate moves its holder on."""
+        b = self.broker
+        assert job.unique_key is not None
+        lock = b.dedup.get(job.unique_key)
+        if lock is None:
+            return None
+        holder_id, mode, until = lock
+        holder = b.jobs.get(holder_id)
+        if not holds(mode, None if holder is None else holder.state.value, until, now):
+            return None
+        if (
+            holder is not None
+            and mode == DEBOUNCE
+            and job.unique_mode == DEBOUNCE
+            and holder.state is JobState.PENDING
+        ):
+            check(JobEvent.DEBOUNCE, _visible_state(holder, now), _visible_state(job, now))
+            holder.payload, holder.run_at, holder.expires_at = (
+                job.payload,
+                job.run_at,
+                job.expires_at,
+            )
+            b.push(holder, now)  # its old heap entry goes stale
+        return holder_id
 
     def _link(self, job: Job) -> None:
         b = self.broker
@@ -399,6 +443,8 @@ class MemoryDriver(
     async def recover_expired(self) -> Recovery:
         b = self.broker
         now = self.clock.time()
+        for key in [k for k, (_, mode, until) in b.dedup.items() if until and until <= now]:
+            del b.dedup[key]  # a throttle lock whose window passed
         requeued, dead = 0, []
         for job_id in list(b.active):
             job = b.jobs[job_id]
@@ -510,6 +556,27 @@ class MemoryDriver(
     async def queue_rate_limits(self) -> dict[str, RateLimit]:
         return dict(self.broker.rate_limits)
 
+    async def acquire_slot(self, job: Job, key: str, limit: int) -> bool:
+        b = self.broker
+        holders = b.slots.setdefault(key, set())
+        live = {
+            h for h in holders if (j := b.jobs.get(h)) is not None and j.state is JobState.ACTIVE
+        }
+        holders &= live  # a holder no longer active (settled, lapsed) frees its slot
+        if job.id in holders:
+            return True
+        if len(holders) >= limit:
+            return False
+        holders.add(job.id)
+        return True
+
+    async def release_slot(self, job: Job, key: str) -> None:
+        holders = self.broker.slots.get(key)
+        if holders is not None:
+            holders.discard(job.id)
+            if not holders:
+                del self.broker.slots[key]
+
     async def cancel_running(self, job_id: str) -> bool:
         b = self.broker
         job = b.jobs.get(job_id)
@@ -528,7 +595,7 @@ class MemoryDriver(
         if job is None or job.state not in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
             return False
         check(JobEvent.REQUEUE, job.state, JobState.PENDING)
-        if job.unique_key:
+        if job.unique_key and job.unique_mode is None:  # a mode's key is in its lock
             if job.unique_key in b.unique:
                 return False
             b.unique[job.unique_key] = job.id

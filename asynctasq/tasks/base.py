@@ -59,6 +59,14 @@ class TaskConfig(TypedDict, total=False):
     rate_interval: float  # seconds (default 1.0)
     rate_limit_key: Callable[[Any], Any]  # task -> key: rate_limit per key, each its own bucket
     rate_burst: int  # the bucket's size: starts at once at most (default: rate_limit)
+    # deduplication (docs/flow-control.md): a key, or a function of the task instance
+    unique_key: str | Callable[[Any], str]
+    unique_mode: str  # "until_finished" (default), "until_started", "throttle", "debounce"
+    unique_for: float  # the window of throttle and debounce, in seconds
+    # concurrency keys (docs/flow-control.md): at most max_concurrency jobs of one key
+    # running at once across every worker; a key or a function of the task instance
+    concurrency_key: str | Callable[[Any], str]
+    max_concurrency: int  # default 1 with a key; alone: the key is the task's name
 
 
 class DispatchOptions(TypedDict, total=False):
@@ -72,6 +80,10 @@ class DispatchOptions(TypedDict, total=False):
     timeout: float | None
     max_attempts: int
     unique_key: str
+    unique_mode: str  # docs/flow-control.md: until_finished, until_started, throttle, debounce
+    unique_for: float  # seconds: the window of throttle and debounce
+    concurrency_key: str  # docs/flow-control.md
+    max_concurrency: int
     depends_on: tuple[str, ...]  # parent job ids (workflows: docs/workflows.md)
     on_parent_failure: str  # "fail", "cancel" or "run"
     scheduled_for: float  # set by the scheduler: the slot a schedule's job covers
@@ -269,10 +281,19 @@ class BaseTask(Generic[T]):
         depends_on: Iterable[str] | None = None,
         on_parent_failure: str | None = None,
         ttl: float | dt.timedelta | None = None,
+        unique_mode: str | None = None,
+        unique_for: float | dt.timedelta | None = None,
+        concurrency_key: str | None = None,
+        max_concurrency: int | None = None,
     ) -> Self:
         """``depends_on``: ids of jobs that must complete before this one runs;
         ``on_parent_failure``: what it does when one fails instead ("fail", the
-        default; "cancel"; "run"). See docs/workflows.md."""
+        default; "cancel"; "run"). See docs/workflows.md. ``unique_key``: a job
+        with this key is not stored twice while the first holds it, by
+        ``unique_mode`` ("until_finished", the default; "until_started";
+        "throttle" and "debounce", over a window of ``unique_for`` seconds). See
+        docs/flow-control.md. ``concurrency_key``: at most ``max_concurrency`` jobs
+        (default 1) with this key run at once across every worker."""
         if priority is not None:
             self._options["priority"] = check_priority("priority", priority)
         if timeout is not None:
@@ -280,7 +301,19 @@ class BaseTask(Generic[T]):
         if max_attempts is not None:
             self._options["max_attempts"] = check_attempts("max_attempts", max_attempts)
         if unique_key is not None:
+            if not isinstance(unique_key, str) or not unique_key:
+                raise ValueError(f"unique_key={unique_key!r} is not valid: expected some text")
             self._options["unique_key"] = unique_key
+        if unique_mode is not None:
+            self._options["unique_mode"] = unique_mode
+        if unique_for is not None:
+            self._options["unique_for"] = check_seconds("unique_for", unique_for, positive=True)
+        if concurrency_key is not None:
+            if not isinstance(concurrency_key, str) or not concurrency_key:
+                raise ValueError(f"concurrency_key={concurrency_key!r}: expected some text")
+            self._options["concurrency_key"] = concurrency_key
+        if max_concurrency is not None:
+            self._options["max_concurrency"] = check_attempts("max_concurrency", max_concurrency)
         if depends_on is not None:
             self._options["depends_on"] = parent_ids(depends_on)
         if on_parent_failure is not None:

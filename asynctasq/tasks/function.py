@@ -243,6 +243,11 @@ def task(
     rate_interval: float | None = None,
     rate_limit_key: Callable[[Any], Any] | None = None,
     rate_burst: int | None = None,
+    unique_key: str | Callable[[Any], str] | None = None,
+    unique_mode: str | None = None,
+    unique_for: float | dt.timedelta | None = None,
+    concurrency_key: str | Callable[[Any], str] | None = None,
+    max_concurrency: int | None = None,
 ) -> Callable[[Callable[..., Any]], Any]: ...
 
 
@@ -269,6 +274,11 @@ def task(
     rate_interval: float | None = None,
     rate_limit_key: Callable[[Any], Any] | None = None,
     rate_burst: int | None = None,
+    unique_key: str | Callable[[Any], str] | None = None,
+    unique_mode: str | None = None,
+    unique_for: float | dt.timedelta | None = None,
+    concurrency_key: str | Callable[[Any], str] | None = None,
+    max_concurrency: int | None = None,
 ) -> Any:
     """Turn a function (sync or async) into a task class; calling the result builds a
     task (``f(...).dispatch()``), ``await f.enqueue(...)`` sends a job at once.
@@ -284,7 +294,11 @@ def task(
     seconds (default 1), held across every worker (docs/flow-control.md);
     ``rate_limit_key=`` (given the task, whose attributes are the function's
     arguments) makes it a limit per key, each key its own bucket; ``rate_burst=``
-    the most starts at once (default: the limit). The other
+    the most starts at once (default: the limit).
+    ``unique_key=`` (text, or a function of the task instance), ``unique_mode=`` and
+    ``unique_for=``: deduplication; ``concurrency_key=`` (text, or a function of the
+    task instance) and ``max_concurrency=``: at most that many jobs of one key
+    running at once across every worker (docs/flow-control.md). The other
     options are those of ``TaskConfig``."""
     if retries is not None and max_retries is not None:
         raise TaskDefinitionError("@task: give retries= or max_retries= (synonyms), not both")
@@ -304,6 +318,11 @@ def task(
         "rate_interval": rate_interval,
         "rate_limit_key": rate_limit_key,
         "rate_burst": rate_burst,
+        "unique_key": unique_key,
+        "unique_mode": unique_mode,
+        "unique_for": unique_for,
+        "concurrency_key": concurrency_key,
+        "max_concurrency": max_concurrency,
     }
     config: TaskConfig = {k: v for k, v in given.items() if v is not None}  # type: ignore[assignment]
 

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from asynctasq.checks import check_attempts, check_priority, check_seconds
+from asynctasq.dedup import check_unique
 from asynctasq.jobs import validate_name
 from asynctasq.schedules import valid_cron
 from asynctasq.tasks.retry import Backoff
@@ -75,13 +76,24 @@ def check_task_config(owner: str, config: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{name}={value!r} must be a whole number >= 1")
         elif key == "rate_limit_key" and not callable(value):
             raise ValueError(f"{name}={value!r} must be a callable given the task (its key)")
-        elif key in ("visibility_timeout", "repeat_every", "ttl", "rate_interval"):
+        elif key == "max_concurrency":
+            value = check_attempts(name, value)
+        elif key in ("unique_key", "concurrency_key") and not (
+            callable(value) or (isinstance(value, str) and value)
+        ):
+            raise ValueError(f"{name}={value!r}: expected a key (text) or a function of the task")
+        elif key in ("visibility_timeout", "repeat_every", "ttl", "rate_interval", "unique_for"):
             value = check_seconds(name, value, positive=True)
         elif key == "cron" and not valid_cron(value):
             raise ValueError(f"{name}={value!r} is not a cron expression")
         elif key == "timezone":
             ZoneInfo(value)  # ZoneInfoNotFoundError (a KeyError) names an unknown zone
         checked[key] = value
+    if "unique_mode" in checked or "unique_for" in checked:
+        try:
+            check_unique(checked.get("unique_mode"), checked.get("unique_for"))
+        except ValueError as exc:
+            raise ValueError(f"{owner}.config: {exc}") from None
     return checked
 
 

@@ -54,3 +54,30 @@ def test_the_per_key_example_declares_keys(tmp_path: Path) -> None:
         " PushToTenant(tenant='acme').rate_limit_key())\n"
     )
     assert _run(_block("rate_limit_key") + check, tmp_path) == ["7 acme"]
+
+
+def test_the_deduplication_example_refuses_its_duplicates(tmp_path: Path) -> None:
+    (example,) = [block for block in BLOCKS if "unique_mode=" in block]
+    done = subprocess.run(
+        [sys.executable, "-c", example],
+        cwd=tmp_path,  # the default broker: SQLite in a file here
+        env=clean_env(PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "True"]
+
+
+def test_the_concurrency_key_example_runs(tmp_path: Path) -> None:
+    (example,) = [block for block in BLOCKS if "max_concurrency" in block]
+    done = subprocess.run(
+        [sys.executable, "-c", example],
+        cwd=tmp_path,  # the default broker: SQLite in a file here
+        env=clean_env(PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr

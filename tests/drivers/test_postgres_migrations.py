@@ -154,7 +154,7 @@ async def test_a_new_migration_is_applied_alone_and_keeps_the_data(
 
     current = load_migrations("postgres")
     extra = Migration(
-        len(current) + 1,
+        current[-1].version + 1,  # numbers may have gaps: the next after the last
         "probe",
         "CREATE TABLE {schema}.probe (id integer PRIMARY KEY);\n"
         "ALTER TABLE {schema}.jobs ADD COLUMN probe_note text;\n",

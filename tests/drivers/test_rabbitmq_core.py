@@ -246,12 +246,13 @@ async def test_an_early_arrival_waits_again(backend: RabbitMQBackend) -> None:
 
 @rabbitmq
 async def test_what_it_cannot_do_is_refused_with_advice(backend: RabbitMQBackend) -> None:
-    from asynctasq.drivers.base import DriverError, TransactionalEnqueueUnsupported
+    from asynctasq.drivers.base import TransactionalEnqueueUnsupported
+    from asynctasq.drivers.capabilities import CapabilityMissing
 
     with pytest.raises(ValueError, match="cannot keep completed jobs"):
         RabbitMQDriver(backend.url, keep_completed=True)
     driver = await backend.new_driver()
-    with pytest.raises(DriverError, match=r"unique_key.*UniqueKeys"):
+    with pytest.raises(CapabilityMissing, match=r"UniqueKeys.*unique_key"):
         await driver.enqueue([make_job(), make_job(unique_key="once")])
     assert await claim(driver) == []  # nothing of the refused batch was published
     with pytest.raises(TransactionalEnqueueUnsupported):

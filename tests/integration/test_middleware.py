@@ -101,11 +101,12 @@ async def test_the_events_middleware_is_left_out_without_an_event_sink() -> None
     await driver.connect()
     mine = Probe("mine", [])
     worker = await drain(driver, config=FAST, middleware=[mine])
-    # (rate_limits: the memory broker holds buckets, so a queue limit may be stored)
-    names = ["rate_limits", "logging", "retries", "mine"]
+    # rate_limits: the memory broker holds buckets, so a queue limit may be stored;
+    # concurrency_keys: the broker has slots (ConcurrencyKeys), so jobs may carry a key
+    names = ["rate_limits", "logging", "concurrency_keys", "retries", "mine"]
     assert [m.name for m in worker._chain.active] == names
     worker = await drain(driver, config=FAST, middleware=[mine], event_emitter=EventRecorder())
-    names = ["rate_limits", "logging", "events", "retries", "mine"]
+    names = ["rate_limits", "logging", "concurrency_keys", "events", "retries", "mine"]
     assert [m.name for m in worker._chain.active] == names
 
 

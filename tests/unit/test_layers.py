@@ -53,6 +53,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "schedules",
             "expiry",
             "ratelimit",
+            "dedup",
         }
     ),
     frozenset({"serialization"}),

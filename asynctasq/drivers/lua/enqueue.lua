@@ -8,8 +8,14 @@
 --       (score = priority for a due job, run_at for a scheduled one; entry = its
 --       member in ready/scheduled, built by codec.run_key)
 --       routes (only when ARGV[2] is "0"): "r" (due) or "s" (scheduled) per job,
---       followed by the job's unique_key if it has one
+--       followed by the job's unique_key if it has one, or for a deduplication mode
+--       (asynctasq/dedup.py) by "\1<mode>\1<now>\1<until>\1<key>": mode s
+--       (until_started), t (throttle: held until <until>) or d (debounce)
 --       expiries (only when ARGV[2] is "0"): the job's expires_at, or "" (no ttl)
+-- A deduplication mode keeps its lock in the unique hash under "\1<key>" (apart
+-- from unique_key's fields): "<mode>\1<until>\1<holder id>". Throttle holds until
+-- <until>; the others while the holder waits (pending, scheduled or blocked). A
+-- debounced duplicate gives the waiting holder its data (payload) and run_at.
 -- Returns a flat array [index0, holder_id, ...] for the jobs NOT stored because an
 -- unfinished job holds their unique_key (index0 is 0-based). A job whose id is
 -- already stored is left alone, so a retried call (lost reply) changes nothing.
@@ -32,13 +38,49 @@ if simple and fresh then
 end
 
 local jobs, ready, later, held, seen, expiring = {}, {}, {}, {}, {}, {}
+local moved = 0  -- holders a debounce moved (a waiting worker re-times its wait)
+local stored_now = 0  -- jobs with a mode, written at once (a duplicate later in this
+                      -- call reads its holder from the jobs hash)
+
+-- the id of the job holding a deduplication lock, or nil after taking it for `id`
+local function dedup_holder(mode, now, until_at, key, id, record)
+  local field = "\1" .. key
+  local lock = redis.call("HGET", K[UNIQUE], field)
+  if lock then
+    local lmode, luntil, hid = string.match(lock, "^(%a)\1([^\1]*)\1(.*)$")
+    if lmode == "t" then
+      if tonumber(luntil) and tonumber(luntil) > now then return hid end
+    elseif hid then
+      local m, data = decode(redis.call("HGET", K[JOBS], hid))
+      if m and (m[STATE] == "pending" or m[STATE] == "waiting") then
+        if lmode == "d" and mode == "d" and m[STATE] == "pending" then
+          local nm, ndata = decode(record)
+          if nm then
+            unlink_waiting(K, hid, m)
+            m[RUN_AT], m[EXPIRES_AT] = nm[RUN_AT], nm[EXPIRES_AT]
+            save(K, hid, m, ndata)
+            push_waiting(K, hid, m, now)
+            moved = 1
+          end
+        end
+        return hid
+      end
+    end
+  end
+  redis.call("HSET", K[UNIQUE], field, mode .. "\1" .. until_at .. "\1" .. id)
+  return nil
+end
 for i = 1, n do
   local id = ARGV[IDS + i - 1]
   local route = simple and "r" or ARGV[ROUTES + i - 1]
   local unique_key = #route > 1 and string.sub(route, 2) or nil
-  local holder = nil
+  local holder, at_once = nil, false
   if stored[i] or seen[id] then
     holder = id
+  elseif unique_key and string.byte(unique_key, 1) == 1 then
+    at_once = true
+    local mode, now, until_at, key = string.match(unique_key, "^\1(%a)\1([^\1]*)\1([^\1]*)\1(.*)$")
+    holder = dedup_holder(mode, tonumber(now), until_at, key, id, ARGV[RECORDS + 2 * (i - 1) + 1])
   elseif unique_key then
     holder = redis.call("HGET", K[UNIQUE], unique_key)
     if not holder then redis.call("HSET", K[UNIQUE], unique_key, id) end
@@ -51,11 +93,18 @@ for i = 1, n do
   else
     seen[id] = true
     local r, w = RECORDS + 2 * (i - 1), WAITING + 2 * (i - 1)
-    jobs[#jobs + 1] = id
-    jobs[#jobs + 1] = ARGV[r + 1]
-    local into = string.sub(route, 1, 1) == "r" and ready or later
-    into[#into + 1] = ARGV[w]
-    into[#into + 1] = ARGV[w + 1]
+    local due = string.sub(route, 1, 1) == "r"
+    if at_once then
+      redis.call("HSET", K[JOBS], id, ARGV[r + 1])
+      redis.call("ZADD", due and K[READY] or K[SCHEDULED], ARGV[w], ARGV[w + 1])
+      if due then stored_now = stored_now + 1 else moved = 1 end
+    else
+      jobs[#jobs + 1] = id
+      jobs[#jobs + 1] = ARGV[r + 1]
+      local into = due and ready or later
+      into[#into + 1] = ARGV[w]
+      into[#into + 1] = ARGV[w + 1]
+    end
     local expires_at = ARGV[EXPIRIES + i - 1]
     if expires_at ~= "" then
       expiring[#expiring + 1] = expires_at
@@ -69,5 +118,5 @@ if #ready > 0 then redis.call("ZADD", K[READY], unpack(ready)) end
 if #later > 0 then redis.call("ZADD", K[SCHEDULED], unpack(later)) end
 if #expiring > 0 then redis.call("ZADD", K[EXPIRING], unpack(expiring)) end
 -- a scheduled job needs one token too: a waiting worker recomputes its next due time
-wake(K, #ready / 2 + ((#later > 0) and 1 or 0))
+wake(K, #ready / 2 + stored_now + ((#later > 0 or moved > 0) and 1 or 0))
 return held

@@ -49,7 +49,8 @@ def _requeued(now: float) -> list[dict[str, Any]]:
         "error": None,
         "worker_id": None,
         "lease_until": None,
-        "ukey": "$unique_key",
+        # a job with a deduplication mode keeps its key in <prefix>_dedup instead
+        "ukey": {"$cond": [{"$ifNull": ["$umode", False]}, "$$REMOVE", "$unique_key"]},
     }
     return [{"$set": fields}]
 

@@ -6,7 +6,9 @@ driver's own:
 
 - ``ukey``: the unique key while the job is unfinished (the unique index is partial on
   it being a string, so a finished job frees its key by dropping it);
-- ``claim``: the token of the claim batch that last took the job (read back once).
+- ``claim``: the token of the claim batch that last took the job (read back once);
+- ``umode``: the deduplication mode a job was dispatched with (its key is then not
+  in ``ukey`` but in ``<prefix>_dedup``, see dedup.py).
 
 A record another tool damaged is never allowed to raise: it is built as stored and
 checked with the same rules as the SQL drivers' (``sql/faults.py``).
@@ -61,7 +63,9 @@ def document_of(job: Job) -> dict[str, Any]:
         "progress": None,
         "finished_at": None,
     }
-    if job.unique_key is not None:
+    if job.unique_mode is not None:
+        document["umode"] = job.unique_mode  # its key is in <prefix>_dedup (dedup.py)
+    elif job.unique_key is not None:
         document["ukey"] = job.unique_key
     return document
 

@@ -38,9 +38,15 @@ from asynctasq.drivers.base import (
     DriverNotConnected,
     dead_jobs,
 )
-from asynctasq.drivers.capabilities import TransactionalEnqueue, UniqueKeys
+from asynctasq.drivers.capabilities import (
+    ConcurrencyKeys,
+    Deduplication,
+    TransactionalEnqueue,
+    UniqueKeys,
+)
 from asynctasq.drivers.mongodb.admin import MongoOperatorSide
 from asynctasq.drivers.mongodb.changes import ChangeWatcher
+from asynctasq.drivers.mongodb.dedup import enqueue_deduplicated, sweep_locks
 from asynctasq.drivers.mongodb.documents import (
     by_ids,
     claim_order,
@@ -49,6 +55,7 @@ from asynctasq.drivers.mongodb.documents import (
 )
 from asynctasq.drivers.mongodb.rates import MongoRateLimits
 from asynctasq.drivers.mongodb.schedules import MongoSchedules
+from asynctasq.drivers.mongodb.slots import MongoSlots
 from asynctasq.drivers.mongodb.store import Store
 from asynctasq.drivers.mongodb.store import write_concern as write_concern_of
 from asynctasq.drivers.sql.faults import dead_letter_reason
@@ -74,12 +81,22 @@ Document = dict[str, Any]
 
 #: a unique key whose holder finished between our insert and our look-up: tries
 _UNIQUE_TRIES = 3
+#: seconds between two sweeps of passed throttle locks (dedup.py) by one driver
+_SWEEP_INTERVAL = 5.0
 #: claims of a batch lost to other workers before the claim gives up for this round
 _CLAIM_ROUNDS = 3
 
 
 class MongoDBDriver(
-    MongoOperatorSide, MongoSchedules, MongoRateLimits, UniqueKeys, TransactionalEnqueue, Driver
+    MongoOperatorSide,
+    MongoSchedules,
+    MongoRateLimits,
+    MongoSlots,
+    UniqueKeys,
+    Deduplication,
+    TransactionalEnqueue,
+    ConcurrencyKeys,
+    Driver,
 ):
     name = "mongodb"
 
@@ -115,6 +132,7 @@ class MongoDBDriver(
         self._changes: ChangeWatcher | None = None
         self._lock = asyncio.Lock()
         self._known_queues: set[str] = set()
+        self._next_sweep = 0.0  # when recover_expired next drops passed throttle locks
 
     @classmethod
     def from_config(cls, config: Config, **options: Any) -> MongoDBDriver:
@@ -184,6 +202,8 @@ class MongoDBDriver(
         for job in jobs:
             validate_name("queue", job.queue)
         await self._register_queues({job.queue for job in jobs})
+        if any(job.unique_mode is not None for job in jobs):
+            return await self._enqueue_deduplicated(jobs, session)
         ids = [job.id for job in jobs]
         keyed = [i for i, job in enumerate(jobs) if job.unique_key is not None]
         holders = await self._unique_holders([jobs[i] for i in keyed], session)
@@ -199,6 +219,27 @@ class MongoDBDriver(
             fresh.append(index)
         if fresh:
             await self._insert([jobs[i] for i in fresh], ids, fresh, session)
+        self._wake_local()
+        return ids
+
+    async def _enqueue_deduplicated(
+        self, jobs: Sequence[Job], session: AsyncClientSession | None
+    ) -> list[str]:
+        """A batch holding jobs with a deduplication mode (dedup.py): those go one
+        transaction each, in order; the others together, as usual."""
+        if session is not None:
+            raise ValueError(
+                "unique_mode cannot be enqueued inside your transaction (connection=) yet: "
+                "enqueue it after your commit"
+            )
+        plain = [job for job in jobs if job.unique_mode is None]
+        stored = iter(await self.enqueue(plain) if plain else [])
+        ids = []
+        for job in jobs:
+            if job.unique_mode is None:
+                ids.append(next(stored))
+            else:
+                ids.append(await enqueue_deduplicated(self.store, job, self.clock.time()))
         self._wake_local()
         return ids
 
@@ -456,6 +497,9 @@ class MongoDBDriver(
     async def recover_expired(self) -> Recovery:
         now = self.clock.time()
         jobs = self.store.jobs
+        if now >= self._next_sweep:  # every worker's tick, at most once per interval
+            self._next_sweep = now + _SWEEP_INTERVAL
+            await sweep_locks(self.store, now)
         lapsed = {"state": "active", "lease_until": {"$lt": now}}
         back = await jobs.update_many(
             {**lapsed, "$expr": {"$lt": ["$attempts", "$max_attempts"]}},

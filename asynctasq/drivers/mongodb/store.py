@@ -7,6 +7,8 @@ side need. Created at connect (``create_index`` is idempotent on MongoDB).
 ``<prefix>_schedules`` one per repeatable or cron schedule (schedules.py)
 ``<prefix>_rate_buckets`` one per rate limit key: tokens, at, version (rates.py)
 ``<prefix>_rate_limits`` one per queue with a stored limit: limit, interval, burst
+``<prefix>_dedup`` one per deduplication key: holder ``job``, ``mode``, ``until`` (dedup.py)
+``<prefix>_slots`` one per concurrency key: ``holders`` (job ids), ``version`` (slots.py)
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class Store:
     schedules: AsyncCollection[Document]
     rate_buckets: AsyncCollection[Document]
     rate_limits: AsyncCollection[Document]
+    dedup: AsyncCollection[Document]
+    slots: AsyncCollection[Document]
 
     @classmethod
     def open(
@@ -98,12 +102,16 @@ class Store:
             db.get_collection(f"{prefix}_schedules"),
             db.get_collection(f"{prefix}_rate_buckets"),
             db.get_collection(f"{prefix}_rate_limits"),
+            db.get_collection(f"{prefix}_dedup"),
+            db.get_collection(f"{prefix}_slots"),
         )
 
     async def create_indexes(self) -> None:
         for name, keys, options in INDEXES:
             await self.jobs.create_index(keys, name=name, **options)
         await self.workers.create_index([("expires_at", ASCENDING)], name="expiry")
+        # the sweep of throttle locks whose window has passed (dedup.py)
+        await self.dedup.create_index([("until", ASCENDING)], name="until")
 
     async def close(self) -> None:
         await self.client.close()

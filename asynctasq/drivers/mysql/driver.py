@@ -14,7 +14,7 @@ packet sizes, and that polling.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiomysql
@@ -331,6 +331,12 @@ class MySQLDriver(TransactionalEnqueue, SQLDriver):
     async def _run_steps(self, steps: Steps) -> Any:
         return await self._db.run(
             lambda session: run_async(steps, _executor(session)), transaction=True
+        )
+
+    async def _run_fresh_steps(self, make: Callable[[], Steps]) -> Any:
+        # a deadlock victim runs again: with a new generator, not the spent one
+        return await self._db.run(
+            lambda session: run_async(make(), _executor(session)), transaction=True
         )
 
     def _outcome_steps(self, outcomes: list[Outcome]) -> list[Step]:

@@ -34,7 +34,7 @@ from asynctasq.drivers.base import (
     DriverNotConnected,
     TransactionalEnqueueUnsupported,
 )
-from asynctasq.drivers.capabilities import CapabilityMissing, Expiry
+from asynctasq.drivers.capabilities import CapabilityMissing, Deduplication, Expiry, UniqueKeys
 from asynctasq.drivers.rabbitmq.lane import Arrival, Lane
 from asynctasq.drivers.rabbitmq.leases import Held, LeaseBook, book_for
 from asynctasq.drivers.rabbitmq.moves import Move, apply_moves
@@ -150,12 +150,18 @@ class RabbitMQDriver(Driver):
         for job in jobs:
             if job.expires_at is not None:
                 raise CapabilityMissing(self, Expiry, f"job {job.id}'s ttl")
+            if job.unique_mode is not None:
+                raise CapabilityMissing(
+                    self,
+                    Deduplication,
+                    f"job {job.id}'s unique_mode={job.unique_mode!r} (RabbitMQ cannot look "
+                    "a message up by key)",
+                )
             if job.unique_key is not None:
-                raise DriverError(
-                    f"job {job.id} has a unique_key, which the rabbitmq driver cannot "
-                    "enforce (RabbitMQ cannot look a message up by key): drop unique=..., "
-                    "or use a driver with the UniqueKeys capability (redis, postgres, "
-                    "mysql, sqlite)"
+                raise CapabilityMissing(
+                    self,
+                    UniqueKeys,
+                    f"job {job.id}'s unique_key (RabbitMQ cannot look a message up by key)",
                 )
         session = await self._live()
         await session.declare(list(dict.fromkeys(job.queue for job in jobs)))

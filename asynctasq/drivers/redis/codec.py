@@ -70,7 +70,7 @@ def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
         ids.append(job.id)
         records += (job.id, _record(job))
         waiting += (job.priority if due else run_at, run_key(run_at) + job.id)
-        routes.append(("r" if due else "s") + (job.unique_key or ""))
+        routes.append(("r" if due else "s") + _unique_route(job, now))
         expiries.append("" if job.expires_at is None else float(job.expires_at))
         simple = simple and due and not job.unique_key and job.expires_at is None
     return [
@@ -81,6 +81,19 @@ def enqueue_args(jobs: Sequence[Job], now: float) -> list[Any]:
         *waiting,
         *([] if simple else (*routes, *expiries)),
     ]
+
+
+#: a deduplication mode as enqueue.lua reads it (asynctasq/dedup.py)
+_MODE_CHARS = {"until_started": "s", "throttle": "t", "debounce": "d"}
+
+
+def _unique_route(job: Job, now: float) -> str:
+    """The end of a job's route: its unique_key, or for a deduplication mode
+    "\x01<mode char>\x01<now>\x01<until or empty>\x01<key>" (enqueue.lua)."""
+    if job.unique_mode is None:
+        return job.unique_key or ""
+    until = "" if job.unique_mode != "throttle" else repr(now + (job.unique_for or 0.0))
+    return f"\x01{_MODE_CHARS[job.unique_mode]}\x01{now!r}\x01{until}\x01{job.unique_key}"
 
 
 def _record(job: Job) -> bytes:
@@ -94,7 +107,8 @@ def _record(job: Job) -> bytes:
             float(job.run_at),
             False,
             False,
-            job.unique_key or False,
+            # a job with a deduplication mode holds its key in its lock (enqueue.lua)
+            (job.unique_mode is None and job.unique_key) or False,
             float(job.created_at),
             False if job.progress is None else float(job.progress),
             # only a job with a ttl carries it: the claim reads it (reserve.lua)

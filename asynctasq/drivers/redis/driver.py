@@ -18,6 +18,8 @@ from typing import Any
 
 from asynctasq.config import Config
 from asynctasq.drivers.capabilities import (
+    ConcurrencyKeys,
+    Deduplication,
     Dependencies,
     Expiry,
     Inspection,
@@ -35,6 +37,7 @@ from asynctasq.drivers.redis.admin import RedisAdmin
 from asynctasq.drivers.redis.rates import RedisRates
 from asynctasq.drivers.redis.registry import RedisWorkers
 from asynctasq.drivers.redis.schedules import RedisSchedules
+from asynctasq.drivers.redis.slots import RedisSlots
 from asynctasq.drivers.redis.waiting import RedisWaiting
 
 __all__ = ["RedisDriver"]
@@ -45,6 +48,7 @@ class RedisDriver(
     RedisRates,
     RedisWorkers,
     RedisSchedules,
+    RedisSlots,
     RedisWaiting,
     Inspection,
     Management,
@@ -53,11 +57,13 @@ class RedisDriver(
     WorkerRegistry,
     ProgressStore,
     UniqueKeys,
+    Deduplication,
     Dependencies,
     Schedules,
     Expiry,
     RunningCancellation,
     RateLimits,
+    ConcurrencyKeys,
 ):
     @classmethod
     def from_config(cls, config: Config, **options: Any) -> RedisDriver:

@@ -20,14 +20,17 @@ clock as the only source of time, local wake-ups. A dialect subclass brings:
 from __future__ import annotations
 
 import abc
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from asynctasq.clock import Clock
 from asynctasq.drivers.base import Driver, TransactionalEnqueueUnsupported, dead_jobs
 from asynctasq.drivers.capabilities import (
     EXPIRY_SWEEP,
+    ConcurrencyKeys,
+    Deduplication,
     Dependencies,
     Expiry,
     Migrations,
@@ -36,6 +39,7 @@ from asynctasq.drivers.capabilities import (
     UniqueKeys,
 )
 from asynctasq.drivers.sql.admin import SQLOperatorSide
+from asynctasq.drivers.sql.dedup import enqueue_deduplicated
 from asynctasq.drivers.sql.dependencies import (
     Steps,
     cancel_job,
@@ -47,6 +51,7 @@ from asynctasq.drivers.sql.isolation import renew_isolated, settle_isolated
 from asynctasq.drivers.sql.rates import SQLRateLimits
 from asynctasq.drivers.sql.rows import job_from_row
 from asynctasq.drivers.sql.schedules import SQLSchedules
+from asynctasq.drivers.sql.slots import SQLSlots
 from asynctasq.drivers.sql.storable import (
     batch_refused,
     check_storable,
@@ -78,11 +83,14 @@ class SQLDriver(
     SQLOperatorSide,
     SQLSchedules,
     SQLRateLimits,
+    SQLSlots,
     UniqueKeys,
+    Deduplication,
     Migrations,
     Expiry,
     RunningCancellation,
     Dependencies,
+    ConcurrencyKeys,
     Driver,
 ):
     #: the dialect keeps a blocked job's count of unfinished parents (blocked_by);
@@ -110,12 +118,34 @@ class SQLDriver(
         if not jobs:
             return []
         check_storable(jobs, key_max_chars=self.unique_key_max_chars, names=self._checked_names)
+        if any(job.unique_mode is not None for job in jobs):
+            return await self._enqueue_deduplicated(jobs, connection)
         try:
             ids = await self._insert(jobs, connection)
         except Exception as exc:
             if not self._refuses_batch(exc):
                 raise
             raise batch_refused(self.name, exc) from exc  # one transaction: none stored
+        self._wake_local()
+        return ids
+
+    async def _enqueue_deduplicated(self, jobs: Sequence[Job], connection: Any) -> list[str]:
+        """A batch holding jobs with a deduplication mode (sql/dedup.py): those go
+        one transaction each, in order; the others together, as usual."""
+        if connection is not None:
+            raise ValueError(
+                "unique_mode cannot be enqueued inside your transaction (connection=) yet: "
+                "enqueue it after your commit"
+            )
+        plain = [job for job in jobs if job.unique_mode is None]
+        stored = iter(await self.enqueue(plain) if plain else [])
+        ids = []
+        for job in jobs:
+            if job.unique_mode is None:
+                ids.append(next(stored))
+            else:
+                make = functools.partial(enqueue_deduplicated, job, self.clock.time())
+                ids.append(await self._run_fresh_steps(make))
         self._wake_local()
         return ids
 
@@ -219,6 +249,7 @@ class SQLDriver(
         if now >= self._next_sweep:  # every worker's tick, at most once per interval
             self._next_sweep = now + SWEEP_INTERVAL
             await self._run_steps(sweep(now, counted=self.counts_blocked))
+            await self.statements.change("dedup_sweep", now=now)  # passed throttle windows
         requeued, dead = await self._recover(now)
         if requeued:
             self._wake_local()
@@ -234,6 +265,11 @@ class SQLDriver(
     @abc.abstractmethod
     async def _run_steps(self, steps: Steps) -> Any:
         """Run a dependency step generator in one transaction; what it returns."""
+
+    async def _run_fresh_steps(self, make: Callable[[], Steps]) -> Any:
+        """``_run_steps`` of the generator ``make()`` builds; a dialect whose
+        transaction may run again (a deadlock victim) builds a new one each time."""
+        return await self._run_steps(make())
 
     async def cancel(self, job_id: str) -> bool:
         return bool(await self._run_steps(cancel_job(job_id, self.clock.time())))

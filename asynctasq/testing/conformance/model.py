@@ -40,7 +40,14 @@ from hypothesis.stateful import (
 
 from asynctasq.clock import SYSTEM_CLOCK, Clock, ManualClock
 from asynctasq.drivers.base import Driver
-from asynctasq.drivers.capabilities import Inspection, Management, Pausing, Removal, UniqueKeys
+from asynctasq.drivers.capabilities import (
+    Deduplication,
+    Inspection,
+    Management,
+    Pausing,
+    Removal,
+    UniqueKeys,
+)
 from asynctasq.drivers.memory import MemoryDriver
 from asynctasq.jobs import (
     Completed,
@@ -73,6 +80,10 @@ CLAIM_ALL, TRICKLE_WAIT = 100, 3.0
 #: emptying a shared namespace's queues: done when a claim waiting this long gets none
 DRAIN_WAIT = 0.05
 PAYLOAD = b"\x81\xa4args\x80"
+#: another payload: a debounced duplicate's replaces its holder's (claims show it)
+PAYLOAD_B = b"\x81\xa4args\x81\xa1n\x01"
+#: the window of throttle and debounce jobs (seconds of the model's clock)
+DEDUP_WINDOW = 20.0
 #: what a purge may target (active jobs cannot be purged)
 PURGEABLE = (S.PENDING, S.SCHEDULED, S.COMPLETED, S.FAILED, S.CANCELLED)
 
@@ -92,6 +103,7 @@ class Plan:
     removal: bool
     pausing: bool
     unique: bool
+    dedup: bool  # deduplication modes (Deduplication) on keyed jobs
     manual_clock: bool
     delays: bool  # future run_at that come due as the model moves time
     trickle: bool
@@ -121,6 +133,7 @@ def plan_for(target: Target, extra: tuple[Divergence, ...] = ()) -> Plan:
         ("pause, resume", Pausing),
         ("remove", Removal),
         ("unique keys", UniqueKeys),
+        ("deduplication modes", Deduplication),
         ("comparing job states and queue counts", Inspection),
     ):
         if not has(capability):
@@ -147,6 +160,7 @@ def plan_for(target: Target, extra: tuple[Divergence, ...] = ()) -> Plan:
         removal=has(Removal),
         pausing=has(Pausing),
         unique=has(UniqueKeys),
+        dedup=has(Deduplication) and target.accepts_clock,
         manual_clock=target.accepts_clock,
         delays=delays,
         trickle="claims-trickle" in declared,
@@ -315,17 +329,24 @@ class LifecycleMachine(RuleBasedStateMachine):
         if not plan.delays and "real-time-delays" not in {d.restriction for d in plan.divergences}:
             delays.append(LONG_LEASE)  # scheduled, never due: cancel and purge see it
         keys = [None, None, "k1", "k2"] if plan.unique else [None]
+        modes = [None, None, "until_started", "throttle", "debounce"] if plan.dedup else [None]
         batch = []
         for _ in range(data.draw(st.integers(1, 4), label="jobs")):
             queue = data.draw(st.sampled_from(self.queues), label="queue")
             key = data.draw(st.sampled_from(keys), label="unique_key")
             if key and plan.unique_per_queue:
                 key = f"{queue}:{key}"
+            mode = data.draw(st.sampled_from(modes), label="unique_mode") if key else None
+            if mode is not None:
+                assert key is not None
+                key = f"{mode}:{key}"  # a mode's keys are a set apart (asynctasq/dedup.py)
             now = self.now()
             batch.append(
                 Job(
                     task="conformance.noop",
-                    payload=PAYLOAD,
+                    payload=data.draw(st.sampled_from([PAYLOAD, PAYLOAD_B]), label="payload")
+                    if mode == "debounce"
+                    else PAYLOAD,
                     queue=queue,
                     id=f"{self.tag}-0000-7000-8000-{next(self.serial):012x}",
                     priority=data.draw(st.integers(-2, 2), label="priority"),
@@ -333,6 +354,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                     run_at=now + data.draw(st.sampled_from(delays), label="delay"),
                     created_at=now,
                     unique_key=key,
+                    unique_mode=mode,
+                    unique_for=None if mode in (None, "until_started") else DEDUP_WINDOW,
                 )
             )
         expected = self.run(self.reference.enqueue([job.copy() for job in batch]))
@@ -342,7 +365,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             if job_id == job.id:
                 self.jobs[job.id] = job.queue
         self.count("enqueue")
-        self.observe({JobEvent.ENQUEUE})
+        # a debounced duplicate moves its waiting holder on (lifecycle: debounce)
+        self.observe({JobEvent.ENQUEUE, JobEvent.DEBOUNCE})
 
     @rule(
         which=st.sampled_from([(0,), (1,), (0, 1), (1, 0)]),

@@ -16,6 +16,9 @@ are not in it at all, so per job the chain costs one call per middleware that ac
 Some built-ins join only when needed: the rate limiter (``rate_limits``, outermost)
 when the broker holds rate limits (a queue's limit may be stored at any time) or a
 task sets ``rate_limit``; a job under no limit passes it without a coroutine.
+The concurrency keys (``concurrency_keys``, just inside ``logging``) join when the
+broker has slots; the rate limiter stays outside them: a job without a token never
+takes a slot of its concurrency key.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from asynctasq.config import ConfigError
 from asynctasq.core.logs import enter_job_context, leave_job_context
 from asynctasq.core.worker.middleware.base import Handler, JobContext, Middleware, WorkerRuntime
+from asynctasq.core.worker.middleware.concurrency import ConcurrencyLimiter
 from asynctasq.core.worker.middleware.events import Events
 from asynctasq.core.worker.middleware.logging_context import LoggingContext
 from asynctasq.core.worker.middleware.rate_limits import RateLimiter
@@ -144,6 +148,7 @@ class Chain:
                 raise
             self._started.append(layer)
         self.active = [m for m in self.middleware if m.enabled]
+        await self._join_when_needed(ConcurrencyLimiter(), runtime, after="logging")
         await self._join_when_needed(self.rate_limiter, runtime, after=None)
         log.debug("middleware: %s", " -> ".join(m.name for m in self.active) or "none")
         return compose(self.active, innermost)

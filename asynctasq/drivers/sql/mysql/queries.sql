@@ -437,3 +437,62 @@ ON DUPLICATE KEY UPDATE rate_limit = :rate_limit, rate_interval = :rate_interval
 
 -- name: rate_limit_drop
 DELETE FROM asynctasq_rate_limits WHERE queue = :queue;
+
+-- Deduplication modes (asynctasq/drivers/sql/dedup.py): run inside one transaction
+-- per job; the lock row is held FOR UPDATE until it commits.
+
+-- name: dedup_reserve
+-- an update on a duplicate, not INSERT IGNORE: it takes the row's exclusive lock at
+-- once, where IGNORE's shared lock would deadlock two producers upgrading it
+INSERT INTO asynctasq_dedup (`key`, job_id, mode) VALUES (:key, '', '')
+ON DUPLICATE KEY UPDATE job_id = asynctasq_dedup.job_id;
+
+-- name: dedup_lock
+SELECT job_id, mode, until FROM asynctasq_dedup WHERE `key` = :key FOR UPDATE;
+
+-- name: dedup_take
+UPDATE asynctasq_dedup SET job_id = :job_id, mode = :mode, until = :until WHERE `key` = :key;
+
+-- name: dedup_replace
+-- a debounced duplicate: the waiting holder (locked by dep_lock_state) takes its payload
+UPDATE asynctasq_jobs SET payload = :payload, run_at = :run_at, expires_at = :expires_at
+WHERE id = :id AND state = 'pending';
+
+-- name: dedup_sweep
+-- throttle locks whose window has passed (a take that meets one replaces it anyway)
+DELETE FROM asynctasq_dedup WHERE mode = 'throttle' AND until <= :now;
+
+-- name: dedup_register
+INSERT INTO asynctasq_queues (name) VALUES (:queue) ON DUPLICATE KEY UPDATE name = asynctasq_queues.name;
+
+-- name: dedup_insert
+INSERT INTO asynctasq_jobs (
+    id, task, queue, payload, priority, attempts, max_attempts, run_at, created_at,
+    timeout, state, unique_key, depends_on, expires_at
+) VALUES (
+    :id, :task, :queue, :payload, :priority, 0, :max_attempts, :run_at, :created_at,
+    :timeout, 'pending', NULL, :depends_on, :expires_at
+) ON DUPLICATE KEY UPDATE id = asynctasq_jobs.id;
+
+-- Concurrency keys (asynctasq/drivers/sql/slots.py): one transaction per take, the
+-- key's row (job_id '') held FOR UPDATE until it commits.
+
+-- name: slot_reserve
+-- an update on a duplicate: the row's exclusive lock at once (see dedup_reserve)
+INSERT INTO asynctasq_slots (`key`, job_id) VALUES (:key, '')
+ON DUPLICATE KEY UPDATE job_id = asynctasq_slots.job_id;
+
+-- name: slot_lock
+SELECT job_id FROM asynctasq_slots WHERE `key` = :key AND job_id = '' FOR UPDATE;
+
+-- name: slot_holders
+SELECT s.job_id, j.state FROM asynctasq_slots s
+LEFT JOIN asynctasq_jobs j ON j.id = s.job_id
+WHERE s.`key` = :key AND s.job_id <> '';
+
+-- name: slot_take
+INSERT INTO asynctasq_slots (`key`, job_id) VALUES (:key, :job_id)
+ON DUPLICATE KEY UPDATE job_id = asynctasq_slots.job_id;
+
+-- name: slot_give
+DELETE FROM asynctasq_slots WHERE `key` = :key AND job_id = :job_id;

@@ -607,3 +607,58 @@ ON CONFLICT (queue) DO UPDATE SET rate_limit = excluded.rate_limit,
 
 -- name: rate_limit_drop(queue)
 DELETE FROM {schema}.rate_limits WHERE queue = $1;
+
+-- Deduplication modes (asynctasq/drivers/sql/dedup.py): run inside one transaction
+-- per job; the lock row is held FOR UPDATE until it commits.
+
+-- name: dedup_reserve(key)
+INSERT INTO {schema}.dedup (key, job_id, mode) VALUES ($1, '', '') ON CONFLICT (key) DO NOTHING;
+
+-- name: dedup_lock(key)
+SELECT job_id, mode, until FROM {schema}.dedup WHERE key = $1 FOR UPDATE;
+
+-- name: dedup_take(key, job_id, mode, until)
+UPDATE {schema}.dedup SET job_id = $2, mode = $3, until = $4 WHERE key = $1;
+
+-- name: dedup_replace(id, payload, run_at, expires_at)
+-- a debounced duplicate: the waiting holder (locked by dep_lock_state) takes its payload
+UPDATE {schema}.jobs SET payload = $2, run_at = $3, expires_at = $4
+WHERE id = $1 AND state = 'pending';
+
+-- name: dedup_sweep(now)
+-- throttle locks whose window has passed (a take that meets one replaces it anyway)
+DELETE FROM {schema}.dedup WHERE mode = 'throttle' AND until <= $1;
+
+-- name: dedup_register(queue)
+-- the queue registered, and its idle workers woken (as the enqueue statement does)
+WITH registered AS (
+    INSERT INTO {schema}.queues (name) VALUES ($1) ON CONFLICT DO NOTHING
+)
+SELECT pg_notify({channel}, '') FROM (SELECT $1::text) AS r(q);
+
+-- name: dedup_insert(id, task, queue, payload, priority, max_attempts, run_at, created_at, timeout, depends_on, expires_at)
+INSERT INTO {schema}.jobs (
+    id, task, queue, payload, priority, attempts, max_attempts, run_at, created_at,
+    timeout, state, unique_key, depends_on, expires_at
+) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, 'pending', NULL, $10::jsonb, $11)
+ON CONFLICT DO NOTHING;
+
+-- Concurrency keys (asynctasq/drivers/sql/slots.py): one transaction per take, the
+-- key's row (job_id '') held FOR UPDATE until it commits.
+
+-- name: slot_reserve(key)
+INSERT INTO {schema}.slots (key, job_id) VALUES ($1, '') ON CONFLICT DO NOTHING;
+
+-- name: slot_lock(key)
+SELECT job_id FROM {schema}.slots WHERE key = $1 AND job_id = '' FOR UPDATE;
+
+-- name: slot_holders(key)
+SELECT s.job_id, j.state FROM {schema}.slots s
+LEFT JOIN {schema}.jobs j ON j.id = s.job_id
+WHERE s.key = $1 AND s.job_id <> '';
+
+-- name: slot_take(key, job_id)
+INSERT INTO {schema}.slots (key, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING;
+
+-- name: slot_give(key, job_id)
+DELETE FROM {schema}.slots WHERE key = $1 AND job_id = $2;

@@ -364,3 +364,55 @@ ON CONFLICT (queue) DO UPDATE SET rate_limit = excluded.rate_limit,
 
 -- name: rate_limit_drop
 DELETE FROM asynctasq_rate_limits WHERE queue = :queue;
+
+-- Deduplication modes (asynctasq/drivers/sql/dedup.py): run inside one write
+-- transaction per job, so the lock read, the decision and the writes are one step.
+
+-- name: dedup_reserve
+INSERT OR IGNORE INTO asynctasq_dedup (key, job_id, mode) VALUES (:key, '', '');
+
+-- name: dedup_lock
+SELECT job_id, mode, until FROM asynctasq_dedup WHERE key = :key;
+
+-- name: dedup_take
+UPDATE asynctasq_dedup SET job_id = :job_id, mode = :mode, until = :until WHERE key = :key;
+
+-- name: dedup_replace
+-- a debounced duplicate: the waiting holder (locked by dep_lock_state) takes its payload
+UPDATE asynctasq_jobs SET payload = :payload, run_at = :run_at, expires_at = :expires_at
+WHERE id = :id AND state = 'pending';
+
+-- name: dedup_sweep
+-- throttle locks whose window has passed (a take that meets one replaces it anyway)
+DELETE FROM asynctasq_dedup WHERE mode = 'throttle' AND until <= :now;
+
+-- name: dedup_register
+INSERT OR IGNORE INTO asynctasq_queues (name) VALUES (:queue);
+
+-- name: dedup_insert
+INSERT OR IGNORE INTO asynctasq_jobs (
+    id, task, queue, payload, priority, attempts, max_attempts, run_at, created_at,
+    timeout, state, unique_key, depends_on, expires_at
+) VALUES (
+    :id, :task, :queue, :payload, :priority, 0, :max_attempts, :run_at, :created_at,
+    :timeout, 'pending', NULL, :depends_on, :expires_at
+);
+
+-- Concurrency keys (asynctasq/drivers/sql/slots.py): one write transaction per take.
+
+-- name: slot_reserve
+INSERT OR IGNORE INTO asynctasq_slots (key, job_id) VALUES (:key, '');
+
+-- name: slot_lock
+SELECT job_id FROM asynctasq_slots WHERE key = :key AND job_id = '';
+
+-- name: slot_holders
+SELECT s.job_id, j.state FROM asynctasq_slots s
+LEFT JOIN asynctasq_jobs j ON j.id = s.job_id
+WHERE s.key = :key AND s.job_id <> '';
+
+-- name: slot_take
+INSERT OR IGNORE INTO asynctasq_slots (key, job_id) VALUES (:key, :job_id);
+
+-- name: slot_give
+DELETE FROM asynctasq_slots WHERE key = :key AND job_id = :job_id;
