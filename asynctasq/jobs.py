@@ -79,7 +79,8 @@ def parent_ids(values: Iterable[str]) -> tuple[str, ...]:
     """A ``depends_on`` as a job holds it: job ids, each once, in the order given."""
     if isinstance(values, str):
         raise TypeError("depends_on is a list of job ids, not one id: write [job_id]")
-    ids = tuple(dict.fromkeys(values))
+    # a JobHandle (dispatch's return) is a str subclass: stored as the plain id
+    ids = tuple(dict.fromkeys(str(v) if isinstance(v, str) else v for v in values))
     for value in ids:
         if not isinstance(value, str) or not value:
             raise TypeError(f"depends_on holds job ids (text), not {value!r}")

@@ -138,6 +138,9 @@ class RedisKeys:
         self.workers = f"{prefix}:{_GLOBAL_TAG}:workers"
         self.worker_info = f"{prefix}:{_GLOBAL_TAG}:worker-info"
         self.schedule_index = f"{prefix}:{_GLOBAL_TAG}:schedules"
+        #: pub/sub channel: a settle that ended jobs publishes its queue's jobs key
+        #: there, which wakes result waiters (Results; not a key)
+        self.finished = f"{prefix}:finished"
         self._queue = lru_cache(maxsize=4096)(self._queue_keys)
 
     def rate(self, key: str) -> str:

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import heapq
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from asynctasq.clock import SYSTEM_CLOCK, Clock
@@ -32,6 +33,7 @@ from asynctasq.drivers.capabilities import (
     ProgressStore,
     RateLimits,
     Removal,
+    Results,
     RunningCancellation,
     Schedules,
     UniqueKeys,
@@ -39,6 +41,7 @@ from asynctasq.drivers.capabilities import (
 )
 from asynctasq.drivers.dependencies import REMOVED, check_batch
 from asynctasq.drivers.memory_dependencies import DependencyGraph
+from asynctasq.drivers.results import FinishNotices, NoticeHub, StoredOutcome
 from asynctasq.expiry import expired_reason, is_expired
 from asynctasq.jobs import (
     Completed,
@@ -82,6 +85,7 @@ class MemoryBroker:
         self.rate_buckets: dict[str, Bucket] = {}  # rate limit key -> token bucket
         self._wakeup = asyncio.Event()
         self.graph = DependencyGraph(self.jobs)
+        self.finished = NoticeHub()  # result waiters (Results)
 
     # the event is replaced, not cleared, so a waiter never misses a wake-up
     def notify(self) -> None:
@@ -125,6 +129,7 @@ class MemoryBroker:
     def ended(self, job: Job, how: str, now: float) -> None:
         """``job`` ended (a finished state, or removed): its dependants follow; a
         blocked one whose parents are all done becomes pending (scheduled by run_at)."""
+        self.finished.notify()
         if job.id in self.graph.children:
 
             def release(child: Job) -> None:
@@ -144,6 +149,7 @@ class MemoryDriver(
     ProgressStore,
     UniqueKeys,
     Dependencies,
+    Results,
     Schedules,
     Expiry,
     RunningCancellation,
@@ -326,7 +332,8 @@ class MemoryDriver(
                     else:
                         del b.jobs[job.id]
                         b.versions.pop(job.id, None)
-                        b.graph.remember_completed(job.id, now)
+                        b.graph.retention = self.result_retention
+                        b.graph.remember_completed(job.id, now, result)
                     b.ended(job, JobState.COMPLETED.value, self.clock.time())
                 case Retried(run_at=run_at, error=error):
                     check(JobEvent.RETRY, JobState.ACTIVE, visible_state(_P, run_at, now))
@@ -429,6 +436,22 @@ class MemoryDriver(
         if job is None:
             return None
         return dataclasses.replace(job, state=_visible_state(job, self.clock.time()))
+
+    async def job_outcomes(self, job_ids: Sequence[str]) -> dict[str, StoredOutcome]:
+        b, now = self.broker, self.clock.time()
+        found = {}
+        for job_id in job_ids:
+            job = b.jobs.get(job_id)
+            if job is not None:
+                state = _visible_state(job, now)
+                found[job_id] = StoredOutcome(job_id, state, job.result, job.error)
+            elif job_id in b.graph.completed:
+                result = b.graph.results.get(job_id)
+                found[job_id] = StoredOutcome(job_id, JobState.COMPLETED, result)
+        return found
+
+    def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:
+        return nullcontext(self.broker.finished.waiter())
 
     async def list_jobs(
         self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0

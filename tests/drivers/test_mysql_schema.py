@@ -12,7 +12,6 @@ import pytest
 
 from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.mysql import MySQLDriver
-from asynctasq.drivers.mysql.migrator import LATEST
 from asynctasq.drivers.mysql.statements import Q
 from asynctasq.drivers.sql.loader import load_migrations, split_statements
 from asynctasq.jobs import Job
@@ -52,7 +51,7 @@ async def test_connect_migrates_and_migrate_reports_it_once(backend: Backend) ->
     other = await backend.new_driver()
     assert await other.migrate() == []
     assert isinstance(other, MySQLDriver)
-    assert await versions(other) == list(range(1, LATEST + 1))
+    assert await versions(other) == [m.version for m in load_migrations("mysql")]  # gaps allowed
     got = await driver.get(job.id)
     assert got is not None and got.payload == b"kept"  # migrating again never drops data
 

@@ -431,7 +431,8 @@ local function parents_completed(K, ids, now)
   return released
 end
 
--- deleted completed jobs, remembered for children dispatched later (bounded)
+-- deleted completed jobs, remembered for children dispatched later and for result
+-- waiters (their results in `results`), bounded: the forgotten lose their results
 local function remember_done(K, ids, now)
   if #ids == 0 then return end
   local args = {}
@@ -440,8 +441,17 @@ local function remember_done(K, ids, now)
     args[#args + 1] = id
   end
   redis.call("ZADD", K[DONE], unpack(args))
-  redis.call("ZREMRANGEBYSCORE", K[DONE], "-inf", exclusive(now - DONE_RETENTION))
-  redis.call("ZREMRANGEBYRANK", K[DONE], 0, -DONE_MAX - 1)
+  local old = redis.call("ZRANGEBYSCORE", K[DONE], "-inf", exclusive(now - DONE_RETENTION),
+    "LIMIT", 0, SWEEP)
+  local over = redis.call("ZCARD", K[DONE]) - #old - DONE_MAX
+  if over > 0 then
+    local oldest = redis.call("ZRANGE", K[DONE], #old, #old + math.min(over, SWEEP) - 1)
+    for _, id in ipairs(oldest) do old[#old + 1] = id end
+  end
+  if #old > 0 then
+    redis.call("ZREM", K[DONE], unpack(old))
+    redis.call("HDEL", K[RESULTS], unpack(old))
+  end
 end
 
 -- end a blocked (or new) job by its policy after `parent` ended `how`

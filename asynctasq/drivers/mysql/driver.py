@@ -323,8 +323,14 @@ class MySQLDriver(TransactionalEnqueue, SQLDriver):
         completed = [o.job_id for o in settled if isinstance(o, Completed)]
         failed = [(o.job_id, "failed") for o in settled if isinstance(o, Failed)]
         now = self.clock.time()
+        results = {o.job_id: o.result for o in settled if isinstance(o, Completed)}
         steps = after_settle(
-            completed, failed, now, not self.keep_completed, counted=self.counts_blocked
+            completed,
+            failed,
+            now,
+            not self.keep_completed,
+            counted=self.counts_blocked,
+            results=results,
         )
         await run_async(steps, _executor(session))
 

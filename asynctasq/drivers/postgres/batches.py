@@ -93,13 +93,17 @@ def settle_args(outcomes: Sequence[Outcome], keep_completed: bool) -> list[Any]:
     # only updated rows read the per-outcome values: a batch of plain completions (the
     # usual one) sends none of them
     rows = outcomes if updated else ()
+    # results: of updated rows, and of deleted ones (remembered with their id, 0008)
+    results = [o.result if isinstance(o, Completed) else None for o in outcomes]
+    if not any(results):
+        results = []
     return [
         deleted,
         updated,
         [o.worker_id for o in outcomes],
         [o.attempt for o in outcomes],
         kinds if updated else [],
-        [o.result if isinstance(o, Completed) else None for o in rows],
+        results,
         [o.run_at if isinstance(o, Retried | Released) else None for o in rows],
         [o.error if isinstance(o, Retried | Failed) else None for o in rows],
         # SQL arrays count from 1

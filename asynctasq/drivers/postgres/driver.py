@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
@@ -34,10 +35,12 @@ from asynctasq.drivers.postgres.batches import (
 from asynctasq.drivers.postgres.connection import ConnectionSettings, PoolRunner
 from asynctasq.drivers.postgres.listener import Listener
 from asynctasq.drivers.postgres.migrator import apply_migrations, schema_version
-from asynctasq.drivers.postgres.sql import SchemaSQL
+from asynctasq.drivers.postgres.results import listen_finished
+from asynctasq.drivers.postgres.sql import SchemaSQL, finished_channel
 from asynctasq.drivers.postgres.statements import PostgresStatements, data_error, rowcount
 from asynctasq.drivers.postgres.transactional import raw_connection
 from asynctasq.drivers.postgres.vacuum import Vacuum
+from asynctasq.drivers.results import FinishNotices
 from asynctasq.drivers.sql.dependencies import (
     Steps,
     end_dependants,
@@ -426,6 +429,11 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
 
         rows = await self._db.run(recover)
         return int(rows[0]["requeued"]), [row for row in rows if row["id"] is not None]
+
+    def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:
+        return listen_finished(
+            lambda: self.settings.connect(timeout=5.0), finished_channel(self.sql.schema)
+        )
 
 
 def _any_keyed(jobs: Sequence[Job]) -> bool:

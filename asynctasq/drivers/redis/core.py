@@ -161,7 +161,14 @@ class RedisCore(RedisBase):
                 except Exception as exc:  # (odd text that even sanitising could not fix)
                     unsent[k] = unencodable(exc)
                     continue
-                args = [now, int(self.keep_completed), *self._bounds(), batch]
+                args = [
+                    now,
+                    int(self.keep_completed),
+                    *self._bounds(),
+                    batch,
+                    repr(float(self.result_retention)),
+                    self.keys.finished,
+                ]
                 calls.append(Call("settle", self.keys.queue(queue), args))
             replies = iter(await self._run_many(calls, return_errors=True))
             return [unsent[k] if k in unsent else next(replies) for k in range(len(batches))]

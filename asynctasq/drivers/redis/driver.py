@@ -34,6 +34,7 @@ from asynctasq.drivers.capabilities import (
 from asynctasq.drivers.redis.admin import RedisAdmin
 from asynctasq.drivers.redis.rates import RedisRates
 from asynctasq.drivers.redis.registry import RedisWorkers
+from asynctasq.drivers.redis.results import RedisResults
 from asynctasq.drivers.redis.schedules import RedisSchedules
 from asynctasq.drivers.redis.waiting import RedisWaiting
 
@@ -42,6 +43,7 @@ __all__ = ["RedisDriver"]
 
 class RedisDriver(
     RedisAdmin,
+    RedisResults,
     RedisRates,
     RedisWorkers,
     RedisSchedules,

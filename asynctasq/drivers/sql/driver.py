@@ -30,12 +30,14 @@ from asynctasq.drivers.capabilities import (
     Dependencies,
     Expiry,
     Migrations,
+    Results,
     RunningCancellation,
     TransactionalEnqueue,
     UniqueKeys,
 )
+from asynctasq.drivers.results import StoredOutcome
 from asynctasq.drivers.sql.admin import SQLOperatorSide
-from asynctasq.drivers.sql.dependencies import Steps, cancel_job, remove_job, sweep
+from asynctasq.drivers.sql.dependencies import BLOCKED_STORED, Steps, cancel_job, remove_job, sweep
 from asynctasq.drivers.sql.isolation import renew_isolated, settle_isolated
 from asynctasq.drivers.sql.rates import SQLRateLimits
 from asynctasq.drivers.sql.rows import job_from_row
@@ -76,6 +78,7 @@ class SQLDriver(
     Expiry,
     RunningCancellation,
     Dependencies,
+    Results,
     Driver,
 ):
     #: the dialect keeps a blocked job's count of unfinished parents (blocked_by);
@@ -211,7 +214,9 @@ class SQLDriver(
         now = self.clock.time()
         if now >= self._next_sweep:  # every worker's tick, at most once per interval
             self._next_sweep = now + SWEEP_INTERVAL
-            await self._run_steps(sweep(now, counted=self.counts_blocked))
+            await self._run_steps(
+                sweep(now, counted=self.counts_blocked, retention=self.result_retention)
+            )
         requeued, dead = await self._recover(now)
         if requeued:
             self._wake_local()
@@ -237,5 +242,34 @@ class SQLDriver(
     async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
         purged = await super().purge(queue, state, older_than=older_than)
         if purged and not state.finished:  # children of purged parents must not wait
-            await self._run_steps(sweep(self.clock.time(), counted=self.counts_blocked))
+            await self._run_steps(
+                sweep(
+                    self.clock.time(),
+                    counted=self.counts_blocked,
+                    retention=self.result_retention,
+                )
+            )
         return purged
+
+    # -- results (Results, 0008) ----------------------------------------------------------
+
+    async def job_outcomes(self, job_ids: Sequence[str]) -> dict[str, StoredOutcome]:
+        found = {}
+        for job_id in job_ids:
+            rows = await self.statements.tuples("job_outcome", id=job_id)
+            if rows:
+                state, result, error = rows[0]
+                found[job_id] = StoredOutcome(
+                    job_id, _visible(state), None if result is None else bytes(result), error
+                )
+        return found
+
+    async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
+        """(job id, name) of each job of a flow, in the order it was added."""
+        return [
+            (row[0], row[1]) for row in await self.statements.tuples("flow_jobs", flow_id=flow_id)
+        ]
+
+
+def _visible(stored: str) -> JobState:
+    return JobState.BLOCKED if stored == BLOCKED_STORED else JobState(stored)

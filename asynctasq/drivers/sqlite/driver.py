@@ -160,6 +160,7 @@ class SQLiteDriver(SQLDriver):
         def apply(db: sqlite3.Connection) -> list[bool]:
             accepted = []
             completed, failed = [], []
+            results: dict[str, bytes | None] = {}
             for o in outcomes:
                 params: dict[str, Any] = {
                     "id": o.job_id,
@@ -177,10 +178,12 @@ class SQLiteDriver(SQLDriver):
                 accepted.append(ok)
                 if ok and isinstance(o, Completed):
                     completed.append(o.job_id)
+                    results[o.job_id] = o.result
                 elif ok and isinstance(o, Failed):
                     failed.append((o.job_id, "failed"))
             if completed or failed:  # in this transaction: a child never waits on a crash
-                run_sync(after_settle(completed, failed, now, not keep), _executor(db))
+                steps = after_settle(completed, failed, now, not keep, results=results)
+                run_sync(steps, _executor(db))
             return accepted
 
         return await self._conn.write(apply)

@@ -226,15 +226,22 @@ done AS (
     WHERE j.id = ANY(ARRAY(SELECT id FROM locked))
     RETURNING j.queue, j.state
 ), remembered AS (
-    INSERT INTO {schema}.completed (id, finished_at) SELECT id, $10 FROM deleted
-    ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at
+    -- with its result (0008: the Results capability)
+    INSERT INTO {schema}.completed (id, finished_at, result)
+    SELECT id, $10, ($6::bytea[])[($9::jsonb ->> id)::integer] FROM deleted
+    ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, result = excluded.result
 ), woken AS (
     SELECT pg_notify({channel}, '')
     FROM (SELECT queue FROM updated WHERE state = 'pending'
           UNION SELECT queue FROM released WHERE state = 'pending') AS u(q)
+), finished AS (
+    -- result waiters (0008): one notice per settle that ended jobs
+    SELECT pg_notify({finished_channel}, '')
+    WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM updated WHERE state = 'failed')
 )
 SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepted,
-       (SELECT count(*) FROM woken) AS woken;
+       (SELECT count(*) FROM woken) AS woken,
+       (SELECT count(*) FROM finished) AS finished;
 
 -- name: renew
 -- Reports what the worker holds as of the statement's start; a row locked right now
@@ -464,9 +471,9 @@ DELETE FROM {schema}.dependencies WHERE parent_id = $1;
 -- name: dep_unlink_child(child_id)
 DELETE FROM {schema}.dependencies WHERE child_id = $1;
 
--- name: dep_remember(id, now)
-INSERT INTO {schema}.completed (id, finished_at) VALUES ($1, $2)
-ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at;
+-- name: dep_remember(id, now, result)
+INSERT INTO {schema}.completed (id, finished_at, result) VALUES ($1, $2, $3)
+ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, result = excluded.result;
 
 -- name: dep_forget_completed(horizon)
 DELETE FROM {schema}.completed WHERE finished_at < $1;
@@ -544,3 +551,22 @@ ON CONFLICT (key) DO NOTHING;
 -- name: rate_bucket_set(key, tokens, at, version)
 UPDATE {schema}.rate_buckets SET tokens = $2, at = $3, version = version + 1
 WHERE key = $1 AND version = $4;
+
+-- name: job_outcome(id)
+-- Results (0008): how a job stands; a deleted completed job from completed
+SELECT state, result, error FROM {schema}.jobs WHERE id = $1
+UNION ALL
+SELECT 'completed', result, NULL FROM {schema}.completed WHERE id = $1;
+
+-- name: flow_add(flow_id, positions, job_ids, names, now)
+INSERT INTO {schema}.flow_jobs (flow_id, position, job_id, name, created_at)
+SELECT $1, p, j, n, $5 FROM unnest($2::integer[], $3::text[], $4::text[]) AS f(p, j, n);
+
+-- name: flow_jobs(flow_id)
+SELECT job_id, name FROM {schema}.flow_jobs WHERE flow_id = $1 ORDER BY position;
+
+-- name: flow_forget(horizon)
+-- flows whose jobs are all gone (finished and forgotten), past the retention
+DELETE FROM {schema}.flow_jobs f WHERE f.created_at < $1
+  AND NOT EXISTS (SELECT 1 FROM {schema}.jobs j WHERE j.id = f.job_id)
+  AND NOT EXISTS (SELECT 1 FROM {schema}.completed c WHERE c.id = f.job_id);
