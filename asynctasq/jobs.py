@@ -161,6 +161,10 @@ class Job:
     expires_at: float | None = None
     progress: float | None = None
     finished_at: float | None = None
+    #: the flow that added it (FlowProducer, docs/workflows.md) and its name there:
+    #: stored in the flow's record (get_flow), not in the job's own
+    flow_id: str | None = None
+    flow_name: str | None = None
 
     def __post_init__(self) -> None:
         # every dispatch and every record read passes here: one expression of plain
@@ -229,7 +233,7 @@ _copy_job = _compile_copy()
 
 
 #: fields drivers may leave out of Job.unchecked(): added after their storage formats
-_LATER_FIELDS = {"on_parent_failure": '"fail"'}
+_LATER_FIELDS = {"on_parent_failure": '"fail"', "flow_id": "None", "flow_name": "None"}
 
 
 def _with_defaults(names: tuple[str, ...]) -> list[str]:

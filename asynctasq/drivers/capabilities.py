@@ -37,6 +37,7 @@ __all__ = [
     "CapabilityMissing",
     "Dependencies",
     "Expiry",
+    "Flows",
     "Inspection",
     "Management",
     "Migrations",
@@ -247,6 +248,20 @@ class Results(Capability):
         return polling_notices()
 
 
+class Flows(Capability):
+    """``enqueue`` of a batch whose jobs carry ``flow_id`` (FlowProducer) stores the
+    flow's record (each job's id and ``flow_name``, in order) in the same atomic step
+    as the jobs; ``flow_job_ids`` reads it back. Kept ``result_retention`` seconds
+    once its jobs are gone."""
+
+    label = "flows (FlowProducer, get_flow)"
+    advice = "use the memory, sqlite, redis, postgres or mysql driver"
+
+    @abc.abstractmethod
+    async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
+        """(job id, name) of each job of the flow in the order added; [] if unknown."""
+
+
 # -- time and flow control (issue 16) ---------------------------------------------------
 
 
@@ -362,6 +377,7 @@ ALL_CAPABILITIES: tuple[type[Capability], ...] = (
     Migrations,
     Dependencies,
     Results,
+    Flows,
     Schedules,
     Expiry,
     RunningCancellation,

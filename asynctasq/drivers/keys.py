@@ -46,7 +46,11 @@ key                   type    holds
                               "fail"
 ``P:{Q}:done``        zset    completed jobs that were deleted; score =
                               finished_at (kept 24 h, for children dispatched
-                              later)
+                              later); their results are in ``results``
+``P:{Q}:flows``       hash    flow id -> MessagePack [job ids, names] of a flow
+                              (FlowProducer; enqueue_dag.lua stores it)
+``P:{Q}:flows_age``   zset    flow id -> when added (flows are forgotten after
+                              the result retention)
 ====================  ======  ===================================================
 
 Shared by every queue:
@@ -97,6 +101,9 @@ QUEUE_KEYS = (
     "edges",
     "waits",
     "done",
+    # flows (FlowProducer, issue 15)
+    "flows",
+    "flows_age",
 )
 
 #: the fields of a job's meta, in order (1-based positions in Lua); ``False``

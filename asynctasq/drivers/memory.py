@@ -27,6 +27,7 @@ from asynctasq.drivers.base import (
 from asynctasq.drivers.capabilities import (
     Dependencies,
     Expiry,
+    Flows,
     Inspection,
     Management,
     Pausing,
@@ -86,6 +87,7 @@ class MemoryBroker:
         self._wakeup = asyncio.Event()
         self.graph = DependencyGraph(self.jobs)
         self.finished = NoticeHub()  # result waiters (Results)
+        self.flows: dict[str, list[tuple[str, str | None]]] = {}  # flow id -> its jobs
 
     # the event is replaced, not cleared, so a waiter never misses a wake-up
     def notify(self) -> None:
@@ -150,6 +152,7 @@ class MemoryDriver(
     UniqueKeys,
     Dependencies,
     Results,
+    Flows,
     Schedules,
     Expiry,
     RunningCancellation,
@@ -223,6 +226,9 @@ class MemoryDriver(
             ids.append(job.id)
         for stored in linked:
             self._link(stored)
+        for job in jobs:  # a flow's record (FlowProducer), in the order given
+            if job.flow_id:
+                b.flows.setdefault(job.flow_id, []).append((job.id, job.flow_name))
         b.notify()
         return ids
 
@@ -449,6 +455,9 @@ class MemoryDriver(
                 result = b.graph.results.get(job_id)
                 found[job_id] = StoredOutcome(job_id, JobState.COMPLETED, result)
         return found
+
+    async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
+        return list(self.broker.flows.get(flow_id, ()))
 
     def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:
         return nullcontext(self.broker.finished.waiter())

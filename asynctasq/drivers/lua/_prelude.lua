@@ -14,7 +14,9 @@ local READY, SCHEDULED, ACTIVE, JOBS, ERRORS, RESULTS = 1, 2, 3, 4, 5, 6
 local COMPLETED, FAILED, CANCELLED, UNIQUE, WAKE, PAUSED, AUDIT = 7, 8, 9, 10, 11, 12, 13
 -- job dependencies (at the end of this file)
 local EDGES, WAITS, DONE = 14, 15, 16
-local NKEYS = 16
+-- flows (FlowProducer)
+local FLOWS, FLOWS_AGE = 17, 18
+local NKEYS = 18
 
 local STATE, ATTEMPTS, MAX_ATTEMPTS, PRIORITY, RUN_AT = 1, 2, 3, 4, 5
 local WORKER, FINISHED_AT, UNIQUE_KEY, CREATED_AT, PROGRESS = 6, 7, 8, 9, 10

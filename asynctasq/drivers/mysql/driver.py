@@ -218,7 +218,7 @@ class MySQLDriver(TransactionalEnqueue, SQLDriver):
         keys = list(dict.fromkeys(job.unique_key for job in jobs if job.unique_key))
         if keys:  # a job whose key was taken was not stored: report the holder's id
             steps.append((Q["unfinished_by_unique_key"], {"keys": keys}))
-        linked = any(job.depends_on for job in jobs)
+        linked = any(job.depends_on or job.flow_id for job in jobs)
         # COMMIT only our own transaction, never the caller's (run() commits after links)
         results = await session.batch(*steps, commit=queues is not None and not linked)
         ids = [job.id for job in jobs]

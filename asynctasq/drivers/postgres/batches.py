@@ -23,7 +23,10 @@ __all__ = [
 #: the claim returns the job's columns in the order of Job's fields, so a row becomes
 #: a Job positionally: the claim is the hot path, and this is four times quicker than
 #: the by-name conversion the operator queries use (sql/rows.py)
-CLAIMED_COLUMNS = tuple(f.name for f in dataclasses.fields(Job))
+#: the stored fields of a Job (flow_id and flow_name live in the flow's record)
+CLAIMED_COLUMNS = tuple(
+    f.name for f in dataclasses.fields(Job) if f.name not in ("flow_id", "flow_name")
+)
 _STATE = CLAIMED_COLUMNS.index("state")
 _DEPENDS_ON = CLAIMED_COLUMNS.index("depends_on")
 

@@ -236,7 +236,7 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
     ) -> dict[str, str]:
         """``_store``, and the jobs with parents linked to them, in one transaction (a
         savepoint inside the caller's: an unknown parent undoes the whole batch)."""
-        if not any(job.depends_on for job in jobs):
+        if not any(job.depends_on or job.flow_id for job in jobs):
             return await self._store(con, todo, idempotent=idempotent)
         async with con.transaction():
             holders = await self._store(con, todo, idempotent=idempotent)

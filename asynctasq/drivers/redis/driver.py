@@ -34,7 +34,7 @@ from asynctasq.drivers.capabilities import (
 from asynctasq.drivers.redis.admin import RedisAdmin
 from asynctasq.drivers.redis.rates import RedisRates
 from asynctasq.drivers.redis.registry import RedisWorkers
-from asynctasq.drivers.redis.results import RedisResults
+from asynctasq.drivers.redis.results import RedisFlows, RedisResults
 from asynctasq.drivers.redis.schedules import RedisSchedules
 from asynctasq.drivers.redis.waiting import RedisWaiting
 
@@ -44,6 +44,7 @@ __all__ = ["RedisDriver"]
 class RedisDriver(
     RedisAdmin,
     RedisResults,
+    RedisFlows,
     RedisRates,
     RedisWorkers,
     RedisSchedules,

@@ -17,17 +17,20 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from asynctasq.drivers.capabilities import Inspection, Results
+import msgpack
+
+from asynctasq.drivers.capabilities import Flows, Inspection, Results
 from asynctasq.drivers.keys import QUEUE_KEYS
 from asynctasq.drivers.redis.base import RedisBase
 from asynctasq.drivers.results import FinishNotices, PollingNotices, StoredOutcome
 from asynctasq.jobs import JobState
 
-__all__ = ["RedisResults"]
+__all__ = ["RedisFlows", "RedisResults"]
 
 log = logging.getLogger("asynctasq.redis")
 
 _RESULTS, _DONE = QUEUE_KEYS.index("results"), QUEUE_KEYS.index("done")
+_FLOWS = QUEUE_KEYS.index("flows")
 
 #: a waiter looks again at least this often (the ends that publish nothing)
 _SAFETY_POLL = 2.0
@@ -97,3 +100,18 @@ class _PubSubNotices:
             message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
             if message is not None:
                 return
+
+
+class RedisFlows(RedisBase, Flows):
+    async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
+        queues = await self._locator.known_queues()
+        if not queues:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for queue in queues:
+            pipe.hget(self.keys.queue(queue)[_FLOWS], flow_id)
+        for record in await pipe.execute():
+            if record is not None:
+                ids, names = msgpack.unpackb(record, raw=False)
+                return [(i, n or None) for i, n in zip(ids, names, strict=True)]
+        return []

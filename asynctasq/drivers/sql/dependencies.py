@@ -99,6 +99,10 @@ def link_jobs(jobs: Sequence[Job], stored: Sequence[str], now: float) -> Steps:
         elif waiting:
             yield ("dep_block", {"id": job.id, "blocked_by": waiting})
     yield from end_dependants(ended, now)
+    for position, job in enumerate(jobs):  # a flow's record (FlowProducer), in order
+        if job.flow_id and job.id in kept:
+            row = {"flow_id": job.flow_id, "position": position, "job_id": job.id}
+            yield ("flow_add", {**row, "name": job.flow_name, "now": now})
 
 
 # -- when jobs end ----------------------------------------------------------------------

@@ -29,6 +29,7 @@ from asynctasq.drivers.base import Driver, TransactionalEnqueueUnsupported, dead
 from asynctasq.drivers.capabilities import (
     Dependencies,
     Expiry,
+    Flows,
     Migrations,
     Results,
     RunningCancellation,
@@ -79,6 +80,7 @@ class SQLDriver(
     RunningCancellation,
     Dependencies,
     Results,
+    Flows,
     Driver,
 ):
     #: the dialect keeps a blocked job's count of unfinished parents (blocked_by);

@@ -241,6 +241,6 @@ def _insert_in(db: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[
             row = db.execute(Q["unfinished_by_unique_key"], params).fetchone()
             if row is not None:
                 ids[i] = row[0]
-    if any(job.depends_on for job in jobs):
+    if any(job.depends_on or job.flow_id for job in jobs):
         run_sync(link_jobs(jobs, ids, now), _executor(db))
     return ids

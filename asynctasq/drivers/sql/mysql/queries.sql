@@ -422,4 +422,5 @@ DELETE FROM asynctasq_flow_jobs WHERE created_at < :horizon
   AND NOT EXISTS (SELECT 1 FROM asynctasq_completed c WHERE c.id = asynctasq_flow_jobs.job_id);
 
 -- name: flow_add
-INSERT INTO asynctasq_flow_jobs (flow_id, position, job_id, name, created_at) VALUES :rows;
+INSERT INTO asynctasq_flow_jobs (flow_id, position, job_id, name, created_at)
+VALUES (:flow_id, :position, :job_id, :name, :now);

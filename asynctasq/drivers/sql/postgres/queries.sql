@@ -558,9 +558,9 @@ SELECT state, result, error FROM {schema}.jobs WHERE id = $1
 UNION ALL
 SELECT 'completed', result, NULL FROM {schema}.completed WHERE id = $1;
 
--- name: flow_add(flow_id, positions, job_ids, names, now)
+-- name: flow_add(flow_id, position, job_id, name, now)
 INSERT INTO {schema}.flow_jobs (flow_id, position, job_id, name, created_at)
-SELECT $1, p, j, n, $5 FROM unnest($2::integer[], $3::text[], $4::text[]) AS f(p, j, n);
+VALUES ($1, $2, $3, $4, $5);
 
 -- name: flow_jobs(flow_id)
 SELECT job_id, name FROM {schema}.flow_jobs WHERE flow_id = $1 ORDER BY position;
