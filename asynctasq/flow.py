@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asynctasq.core.backends import Backend, connect_backend
+from asynctasq.core.backends import Backend, connect_backend, dispatcher_for
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.results import NAMES_OPTION, SHAPE_OPTION, get_many
 from asynctasq.drivers.base import Driver
@@ -125,16 +125,16 @@ class FlowProducer:
     ) -> list[JobHandle[Any]]:
         """Store every job of ``jobs`` (or none) in ``queue`` (unless a job names its
         own); their ids, in the order given (handles: ``await ids[-1].result()``)."""
-        driver = await connect_backend(self.backend)
-        built = self.build(driver, queue, jobs)
-        return await _add(driver, built, jobs, connection)
+        dispatcher = await dispatcher_for(self.backend)
+        built = self.build(dispatcher, queue, jobs)
+        return await _add(dispatcher.driver, built, jobs, connection)
 
-    def build(self, driver: Driver, queue: str, jobs: Sequence[Job]) -> list[JobRecord]:
+    def build(self, dispatcher: Dispatcher, queue: str, jobs: Sequence[Job]) -> list[JobRecord]:
         """The job records of a flow, checked (FlowError); nothing is stored."""
         validate_name("queue", queue)
         check_flow(jobs, self.registry)
         flow_id = new_job_id()
-        dispatcher = Dispatcher(driver, coalesce=False)
+        driver = dispatcher.driver
         now = time.time()
         names = {job.id: job.name for job in jobs if job.name}
         records = []
@@ -305,8 +305,8 @@ def _check_task(task: Any) -> None:
 async def _dispatch(
     steps: Sequence[BaseTask[Any] | group], backend: Backend, connection: Any
 ) -> FlowRun:
-    driver = await connect_backend(backend)
-    dispatcher = Dispatcher(driver, coalesce=False)
+    dispatcher = await dispatcher_for(backend)
+    driver = dispatcher.driver
     flow_id = new_job_id()
     now = time.time()
     built: list[JobRecord] = []
