@@ -147,8 +147,12 @@ def release_by_edges(parents: list[str]) -> Steps:
     rows = yield ("dep_children_of", {"ids": parents})
     if not rows:
         return
-    yield ("dep_unlink_parents", {"ids": parents})
     children = sorted({row[0] for row in rows})
+    # two settles releasing one child take turns (its row locked, in id order), and the
+    # second reads the edges as committed: else each may see the other's edge, not yet
+    # deleted, and neither release it (a child blocked for ever)
+    yield ("dep_lock_children", {"ids": children})
+    yield ("dep_unlink_parents", {"ids": parents})
     still = {row[0] for row in (yield ("dep_still_blocked", {"ids": children}))}
     free = [child for child in children if child not in still]
     if free:

@@ -306,9 +306,15 @@ SELECT child_id FROM asynctasq_dependencies WHERE parent_id IN :ids;
 -- name: dep_unlink_parents
 DELETE FROM asynctasq_dependencies WHERE parent_id IN :ids;
 
+-- name: dep_lock_children
+-- the children a settle may release, locked in id order (see release_by_edges)
+SELECT id FROM asynctasq_jobs WHERE id IN :ids ORDER BY id FOR UPDATE;
+
 -- name: dep_still_blocked
--- children some edge still names (through the child index)
-SELECT DISTINCT child_id FROM asynctasq_dependencies WHERE child_id IN :ids;
+-- children some edge still names (through the child index); a locking read: the edges
+-- as committed, not as this transaction's snapshot saw them
+SELECT DISTINCT child_id FROM asynctasq_dependencies WHERE child_id IN :ids
+LOCK IN SHARE MODE;
 
 -- name: dep_unblock
 UPDATE asynctasq_jobs SET state = 'pending' WHERE id IN :ids AND state = 'waiting';
