@@ -14,7 +14,7 @@ packet sizes, and that polling.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiomysql
@@ -334,9 +334,10 @@ class MySQLDriver(TransactionalEnqueue, SQLDriver):
         )
         await run_async(steps, _executor(session))
 
-    async def _run_steps(self, steps: Steps) -> Any:
+    async def _run_steps(self, make: Callable[[], Steps]) -> Any:
+        # each try (a lost connection is retried) runs fresh steps
         return await self._db.run(
-            lambda session: run_async(steps, _executor(session)), transaction=True
+            lambda session: run_async(make(), _executor(session)), transaction=True
         )
 
     def _outcome_steps(self, outcomes: list[Outcome]) -> list[Step]:

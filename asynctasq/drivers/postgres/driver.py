@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -249,10 +249,10 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         sql = self.sql
         return lambda name, params: con.fetch(sql[name], *sql.positional(name, params))
 
-    async def _run_steps(self, steps: Steps) -> Any:
-        async def run(con: Any) -> Any:
+    async def _run_steps(self, make: Callable[[], Steps]) -> Any:
+        async def run(con: Any) -> Any:  # each try runs fresh steps
             async with con.transaction():
-                return await run_async(steps, self._executor(con))
+                return await run_async(make(), self._executor(con))
 
         return await self._db.run(run)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from asynctasq.clock import Clock
@@ -217,7 +217,7 @@ class SQLDriver(
         if now >= self._next_sweep:  # every worker's tick, at most once per interval
             self._next_sweep = now + SWEEP_INTERVAL
             await self._run_steps(
-                sweep(now, counted=self.counts_blocked, retention=self.result_retention)
+                lambda: sweep(now, counted=self.counts_blocked, retention=self.result_retention)
             )
         requeued, dead = await self._recover(now)
         if requeued:
@@ -232,20 +232,22 @@ class SQLDriver(
     # -- dependencies (sql/dependencies.py) --------------------------------------------
 
     @abc.abstractmethod
-    async def _run_steps(self, steps: Steps) -> Any:
-        """Run a dependency step generator in one transaction; what it returns."""
+    async def _run_steps(self, make: Callable[[], Steps]) -> Any:
+        """Run the dependency steps ``make()`` gives in one transaction; what they
+        return. (A factory: a transaction retried after a lost connection runs fresh
+        steps, not a generator already part consumed.)"""
 
     async def cancel(self, job_id: str) -> bool:
-        return bool(await self._run_steps(cancel_job(job_id, self.clock.time())))
+        return bool(await self._run_steps(lambda: cancel_job(job_id, self.clock.time())))
 
     async def remove(self, job_id: str) -> bool:
-        return bool(await self._run_steps(remove_job(job_id, self.clock.time())))
+        return bool(await self._run_steps(lambda: remove_job(job_id, self.clock.time())))
 
     async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
         purged = await super().purge(queue, state, older_than=older_than)
         if purged and not state.finished:  # children of purged parents must not wait
             await self._run_steps(
-                sweep(
+                lambda: sweep(
                     self.clock.time(),
                     counted=self.counts_blocked,
                     retention=self.result_retention,

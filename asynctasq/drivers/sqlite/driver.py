@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -219,8 +219,8 @@ class SQLiteDriver(SQLDriver):
 
         return await self._conn.read(recover)
 
-    async def _run_steps(self, steps: Steps) -> Any:
-        return await self._conn.write(lambda db: run_sync(steps, _executor(db)))
+    async def _run_steps(self, make: Callable[[], Steps]) -> Any:
+        return await self._conn.write(lambda db: run_sync(make(), _executor(db)))
 
 
 def _executor(db: sqlite3.Connection) -> Any:
