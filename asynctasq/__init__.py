@@ -167,6 +167,14 @@ async def _dispatcher_for(backend: Any) -> TaskDispatcher:
     return await dispatcher_for(backend)
 
 
+async def _await_result(job_id: str, backend: Any, timeout: float | None) -> Any:
+    """``JobHandle.result()``: wait for a job's result (tasks sit below the results)."""
+    # lazy: only a process that waits for results loads them
+    from asynctasq.core.results import get
+
+    return await get(job_id, timeout=timeout, backend=backend)
+
+
 async def _schedule(task: Any, backend: Any, **options: Any) -> str:
     """Store a schedule of ``task``, for ``schedule()`` of a decorated function (tasks
     sit below the scheduler)."""

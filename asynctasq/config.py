@@ -190,6 +190,13 @@ class Config:
         "Seconds a kept completed job lives (Redis expires it; SQL: purge)",
         minimum=1,
     )
+    result_retention: float = _seconds(
+        86400.0,
+        "ASYNCTASQ_RESULT_RETENTION",
+        "Seconds a job's result (and a completed job's id, for children dispatched "
+        "later) is kept, even when completed jobs are not (docs/workflows.md)",
+        minimum=1,
+    )
     # -- task defaults -------------------------------------------------------------
     default_queue: str = _setting(
         "default", "ASYNCTASQ_DEFAULT_QUEUE", "Queue of tasks that name none"

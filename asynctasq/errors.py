@@ -7,6 +7,7 @@ import shlex
 __all__ = [
     "AsyncTasqError",
     "DecodeError",
+    "JobFailedError",
     "LeaseExpiredError",
     "ModelNotFound",
     "PayloadLimitError",
@@ -14,6 +15,8 @@ __all__ = [
     "PoisonJobError",
     "ProcessCrashedError",
     "RemoteTaskError",
+    "ResultTimeoutError",
+    "ResultUnavailableError",
     "SerializationError",
     "TaskDefinitionError",
     "TaskTimeoutError",
@@ -142,3 +145,40 @@ class RemoteTaskError(AsyncTasqError):
         super().__init__(f"{type_name}: {message}")
         self.type_name = type_name
         self.remote_traceback = traceback
+
+
+# -- results (docs/workflows.md) -------------------------------------------------------
+
+
+class JobFailedError(AsyncTasqError):
+    """What ``results.get`` / ``handle.result()`` raise for a job that did not complete:
+    it was dead-lettered (``state`` "failed"), cancelled or expired. ``error`` is the
+    stored error text (first line ``Type: message``, then the traceback);
+    ``error_type`` the exception's type name read from it."""
+
+    def __init__(self, job_id: str, state: str, error: str | None) -> None:
+        self.job_id, self.state, self.error = job_id, state, error or ""
+        head = self.error.split("\n", 1)[0]
+        name = head.split(":", 1)[0] if ":" in head else ""
+        self.error_type = name if name.replace(".", "").replace("_", "").isalnum() else ""
+        super().__init__(f"job {job_id} ended {state}" + (f": {head}" if head else ""))
+
+
+class ResultTimeoutError(AsyncTasqError, TimeoutError):
+    """The job did not finish within the ``timeout`` given to ``results.get``."""
+
+    def __init__(self, job_id: str, timeout: float, state: str) -> None:
+        super().__init__(f"job {job_id} did not finish within {timeout:g} s (it is {state})")
+        self.job_id, self.timeout, self.state = job_id, timeout, state
+
+
+class ResultUnavailableError(AsyncTasqError, LookupError):
+    """The broker knows no such job: never stored (an enqueue rolled back), or it
+    finished longer ago than the result retention (Config.result_retention)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"job {job_id} is not known to the broker: never stored, or it finished longer "
+            "ago than the result retention (ASYNCTASQ_RESULT_RETENTION)"
+        )
+        self.job_id = job_id

@@ -79,7 +79,8 @@ def parent_ids(values: Iterable[str]) -> tuple[str, ...]:
     """A ``depends_on`` as a job holds it: job ids, each once, in the order given."""
     if isinstance(values, str):
         raise TypeError("depends_on is a list of job ids, not one id: write [job_id]")
-    ids = tuple(dict.fromkeys(values))
+    # a JobHandle (dispatch's return) is a str subclass: stored as the plain id
+    ids = tuple(dict.fromkeys(str(v) if isinstance(v, str) else v for v in values))
     for value in ids:
         if not isinstance(value, str) or not value:
             raise TypeError(f"depends_on holds job ids (text), not {value!r}")
@@ -165,6 +166,10 @@ class Job:
     #: Instructions to ``enqueue``: brokers do not store them on the job
     unique_mode: str | None = None
     unique_for: float | None = None
+    #: the flow that added it (FlowProducer, docs/workflows.md) and its name there:
+    #: stored in the flow's record (get_flow), not in the job's own
+    flow_id: str | None = None
+    flow_name: str | None = None
 
     def __post_init__(self) -> None:
         # every dispatch and every record read passes here: one expression of plain
@@ -254,7 +259,13 @@ _copy_job = _compile_copy()
 
 
 #: fields drivers may leave out of Job.unchecked(): added after their storage formats
-_LATER_FIELDS = {"on_parent_failure": '"fail"', "unique_mode": "None", "unique_for": "None"}
+_LATER_FIELDS = {
+    "on_parent_failure": '"fail"',
+    "unique_mode": "None",
+    "unique_for": "None",
+    "flow_id": "None",
+    "flow_name": "None",
+}
 
 
 def _with_defaults(names: tuple[str, ...]) -> list[str]:

@@ -39,6 +39,7 @@ from asynctasq.serialization.msgpack import Serializer, serializer_for
 from asynctasq.serialization.payload import encode_payload
 from asynctasq.tasks.base import BaseTask
 from asynctasq.tasks.dispatching import install_dispatcher_source
+from asynctasq.tasks.handle import JobHandle
 
 __all__ = ["Dispatcher", "close_dispatcher", "dispatch_many", "get_dispatcher", "set_dispatcher"]
 
@@ -225,7 +226,7 @@ class Dispatcher:
                 queue,
             )
 
-    async def dispatch(self, task: BaseTask[Any], *, connection: Any = None) -> str:
+    async def dispatch(self, task: BaseTask[Any], *, connection: Any = None) -> JobHandle[Any]:
         """Send one job; its id. Concurrent calls share round trips; one inside your
         transaction (``connection``) never does."""
         coalescer = self.coalescer
@@ -237,12 +238,13 @@ class Dispatcher:
         emitter = self.event_emitter
         if emitter is not None and emitter.enabled:
             emitter.emit(Event.for_job("task_enqueued", job))
-        return job_id
+        return JobHandle(job_id, self.driver)
 
     async def dispatch_many(
         self, tasks: Iterable[BaseTask[Any]], *, connection: Any = None
-    ) -> list[str]:
-        """Enqueue many tasks in one round trip; returns their job ids in order."""
+    ) -> list[JobHandle[Any]]:
+        """Enqueue many tasks in one round trip; returns their job ids in order
+        (``JobHandle``: ids that can wait for their results)."""
         now = time.time()
         tasks = list(tasks)
         jobs = [self.build_job(task, now) for task in tasks]
@@ -254,7 +256,7 @@ class Dispatcher:
         if self.event_emitter is not None and self.event_emitter.enabled:
             for job in jobs:
                 self.event_emitter.emit(Event.for_job("task_enqueued", job))
-        return ids
+        return [JobHandle(job_id, self.driver) for job_id in ids]
 
 
 #: task config keys that give its jobs a concurrency key
@@ -348,7 +350,9 @@ def set_dispatcher(dispatcher: Dispatcher | None) -> Dispatcher | None:
     return previous
 
 
-async def dispatch_many(tasks: Iterable[BaseTask[Any]], *, connection: Any = None) -> list[str]:
+async def dispatch_many(
+    tasks: Iterable[BaseTask[Any]], *, connection: Any = None
+) -> list[JobHandle[Any]]:
     """Enqueue many tasks in one round trip through the default dispatcher."""
     dispatcher = await get_dispatcher()
     return await dispatcher.dispatch_many(list(tasks), connection=connection)

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from asynctasq.config import Config, ConfigError, get_global_config, redact_url
 from asynctasq.core.driver_registry import find_driver, load_driver
 from asynctasq.drivers.base import Driver
+from asynctasq.drivers.capabilities import Results
 
 __all__ = ["URL_SCHEMES", "DriverFactory"]
 
@@ -104,6 +105,13 @@ class DriverFactory:
 
 
 def _build(driver_cls: type[Driver], config: Config, options: dict[str, Any]) -> Driver:
+    driver = _construct(driver_cls, config, options)
+    if isinstance(driver, Results):  # how long results are kept: a setting, not an option
+        driver.result_retention = config.result_retention
+    return driver
+
+
+def _construct(driver_cls: type[Driver], config: Config, options: dict[str, Any]) -> Driver:
     factory: Callable[..., Driver] | None = getattr(driver_cls, "from_config", None)
     if factory is not None:
         return _call(driver_cls, "from_config()", factory, (config,), options)

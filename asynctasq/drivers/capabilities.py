@@ -18,9 +18,16 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, TypeVar
 
 from asynctasq.drivers.base import Driver, DriverError
+from asynctasq.drivers.results import (
+    DEFAULT_RESULT_RETENTION,
+    FinishNotices,
+    StoredOutcome,
+    polling_notices,
+)
 from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo
 from asynctasq.ratelimit import RateLimit
 from asynctasq.schedules import Schedule
@@ -34,6 +41,7 @@ __all__ = [
     "Deduplication",
     "Dependencies",
     "Expiry",
+    "Flows",
     "Inspection",
     "Management",
     "Migrations",
@@ -41,6 +49,7 @@ __all__ = [
     "ProgressStore",
     "RateLimits",
     "Removal",
+    "Results",
     "RunningCancellation",
     "Schedules",
     "TransactionalEnqueue",
@@ -221,6 +230,42 @@ class Dependencies(Capability):
 
     label = "job dependencies (depends_on, flows)"
     advice = "use the memory, sqlite, redis, postgres or mysql driver"
+
+
+class Results(Capability):
+    """A completed job's result is stored with its completion (the same script or
+    transaction) and kept ``result_retention`` seconds even when completed jobs are
+    not kept; ``job_outcomes`` reads results and how jobs ended, by id;
+    ``finish_notices`` wakes waiters when jobs end (a broker that cannot push
+    keeps the polling default). ``asynctasq.results`` is built on it."""
+
+    label = "job results (results.get, handle.result(), parent_results)"
+    advice = "use the memory, sqlite, redis, postgres or mysql driver"
+
+    #: seconds a result is kept (Config.result_retention; ASYNCTASQ_RESULT_RETENTION)
+    result_retention: float = DEFAULT_RESULT_RETENTION
+
+    @abc.abstractmethod
+    async def job_outcomes(self, job_ids: Sequence[str]) -> dict[str, StoredOutcome]:
+        """How each known job stands (an unknown or forgotten id is left out)."""
+
+    def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:
+        """Notices that jobs may have finished, for one waiter (default: polling)."""
+        return polling_notices()
+
+
+class Flows(Capability):
+    """``enqueue`` of a batch whose jobs carry ``flow_id`` (FlowProducer) stores the
+    flow's record (each job's id and ``flow_name``, in order) in the same atomic step
+    as the jobs; ``flow_job_ids`` reads it back. Kept ``result_retention`` seconds
+    once its jobs are gone."""
+
+    label = "flows (FlowProducer, get_flow)"
+    advice = "use the memory, sqlite, redis, postgres or mysql driver"
+
+    @abc.abstractmethod
+    async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
+        """(job id, name) of each job of the flow in the order added; [] if unknown."""
 
 
 # -- time and flow control (issue 16) ---------------------------------------------------
@@ -404,6 +449,8 @@ ALL_CAPABILITIES: tuple[type[Capability], ...] = (
     TransactionalEnqueue,
     Migrations,
     Dependencies,
+    Results,
+    Flows,
     Schedules,
     Expiry,
     RunningCancellation,

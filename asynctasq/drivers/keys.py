@@ -46,10 +46,14 @@ key                   type    holds
                               "fail"
 ``P:{Q}:done``        zset    completed jobs that were deleted; score =
                               finished_at (kept 24 h, for children dispatched
-                              later)
+                              later); their results are in ``results``
 ``P:{Q}:expiring``    zset    waiting jobs with a ttl; score = expires_at,
                               member = id (expire.lua moves those past it to
                               expired; an entry whose job moved on is dropped)
+``P:{Q}:flows``       hash    flow id -> MessagePack [job ids, names] of a flow
+                              (FlowProducer; enqueue_dag.lua stores it)
+``P:{Q}:flows_age``   zset    flow id -> when added (flows are forgotten after
+                              the result retention)
 ====================  ======  ===================================================
 
 Shared by every queue:
@@ -106,6 +110,9 @@ QUEUE_KEYS = (
     "done",
     # job expiry (ttl, issue 16): the background sweep's index
     "expiring",
+    # flows (FlowProducer, issue 15)
+    "flows",
+    "flows_age",
 )
 
 #: the fields of a job's meta, in order (1-based positions in Lua); ``False``
@@ -149,6 +156,9 @@ class RedisKeys:
         self.schedule_index = f"{prefix}:{_GLOBAL_TAG}:schedules"
         #: queue -> its stored rate limit ("limit interval burst")
         self.rate_limits = f"{prefix}:{_GLOBAL_TAG}:rate-limits"
+        #: pub/sub channel: a settle that ended jobs publishes its queue's jobs key
+        #: there, which wakes result waiters (Results; not a key)
+        self.finished = f"{prefix}:finished"
         self._queue = lru_cache(maxsize=4096)(self._queue_keys)
 
     def rate(self, key: str) -> str:

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import heapq
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from asynctasq.clock import SYSTEM_CLOCK, Clock
@@ -30,12 +31,14 @@ from asynctasq.drivers.capabilities import (
     Deduplication,
     Dependencies,
     Expiry,
+    Flows,
     Inspection,
     Management,
     Pausing,
     ProgressStore,
     RateLimits,
     Removal,
+    Results,
     RunningCancellation,
     Schedules,
     UniqueKeys,
@@ -43,6 +46,7 @@ from asynctasq.drivers.capabilities import (
 )
 from asynctasq.drivers.dependencies import REMOVED, check_batch
 from asynctasq.drivers.memory_dependencies import DependencyGraph
+from asynctasq.drivers.results import FinishNotices, NoticeHub, StoredOutcome
 from asynctasq.expiry import expired_reason, is_expired
 from asynctasq.jobs import (
     Completed,
@@ -94,6 +98,8 @@ class MemoryBroker:
         self.rate_limits: dict[str, RateLimit] = {}  # queue -> its stored limit
         self._wakeup = asyncio.Event()
         self.graph = DependencyGraph(self.jobs)
+        self.finished = NoticeHub()  # result waiters (Results)
+        self.flows: dict[str, list[tuple[str, str | None]]] = {}  # flow id -> its jobs
 
     # the event is replaced, not cleared, so a waiter never misses a wake-up
     def notify(self) -> None:
@@ -137,6 +143,7 @@ class MemoryBroker:
     def ended(self, job: Job, how: str, now: float) -> None:
         """``job`` ended (a finished state, or removed): its dependants follow; a
         blocked one whose parents are all done becomes pending (scheduled by run_at)."""
+        self.finished.notify()
         if job.id in self.graph.children:
 
             def release(child: Job) -> None:
@@ -157,6 +164,8 @@ class MemoryDriver(
     UniqueKeys,
     Deduplication,
     Dependencies,
+    Results,
+    Flows,
     Schedules,
     Expiry,
     RunningCancellation,
@@ -241,6 +250,9 @@ class MemoryDriver(
             ids.append(job.id)
         for stored in linked:
             self._link(stored)
+        for job in jobs:  # a flow's record (FlowProducer), in the order given
+            if job.flow_id:
+                b.flows.setdefault(job.flow_id, []).append((job.id, job.flow_name))
         b.notify()
         return ids
 
@@ -377,7 +389,8 @@ class MemoryDriver(
                     else:
                         del b.jobs[job.id]
                         b.versions.pop(job.id, None)
-                        b.graph.remember_completed(job.id, now)
+                        b.graph.retention = self.result_retention
+                        b.graph.remember_completed(job.id, now, result)
                     b.ended(job, JobState.COMPLETED.value, self.clock.time())
                 case Retried(run_at=run_at, error=error):
                     check(JobEvent.RETRY, JobState.ACTIVE, visible_state(_P, run_at, now))
@@ -501,6 +514,25 @@ class MemoryDriver(
         if job is None:
             return None
         return dataclasses.replace(job, state=_visible_state(job, self.clock.time()))
+
+    async def job_outcomes(self, job_ids: Sequence[str]) -> dict[str, StoredOutcome]:
+        b, now = self.broker, self.clock.time()
+        found = {}
+        for job_id in job_ids:
+            job = b.jobs.get(job_id)
+            if job is not None:
+                state = _visible_state(job, now)
+                found[job_id] = StoredOutcome(job_id, state, job.result, job.error)
+            elif job_id in b.graph.completed:
+                result = b.graph.results.get(job_id)
+                found[job_id] = StoredOutcome(job_id, JobState.COMPLETED, result)
+        return found
+
+    async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
+        return list(self.broker.flows.get(flow_id, ()))
+
+    def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:
+        return nullcontext(self.broker.finished.waiter())
 
     async def list_jobs(
         self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0

@@ -32,6 +32,8 @@ class DependencyGraph:
         #: completed jobs that were deleted (keep_completed off): id -> finished_at
         self.completed: OrderedDict[str, float] = OrderedDict()
         self.retention = OUTCOME_RETENTION
+        #: the results of those (the Results capability), while they are remembered
+        self.results: dict[str, bytes] = {}
 
     # -- at enqueue ----------------------------------------------------------------------
 
@@ -70,13 +72,17 @@ class DependencyGraph:
 
     # -- when a job ends -----------------------------------------------------------------
 
-    def remember_completed(self, job_id: str, now: float) -> None:
-        """A completed job that is deleted: remembered while a child may name it."""
+    def remember_completed(self, job_id: str, now: float, result: bytes | None = None) -> None:
+        """A completed job that is deleted: remembered (with its result) while a
+        child or a result waiter may name it."""
         self.completed[job_id] = now
         self.completed.move_to_end(job_id)
+        if result is not None:
+            self.results[job_id] = result
         horizon = now - self.retention
         while self.completed and next(iter(self.completed.values())) < horizon:
-            self.completed.popitem(last=False)
+            forgotten, _ = self.completed.popitem(last=False)
+            self.results.pop(forgotten, None)
 
     def ended(
         self,

@@ -26,6 +26,8 @@ from asynctasq.errors import PermanentError, TaskDefinitionError
 from asynctasq.jobs import parent_ids, parent_policy, validate_name
 from asynctasq.tasks.cancellation import is_marked
 from asynctasq.tasks.dispatching import default_dispatcher
+from asynctasq.tasks.handle import JobHandle
+from asynctasq.tasks.parents import EMPTY, ParentResults
 from asynctasq.tasks.registry import registry
 from asynctasq.tasks.retry import RetryDelay
 from asynctasq.tasks.validation import attempts_from_retries, check_task_config
@@ -107,6 +109,8 @@ RESERVED_NAMES = frozenset(
         "task_name",
         "executor",
         "is_cancelled",
+        "parent_results",
+        "previous_result",
     }
 )
 _CONFIG_KEYS = frozenset(TaskConfig.__annotations__)
@@ -137,6 +141,7 @@ class BaseTask(Generic[T]):
     _args: dict[str, Any]
     _options: DispatchOptions
     _progress_sink: Any
+    _parent_results: ParentResults
     _required_fields: ClassVar[tuple[str, ...]] = ()
     _declared_fields: ClassVar[frozenset[str]] = frozenset()
     _init_signature: ClassVar[inspect.Signature | None] = None
@@ -198,6 +203,7 @@ class BaseTask(Generic[T]):
         self._attempts = 0
         self._job = None
         self._progress_sink = None
+        self._parent_results = EMPTY
         return self
 
     def __init__(self, **kwargs: Any) -> None:
@@ -259,6 +265,19 @@ class BaseTask(Generic[T]):
         """In a job a schedule fired: the slot it covers (epoch seconds), the same on
         a retry, whenever it runs; None for other jobs (docs/scheduling.md)."""
         return self._options.get("scheduled_for")
+
+    @property
+    def parent_results(self) -> ParentResults:
+        """In a running job with parents (``depends_on``): each parent's result, by
+        job id and by the name a flow gave it; a parent that did not complete
+        (``on_parent_failure="run"``) is a ``ParentFailure`` (docs/workflows.md)."""
+        return self._parent_results
+
+    @property
+    def previous_result(self) -> Any:
+        """The canvas spelling: the previous step's result in a ``chain``, the list
+        of the group's results in a ``chord`` callback (docs/workflows.md)."""
+        return self._parent_results.previous
 
     def is_cancelled(self) -> bool:
         """In a running job: whether it was cancelled meanwhile (``job cancel``, on a
@@ -328,13 +347,16 @@ class BaseTask(Generic[T]):
         connection: Any = None,
         depends_on: Iterable[str] | None = None,
         on_parent_failure: str | None = None,
-    ) -> str:
-        """Send the job to the broker; returns its id. ``connection``: enqueue inside
-        your own database transaction (postgres and mysql drivers); ``depends_on``:
-        ids of jobs that must complete first (see ``with_options``)."""
+    ) -> JobHandle[T]:
+        """Send the job to the broker; returns its id (a ``JobHandle``: a str whose
+        ``await handle.result(timeout=...)`` waits for the job's result).
+        ``connection``: enqueue inside your own database transaction (postgres and
+        mysql drivers); ``depends_on``: ids of jobs that must complete first (see
+        ``with_options``)."""
         self.with_options(depends_on=depends_on, on_parent_failure=on_parent_failure)
         dispatcher = await default_dispatcher()
-        return await dispatcher.dispatch(self, connection=connection)
+        job_id = await dispatcher.dispatch(self, connection=connection)
+        return job_id if isinstance(job_id, JobHandle) else JobHandle(job_id)
 
     async def run(self) -> T:
         """Run the body here and now, without a broker (tests, scripts): in the mode

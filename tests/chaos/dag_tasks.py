@@ -1,26 +1,34 @@
-"""The task of the DAG chaos test (``--import tests.chaos.dag_tasks``): each run
-records ``start:<name>:<time>`` and, unless it fails on purpose, ``end:<name>:<time>``
-(``time.time()``: one clock for every worker process on the machine)."""
+"""The node of the chaos DAG test: records its start and end (one line each, appended:
+a global order across worker processes) and returns 1 + the sum of its parents'
+results, so a wrong or missing parent result shows in every descendant."""
 
 from __future__ import annotations
 
-import time
+import asyncio
+import os
 
-from asynctasq import PermanentError, SyncTask
-from tests.sample_tasks import record
+from asynctasq.errors import PermanentError
+from asynctasq.tasks import AsyncTask
 
 
-class DagNode(SyncTask[str], name="tests.chaos.dag_node"):
-    config = {"max_attempts": 50, "retry_delay": 0.05}
-    node: str
+def note(log: str, line: str) -> None:
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{line}\n".encode())  # one short write: whole lines, in order
+    finally:
+        os.close(fd)
+
+
+class Node(AsyncTask[int], name="tests.chaos.dag.Node"):
+    key: str
     log: str
     fail: bool = False
-    seconds: float = 0.005
 
-    def execute(self) -> str:
-        record(self.log, f"start:{self.node}:{time.time():.6f}")
-        time.sleep(self.seconds)
+    async def execute(self) -> int:
+        note(self.log, f"start {self.key}")
+        await asyncio.sleep(0.005)
         if self.fail:
-            raise PermanentError(f"{self.node} fails on purpose")
-        record(self.log, f"end:{self.node}:{time.time():.6f}")
-        return self.node
+            raise PermanentError(f"{self.key} fails on purpose")
+        value = 1 + sum(int(v) for v in self.parent_results.in_order)
+        note(self.log, f"end {self.key}")
+        return value

@@ -22,7 +22,7 @@ from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.drivers.capabilities import Dependencies, Inspection
 from asynctasq.jobs import JobState
 from tests.backends import Backend
-from tests.chaos.dag_tasks import DagNode
+from tests.chaos.dag_node_tasks import DagNode
 from tests.chaos.fleet import Fleet
 from tests.conftest import only_backends, skip_without
 from tests.sample_tasks import recorded
@@ -100,7 +100,7 @@ async def test_a_1000_job_dag_survives_a_worker_killed_mid_run(
         "ASYNCTASQ_CONCURRENCY": "4",
         "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true",
     }
-    fleet = Fleet(env, WORKERS, log_dir=tmp_path, imports="tests.chaos.dag_tasks").start()
+    fleet = Fleet(env, WORKERS, log_dir=tmp_path, imports="tests.chaos.dag_node_tasks").start()
     started_at = time.monotonic()
     try:
         # the kill comes once a third of the graph has run: mid-run, work in flight

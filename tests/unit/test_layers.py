@@ -60,7 +60,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"tasks"}),
     frozenset({"drivers"}),
     frozenset({"core"}),
-    frozenset({"operations", "queues"}),
+    frozenset({"operations", "queues", "results", "flow"}),
     frozenset({"cli", "dashboard", "testing", "contrib"}),
 )
 FRONT_DOOR = frozenset({"asynctasq", "asynctasq.__main__"})

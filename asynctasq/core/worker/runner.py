@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from asynctasq.core.events.progress import ProgressSink
 from asynctasq.core.events.types import Event
 from asynctasq.core.logs import job_logging_context
+from asynctasq.core.results import parent_results
 from asynctasq.core.worker.executors import Executors
+from asynctasq.drivers.capabilities import Results
 from asynctasq.errors import LeaseExpiredError, PoisonJobError, UnknownTaskError
 from asynctasq.jobs import Job, Outcome
 from asynctasq.redaction import redact
@@ -112,6 +114,10 @@ class JobRunner:
             raise_for_unresolved(task._args)  # a row deleted since dispatch fails the attempt
         if "scheduled_for" in ctx.options:  # a schedule's job: the slot it covers
             task._options["scheduled_for"] = ctx.options["scheduled_for"]
+        driver = self.runtime.driver
+        if job.depends_on and isinstance(driver, Results):  # self.parent_results
+            serializer = self.runtime.serializer
+            task._parent_results = await parent_results(driver, job, ctx.options, serializer)
         return ctx.completed(await self.runtime.executors.run(task, job, timeout=ctx.timeout))
 
     async def lease_expired(self, job: Job) -> None:

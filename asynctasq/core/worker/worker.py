@@ -57,7 +57,7 @@ from asynctasq.core.worker.shutdown import (
     within_grace,
 )
 from asynctasq.drivers.base import Driver
-from asynctasq.drivers.capabilities import WorkerRegistry
+from asynctasq.drivers.capabilities import Results, WorkerRegistry
 from asynctasq.jobs import Completed, Job, Outcome, Released, WorkerInfo, validate_name
 from asynctasq.schedules import Schedule
 from asynctasq.serialization.msgpack import Serializer, serializer_for
@@ -201,7 +201,7 @@ class Worker:
             serializer=self.serializer,
             registry=self.registry,
             executors=executors,
-            keep_result=self.driver.keep_completed,
+            keep_result=self.driver.keep_completed or isinstance(self.driver, Results),
             default_retry=default_retry_delay(self.config),
         )
         self._runner = JobRunner(

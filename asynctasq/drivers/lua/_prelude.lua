@@ -16,7 +16,9 @@ local COMPLETED, FAILED, CANCELLED, UNIQUE, WAKE, PAUSED, AUDIT = 7, 8, 9, 10, 1
 local EDGES, WAITS, DONE = 14, 15, 16
 -- the expiry index of waiting jobs with a ttl (expire.lua sweeps it)
 local EXPIRING = 17
-local NKEYS = 17
+-- flows (FlowProducer)
+local FLOWS, FLOWS_AGE = 18, 19
+local NKEYS = 19
 
 local STATE, ATTEMPTS, MAX_ATTEMPTS, PRIORITY, RUN_AT = 1, 2, 3, 4, 5
 local WORKER, FINISHED_AT, UNIQUE_KEY, CREATED_AT, PROGRESS = 6, 7, 8, 9, 10
@@ -437,7 +439,8 @@ local function parents_completed(K, ids, now)
   return released
 end
 
--- deleted completed jobs, remembered for children dispatched later (bounded)
+-- deleted completed jobs, remembered for children dispatched later and for result
+-- waiters (their results in `results`), bounded: the forgotten lose their results
 local function remember_done(K, ids, now)
   if #ids == 0 then return end
   local args = {}
@@ -446,8 +449,17 @@ local function remember_done(K, ids, now)
     args[#args + 1] = id
   end
   redis.call("ZADD", K[DONE], unpack(args))
-  redis.call("ZREMRANGEBYSCORE", K[DONE], "-inf", exclusive(now - DONE_RETENTION))
-  redis.call("ZREMRANGEBYRANK", K[DONE], 0, -DONE_MAX - 1)
+  local old = redis.call("ZRANGEBYSCORE", K[DONE], "-inf", exclusive(now - DONE_RETENTION),
+    "LIMIT", 0, SWEEP)
+  local over = redis.call("ZCARD", K[DONE]) - #old - DONE_MAX
+  if over > 0 then
+    local oldest = redis.call("ZRANGE", K[DONE], #old, #old + math.min(over, SWEEP) - 1)
+    for _, id in ipairs(oldest) do old[#old + 1] = id end
+  end
+  if #old > 0 then
+    redis.call("ZREM", K[DONE], unpack(old))
+    redis.call("HDEL", K[RESULTS], unpack(old))
+  end
 end
 
 -- end a blocked (or new) job by its policy after `parent` ended `how`

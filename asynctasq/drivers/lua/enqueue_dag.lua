@@ -8,7 +8,8 @@
 -- KEYS  one queue block
 -- ARGV  [1] now  [2] n, the number of jobs, then 7 values per job: id, record,
 --       score, entry (as enqueue.lua), route ("r" due, "s" scheduled), parents (a
---       MessagePack array of ids), on_parent_failure
+--       MessagePack array of ids), on_parent_failure; then, for a flow's batch
+--       (FlowProducer): flow id, its record (MessagePack [ids, names]), retention
 -- Returns {} when stored, or {"unknown", job id, parent id} when a parent is neither
 -- in the batch, nor stored in this queue, nor remembered as completed: then nothing
 -- is stored.
@@ -69,4 +70,15 @@ for _, i in ipairs(stored) do
 end
 woken = woken + parents_ended(K, ended, now)
 wake(K, woken)
+local flow = ARGV[3 + n * F]
+if flow then  -- the flow's record, with the jobs; flows older than the retention go
+  redis.call("HSET", K[FLOWS], flow, ARGV[4 + n * F])
+  redis.call("ZADD", K[FLOWS_AGE], now, flow)
+  local old = redis.call("ZRANGEBYSCORE", K[FLOWS_AGE], "-inf",
+    exclusive(now - tonumber(ARGV[5 + n * F])), "LIMIT", 0, SWEEP)
+  if #old > 0 then
+    redis.call("ZREM", K[FLOWS_AGE], unpack(old))
+    redis.call("HDEL", K[FLOWS], unpack(old))
+  end
+end
 return {}

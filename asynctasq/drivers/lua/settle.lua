@@ -10,17 +10,21 @@
 --           kind C (complete; value = result or nil), R (retry; value = run_at),
 --           F (fail: dead-letter), L (release: back to pending, attempt not counted;
 --           value = run_at or nil)
+--       [7] result retention (seconds; a deleted completed job's id and result are
+--           kept that long)  [8] the pub/sub channel told when jobs end (results)
 -- Returns one 1/0 per outcome, in order.
 local K = block(1)
 local now, keep = tonumber(ARGV[1]), ARGV[2] == "1"
 local completed_ttl, dl_ttl, dl_max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local batch = cmsgpack.unpack(ARGV[6])
+DONE_RETENTION = tonumber(ARGV[7]) or DONE_RETENTION
 
 local ids = {}
 for i, o in ipairs(batch) do ids[i] = o[2] end
 local records = redis.call("HMGET", K[JOBS], unpack(ids))
 
 local accepted, settled, gone, unleased, done, ended = {}, {}, {}, {}, {}, {}
+local gone_results = {}
 local woken, failed, kept = 0, false, false
 for i, o in ipairs(batch) do
   local kind, id = o[1], o[2]
@@ -44,6 +48,7 @@ for i, o in ipairs(batch) do
       else
         release_unique(K, m, id)
         gone[#gone + 1] = id
+        if o[5] then gone_results[#gone_results + 1] = id; gone_results[#gone_results + 1] = o[5] end
       end
     elseif kind == "F" then
       finish(K, id, m, data, FAILED, "failed", now)
@@ -70,12 +75,17 @@ if #unleased > 0 then redis.call("ZREM", K[ACTIVE], unpack(unleased)) end
 drop_records(K, gone)
 -- dependencies: the children of these parents move on in this same script
 woken = woken + parents_completed(K, done, now)
-if not keep then remember_done(K, gone, now) end
+if not keep then
+  remember_done(K, gone, now)
+  -- results of deleted completed jobs (Results): forgotten with their ids
+  if #gone_results > 0 then redis.call("HSET", K[RESULTS], unpack(gone_results)) end
+end
 if #ended > 0 and redis.call("EXISTS", K[EDGES]) == 1 then
   woken = woken + parents_ended(K, ended, now)
   trim(K, CANCELLED, now, dl_ttl, dl_max)
 end
 wake(K, woken)
+if (#done > 0 or #ended > 0) and ARGV[8] then redis.call("PUBLISH", ARGV[8], K[JOBS]) end
 if kept then trim(K, COMPLETED, now, completed_ttl, -1) end
 if failed then trim(K, FAILED, now, dl_ttl, dl_max) end
 return accepted

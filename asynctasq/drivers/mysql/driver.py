@@ -218,7 +218,7 @@ class MySQLDriver(TransactionalEnqueue, SQLDriver):
         keys = list(dict.fromkeys(job.unique_key for job in jobs if job.unique_key))
         if keys:  # a job whose key was taken was not stored: report the holder's id
             steps.append((Q["unfinished_by_unique_key"], {"keys": keys}))
-        linked = any(job.depends_on for job in jobs)
+        linked = any(job.depends_on or job.flow_id for job in jobs)
         # COMMIT only our own transaction, never the caller's (run() commits after links)
         results = await session.batch(*steps, commit=queues is not None and not linked)
         ids = [job.id for job in jobs]
@@ -323,18 +323,19 @@ class MySQLDriver(TransactionalEnqueue, SQLDriver):
         completed = [o.job_id for o in settled if isinstance(o, Completed)]
         failed = [(o.job_id, "failed") for o in settled if isinstance(o, Failed)]
         now = self.clock.time()
+        results = {o.job_id: o.result for o in settled if isinstance(o, Completed)}
         steps = after_settle(
-            completed, failed, now, not self.keep_completed, counted=self.counts_blocked
+            completed,
+            failed,
+            now,
+            not self.keep_completed,
+            counted=self.counts_blocked,
+            results=results,
         )
         await run_async(steps, _executor(session))
 
-    async def _run_steps(self, steps: Steps) -> Any:
-        return await self._db.run(
-            lambda session: run_async(steps, _executor(session)), transaction=True
-        )
-
-    async def _run_fresh_steps(self, make: Callable[[], Steps]) -> Any:
-        # a deadlock victim runs again: with a new generator, not the spent one
+    async def _run_steps(self, make: Callable[[], Steps]) -> Any:
+        # each try (a lost connection is retried) runs fresh steps
         return await self._db.run(
             lambda session: run_async(make(), _executor(session)), transaction=True
         )

@@ -23,9 +23,12 @@ __all__ = [
 #: the claim returns the job's columns in the order of Job's fields, so a row becomes
 #: a Job positionally: the claim is the hot path, and this is four times quicker than
 #: the by-name conversion the operator queries use (sql/rows.py)
-#: (but for the fields that are instructions to enqueue, not stored: deduplication)
+#: the stored fields of a Job: not the instructions to enqueue (deduplication), nor
+#: flow_id and flow_name (they live in the flow's record)
 CLAIMED_COLUMNS = tuple(
-    f.name for f in dataclasses.fields(Job) if f.name not in ("unique_mode", "unique_for")
+    f.name
+    for f in dataclasses.fields(Job)
+    if f.name not in ("unique_mode", "unique_for", "flow_id", "flow_name")
 )
 _STATE = CLAIMED_COLUMNS.index("state")
 _DEPENDS_ON = CLAIMED_COLUMNS.index("depends_on")
@@ -96,13 +99,17 @@ def settle_args(outcomes: Sequence[Outcome], keep_completed: bool) -> list[Any]:
     # only updated rows read the per-outcome values: a batch of plain completions (the
     # usual one) sends none of them
     rows = outcomes if updated else ()
+    # results: of updated rows, and of deleted ones (remembered with their id, 0008)
+    results = [o.result if isinstance(o, Completed) else None for o in outcomes]
+    if not any(results):
+        results = []
     return [
         deleted,
         updated,
         [o.worker_id for o in outcomes],
         [o.attempt for o in outcomes],
         kinds if updated else [],
-        [o.result if isinstance(o, Completed) else None for o in rows],
+        results,
         [o.run_at if isinstance(o, Retried | Released) else None for o in rows],
         [o.error if isinstance(o, Retried | Failed) else None for o in rows],
         # SQL arrays count from 1

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
@@ -34,10 +35,12 @@ from asynctasq.drivers.postgres.batches import (
 from asynctasq.drivers.postgres.connection import ConnectionSettings, PoolRunner
 from asynctasq.drivers.postgres.listener import Listener
 from asynctasq.drivers.postgres.migrator import apply_migrations, schema_version
-from asynctasq.drivers.postgres.sql import SchemaSQL
+from asynctasq.drivers.postgres.results import listen_finished
+from asynctasq.drivers.postgres.sql import SchemaSQL, finished_channel
 from asynctasq.drivers.postgres.statements import PostgresStatements, data_error, rowcount
 from asynctasq.drivers.postgres.transactional import raw_connection
 from asynctasq.drivers.postgres.vacuum import Vacuum
+from asynctasq.drivers.results import FinishNotices
 from asynctasq.drivers.sql.dependencies import (
     Steps,
     end_dependants,
@@ -233,7 +236,7 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
     ) -> dict[str, str]:
         """``_store``, and the jobs with parents linked to them, in one transaction (a
         savepoint inside the caller's: an unknown parent undoes the whole batch)."""
-        if not any(job.depends_on for job in jobs):
+        if not any(job.depends_on or job.flow_id for job in jobs):
             return await self._store(con, todo, idempotent=idempotent)
         async with con.transaction():
             holders = await self._store(con, todo, idempotent=idempotent)
@@ -246,10 +249,10 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         sql = self.sql
         return lambda name, params: con.fetch(sql[name], *sql.positional(name, params))
 
-    async def _run_steps(self, steps: Steps) -> Any:
-        async def run(con: Any) -> Any:
+    async def _run_steps(self, make: Callable[[], Steps]) -> Any:
+        async def run(con: Any) -> Any:  # each try runs fresh steps
             async with con.transaction():
-                return await run_async(steps, self._executor(con))
+                return await run_async(make(), self._executor(con))
 
         return await self._db.run(run)
 
@@ -431,6 +434,11 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
 
         rows = await self._db.run(recover)
         return int(rows[0]["requeued"]), [row for row in rows if row["id"] is not None]
+
+    def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:
+        return listen_finished(
+            lambda: self.settings.connect(timeout=5.0), finished_channel(self.sql.schema)
+        )
 
 
 def _any_keyed(jobs: Sequence[Job]) -> bool:

@@ -18,7 +18,7 @@ from asynctasq.drivers.postgres.batches import CLAIMED_COLUMNS
 from asynctasq.drivers.sql.loader import load_migrations, load_queries, load_signatures
 from asynctasq.drivers.sql.rows import JOB_COLUMNS
 
-__all__ = ["SchemaSQL", "channel_name", "validate_schema"]
+__all__ = ["SchemaSQL", "channel_name", "finished_channel", "validate_schema"]
 
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -47,6 +47,11 @@ def channel_name(schema: str, queue: str) -> str:
     return _channel_prefix(schema) + _md5(queue)[:20]
 
 
+def finished_channel(schema: str) -> str:
+    """The NOTIFY channel told when a settle ended jobs (result waiters LISTEN)."""
+    return _channel_prefix(schema) + "finished"
+
+
 #: statements made from another one by filling a placeholder (see queries.sql);
 #: the base statement itself gets the placeholder removed
 _VARIANTS = {
@@ -66,6 +71,7 @@ class SchemaSQL:
             "{claimed_columns}": ", ".join(f"j.{column}" for column in CLAIMED_COLUMNS),
             # q is the queue name in every statement that notifies
             "{channel}": f"'{_channel_prefix(schema)}' || left(md5(q), 20)",
+            "{finished_channel}": f"'{finished_channel(schema)}'",
         }
         self.queries = {name: self._bind(text) for name, text in load_queries("postgres").items()}
         for name, (base, placeholder, value) in _VARIANTS.items():

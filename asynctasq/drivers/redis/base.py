@@ -27,6 +27,7 @@ from asynctasq.drivers.redis.connection import Client, build_client, check_url
 from asynctasq.drivers.redis.locate import Locator
 from asynctasq.drivers.redis.scripts import Arg, Call, ScriptRunner
 from asynctasq.drivers.redis.wake import Waker
+from asynctasq.drivers.results import DEFAULT_RESULT_RETENTION
 
 __all__ = ["CHUNK", "RedisBase"]
 
@@ -39,6 +40,9 @@ CHUNK = 1000
 
 class RedisBase(Driver):
     name = "redis"
+    name = "redis"
+    #: seconds results are kept (Results; the driver factory sets the setting)
+    result_retention: float = DEFAULT_RESULT_RETENTION
 
     def __init__(
         self,

@@ -121,9 +121,10 @@ def _record(job: Job) -> bytes:
     return meta + data  # type: ignore[no-any-return]
 
 
-def enqueue_dag_args(jobs: Sequence[Job], now: float) -> list[Any]:
+def enqueue_dag_args(jobs: Sequence[Job], now: float, retention: float = 86_400.0) -> list[Any]:
     """enqueue_dag.lua's ARGV (its header documents the layout)."""
     args: list[Any] = [now, len(jobs)]
+    flow = next((job.flow_id for job in jobs if job.flow_id), None)
     for job in jobs:
         run_at = float(job.run_at)
         due = run_at <= now
@@ -136,6 +137,10 @@ def enqueue_dag_args(jobs: Sequence[Job], now: float) -> list[Any]:
             pack_for_lua(list(job.depends_on)),
             job.on_parent_failure,
         )
+    if flow is not None:
+        members = [job for job in jobs if job.flow_id == flow]
+        record = [[job.id for job in members], [job.flow_name or "" for job in members]]
+        args += (flow, pack_for_lua(record), repr(float(retention)))
     return args
 
 

@@ -60,7 +60,8 @@ class RedisCore(RedisBase):
         def chunks() -> Iterator[Call]:  # packed lazily: packing overlaps with Redis
             for queue, indexes in by_queue.items():
                 if queue in linked:  # jobs with parents: the queue's batch in one script
-                    args = enqueue_dag_args([jobs[i] for i in indexes], now)
+                    batch = [jobs[i] for i in indexes]
+                    args = enqueue_dag_args(batch, now, self.result_retention)
                     built.append(Call("enqueue_dag", self.keys.queue(queue), args))
                     offsets.append(indexes)
                     yield built[-1]
@@ -162,7 +163,14 @@ class RedisCore(RedisBase):
                 except Exception as exc:  # (odd text that even sanitising could not fix)
                     unsent[k] = unencodable(exc)
                     continue
-                args = [now, int(self.keep_completed), *self._bounds(), batch]
+                args = [
+                    now,
+                    int(self.keep_completed),
+                    *self._bounds(),
+                    batch,
+                    repr(float(self.result_retention)),
+                    self.keys.finished,
+                ]
                 calls.append(Call("settle", self.keys.queue(queue), args))
             replies = iter(await self._run_many(calls, return_errors=True))
             return [unsent[k] if k in unsent else next(replies) for k in range(len(batches))]
@@ -251,9 +259,15 @@ _SAME_QUEUE = "on Redis a job's parents must be in its own queue (one hash tag)"
 def _linked_queues(jobs: Sequence[Job], by_queue: dict[str, list[int]]) -> set[str]:
     """The queues whose jobs of this batch depend on others (enqueue_dag.lua stores
     those); refuses, before anything is sent, what that script cannot honour."""
-    linked = {job.queue for job in jobs if job.depends_on}
+    linked = {job.queue for job in jobs if job.depends_on or job.flow_id}
     if not linked:
         return linked
+    flows = {job.flow_id for job in jobs if job.flow_id}
+    if flows and (len(flows) > 1 or len({job.queue for job in jobs}) > 1):
+        raise ValueError(
+            "on Redis a flow's jobs must all be in one queue (one hash tag: one script "
+            "stores them atomically); route work by task within the queue"
+        )
     check_batch(jobs)
     queue_of = {job.id: job.queue for job in jobs}
     for job in jobs:

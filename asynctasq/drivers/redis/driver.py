@@ -36,6 +36,7 @@ from asynctasq.drivers.capabilities import (
 from asynctasq.drivers.redis.admin import RedisAdmin
 from asynctasq.drivers.redis.rates import RedisRates
 from asynctasq.drivers.redis.registry import RedisWorkers
+from asynctasq.drivers.redis.results import RedisFlows, RedisResults
 from asynctasq.drivers.redis.schedules import RedisSchedules
 from asynctasq.drivers.redis.slots import RedisSlots
 from asynctasq.drivers.redis.waiting import RedisWaiting
@@ -45,6 +46,8 @@ __all__ = ["RedisDriver"]
 
 class RedisDriver(
     RedisAdmin,
+    RedisResults,
+    RedisFlows,
     RedisRates,
     RedisWorkers,
     RedisSchedules,

@@ -18,7 +18,7 @@ leaves it blocked.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 from asynctasq.drivers.dependencies import (
@@ -105,6 +105,10 @@ def link_jobs(jobs: Sequence[Job], stored: Sequence[str], now: float) -> Steps:
         elif waiting:
             yield ("dep_block", {"id": job.id, "blocked_by": waiting})
     yield from end_dependants(ended, now)
+    for position, job in enumerate(jobs):  # a flow's record (FlowProducer), in order
+        if job.flow_id and job.id in kept:
+            row = {"flow_id": job.flow_id, "position": position, "job_id": job.id}
+            yield ("flow_add", {**row, "name": job.flow_name, "now": now})
 
 
 # -- when jobs end ----------------------------------------------------------------------
@@ -117,24 +121,28 @@ def after_settle(
     remember: bool,
     *,
     counted: bool = True,
+    results: Mapping[str, bytes | None] | None = None,
 ) -> Steps:
     """After a settle, in its transaction: the children of ``completed`` parents move
     on (released when it was their last unfinished parent); ``remember``: the parents
     were deleted, so their completion is recorded. ``ended``: (id, how) of parents
     that failed, down the DAG. ``counted``: the dialect keeps ``blocked_by`` (else a
-    child is released when no edge names it: MySQL, see release_by_edges)."""
+    child is released when no edge names it: MySQL, see release_by_edges).
+    ``results``: the completed jobs' results, remembered with them (Results)."""
     completed = list(completed)
+    kept = results or {}
     if not counted:
         if completed:
             yield from release_by_edges(completed)
             if remember:
-                yield ("dep_remember_many", {"rows": [(job_id, now) for job_id in completed]})
+                rows = [(job_id, now, kept.get(job_id)) for job_id in completed]
+                yield ("dep_remember_many", {"rows": rows})
     else:
         for parent in completed:
             yield ("dep_release_children", {"parent_id": parent})
             yield ("dep_unlink_parent", {"parent_id": parent})
             if remember:
-                yield ("dep_remember", {"id": parent, "now": now})
+                yield ("dep_remember", {"id": parent, "now": now, "result": kept.get(parent)})
     yield from end_dependants(list(ended), now)
 
 
@@ -250,14 +258,16 @@ def remove_job(job_id: str, now: float) -> Generator[Step, Rows, bool]:
     return True
 
 
-def sweep(now: float, *, counted: bool = True) -> Steps:
+def sweep(now: float, *, counted: bool = True, retention: float = OUTCOME_RETENTION) -> Steps:
     """Repair what no settle did: children still linked to parents that completed
     (PostgreSQL: linked while the parent's settle waited), ended badly, or were deleted
     before they finished (purged: the children follow their policy as if it failed);
-    and forget completions older than the retention."""
+    and forget completions (and flows whose jobs are all gone) older than the
+    retention (``result_retention``)."""
     leftover = [row[0] for row in (yield ("dep_leftover_completed", {}))]
     yield from after_settle(leftover, (), now, False, counted=counted)
     ended = [(row[0], row[1]) for row in (yield ("dep_leftover_ended", {}))]
     ended += [(row[0], REMOVED) for row in (yield ("dep_orphans", {}))]
     yield from end_dependants(ended, now)
-    yield ("dep_forget_completed", {"horizon": now - OUTCOME_RETENTION})
+    yield ("dep_forget_completed", {"horizon": now - retention})
+    yield ("flow_forget", {"horizon": now - retention})

@@ -33,14 +33,18 @@ from asynctasq.drivers.capabilities import (
     Deduplication,
     Dependencies,
     Expiry,
+    Flows,
     Migrations,
+    Results,
     RunningCancellation,
     TransactionalEnqueue,
     UniqueKeys,
 )
+from asynctasq.drivers.results import StoredOutcome
 from asynctasq.drivers.sql.admin import SQLOperatorSide
 from asynctasq.drivers.sql.dedup import enqueue_deduplicated
 from asynctasq.drivers.sql.dependencies import (
+    BLOCKED_STORED,
     Steps,
     cancel_job,
     expire_waiting,
@@ -91,6 +95,8 @@ class SQLDriver(
     RunningCancellation,
     Dependencies,
     ConcurrencyKeys,
+    Results,
+    Flows,
     Driver,
 ):
     #: the dialect keeps a blocked job's count of unfinished parents (blocked_by);
@@ -248,7 +254,9 @@ class SQLDriver(
         now = self.clock.time()
         if now >= self._next_sweep:  # every worker's tick, at most once per interval
             self._next_sweep = now + SWEEP_INTERVAL
-            await self._run_steps(sweep(now, counted=self.counts_blocked))
+            await self._run_steps(
+                lambda: sweep(now, counted=self.counts_blocked, retention=self.result_retention)
+            )
             await self.statements.change("dedup_sweep", now=now)  # passed throttle windows
         requeued, dead = await self._recover(now)
         if requeued:
@@ -263,28 +271,58 @@ class SQLDriver(
     # -- dependencies (sql/dependencies.py) --------------------------------------------
 
     @abc.abstractmethod
-    async def _run_steps(self, steps: Steps) -> Any:
-        """Run a dependency step generator in one transaction; what it returns."""
+    async def _run_steps(self, make: Callable[[], Steps]) -> Any:
+        """Run the dependency steps ``make()`` gives in one transaction; what they
+        return. (A factory: a transaction retried after a lost connection runs fresh
+        steps, not a generator already part consumed.)"""
 
     async def _run_fresh_steps(self, make: Callable[[], Steps]) -> Any:
-        """``_run_steps`` of the generator ``make()`` builds; a dialect whose
-        transaction may run again (a deadlock victim) builds a new one each time."""
-        return await self._run_steps(make())
+        """``_run_steps`` (the name SQLSlots and the deduplicated enqueue know)."""
+        return await self._run_steps(make)
 
     async def cancel(self, job_id: str) -> bool:
-        return bool(await self._run_steps(cancel_job(job_id, self.clock.time())))
+        return bool(await self._run_steps(lambda: cancel_job(job_id, self.clock.time())))
 
     async def sweep_expired(self, limit: int = EXPIRY_SWEEP) -> int:
         """Capability Expiry: one transaction (sql/dependencies.py expire_waiting)."""
         if limit <= 0:
             return 0
-        return int(await self._run_steps(expire_waiting(self.clock.time(), limit)))
+        return int(await self._run_steps(lambda: expire_waiting(self.clock.time(), limit)))
 
     async def remove(self, job_id: str) -> bool:
-        return bool(await self._run_steps(remove_job(job_id, self.clock.time())))
+        return bool(await self._run_steps(lambda: remove_job(job_id, self.clock.time())))
 
     async def purge(self, queue: str, state: JobState, *, older_than: float | None = None) -> int:
         purged = await super().purge(queue, state, older_than=older_than)
         if purged and not state.finished:  # children of purged parents must not wait
-            await self._run_steps(sweep(self.clock.time(), counted=self.counts_blocked))
+            await self._run_steps(
+                lambda: sweep(
+                    self.clock.time(),
+                    counted=self.counts_blocked,
+                    retention=self.result_retention,
+                )
+            )
         return purged
+
+    # -- results (Results, 0008) ----------------------------------------------------------
+
+    async def job_outcomes(self, job_ids: Sequence[str]) -> dict[str, StoredOutcome]:
+        found = {}
+        for job_id in job_ids:
+            rows = await self.statements.tuples("job_outcome", id=job_id)
+            if rows:
+                state, result, error = rows[0]
+                found[job_id] = StoredOutcome(
+                    job_id, _visible(state), None if result is None else bytes(result), error
+                )
+        return found
+
+    async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
+        """(job id, name) of each job of a flow, in the order it was added."""
+        return [
+            (row[0], row[1]) for row in await self.statements.tuples("flow_jobs", flow_id=flow_id)
+        ]
+
+
+def _visible(stored: str) -> JobState:
+    return JobState.BLOCKED if stored == BLOCKED_STORED else JobState(stored)

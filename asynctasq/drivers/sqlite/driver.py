@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,7 @@ class SQLiteDriver(SQLDriver):
         def apply(db: sqlite3.Connection) -> list[bool]:
             accepted = []
             completed, failed = [], []
+            results: dict[str, bytes | None] = {}
             for o in outcomes:
                 params: dict[str, Any] = {
                     "id": o.job_id,
@@ -177,10 +178,12 @@ class SQLiteDriver(SQLDriver):
                 accepted.append(ok)
                 if ok and isinstance(o, Completed):
                     completed.append(o.job_id)
+                    results[o.job_id] = o.result
                 elif ok and isinstance(o, Failed):
                     failed.append((o.job_id, "failed"))
             if completed or failed:  # in this transaction: a child never waits on a crash
-                run_sync(after_settle(completed, failed, now, not keep), _executor(db))
+                steps = after_settle(completed, failed, now, not keep, results=results)
+                run_sync(steps, _executor(db))
             return accepted
 
         return await self._conn.write(apply)
@@ -216,8 +219,8 @@ class SQLiteDriver(SQLDriver):
 
         return await self._conn.read(recover)
 
-    async def _run_steps(self, steps: Steps) -> Any:
-        return await self._conn.write(lambda db: run_sync(steps, _executor(db)))
+    async def _run_steps(self, make: Callable[[], Steps]) -> Any:
+        return await self._conn.write(lambda db: run_sync(make(), _executor(db)))
 
 
 def _executor(db: sqlite3.Connection) -> Any:
@@ -238,6 +241,6 @@ def _insert_in(db: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[
             row = db.execute(Q["unfinished_by_unique_key"], params).fetchone()
             if row is not None:
                 ids[i] = row[0]
-    if any(job.depends_on for job in jobs):
+    if any(job.depends_on or job.flow_id for job in jobs):
         run_sync(link_jobs(jobs, ids, now), _executor(db))
     return ids

@@ -22,6 +22,10 @@ Each declaration names a *restriction* the model understands:
     both queues, in one order.
 ``unique-keys-per-queue``
     a unique key is unique within its queue, not across queues.
+``atomic-per-queue``
+    a batch is stored atomically per queue, not as a whole: a batch refused for one
+    queue (an unknown parent) may leave another queue's jobs stored. The model's
+    batches with ``depends_on`` hold one queue's jobs.
 """
 
 from __future__ import annotations
@@ -31,7 +35,13 @@ from dataclasses import dataclass
 __all__ = ["KNOWN_DIVERGENCES", "RESTRICTIONS", "Divergence", "restrictions_for"]
 
 RESTRICTIONS = frozenset(
-    {"real-time-delays", "claims-trickle", "one-queue-set", "unique-keys-per-queue"}
+    {
+        "real-time-delays",
+        "claims-trickle",
+        "one-queue-set",
+        "unique-keys-per-queue",
+        "atomic-per-queue",
+    }
 )
 
 
@@ -54,6 +64,16 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
             "unique-keys-per-queue",
             "a unique key is held in its queue's hash (P:{Q}:unique), so that one queue's "
             "keys live in one Redis Cluster slot (docs/drivers/redis.md)",
+        )
+        for redis in ("redis", "redis-cluster")
+    ),
+    *(
+        Divergence(
+            redis,
+            "atomic-per-queue",
+            "one script stores one queue's jobs (its keys share a hash tag: one Redis "
+            "Cluster slot); a batch spanning queues is one script per queue, so a queue's "
+            "part refused (an unknown parent) leaves the other queues' parts stored",
         )
         for redis in ("redis", "redis-cluster")
     ),

@@ -42,12 +42,14 @@ from asynctasq.clock import SYSTEM_CLOCK, Clock, ManualClock
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import (
     Deduplication,
+    Dependencies,
     Inspection,
     Management,
     Pausing,
     Removal,
     UniqueKeys,
 )
+from asynctasq.drivers.dependencies import UnknownParent
 from asynctasq.drivers.memory import MemoryDriver
 from asynctasq.jobs import (
     Completed,
@@ -109,7 +111,9 @@ class Plan:
     trickle: bool
     one_queue_set: bool
     unique_per_queue: bool
+    atomic_per_queue: bool
     keep_completed: bool
+    dependencies: bool  # jobs with depends_on: blocked, unblocked, ended by a parent
     left_out: dict[str, str]
     divergences: tuple[Divergence, ...]
 
@@ -134,6 +138,7 @@ def plan_for(target: Target, extra: tuple[Divergence, ...] = ()) -> Plan:
         ("remove", Removal),
         ("unique keys", UniqueKeys),
         ("deduplication modes", Deduplication),
+        ("depends_on (block, unblock, cascade)", Dependencies),
         ("comparing job states and queue counts", Inspection),
     ):
         if not has(capability):
@@ -166,7 +171,9 @@ def plan_for(target: Target, extra: tuple[Divergence, ...] = ()) -> Plan:
         trickle="claims-trickle" in declared,
         one_queue_set="one-queue-set" in declared,
         unique_per_queue="unique-keys-per-queue" in declared,
+        atomic_per_queue="atomic-per-queue" in declared,
         keep_completed=keeps,
+        dependencies=has(Dependencies),
         left_out=left_out,
         divergences=tuple(declared.values()),
     )
@@ -330,7 +337,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             delays.append(LONG_LEASE)  # scheduled, never due: cancel and purge see it
         keys = [None, None, "k1", "k2"] if plan.unique else [None]
         modes = [None, None, "until_started", "throttle", "debounce"] if plan.dedup else [None]
-        batch = []
+        batch: list[Job] = []
         for _ in range(data.draw(st.integers(1, 4), label="jobs")):
             queue = data.draw(st.sampled_from(self.queues), label="queue")
             key = data.draw(st.sampled_from(keys), label="unique_key")
@@ -340,6 +347,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             if mode is not None:
                 assert key is not None
                 key = f"{mode}:{key}"  # a mode's keys are a set apart (asynctasq/dedup.py)
+            parents: list[str] = []
+            policy = "fail"
+            if plan.dependencies and not key and data.draw(st.booleans(), label="parents"):
+                # (Redis: a job's parents share its queue) known jobs, and the batch's own
+                known = sorted(i for i, q in self.jobs.items() if q == queue)
+                known += [j.id for j in batch if j.queue == queue and not j.unique_key]
+                if known:
+                    parents = data.draw(
+                        st.lists(st.sampled_from(known), min_size=1, max_size=3, unique=True),
+                        label="depends_on",
+                    )
+                    policy = data.draw(st.sampled_from(["fail", "cancel", "run"]), label="policy")
             now = self.now()
             batch.append(
                 Job(
@@ -356,15 +375,38 @@ class LifecycleMachine(RuleBasedStateMachine):
                     unique_key=key,
                     unique_mode=mode,
                     unique_for=None if mode in (None, "until_started") else DEDUP_WINDOW,
+                    depends_on=tuple(parents),
+                    on_parent_failure=policy,
                 )
             )
-        expected = self.run(self.reference.enqueue([job.copy() for job in batch]))
-        got = self.run(self.subject.enqueue([job.copy() for job in batch]))
+        if any(job.depends_on for job in batch) and any(job.unique_key for job in batch):
+            batch = [job for job in batch if not job.unique_key]  # (Redis: none in a DAG)
+        if plan.atomic_per_queue and any(job.depends_on for job in batch):
+            first = next(job.queue for job in batch if job.depends_on)
+            batch = [job for job in batch if job.queue == first]
+        while True:  # without a job left out, its children go too
+            ids = {job.id for job in batch}
+            kept = [j for j in batch if all(p in ids or p in self.jobs for p in j.depends_on)]
+            if len(kept) == len(batch):
+                break
+            batch = kept
+        expected_error = got_error = None
+        expected: list[str] = []
+        got: list[str] = []
+        try:
+            expected = self.run(self.reference.enqueue([job.copy() for job in batch]))
+        except UnknownParent as exc:  # a parent purged or removed meanwhile
+            expected_error = type(exc).__name__
+        try:
+            got = self.run(self.subject.enqueue([job.copy() for job in batch]))
+        except UnknownParent as exc:
+            got_error = type(exc).__name__
+        self.same("enqueue: refused (unknown parent)", expected_error, got_error)
         self.same("enqueue (the ids returned)", expected, got)
-        for job, job_id in zip(batch, expected, strict=True):
-            if job_id == job.id:
+        for job, job_id in zip(batch, expected or [""] * len(batch), strict=True):
+            if job_id == job.id:  # ("": refused, nothing stored)
                 self.jobs[job.id] = job.queue
-        self.count("enqueue")
+        self.count("enqueue" if not any(j.depends_on for j in batch) else "enqueue with parents")
         # a debounced duplicate moves its waiting holder on (lifecycle: debounce)
         self.observe({JobEvent.ENQUEUE, JobEvent.DEBOUNCE})
 
@@ -438,7 +480,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         got = self.run(self.subject.settle(outcomes))
         self.same(f"settle {outcomes}", expected, got)
         self.count("settle")
-        self.observe({JobEvent.COMPLETE, JobEvent.RETRY, JobEvent.FAIL, JobEvent.RELEASE})
+        self.observe(
+            {JobEvent.COMPLETE, JobEvent.RETRY, JobEvent.FAIL, JobEvent.RELEASE, *_DEPENDANTS}
+        )
 
     def _outcome(self, data: st.DataObject, held: Held, *, stale: bool) -> Outcome:
         worker, attempt = held.worker, held.attempt
@@ -516,7 +560,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         got = self.run(self.subject.recover_expired())
         self.same(f"{op}: recover_expired()", _recovery(expected), _recovery(got))
         self.count(op)
-        self.observe({JobEvent.LAPSE})
+        self.observe({JobEvent.LAPSE, *_DEPENDANTS})
 
     @precondition(lambda self: self.plan.management or self.plan.pausing or self.plan.removal)
     @rule(data=st.data())
@@ -542,7 +586,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             got = self.run(getattr(self.subject, op)(job_id))
             self.same(f"{op}({job_id})", expected, got)
             self.count(op)
-            self.observe({_OPERATOR_EVENTS[op]})
+            self.observe({_OPERATOR_EVENTS[op], *_DEPENDANTS})
 
     def _purge(self, queue: str, state: JobState, *, aged: bool) -> None:
         older_than = self.now() + 1 if aged else None
@@ -551,7 +595,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         got = self.run(subject.purge(queue, state, older_than=older_than))
         self.same(f"purge({queue}, {state.value}, older_than={older_than})", expected, got)
         self.count("purge")
-        self.observe({JobEvent.PURGE})
+        self.observe({JobEvent.PURGE, *_DEPENDANTS})
 
     def _pausing(self, queue: str, op: str) -> None:
         subject = cast(Pausing, self.subject)
@@ -620,6 +664,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                     "lifecycle table (asynctasq/lifecycle.py) does not allow"
                 )
 
+
+#: what the end of a job does to its blocked dependants, in the same step
+_DEPENDANTS = (JobEvent.UNBLOCK, JobEvent.PARENT_FAILED)
 
 _OPERATOR_EVENTS = {
     "cancel": JobEvent.CANCEL,

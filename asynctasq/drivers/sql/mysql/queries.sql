@@ -321,8 +321,8 @@ SELECT DISTINCT child_id FROM asynctasq_dependencies WHERE child_id IN :ids LOCK
 UPDATE asynctasq_jobs SET state = 'pending' WHERE id IN :ids AND state = 'waiting';
 
 -- name: dep_remember_many
-INSERT INTO asynctasq_completed (id, finished_at) VALUES :rows
-ON DUPLICATE KEY UPDATE finished_at = VALUES(finished_at);
+INSERT INTO asynctasq_completed (id, finished_at, result) VALUES :rows
+ON DUPLICATE KEY UPDATE finished_at = VALUES(finished_at), result = VALUES(result);
 
 -- name: dep_parent_done
 -- after dep_unlink_parent (policy 'run'): released when no edge is left
@@ -496,3 +496,22 @@ ON DUPLICATE KEY UPDATE job_id = asynctasq_slots.job_id;
 
 -- name: slot_give
 DELETE FROM asynctasq_slots WHERE `key` = :key AND job_id = :job_id;
+
+-- name: job_outcome
+-- Results (0008): how a job stands; a deleted completed job from completed
+SELECT state, result, error FROM asynctasq_jobs WHERE id = :id
+UNION ALL
+SELECT 'completed', result, NULL FROM asynctasq_completed WHERE id = :id;
+
+-- name: flow_jobs
+SELECT job_id, name FROM asynctasq_flow_jobs WHERE flow_id = :flow_id ORDER BY position;
+
+-- name: flow_forget
+-- flows whose jobs are all gone (finished and forgotten), past the retention
+DELETE FROM asynctasq_flow_jobs WHERE created_at < :horizon
+  AND NOT EXISTS (SELECT 1 FROM asynctasq_jobs j WHERE j.id = asynctasq_flow_jobs.job_id)
+  AND NOT EXISTS (SELECT 1 FROM asynctasq_completed c WHERE c.id = asynctasq_flow_jobs.job_id);
+
+-- name: flow_add
+INSERT INTO asynctasq_flow_jobs (flow_id, position, job_id, name, created_at)
+VALUES (:flow_id, :position, :job_id, :name, :now);

@@ -73,8 +73,20 @@ CREATE TABLE asynctasq_dependencies (
 CREATE TABLE asynctasq_completed (
     id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     finished_at DOUBLE NOT NULL,
+    result      LONGBLOB NULL,
     PRIMARY KEY (id),
     KEY asynctasq_completed_age (finished_at)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- the jobs of each flow (FlowProducer, docs/workflows.md)
+CREATE TABLE IF NOT EXISTS asynctasq_flow_jobs (
+    flow_id    CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    position   INT NOT NULL,
+    job_id     CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    name       VARCHAR(200) NULL,
+    created_at DOUBLE NOT NULL,
+    PRIMARY KEY (flow_id, position),
+    KEY asynctasq_flow_jobs_age (created_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 -- Time and flow control (issue 16): schedules (repeatable and cron jobs).

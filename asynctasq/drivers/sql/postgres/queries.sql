@@ -226,12 +226,18 @@ done AS (
     WHERE j.id = ANY(ARRAY(SELECT id FROM locked))
     RETURNING j.queue, j.state
 ), remembered AS (
-    INSERT INTO {schema}.completed (id, finished_at) SELECT id, $10 FROM deleted
-    ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at
+    -- with its result (0008: the Results capability)
+    INSERT INTO {schema}.completed (id, finished_at, result)
+    SELECT id, $10, ($6::bytea[])[($9::jsonb ->> id)::integer] FROM deleted
+    ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, result = excluded.result
 ), woken AS (
     SELECT pg_notify({channel}, '')
     FROM (SELECT queue FROM updated WHERE state = 'pending'
           UNION SELECT queue FROM released WHERE state = 'pending') AS u(q)
+), finished AS (
+    -- result waiters (0008): one notice per settle that ended jobs
+    SELECT pg_notify({finished_channel}, '')
+    WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM updated WHERE state = 'failed')
 )
 SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepted,
        (SELECT count(*) FROM woken) AS woken,
@@ -239,7 +245,8 @@ SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepte
        -- statement's snapshot may miss that edge, dep_release_marked looks again
        ARRAY(SELECT id FROM deleted WHERE has_dependants
              UNION ALL SELECT id FROM updated WHERE state = 'completed' AND has_dependants)
-           AS marked;
+           AS marked,
+       (SELECT count(*) FROM finished) AS finished;
 
 -- name: dep_release_marked(ids)
 -- The children of completed parents $1 still linked (see settle: marked), released as
@@ -502,9 +509,9 @@ DELETE FROM {schema}.dependencies WHERE parent_id = $1;
 -- name: dep_unlink_child(child_id)
 DELETE FROM {schema}.dependencies WHERE child_id = $1;
 
--- name: dep_remember(id, now)
-INSERT INTO {schema}.completed (id, finished_at) VALUES ($1, $2)
-ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at;
+-- name: dep_remember(id, now, result)
+INSERT INTO {schema}.completed (id, finished_at, result) VALUES ($1, $2, $3)
+ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, result = excluded.result;
 
 -- name: dep_forget_completed(horizon)
 DELETE FROM {schema}.completed WHERE finished_at < $1;
@@ -662,3 +669,22 @@ INSERT INTO {schema}.slots (key, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING;
 
 -- name: slot_give(key, job_id)
 DELETE FROM {schema}.slots WHERE key = $1 AND job_id = $2;
+
+-- name: job_outcome(id)
+-- Results (0008): how a job stands; a deleted completed job from completed
+SELECT state, result, error FROM {schema}.jobs WHERE id = $1
+UNION ALL
+SELECT 'completed', result, NULL FROM {schema}.completed WHERE id = $1;
+
+-- name: flow_add(flow_id, position, job_id, name, now)
+INSERT INTO {schema}.flow_jobs (flow_id, position, job_id, name, created_at)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: flow_jobs(flow_id)
+SELECT job_id, name FROM {schema}.flow_jobs WHERE flow_id = $1 ORDER BY position;
+
+-- name: flow_forget(horizon)
+-- flows whose jobs are all gone (finished and forgotten), past the retention
+DELETE FROM {schema}.flow_jobs f WHERE f.created_at < $1
+  AND NOT EXISTS (SELECT 1 FROM {schema}.jobs j WHERE j.id = f.job_id)
+  AND NOT EXISTS (SELECT 1 FROM {schema}.completed c WHERE c.id = f.job_id);

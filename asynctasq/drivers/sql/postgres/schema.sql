@@ -95,9 +95,21 @@ CREATE INDEX dependencies_child ON {schema}.dependencies (child_id);
 -- completed jobs that were deleted, remembered while a later child may name them
 CREATE TABLE {schema}.completed (
     id          text COLLATE "C" PRIMARY KEY,
-    finished_at double precision NOT NULL
+    finished_at double precision NOT NULL,
+    result      bytea
 );
 CREATE INDEX completed_age ON {schema}.completed (finished_at);
+
+-- the jobs of each flow (FlowProducer, docs/workflows.md)
+CREATE TABLE {schema}.flow_jobs (
+    flow_id    text COLLATE "C" NOT NULL,
+    position   integer NOT NULL,
+    job_id     text COLLATE "C" NOT NULL,
+    name       text,
+    created_at double precision NOT NULL,
+    PRIMARY KEY (flow_id, position)
+);
+CREATE INDEX flow_jobs_age ON {schema}.flow_jobs (created_at);
 
 -- Time and flow control (issue 16): schedules (repeatable and cron jobs).
 CREATE TABLE {schema}.schedules (

@@ -264,7 +264,8 @@ DELETE FROM asynctasq_dependencies WHERE parent_id = :parent_id;
 DELETE FROM asynctasq_dependencies WHERE child_id = :child_id;
 
 -- name: dep_remember
-INSERT OR REPLACE INTO asynctasq_completed (id, finished_at) VALUES (:id, :now);
+INSERT OR REPLACE INTO asynctasq_completed (id, finished_at, result)
+VALUES (:id, :now, :result);
 
 -- name: dep_forget_completed
 DELETE FROM asynctasq_completed WHERE finished_at < :horizon;
@@ -416,3 +417,22 @@ INSERT OR IGNORE INTO asynctasq_slots (key, job_id) VALUES (:key, :job_id);
 
 -- name: slot_give
 DELETE FROM asynctasq_slots WHERE key = :key AND job_id = :job_id;
+
+-- name: job_outcome
+-- Results (0008): how a job stands; a deleted completed job from completed
+SELECT state, result, error FROM asynctasq_jobs WHERE id = :id
+UNION ALL
+SELECT 'completed', result, NULL FROM asynctasq_completed WHERE id = :id;
+
+-- name: flow_jobs
+SELECT job_id, name FROM asynctasq_flow_jobs WHERE flow_id = :flow_id ORDER BY position;
+
+-- name: flow_forget
+-- flows whose jobs are all gone (finished and forgotten), past the retention
+DELETE FROM asynctasq_flow_jobs WHERE created_at < :horizon
+  AND NOT EXISTS (SELECT 1 FROM asynctasq_jobs j WHERE j.id = asynctasq_flow_jobs.job_id)
+  AND NOT EXISTS (SELECT 1 FROM asynctasq_completed c WHERE c.id = asynctasq_flow_jobs.job_id);
+
+-- name: flow_add
+INSERT INTO asynctasq_flow_jobs (flow_id, position, job_id, name, created_at)
+VALUES (:flow_id, :position, :job_id, :name, :now);

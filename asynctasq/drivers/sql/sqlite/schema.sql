@@ -73,9 +73,21 @@ CREATE INDEX asynctasq_dependencies_child ON asynctasq_dependencies (child_id);
 -- completed jobs that were deleted, remembered while a later child may name them
 CREATE TABLE asynctasq_completed (
     id          TEXT PRIMARY KEY,
-    finished_at REAL NOT NULL
+    finished_at REAL NOT NULL,
+    result      BLOB
 ) WITHOUT ROWID;
 CREATE INDEX asynctasq_completed_age ON asynctasq_completed (finished_at);
+
+-- the jobs of each flow (FlowProducer, docs/workflows.md)
+CREATE TABLE asynctasq_flow_jobs (
+    flow_id    TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    job_id     TEXT NOT NULL,
+    name       TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (flow_id, position)
+) WITHOUT ROWID;
+CREATE INDEX asynctasq_flow_jobs_age ON asynctasq_flow_jobs (created_at);
 
 -- Time and flow control (issue 16): schedules (repeatable and cron jobs).
 CREATE TABLE asynctasq_schedules (

@@ -1,0 +1,117 @@
+"""Results on Redis (capability Results).
+
+A completed job's result is written by settle.lua with its completion: beside the
+kept record (``results`` hash), or, when completed jobs are not kept, in the same
+hash beside its id in ``done`` (forgotten together after the result retention). A
+settle that ends jobs publishes on the ``finished`` channel (keys.py), which wakes
+result waiters; the paths that publish nothing (cancel, lease recovery, expiry at
+claim) are seen by the waiters' look every couple of seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import msgpack
+
+from asynctasq.drivers.capabilities import Flows, Inspection, Results
+from asynctasq.drivers.keys import QUEUE_KEYS
+from asynctasq.drivers.redis.base import RedisBase
+from asynctasq.drivers.results import FinishNotices, PollingNotices, StoredOutcome
+from asynctasq.jobs import JobState
+
+__all__ = ["RedisFlows", "RedisResults"]
+
+log = logging.getLogger("asynctasq.redis")
+
+_RESULTS, _DONE = QUEUE_KEYS.index("results"), QUEUE_KEYS.index("done")
+_FLOWS = QUEUE_KEYS.index("flows")
+
+#: a waiter looks again at least this often (the ends that publish nothing)
+_SAFETY_POLL = 2.0
+
+
+class RedisResults(RedisBase, Results):
+    async def job_outcomes(self, job_ids: Sequence[str]) -> dict[str, StoredOutcome]:
+        assert isinstance(self, Inspection)
+        found: dict[str, StoredOutcome] = {}
+        gone = []
+        for job_id in job_ids:
+            job = await self.get(job_id)
+            if job is None:
+                gone.append(job_id)
+            else:
+                found[job_id] = StoredOutcome(job_id, job.state, job.result, job.error)
+        if gone:
+            queues = await self._locator.known_queues()
+            pipe = self.client.pipeline(transaction=False)
+            for queue in queues:
+                keys = self.keys.queue(queue)
+                for job_id in gone:
+                    pipe.zscore(keys[_DONE], job_id)
+                    pipe.hget(keys[_RESULTS], job_id)
+            replies = iter(await pipe.execute() if queues else [])
+            for _ in queues:
+                for job_id in gone:
+                    score, result = next(replies), next(replies)
+                    if score is not None and job_id not in found:
+                        found[job_id] = StoredOutcome(job_id, JobState.COMPLETED, result)
+        return found
+
+    def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:
+        return self._subscribed()
+
+    @asynccontextmanager
+    async def _subscribed(self) -> AsyncIterator[FinishNotices]:
+        try:
+            pubsub: Any = self.client.pubsub()
+            await pubsub.subscribe(self.keys.finished)
+        except Exception as exc:  # (a client without pub/sub): look from time to time
+            log.debug("result waiter polls: cannot subscribe (%r)", exc)
+            yield PollingNotices()
+            return
+        try:
+            yield _PubSubNotices(pubsub)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.unsubscribe()
+                await pubsub.aclose()
+
+
+class _PubSubNotices:
+    """Subscribed before the first look, so no message between a look and the wait
+    is lost (arm() has nothing to do)."""
+
+    def __init__(self, pubsub: Any) -> None:
+        self.pubsub = pubsub
+
+    def arm(self) -> None:
+        pass
+
+    async def wait(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(max(timeout, 0.0), _SAFETY_POLL)
+        while (left := deadline - loop.time()) > 0:
+            message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
+            if message is not None:
+                return
+
+
+class RedisFlows(RedisBase, Flows):
+    async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
+        queues = await self._locator.known_queues()
+        if not queues:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for queue in queues:
+            pipe.hget(self.keys.queue(queue)[_FLOWS], flow_id)
+        for record in await pipe.execute():
+            if record is not None:
+                ids, names = msgpack.unpackb(record, raw=False)
+                return [(i, n or None) for i, n in zip(ids, names, strict=True)]
+        return []

@@ -1,0 +1,94 @@
+"""The Results capability (workflows, issue 15), on every broker that declares it:
+a completed job's result is kept with its completion, read back by id with how the
+job ended, and a waiter is woken when the job finishes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from asynctasq.core.results import wait_outcomes
+from asynctasq.drivers.base import Driver
+from asynctasq.drivers.capabilities import Management, Results
+from asynctasq.errors import ResultTimeoutError, ResultUnavailableError
+from asynctasq.jobs import Job, JobState, new_job_id
+from tests.backends import Backend
+from tests.conftest import skip_without
+
+W1 = "worker-1"
+
+
+@pytest.fixture
+async def driver(backend: Backend) -> Driver:
+    skip_without(backend, Results)
+    return await backend.new_driver()
+
+
+def job(*parents: str) -> Job:
+    return Job(task="tests.noop", payload=b"\x80", depends_on=tuple(parents))
+
+
+async def claim_one(driver: Driver, job_id: str) -> Job:
+    claimed = await driver.claim(["default"], limit=10, worker_id=W1, lease_seconds=30.0)
+    assert [j.id for j in claimed] == [job_id]
+    return claimed[0]
+
+
+def results(driver: Driver) -> Results:
+    assert isinstance(driver, Results)
+    return driver
+
+
+async def test_a_completed_jobs_result_is_kept(driver: Driver) -> None:
+    a, b = job(), job()
+    await driver.enqueue([a])
+    assert (await results(driver).job_outcomes([a.id]))[a.id].state is JobState.PENDING
+    assert await driver.complete(await claim_one(driver, a.id), b"\x92\x01\x02")
+    await driver.enqueue([b])
+    assert await driver.complete(await claim_one(driver, b.id))  # None: nothing kept
+    found = await results(driver).job_outcomes([a.id, b.id, "unknown-id"])
+    assert set(found) == {a.id, b.id}
+    assert found[a.id].state is JobState.COMPLETED
+    assert found[a.id].result == b"\x92\x01\x02"
+    assert found[b.id].state is JobState.COMPLETED and found[b.id].result is None
+
+
+async def test_a_failed_job_reports_its_error(driver: Driver) -> None:
+    a = job()
+    await driver.enqueue([a])
+    assert await driver.fail(await claim_one(driver, a.id), "ValueError: bad input")
+    found = (await results(driver).job_outcomes([a.id]))[a.id]
+    assert found.state is JobState.FAILED
+    assert found.error is not None and found.error.startswith("ValueError: bad input")
+
+
+async def test_a_waiter_wakes_when_the_job_completes(driver: Driver) -> None:
+    a = job()
+    await driver.enqueue([a])
+    claimed = await claim_one(driver, a.id)
+    waiter = asyncio.create_task(wait_outcomes(driver, [a.id], 30.0))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    assert await driver.complete(claimed, b"\xc3")
+    found = await asyncio.wait_for(waiter, 10.0)
+    assert found[a.id].result == b"\xc3"
+
+
+async def test_waiting_times_out_and_unknown_ids_are_refused(driver: Driver) -> None:
+    a = job()
+    await driver.enqueue([a])
+    with pytest.raises(ResultTimeoutError, match="pending"):
+        await wait_outcomes(driver, [a.id], 0.05)
+    with pytest.raises(ResultUnavailableError):
+        await wait_outcomes(driver, [new_job_id()], 1.0)
+
+
+async def test_a_cancelled_child_reports_it(driver: Driver) -> None:
+    if not isinstance(driver, Management):
+        pytest.skip("needs Management")
+    a = job()
+    await driver.enqueue([a])
+    assert await driver.cancel(a.id)
+    found = (await wait_outcomes(driver, [a.id], 5.0))[a.id]
+    assert found.state is JobState.CANCELLED
