@@ -10,6 +10,10 @@ pages are asked of ``create_app`` in process (httpx's ASGI transport: no socket,
 no browser), so the figures are the dashboard's own work plus the broker's
 queries. "first" is the first request of a fresh app; "warm" the median of the
 next ten. Targets (issue 22): queue page < 300 ms, overview < 100 ms.
+
+``--keep`` leaves the filled namespace (Redis prefix, PostgreSQL schema) in place and
+prints it; ``--reuse NAME`` times the pages on that namespace without filling it
+again (profiling a change without a refill), then drops it unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,15 @@ from benchmarks.brokers import bench_config, cleanup, finish_jobs
 
 QUEUE = "done"
 WARM = 10
-PAGES = {"queue page": f"/queues/{QUEUE}", "overview": "/"}
+PAGES = {
+    "queue page": f"/queues/{QUEUE}",
+    "overview": "/",
+    # beyond the targets: one state, a search that finds nothing in the first
+    # budget of jobs (the slowest search page), and the dead letters
+    "queue page, completed": f"/queues/{QUEUE}?state=completed",
+    "queue page, text search": f"/queues/{QUEUE}?text=no-such-text",
+    "dead letters": "/dead-letters",
+}
 
 
 async def complete(driver: Driver, jobs: int) -> None:
@@ -56,28 +68,50 @@ async def timings(driver: Driver, url: str) -> tuple[float, float]:
     return spent[0], statistics.median(spent[1:])
 
 
-async def measure(config: Config, jobs: int) -> dict[str, tuple[float, float]]:
+async def measure(
+    config: Config, jobs: int, *, fill: bool, keep: bool
+) -> dict[str, tuple[float, float]]:
     driver = DriverFactory.create_from_config(config)
     await driver.connect()
     try:
-        started = time.perf_counter()
-        await complete(driver, jobs)
-        print(f"filled {jobs:,} completed jobs in {time.perf_counter() - started:.0f} s")
         assert isinstance(driver, Inspection)
+        if fill:
+            started = time.perf_counter()
+            await complete(driver, jobs)
+            print(f"filled {jobs:,} completed jobs in {time.perf_counter() - started:.0f} s")
         assert (await driver.stats(QUEUE)).completed == jobs
         return {name: await timings(driver, url) for name, url in PAGES.items()}
     finally:
         await driver.disconnect()
-        cleanup(config)
+        if keep:
+            print(f"kept: --reuse {namespace(config)}")
+        else:
+            cleanup(config)
+
+
+def namespace(config: Config) -> str:
+    return config.redis_prefix if config.driver == "redis" else config.postgres_schema
+
+
+def reused(config: Config, name: str) -> Config:
+    if config.driver == "redis":
+        return config.replace(redis_prefix=name)
+    if config.driver == "postgres":
+        return config.replace(postgres_schema=name)
+    raise SystemExit("--reuse: a Redis prefix or a PostgreSQL schema")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--driver", default="redis", choices=("redis", "postgres", "sqlite"))
     parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="leave the filled namespace")
+    parser.add_argument("--reuse", metavar="NAME", help="time a namespace kept by --keep")
     args = parser.parse_args()
     config = bench_config(args.driver).replace(keep_completed_tasks=True)
-    figures = asyncio.run(measure(config, args.jobs))
+    if args.reuse:
+        config = reused(config, args.reuse)
+    figures = asyncio.run(measure(config, args.jobs, fill=not args.reuse, keep=args.keep))
     print(f"python -m benchmarks.dashboard --driver {args.driver} --jobs {args.jobs}")
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")
     for name, (first, warm) in figures.items():

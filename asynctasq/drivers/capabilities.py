@@ -97,6 +97,37 @@ class Inspection(Capability):
     async def queues(self) -> list[str]:
         """Every queue that holds or held jobs, sorted."""
 
+    async def estimated_stats(self, queue: str) -> tuple[QueueStats, frozenset[str]]:
+        """``stats`` for a display that must stay fast on a huge queue (the dashboard's
+        overview), and the names of the QueueStats fields that are estimates: a driver
+        may estimate a state holding very many jobs rather than count it. This
+        default is the exact ``stats`` (no estimate)."""
+        return await self.stats(queue), frozenset()
+
+    async def count_finished_since(
+        self, queue: str, state: JobState, since: float, *, cap: int
+    ) -> int:
+        """How many kept jobs of ``queue`` ended in ``state`` (a finished one) at or
+        after epoch ``since``, counting no further than ``cap`` (``cap`` means "cap or
+        more"). This default reads them newest first with ``list_jobs``; a driver with
+        an index on the finish time counts there instead."""
+        if not state.finished:
+            raise ValueError(f"{state.value} is not a finished state")
+        count, offset, page = 0, 0, max(1, min(cap, 1000))
+        while count < cap:
+            jobs = await self.list_jobs(queue, state, limit=page, offset=offset)
+            for job in jobs:
+                finished = job.finished_at if job.finished_at is not None else job.created_at
+                if finished < since:
+                    return count  # newest first: every later one is older
+                count += 1
+                if count >= cap:
+                    return cap
+            if len(jobs) < page:
+                return count
+            offset += page
+        return count
+
 
 class Management(Capability):
     """Operator actions on stored jobs: ``cancel``, ``requeue`` (``requeue_many``),

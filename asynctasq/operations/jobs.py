@@ -6,6 +6,7 @@ for the capability it needs, so every broker behaves the same or says what it la
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ __all__ = [
     "list_jobs",
     "matching_ids",
     "remove_jobs",
+    "remove_matching",
     "retry_jobs",
     "retry_matching",
     "show_job",
@@ -72,16 +74,23 @@ class BulkResult:
 
 
 async def list_jobs(
-    driver: Driver, where: JobFilter, *, limit: int = 50, cursor: str | None = None
+    driver: Driver,
+    where: JobFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    scan_budget: int | None = None,
 ) -> JobPage:
     """Up to ``limit`` jobs ``where`` keeps, from ``cursor``: waiting ones in the order
-    workers take them, finished ones newest first."""
+    workers take them, finished ones newest first. A filter the broker cannot apply
+    (task, text) reads at most ``scan_budget`` jobs (default SCAN_BUDGET): the page
+    may come back short, with a cursor to search further."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     inspect = require(driver, Inspection, "listing jobs")
     jobs: list[Job] = []
     next_offset = None
-    budget = Budget(max(SCAN_BUDGET, limit))
+    budget = Budget(max(SCAN_BUDGET if scan_budget is None else scan_budget, limit))
     start, page = decode_cursor(cursor), min(PAGE, budget.jobs)
     async for offset, job in matching_jobs(inspect, where, start=start, page=page, budget=budget):
         if len(jobs) == limit:
@@ -101,13 +110,27 @@ async def show_job(driver: Driver, job_id: str) -> Job | None:
 BULK_PAGE = 10_000
 
 
-async def matching_ids(driver: Driver, where: JobFilter) -> list[str]:
+#: called as selected(jobs read, jobs matched) while a bulk action selects its jobs
+Selected = Callable[[int, int], None]
+
+
+async def matching_ids(
+    driver: Driver, where: JobFilter, *, selected: Selected | None = None
+) -> list[str]:
     """The ids of every job ``where`` keeps, read before anything changes them (a
     bulk action that changed jobs while paging would shift its own pages)."""
     inspect = require(driver, Inspection, "selecting jobs")
     # big pages: listings page by offset, so each page rereads the ones before it
-    pages = matching_jobs(inspect, where, page=BULK_PAGE)
-    return [job.id async for _, job in pages]
+    ids: list[str] = []
+    read = 0
+    async for offset, job in matching_jobs(inspect, where, page=BULK_PAGE):
+        ids.append(job.id)
+        if selected is not None and offset // BULK_PAGE != read // BULK_PAGE:
+            selected(offset, len(ids))
+        read = offset
+    if selected is not None:
+        selected(read, len(ids))
+    return ids
 
 
 async def retry_jobs(
@@ -125,15 +148,40 @@ async def retry_matching(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    selected: Selected | None = None,
 ) -> BulkResult:
-    """Retry every job ``where`` keeps (default state: failed, the dead letters)."""
+    """Retry every job ``where`` keeps (default state: failed, the dead letters).
+    The jobs are selected first (``selected`` hears how far), then retried
+    (``progress`` hears how many)."""
     manage = require(driver, Management, "retrying jobs")
     if where.state is None:
-        where = JobFilter(where.queue, JobState.FAILED, where.task, where.since)
-    ids = await matching_ids(driver, where)
+        where = dataclasses.replace(where, state=JobState.FAILED)
+    ids = await matching_ids(driver, where, selected=selected)
     if dry_run:
         return BulkResult("retry", matched=len(ids), dry_run=True)
     return await _batched("retry", ids, manage.requeue_many, progress)
+
+
+async def remove_matching(
+    driver: Driver,
+    where: JobFilter,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    selected: Selected | None = None,
+) -> BulkResult:
+    """Delete every job ``where`` keeps, records and all. ``where`` must name a state
+    (not active: a running job cannot be removed), so a filter left empty by mistake
+    never empties a queue."""
+    removal = require(driver, Removal, "removing jobs")
+    if where.state is None:
+        raise ValueError("removing every job of a filter needs a state (--state)")
+    if where.state is JobState.ACTIVE:
+        raise ValueError("active jobs cannot be removed: cancel them or wait")
+    ids = await matching_ids(driver, where, selected=selected)
+    if dry_run:
+        return BulkResult("remove", matched=len(ids), dry_run=True)
+    return await _each("remove", ids, removal.remove, progress)
 
 
 async def cancel_jobs(

@@ -20,8 +20,17 @@ from dataclasses import dataclass
 
 from asynctasq.drivers.capabilities import Inspection
 from asynctasq.jobs import Job, JobState
+from asynctasq.operations.schema import searchable_arguments
 
-__all__ = ["PAGE", "Budget", "JobFilter", "decode_cursor", "encode_cursor", "matching_jobs"]
+__all__ = [
+    "PAGE",
+    "Budget",
+    "JobFilter",
+    "decode_cursor",
+    "encode_cursor",
+    "matching_jobs",
+    "mentions",
+]
 
 #: jobs read per list_jobs call while scanning
 PAGE = 1000
@@ -37,6 +46,10 @@ class JobFilter:
     state: JobState | None = None
     task: str | None = None
     since: float | None = None
+    #: text to search for, ignoring case: in the job's id (its start), its task name or
+    #: its arguments as the dashboard shows them (credentials hidden: a search for a
+    #: password finds nothing)
+    text: str | None = None
 
     def cutoff(self, now: float) -> float | None:
         return None if self.since is None else now - self.since
@@ -44,7 +57,17 @@ class JobFilter:
     def keeps(self, job: Job, cutoff: float | None) -> bool:
         if self.task is not None and job.task != self.task:
             return False
-        return cutoff is None or stamp(job) >= cutoff
+        if cutoff is not None and stamp(job) < cutoff:
+            return False
+        return not self.text or mentions(job, self.text)
+
+
+def mentions(job: Job, text: str) -> bool:
+    """``text`` (any case) starts the id, or is in the task name or the arguments."""
+    needle = text.casefold()
+    if job.id.casefold().startswith(needle) or needle in job.task.casefold():
+        return True
+    return needle in searchable_arguments(job.payload).casefold()
 
 
 def stamp(job: Job) -> float:

@@ -66,6 +66,15 @@ def job_detail(job: Job) -> dict[str, Any]:
     }
 
 
+def searchable_arguments(payload: bytes) -> str:
+    """A job's arguments and options as the text a search looks in: the JSON the job
+    page shows, credentials hidden (an undecodable payload: the reason it is)."""
+    args, options, undecodable = _arguments(payload)
+    if undecodable is not None:
+        return undecodable
+    return json.dumps([args, options], ensure_ascii=False, default=repr)
+
+
 def _arguments(payload: bytes) -> tuple[Any, Any, str | None]:
     """(arguments, options, why undecodable) with every credential-looking value hidden:
     the same rule as logs (asynctasq/redaction.py), applied to the JSON text."""
@@ -103,6 +112,8 @@ def queue_record(
         "paused": stats.paused,
         "oldest_pending_age": oldest_age,
         "completed_last_minute": per_minute,
+        # the counts above that are estimates (queue_summaries(estimate=True) fills it)
+        "approximate": [],
     }
 
 

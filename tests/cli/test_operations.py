@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from asynctasq.drivers.capabilities import CapabilityMissing, Removal
+from asynctasq.drivers.capabilities import CapabilityMissing, Inspection, Removal
 from asynctasq.jobs import Job, JobState, WorkerInfo
 from asynctasq.operations import (
     JobFilter,
@@ -20,6 +20,7 @@ from asynctasq.operations import (
     parse_duration,
     queue_summaries,
     remove_jobs,
+    remove_matching,
     retry_jobs,
     retry_matching,
 )
@@ -210,3 +211,96 @@ async def test_a_page_reads_a_bounded_number_of_jobs_and_says_where_to_go_on(
         rest += page.jobs
         cursor, pages = page.next_cursor, pages + 1
     assert rest == [] and pages == 3  # 9 jobs, 3 read per page; the last finds the end
+
+
+@only_backends(*ADMIN)
+async def test_a_search_matches_the_id_start_task_name_and_arguments_never_a_secret(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 3)  # arguments {"n": i, "password": "hunter2"}
+    (report,) = await driver.enqueue(
+        [Job(task="app.reports.Build", payload=encode_payload({"customer": "Zebra Corp"}))]
+    )
+
+    async def found(text: str, state: JobState | None = None) -> set[str]:
+        page = await list_jobs(driver, JobFilter("default", state, text=text), limit=100)
+        return {job.id for job in page.jobs}
+
+    assert await found("ZEBRA") == {report}
+    assert await found("reports.build") == {report}
+    assert await found("mail.send", JobState.FAILED) == set(mail)
+    assert await found(report[:-2].upper()) == {report}  # ids are time-ordered: a long start
+    assert await found('"n": 1') == {mail[1]}
+    assert await found("hunter2") == set()  # redacted before it is searched
+
+
+@only_backends(*ADMIN)
+async def test_remove_matching_needs_a_state_and_reports_selection_and_progress(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 5)
+    other = await dead_letters(driver, 2, task="app.other.Task")
+    if not isinstance(driver, Removal):
+        with pytest.raises(CapabilityMissing, match="removing jobs"):
+            await remove_matching(driver, JobFilter("default", JobState.FAILED))
+        return
+    with pytest.raises(ValueError, match="needs a state"):
+        await remove_matching(driver, JobFilter("default", text="mail"))
+    with pytest.raises(ValueError, match="active jobs cannot be removed"):
+        await remove_matching(driver, JobFilter("default", JobState.ACTIVE))
+
+    where = JobFilter("default", JobState.FAILED, text="mail.Send")
+    dry = await remove_matching(driver, where, dry_run=True)
+    assert (dry.action, dry.matched, dry.done, dry.dry_run) == ("remove", 5, 0, True)
+    selections: list[tuple[int, int]] = []
+    reports: list[tuple[int, int]] = []
+    done = await remove_matching(
+        driver,
+        where,
+        selected=lambda read, matched: selections.append((read, matched)),
+        progress=lambda d, t: reports.append((d, t)),
+    )
+    assert (done.matched, done.done, done.skipped) == (5, 5, [])
+    assert selections[-1] == (7, 5)  # every failed job read, five matched
+    assert reports[0] == (0, 5) and reports[-1] == (5, 5)
+    for job_id in mail:
+        assert await driver.get(job_id) is None  # type: ignore[attr-defined]
+    assert {j.id for j in (await list_jobs(driver, JobFilter("default"))).jobs} == set(other)
+
+
+@only_backends(*ADMIN)
+async def test_completed_last_minute_is_counted_up_to_a_cap(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = await backend.new_driver()
+    await dead_letters(driver, 4)
+    inspect = driver
+    assert isinstance(inspect, Inspection)
+    now = time.time()
+    assert await inspect.count_finished_since("default", JobState.FAILED, now - 60, cap=10) == 4
+    assert await inspect.count_finished_since("default", JobState.FAILED, now - 60, cap=3) == 3
+    assert await inspect.count_finished_since("default", JobState.FAILED, now + 60, cap=10) == 0
+    with pytest.raises(ValueError, match="not a finished state"):
+        await inspect.count_finished_since("default", JobState.PENDING, now, cap=10)
+    (summary,) = await queue_summaries(driver, ["default"], estimate=True)
+    assert summary["failed"] == 4 and summary["approximate"] == []
+
+
+@only_backends("postgres")
+async def test_a_state_beyond_the_exact_count_is_estimated_and_named(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = await backend.new_driver()
+    await dead_letters(driver, 5)
+    await driver.enqueue([Job(task="t", payload=encode_payload({}))])
+    monkeypatch.setattr(type(driver), "estimate_beyond", 3)
+    assert isinstance(driver, Inspection)
+    stats, estimated = await driver.estimated_stats("default")
+    assert estimated == frozenset({"failed"})
+    assert stats.failed >= 4 and stats.depth == 1  # never below what was seen
+    (summary,) = await queue_summaries(driver, ["default"], estimate=True)
+    assert summary["approximate"] == ["failed"] and summary["pending"] == 1
+    (exact,) = await queue_summaries(driver, ["default"])
+    assert exact["failed"] == 5 and exact["approximate"] == []

@@ -32,6 +32,36 @@
     setInterval(refresh, seconds * 1000);
   }
 
+  // a bulk action's page: its own stream of progress, until the run ends
+  function followBulk() {
+    const section = document.getElementById("bulk");
+    const url = section && section.dataset.stream;
+    if (!url || !window.EventSource || section.dataset.following) return;
+    section.dataset.following = "1";
+    const progress = new EventSource(url);
+    function show(event) {
+      const run = JSON.parse(event.data);
+      const bar = document.getElementById("bulk-progress");
+      const text = document.getElementById("bulk-status");
+      const box = document.getElementById("bulk");
+      if (box) box.dataset.phase = run.phase;
+      if (bar && run.phase !== "selecting") { bar.max = Math.max(run.matched, 1); bar.value = run.done; }
+      if (!text) return;
+      if (run.phase === "selecting") {
+        text.textContent = "Selecting: " + run.read.toLocaleString("en") + " jobs read, " +
+          run.matched.toLocaleString("en") + " match";
+      } else if (run.phase === "running") {
+        text.textContent = run.done.toLocaleString("en") + " of " +
+          run.matched.toLocaleString("en") + " done";
+      } else {
+        text.textContent = run.report;
+      }
+    }
+    progress.addEventListener("progress", show);
+    progress.addEventListener("done", function (event) { show(event); progress.close(); });
+  }
+  followBulk();
+
   if (!window.EventSource) { poll(5); return; }
   const source = new EventSource(root + "events");
   // on every (re)connection, read the page once: what changed while the stream was not

@@ -18,11 +18,13 @@ from asynctasq.drivers.capabilities import (
     Removal,
     WorkerRegistry,
 )
+from asynctasq.drivers.sql.dependencies import stored_state
 from asynctasq.drivers.sql.listing import (
     check_progress,
     list_query,
     purge_query,
     queue_stats,
+    stats_field,
     worker_infos,
     worker_record,
 )
@@ -42,6 +44,10 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
     #: rows one purge statement deletes, so a large purge never holds many locks at
     #: once (None: one statement deletes them all)
     purge_slice: ClassVar[int | None] = None
+    #: estimated_stats counts a finished state exactly up to this many jobs, and asks
+    #: the planner for an estimate beyond (queries stats_capped, estimate_jobs); None:
+    #: always exact (stats)
+    estimate_beyond: ClassVar[int | None] = None
 
     def _wake_local(self) -> None:
         """Wake the reserves of this process: a job may be claimable now."""
@@ -51,6 +57,31 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
         counts = await self.statements.tuples("stats", queue=queue, now=self.clock.time())
         paused = await self.statements.value("is_paused", queue=queue)
         return queue_stats(queue, counts, bool(paused))  # type: ignore[arg-type]
+
+    async def estimated_stats(self, queue: str) -> tuple[QueueStats, frozenset[str]]:
+        cap = self.estimate_beyond
+        if cap is None:
+            return await self.stats(queue), frozenset()
+        counts = await self.statements.tuples(
+            "stats_capped", queue=queue, now=self.clock.time(), cap=cap + 1
+        )
+        rows, estimated = [], []
+        for state, future, n in counts:
+            if n > cap:  # more than cap: the planner's estimate, never below what was seen
+                guess = await self.statements.value("estimate_jobs", queue=queue, state=state)
+                n = max(cap + 1, int(guess or 0))
+                estimated.append(stats_field(state))
+            rows.append((state, future, n))
+        paused = await self.statements.value("is_paused", queue=queue)
+        return queue_stats(queue, rows, bool(paused)), frozenset(f for f in estimated if f)
+
+    async def count_finished_since(
+        self, queue: str, state: JobState, since: float, *, cap: int
+    ) -> int:
+        if not state.finished:
+            raise ValueError(f"{state.value} is not a finished state")
+        params = {"queue": queue, "state": stored_state(state), "since": since, "cap": cap}
+        return int(await self.statements.value("count_finished_since", **params) or 0)
 
     async def queues(self) -> list[str]:
         return [row[0] for row in await self.statements.tuples("queues")]

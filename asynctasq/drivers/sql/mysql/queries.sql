@@ -193,6 +193,16 @@ WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
 ORDER BY priority, run_at, id
 LIMIT :limit OFFSET :offset;
 
+-- name: count_finished_since
+-- the dashboard's "completed in the last minute", read from asynctasq_jobs_finished
+-- (queue, finished_at), at most :cap of them
+SELECT COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs
+    WHERE queue = :queue AND finished_at IS NOT NULL AND finished_at >= :since
+        AND state = :state
+    LIMIT :cap
+) AS recent;
+
 -- name: list_all
 -- waiting jobs first in reservation order, then finished ones newest first
 SELECT * FROM asynctasq_jobs

@@ -150,6 +150,15 @@ SELECT * FROM asynctasq_jobs
 WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
 ORDER BY priority, run_at, id LIMIT :limit OFFSET :offset;
 
+-- name: count_finished_since
+-- the dashboard's "completed in the last minute", read from the (queue, state,
+-- finished_at) index, at most :cap of them
+SELECT COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs
+    WHERE queue = :queue AND state = :state AND finished_at >= :since
+    LIMIT :cap
+);
+
 -- name: list_all
 SELECT * FROM asynctasq_jobs
 WHERE queue = :queue
