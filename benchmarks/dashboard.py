@@ -32,7 +32,9 @@ from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.dashboard import create_app
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Inspection
-from asynctasq.jobs import Completed
+from asynctasq.jobs import Completed, JobState
+from asynctasq.operations import JobFilter, list_jobs
+from asynctasq.operations.scan import encode_cursor, encode_position, stamp
 from benchmarks.brokers import bench_config, cleanup, finish_jobs
 
 QUEUE = "done"
@@ -40,10 +42,14 @@ WARM = 10
 PAGES = {
     "queue page": f"/queues/{QUEUE}",
     "overview": "/",
-    # beyond the targets: one state, a search that finds nothing in the first
-    # budget of jobs (the slowest search page), and the dead letters
+    # beyond the targets: one state, either end; a page deep in the listing (the
+    # cursor is an offset: the broker walks to it); a search that matches nothing, so
+    # it reads its whole budget (5,000 jobs) before answering; the dead letters
     "queue page, completed": f"/queues/{QUEUE}?state=completed",
-    "queue page, text search": f"/queues/{QUEUE}?text=no-such-text",
+    "queue page, completed, oldest first": f"/queues/{QUEUE}?state=completed&order=reverse",
+    # (its cursor: the position of the 500,000th job, found before the timing)
+    "queue page, completed, at job 500,000": f"/queues/{QUEUE}?state=completed&cursor=",
+    "queue page, search": f"/queues/{QUEUE}?q=no-such-text",
     "dead letters": "/dead-letters",
 }
 
@@ -69,7 +75,7 @@ async def timings(driver: Driver, url: str) -> tuple[float, float]:
 
 
 async def measure(
-    config: Config, jobs: int, *, fill: bool, keep: bool
+    config: Config, jobs: int, *, fill: bool, keep: bool, analyze: bool
 ) -> dict[str, tuple[float, float]]:
     driver = DriverFactory.create_from_config(config)
     await driver.connect()
@@ -80,13 +86,37 @@ async def measure(
             await complete(driver, jobs)
             print(f"filled {jobs:,} completed jobs in {time.perf_counter() - started:.0f} s")
         assert (await driver.stats(QUEUE)).completed == jobs
-        return {name: await timings(driver, url) for name, url in PAGES.items()}
+        if analyze:
+            await analyzed(config)
+        deep = await list_jobs(
+            driver, JobFilter(QUEUE, JobState.COMPLETED), limit=1, cursor=encode_cursor(499_999)
+        )
+        middle = deep.jobs[0]
+        cursor = encode_position(stamp(middle), middle.id)
+        pages = {n: url + cursor if url.endswith("cursor=") else url for n, url in PAGES.items()}
+        return {name: await timings(driver, url) for name, url in pages.items()}
     finally:
         await driver.disconnect()
         if keep:
             print(f"kept: --reuse {namespace(config)}")
         else:
             cleanup(config)
+
+
+async def analyzed(config: Config) -> None:
+    """ANALYZE the jobs table, as autovacuum does once a table has changed enough
+    (the test server here runs with autovacuum off: without it the planner still
+    believes the table empty)."""
+    if config.driver != "postgres":
+        return
+    import asyncpg
+
+    con = await asyncpg.connect(config.postgres_dsn)
+    try:
+        await con.execute(f'ANALYZE "{config.postgres_schema}".jobs')
+    finally:
+        await con.close()
+    print("analyzed the jobs table")
 
 
 def namespace(config: Config) -> str:
@@ -107,12 +137,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="leave the filled namespace")
     parser.add_argument("--reuse", metavar="NAME", help="time a namespace kept by --keep")
+    parser.add_argument(
+        "--analyze", action="store_true",
+        help="PostgreSQL: ANALYZE the jobs table after the fill (as autovacuum would)",
+    )  # fmt: skip
     args = parser.parse_args()
     config = bench_config(args.driver).replace(keep_completed_tasks=True)
     if args.reuse:
         config = reused(config, args.reuse)
-    figures = asyncio.run(measure(config, args.jobs, fill=not args.reuse, keep=args.keep))
-    print(f"python -m benchmarks.dashboard --driver {args.driver} --jobs {args.jobs}")
+    figures = asyncio.run(
+        measure(config, args.jobs, fill=not args.reuse, keep=args.keep, analyze=args.analyze)
+    )
+    flags = " --analyze" * args.analyze + (f" --reuse {args.reuse}" if args.reuse else "")
+    print(f"python -m benchmarks.dashboard --driver {args.driver} --jobs {args.jobs}{flags}")
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")
     for name, (first, warm) in figures.items():
         print(f"{name}: first {first:.1f} ms, warm median {warm:.1f} ms")

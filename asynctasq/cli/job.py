@@ -61,6 +61,10 @@ def add_parser(commands: Subparsers) -> None:
     add_filters(listing)
     listing.add_argument("--limit", type=int, default=50, help="jobs per page [default: 50]")
     listing.add_argument("--cursor", help="continue from the next_cursor of a previous page")
+    listing.add_argument(
+        "--reverse", action="store_true", help="from the other end (with --state): finished "
+        "jobs oldest first, waiting ones last to run first"
+    )  # fmt: skip
     add_broker_options(listing)
     listing.set_defaults(handler=_list, command_name="job list")
 
@@ -145,7 +149,10 @@ def filter_of(args: argparse.Namespace) -> JobFilter:
     """The --queue (else the default queue setting), --state, --task and --since."""
     queue = config_from_args(args).default_queue
     state = getattr(args, "state", None)
-    return JobFilter(queue, state, args.task, args.since, getattr(args, "search", None))
+    reverse = getattr(args, "reverse", False)
+    if reverse and state is None:
+        raise SystemExit("asynctasq job list: --reverse needs --state")
+    return JobFilter(queue, state, args.task, args.since, getattr(args, "search", None), reverse)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -138,11 +138,14 @@ async def schedule_action(request: Request, ctx: Context) -> Response:
 
 
 def filter_of(queue: str, fields: dict[str, str]) -> JobFilter:
-    """The queue page's filter (state, task, search), from its query or a form."""
+    """The queue page's filter (state, task, search, order), from its query or a
+    form. The order reverses a listing of one state only (every state at once is
+    read in one order: waiting jobs, then finished ones)."""
     state_text = fields.get("state") or ""
     state = JobState(state_text) if state_text in {s.value for s in JobState} else None
     text = (fields.get("q") or "").strip()
-    return JobFilter(queue, state, fields.get("task") or None, text=text or None)
+    reverse = state is not None and fields.get("order") == "reverse"
+    return JobFilter(queue, state, fields.get("task") or None, text=text or None, reverse=reverse)
 
 
 async def bulk_action(request: Request, ctx: Context, queue: str) -> Response:

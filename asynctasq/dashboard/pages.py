@@ -87,15 +87,17 @@ async def overview(request: Request, ctx: Context) -> HTMLResponse:
 
 
 def _count_text(q: dict[str, Any], state: str) -> str:
-    return f"about {q[state]:,}" if state in q.get("approximate", ()) else str(q[state])
+    word = q.get("approximate", {}).get(state)
+    return f"{word} {q[state]:,}" if word else str(q[state])
 
 
 def count_cell(q: dict[str, Any], state: str) -> str:
     """A queue's count of ``state``: an estimate (a state of very many jobs, on a
     broker that estimates rather than counts it) reads "about 1,000,000"."""
     n = q[state]
-    if state in q.get("approximate", ()):
-        return f'<span data-count="{state}" title="an estimate">about {n:,}</span>'
+    if state in q.get("approximate", {}):
+        tip = "an estimate of the database's planner, not a count"
+        return f'<span data-count="{state}" title="{tip}">{esc(_count_text(q, state))}</span>'
     return f'<span data-count="{state}">{esc(n)}</span>'
 
 
@@ -128,7 +130,12 @@ async def queue(request: Request, ctx: Context) -> HTMLResponse:
             f"<option{' selected' if s.value == state_text else ''}>{esc(s.value)}</option>"
             for s in JobState
         )
-        + "</select></label><button>Search</button></form>"
+        + "</select></label>"
+        '<label>Order <select name="order">'
+        '<option value="">newest (finished) or next (waiting) first</option>'
+        f'<option value="reverse"{" selected" if where.reverse else ""}>'
+        "oldest (finished) or last (waiting) first</option>"
+        "</select></label><button>Search</button></form>"
     )
     found = await show_job(driver, search) if search else None
     if found is not None and found.queue == name:  # a whole job id: that job
@@ -153,7 +160,7 @@ async def queue(request: Request, ctx: Context) -> HTMLResponse:
         label = "Search further" if note else "Next page"
         onward = link(
             root, label, "queues", name, state=state_text, task=where.task, q=search,
-            cursor=next_cursor,
+            order="reverse" if where.reverse else None, cursor=next_cursor,
         )  # fmt: skip
         more = f'<p class="pager">{onward}</p>'
     status = "paused" if summary["paused"] else "running"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -23,9 +24,11 @@ from asynctasq.operations.scan import (
     PAGE,
     Budget,
     JobFilter,
-    decode_cursor,
+    decode_any,
     encode_cursor,
+    encode_position,
     matching_jobs,
+    stamp,
 )
 
 __all__ = [
@@ -88,10 +91,23 @@ async def list_jobs(
     if limit < 1:
         raise ValueError("limit must be at least 1")
     inspect = require(driver, Inspection, "listing jobs")
+    budget = Budget(max(SCAN_BUDGET if scan_budget is None else scan_budget, limit))
+    filtered = where.task is not None or where.text is not None or where.since is not None
+    # a filter the broker applies alone: read one more than the page, no more
+    page = min(PAGE, budget.jobs) if filtered else limit + 1
+    at = decode_any(cursor)
+    keyed = where.state is not None and where.state.finished
+    if keyed and (not isinstance(at, int) or at == 0):
+        found = await _page_by_position(
+            inspect, where, None if isinstance(at, int) else at, limit, page, budget.jobs
+        )
+        if found is not None:
+            return found
+    if not isinstance(at, int):
+        raise ValueError(f"invalid cursor {cursor!r}: this listing pages by offset")
     jobs: list[Job] = []
     next_offset = None
-    budget = Budget(max(SCAN_BUDGET if scan_budget is None else scan_budget, limit))
-    start, page = decode_cursor(cursor), min(PAGE, budget.jobs)
+    start = at
     async for offset, job in matching_jobs(inspect, where, start=start, page=page, budget=budget):
         if len(jobs) == limit:
             break  # one more exists: the page is not the last
@@ -100,6 +116,44 @@ async def list_jobs(
     else:
         next_offset = budget.stopped_at  # None: read to the end
     return JobPage(jobs, None if next_offset is None else encode_cursor(next_offset))
+
+
+async def _page_by_position(
+    inspect: Inspection,
+    where: JobFilter,
+    after: tuple[float, str] | None,
+    limit: int,
+    page: int,
+    budget: int,
+) -> JobPage | None:
+    """A page of finished jobs of one state read from the broker's index at the
+    cursor's position (None: the broker has no such index; page by offset)."""
+    assert where.state is not None
+    cutoff = where.cutoff(time.time())
+    jobs: list[Job] = []
+    read = 0
+    position = after
+    while True:
+        batch = await inspect.list_finished_from(
+            where.queue, where.state, after=position, limit=page, reverse=where.reverse
+        )
+        if batch is None:
+            return None
+        for job in batch:
+            if where.keeps(job, cutoff):
+                if len(jobs) == limit:  # one more exists: the page is not the last
+                    last = jobs[-1]
+                    return JobPage(jobs, encode_position(stamp(last), last.id))
+                jobs.append(job)
+            elif not where.reverse and cutoff is not None and stamp(job) < cutoff:
+                return JobPage(jobs, None)  # newest first: every later one is older
+            position = (stamp(job), job.id)
+        read += len(batch)
+        if len(batch) < page:
+            return JobPage(jobs, None)
+        if read >= budget:  # searched enough for one page: say where to go on
+            assert position is not None
+            return JobPage(jobs, encode_position(*position))
 
 
 async def show_job(driver: Driver, job_id: str) -> Job | None:

@@ -33,7 +33,8 @@ async def queue_summaries(
     pending job has waited, and how many jobs completed in the last minute (counted
     from kept completed jobs, up to RATE_SCAN: 0 when the broker keeps none).
     ``estimate``: a driver may estimate a state holding very many jobs (the record's
-    ``approximate`` names those counts), so a page stays fast on a million jobs."""
+    ``approximate`` maps those counts to "about" or "more than"), so a page stays fast
+    on a million jobs."""
     inspect = require(driver, Inspection, "summarising queues")
     names = list(queues) or await inspect.queues()
     now = time.time()
@@ -42,7 +43,7 @@ async def queue_summaries(
         if estimate:
             stats, estimated = await inspect.estimated_stats(name)
         else:
-            stats, estimated = await inspect.stats(name), frozenset()
+            stats, estimated = await inspect.stats(name), {}
         head = await inspect.list_jobs(name, JobState.PENDING, limit=1)
         oldest = max(0.0, now - head[0].run_at) if head else None
         count = await inspect.count_finished_since(
@@ -50,7 +51,7 @@ async def queue_summaries(
         )
         record = queue_record(stats, oldest_age=oldest, per_minute=count)
         # the counts that are estimates (keys of the record)
-        record["approximate"] = sorted(_RECORD_KEYS.get(f, f) for f in estimated)
+        record["approximate"] = {_RECORD_KEYS.get(f, f): w for f, w in sorted(estimated.items())}
         rows.append(record)
     return rows
 

@@ -26,8 +26,10 @@ __all__ = [
     "PAGE",
     "Budget",
     "JobFilter",
+    "decode_any",
     "decode_cursor",
     "encode_cursor",
+    "encode_position",
     "matching_jobs",
     "mentions",
 ]
@@ -50,6 +52,9 @@ class JobFilter:
     #: its arguments as the dashboard shows them (credentials hidden: a search for a
     #: password finds nothing)
     text: str | None = None
+    #: read the listing from its other end (a state needed): finished jobs oldest
+    #: first, waiting ones last to run first
+    reverse: bool = False
 
     def cutoff(self, now: float) -> float | None:
         return None if self.since is None else now - self.since
@@ -79,16 +84,38 @@ def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
 
 
+def encode_position(at: float, job_id: str) -> str:
+    """A cursor at a finished job (its finish time and id): the next page starts just
+    after it, read from the broker's index there (``Inspection.list_finished_from``)."""
+    return base64.urlsafe_b64encode(f"p{at!r}|{job_id}".encode()).decode().rstrip("=")
+
+
 def decode_cursor(cursor: str | None) -> int:
+    """The offset of an offset cursor (0 for none); ValueError for anything else."""
+    found = decode_any(cursor)
+    if not isinstance(found, int):
+        raise ValueError(f"invalid cursor {cursor!r}: a position, where an offset was due")
+    return found
+
+
+def decode_any(cursor: str | None) -> int | tuple[float, str]:
+    """An offset, or a position (finish time, job id)."""
     if not cursor:
         return 0
+    invalid = ValueError(f"invalid cursor {cursor!r}: pass the next_cursor a listing printed")
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text.startswith("p"):
+            at, _, job_id = text[1:].partition("|")
+            when = float(at)
+            if not job_id or when != when:  # (NaN)
+                raise invalid
+            return when, job_id
         offset = int(text[1:]) if text.startswith("o") else -1
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        offset = -1
+        raise invalid from None
     if offset < 0:
-        raise ValueError(f"invalid cursor {cursor!r}: pass the next_cursor a listing printed")
+        raise invalid
     return offset
 
 
@@ -112,10 +139,17 @@ async def matching_jobs(
     """(offset of the next job after this one, job) for every job ``where`` keeps,
     from offset ``start``, until the queue, the window or the ``budget`` runs out."""
     cutoff = where.cutoff(time.time())
-    ordered_by_age = where.state is not None and where.state.finished
+    if where.reverse and where.state is None:
+        raise ValueError("a reversed listing needs a state")
+    ordered_by_age = where.state is not None and where.state.finished and not where.reverse
     offset = start
     while True:
-        jobs = await inspect.list_jobs(where.queue, where.state, limit=page, offset=offset)
+        if where.reverse and where.state is not None:
+            jobs = await inspect.list_jobs_reversed(
+                where.queue, where.state, limit=page, offset=offset
+            )
+        else:
+            jobs = await inspect.list_jobs(where.queue, where.state, limit=page, offset=offset)
         for job in jobs:
             offset += 1
             if where.keeps(job, cutoff):

@@ -113,7 +113,7 @@ def queue_record(
         "oldest_pending_age": oldest_age,
         "completed_last_minute": per_minute,
         # the counts above that are estimates (queue_summaries(estimate=True) fills it)
-        "approximate": [],
+        "approximate": {},
     }
 
 

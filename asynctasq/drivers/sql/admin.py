@@ -9,6 +9,7 @@ import abc
 from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
+from asynctasq.checks import MAX_EPOCH
 from asynctasq.clock import Clock
 from asynctasq.drivers.capabilities import (
     Inspection,
@@ -58,22 +59,26 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
         paused = await self.statements.value("is_paused", queue=queue)
         return queue_stats(queue, counts, bool(paused))  # type: ignore[arg-type]
 
-    async def estimated_stats(self, queue: str) -> tuple[QueueStats, frozenset[str]]:
+    async def estimated_stats(self, queue: str) -> tuple[QueueStats, dict[str, str]]:
         cap = self.estimate_beyond
         if cap is None:
-            return await self.stats(queue), frozenset()
+            return await self.stats(queue), {}
         counts = await self.statements.tuples(
             "stats_capped", queue=queue, now=self.clock.time(), cap=cap + 1
         )
-        rows, estimated = [], []
+        rows, inexact = [], {}
         for state, future, n in counts:
-            if n > cap:  # more than cap: the planner's estimate, never below what was seen
-                guess = await self.statements.value("estimate_jobs", queue=queue, state=state)
-                n = max(cap + 1, int(guess or 0))
-                estimated.append(stats_field(state))
+            field = stats_field(state)
+            if n > cap and field is not None:
+                # more than cap: the planner's estimate, unless it says no more than was
+                # seen (statistics from before the state grew): then only "more than"
+                guess = int(
+                    await self.statements.value("estimate_jobs", queue=queue, state=state) or 0
+                )
+                n, inexact[field] = (guess, "about") if guess > cap else (cap, "more than")
             rows.append((state, future, n))
         paused = await self.statements.value("is_paused", queue=queue)
-        return queue_stats(queue, rows, bool(paused)), frozenset(f for f in estimated if f)
+        return queue_stats(queue, rows, bool(paused)), inexact
 
     async def count_finished_since(
         self, queue: str, state: JobState, since: float, *, cap: int
@@ -98,6 +103,35 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
         rows = await self.statements.records(
             query, **params, queue=queue, limit=limit, offset=offset, now=now
         )
+        return [job_from_row(row, now) for row in rows]
+
+    async def list_jobs_reversed(
+        self, queue: str, state: JobState, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        if not state.finished:
+            return await super().list_jobs_reversed(queue, state, limit=limit, offset=offset)
+        now = self.clock.time()
+        params = {"queue": queue, "state": stored_state(state), "limit": limit, "offset": offset}
+        rows = await self.statements.records("list_finished_oldest", **params)
+        return [job_from_row(row, now) for row in rows]
+
+    async def list_finished_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: tuple[float, str] | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Job] | None:
+        if not state.finished:
+            raise ValueError(f"{state.value} is not a finished state")
+        now = self.clock.time()
+        # from the start: a finish time beyond any (or before any, reversed)
+        at, job_id = after if after is not None else (-1.0 if reverse else MAX_EPOCH + 1, "")
+        params = {"queue": queue, "state": stored_state(state), "at": at, "id": job_id}
+        query = "list_finished_after_oldest" if reverse else "list_finished_after"
+        rows = await self.statements.records(query, **params, limit=limit)
         return [job_from_row(row, now) for row in rows]
 
     async def cancel(self, job_id: str) -> bool:

@@ -203,6 +203,29 @@ SELECT COUNT(*) FROM (
     LIMIT :cap
 ) AS recent;
 
+-- name: list_finished_oldest
+-- list_finished read from its other end (the dashboard's "oldest first")
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND finished_at IS NOT NULL AND state = :state
+ORDER BY finished_at, id
+LIMIT :limit OFFSET :offset;
+
+-- name: list_finished_after
+-- list_finished from just after the job at (:at, :id): a range read of
+-- asynctasq_jobs_finished from that finish time, whatever the depth
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND finished_at IS NOT NULL AND finished_at <= :at
+    AND (finished_at < :at OR id < :id) AND state = :state
+ORDER BY finished_at DESC, id DESC
+LIMIT :limit;
+
+-- name: list_finished_after_oldest
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND finished_at IS NOT NULL AND finished_at >= :at
+    AND (finished_at > :at OR id > :id) AND state = :state
+ORDER BY finished_at, id
+LIMIT :limit;
+
 -- name: list_all
 -- waiting jobs first in reservation order, then finished ones newest first
 SELECT * FROM asynctasq_jobs

@@ -312,6 +312,26 @@ SELECT {columns} FROM {schema}.jobs j
 WHERE j.queue = $1 AND j.state = $2
 ORDER BY j.finished_at DESC, j.id LIMIT $3 OFFSET $4;
 
+-- name: list_finished_oldest(queue, state, limit, offset)
+-- list_finished read from its other end (the dashboard's "oldest first")
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = $2
+ORDER BY j.finished_at, j.id DESC LIMIT $3 OFFSET $4;
+
+-- name: list_finished_after(queue, state, at, id, limit)
+-- list_finished from just after the job at (at, id): a range read of jobs_finished
+-- from that finish time, whatever the depth (the dashboard's cursor)
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = $2 AND j.finished_at <= $3
+    AND (j.finished_at < $3 OR j.id > $4)
+ORDER BY j.finished_at DESC, j.id LIMIT $5;
+
+-- name: list_finished_after_oldest(queue, state, at, id, limit)
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = $2 AND j.finished_at >= $3
+    AND (j.finished_at > $3 OR j.id < $4)
+ORDER BY j.finished_at, j.id DESC LIMIT $5;
+
 -- name: list_pending(queue, limit, offset, now, future)
 SELECT {columns} FROM {schema}.jobs j
 WHERE j.queue = $1 AND j.state = 'pending' AND (j.run_at > $4) = $5

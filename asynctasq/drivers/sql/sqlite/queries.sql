@@ -145,6 +145,26 @@ SELECT * FROM asynctasq_jobs
 WHERE queue = :queue AND state = :state
 ORDER BY finished_at DESC, id LIMIT :limit OFFSET :offset;
 
+-- name: list_finished_oldest
+-- list_finished read from its other end (the dashboard's "oldest first")
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state
+ORDER BY finished_at, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_finished_after
+-- list_finished from just after the job at (:at, :id): a range read of the
+-- (queue, state, finished_at) index from that finish time, whatever the depth
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state AND finished_at <= :at
+    AND (finished_at < :at OR id > :id)
+ORDER BY finished_at DESC, id LIMIT :limit;
+
+-- name: list_finished_after_oldest
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state AND finished_at >= :at
+    AND (finished_at > :at OR id < :id)
+ORDER BY finished_at, id DESC LIMIT :limit;
+
 -- name: list_pending
 SELECT * FROM asynctasq_jobs
 WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
