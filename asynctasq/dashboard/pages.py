@@ -132,9 +132,9 @@ async def queue(request: Request, ctx: Context) -> HTMLResponse:
         )
         + "</select></label>"
         '<label>Order <select name="order">'
-        '<option value="">newest (finished) or next (waiting) first</option>'
+        '<option value="">newest or next first</option>'
         f'<option value="reverse"{" selected" if where.reverse else ""}>'
-        "oldest (finished) or last (waiting) first</option>"
+        "oldest or last first</option>"
         "</select></label><button>Search</button></form>"
     )
     found = await show_job(driver, search) if search else None
