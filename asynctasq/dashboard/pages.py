@@ -141,10 +141,13 @@ async def queue(request: Request, ctx: Context) -> HTMLResponse:
     if found is not None and found.queue == name:  # a whole job id: that job
         jobs, next_cursor, note = [found], None, ""
     else:
-        listing = await list_jobs(
-            driver, where, limit=PAGE_SIZE, cursor=params.get("cursor") or None,
-            scan_budget=SEARCH_BUDGET,
-        )  # fmt: skip
+        try:
+            listing = await list_jobs(
+                driver, where, limit=PAGE_SIZE, cursor=params.get("cursor") or None,
+                scan_budget=SEARCH_BUDGET,
+            )  # fmt: skip
+        except ValueError as exc:  # a cursor of another listing (a link edited by hand)
+            return render(ctx, request, f"Queue {name}", f"<p>{esc(exc)}</p>", 400)
         jobs, next_cursor = listing.jobs, listing.next_cursor
         filtered = where.task is not None or where.text is not None
         short = filtered and next_cursor is not None and len(jobs) < PAGE_SIZE

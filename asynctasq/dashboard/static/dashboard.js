@@ -13,14 +13,19 @@
   });
 
   let pending = null;
+  function typing() {
+    const focused = document.activeElement;
+    return Boolean(focused && focused.closest && focused.closest("form"));
+  }
   async function refresh() {
     pending = null;
-    const focused = document.activeElement;
-    if (focused && focused.closest && focused.closest("form")) return; // do not eat typing
+    if (typing()) return; // do not eat typing
     try {
       const answer = await fetch(location.href, { headers: { "X-Refresh": "1" } });
       if (answer.status >= 500 || answer.status === 401) return;  // keep what is shown
-      const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+      const text = await answer.text();
+      if (typing()) return; // the operator began to type while the page was read
+      const fresh = new DOMParser().parseFromString(text, "text/html");
       const main = fresh.getElementById("main");
       if (main) document.getElementById("main").replaceWith(main);
     } catch (e) { /* the next event or tick tries again */ }
