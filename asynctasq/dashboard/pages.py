@@ -377,7 +377,16 @@ async def dead_letters(request: Request, ctx: Context) -> HTMLResponse:
             link(root, queue_name, "queues", queue_name, state="failed"),
             link(root, task, "queues", queue_name, state="failed", task=task),
             esc(kind),
-            esc(count),
+            # the group's jobs, on its queue's page: retry or remove them all from there
+            link(
+                root,
+                count,
+                "queues",
+                queue_name,
+                state="failed",
+                task=task,
+                q=None if kind == "-" else kind,
+            ),
         ]
         for (queue_name, task, kind), count in groups.most_common()
     ]

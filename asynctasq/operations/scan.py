@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from asynctasq.drivers.capabilities import Inspection
 from asynctasq.jobs import Job, JobState
-from asynctasq.operations.schema import searchable_arguments
+from asynctasq.operations.schema import error_head, searchable_arguments
+from asynctasq.redaction import redact
 
 __all__ = [
     "PAGE",
@@ -48,9 +49,9 @@ class JobFilter:
     state: JobState | None = None
     task: str | None = None
     since: float | None = None
-    #: text to search for, ignoring case: in the job's id (its start), its task name or
-    #: its arguments as the dashboard shows them (credentials hidden: a search for a
-    #: password finds nothing)
+    #: text to search for, ignoring case: in the job's id (its start), its task name,
+    #: its arguments as the dashboard shows them or its last error's first line
+    #: (credentials hidden: a search for a password finds nothing)
     text: str | None = None
     #: read the listing from its other end (a state needed): finished jobs oldest
     #: first, waiting ones last to run first
@@ -68,9 +69,13 @@ class JobFilter:
 
 
 def mentions(job: Job, text: str) -> bool:
-    """``text`` (any case) starts the id, or is in the task name or the arguments."""
+    """``text`` (any case) starts the id, or is in the task name, the arguments or the
+    error's first line."""
     needle = text.casefold()
     if job.id.casefold().startswith(needle) or needle in job.task.casefold():
+        return True
+    error = error_head(job.error)
+    if error is not None and needle in redact(error).casefold():
         return True
     return needle in searchable_arguments(job.payload).casefold()
 

@@ -387,3 +387,18 @@ async def test_bulk_actions_are_refused_read_only(backend: Backend) -> None:
             "/queues/default/bulk", data={"csrf": "x", "action": "retry", "state": "failed"}
         )
         assert refused.status_code == 403
+
+
+@only_backends(*BROKERS)
+async def test_a_dead_letter_group_links_to_its_jobs_ready_for_a_bulk_retry(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 3, queue="email")
+    async with client(driver) as http:
+        dead = (await http.get("/dead-letters")).text
+        found = re.search(r'<a href="(/queues/email\?[^"]*q=ValueError[^"]*)">3</a>', dead)
+        assert found, dead
+        group = await http.get(found.group(1).replace("&amp;", "&"))
+        assert set(re.findall(r'href="/jobs/([0-9a-f-]{36})"', group.text)) == set(mail)
+        assert ">Retry all matching</button>" in group.text
