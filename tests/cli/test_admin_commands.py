@@ -173,3 +173,34 @@ async def test_url_picks_the_broker_over_the_settings(backend: Backend) -> None:
     listed = cli(elsewhere, "dlq", "list", "--url", f"sqlite:///{path}", "--json")
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)["jobs"]) == 2
+
+
+@only_backends("sqlite", "redis", "postgres", "mysql")
+async def test_job_list_searches_and_reverses_and_job_remove_all_matches(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    env = backend.env()
+    mail = await dead_letters(driver, 3, queue="email")
+    sms = await dead_letters(driver, 2, queue="email", task="app.sms.Send")
+    email = ["--queue", "email", "--state", "failed"]
+
+    found = cli_json(env, "job", "list", *email, "--search", "SMS.send")["jobs"]
+    assert sorted(j["id"] for j in found) == sorted(sms)
+    newest = [j["id"] for j in cli_json(env, "job", "list", *email)["jobs"]]
+    oldest = [j["id"] for j in cli_json(env, "job", "list", *email, "--reverse")["jobs"]]
+    assert oldest == newest[::-1]
+    needs = cli(env, "job", "list", "--queue", "email", "--reverse")
+    assert needs.returncode != 0 and "--reverse needs --state" in needs.stderr
+
+    dry = cli_json(env, "job", "remove", "--all", *email, "--search", "mail", "--dry-run")
+    assert (dry["action"], dry["matched"], dry["done"]) == ("remove", 3, 0)
+    removed = cli(env, "job", "remove", "--all", *email, "--search", "mail", "--json")
+    if not isinstance(driver, Removal):
+        assert removed.returncode == 1 and "Removal" in removed.stderr
+        return
+    assert removed.returncode == 0 and json.loads(removed.stdout)["done"] == 3
+    left = cli_json(env, "job", "list", *email)["jobs"]
+    assert sorted(j["id"] for j in left) == sorted(sms) and not set(mail) & {j["id"] for j in left}
+    stateless = cli(env, "job", "remove", "--all", "--queue", "email")
+    assert stateless.returncode == 1 and "needs a state" in stateless.stderr
