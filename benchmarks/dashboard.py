@@ -136,7 +136,9 @@ def reused(config: Config, name: str) -> Config:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--driver", default="redis", choices=("redis", "postgres", "sqlite"))
+    parser.add_argument(
+        "--driver", default="redis", choices=("redis", "postgres", "mysql", "sqlite")
+    )
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="leave the filled namespace")
     parser.add_argument("--reuse", metavar="NAME", help="time a namespace kept by --keep")

@@ -72,13 +72,15 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
             if n > cap and field is not None:
                 # more than cap: the planner's estimate, unless it says no more than was
                 # seen (statistics from before the state grew): then only "more than"
-                guess = int(
-                    await self.statements.value("estimate_jobs", queue=queue, state=state) or 0
-                )
+                guess = await self._estimated_rows(queue, state)
                 n, inexact[field] = (guess, "about") if guess > cap else (cap, "more than")
             rows.append((state, future, n))
         paused = await self.statements.value("is_paused", queue=queue)
         return queue_stats(queue, rows, bool(paused)), inexact
+
+    async def _estimated_rows(self, queue: str, state: str) -> int:
+        """The planner's estimate of the jobs of ``queue`` in stored ``state``."""
+        return int(await self.statements.value("estimate_jobs", queue=queue, state=state) or 0)
 
     async def count_finished_since(
         self, queue: str, state: JobState, since: float, *, cap: int

@@ -164,6 +164,34 @@ SELECT state, run_at > :now AS future, COUNT(*) AS n FROM asynctasq_jobs
 WHERE queue = :queue
 GROUP BY state, future;
 
+-- name: stats_capped
+-- stats, each finished state counted no further than :cap (at most :cap entries of
+-- asynctasq_jobs_claim read): one that reaches it is estimated instead (estimate_jobs)
+SELECT state, run_at > :now AS future, COUNT(*) AS n FROM asynctasq_jobs
+WHERE queue = :queue AND state IN ('pending', 'waiting', 'active')
+GROUP BY state, future
+UNION ALL
+SELECT 'completed', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'completed' LIMIT :cap
+) AS c
+UNION ALL
+SELECT 'failed', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'failed' LIMIT :cap
+) AS f
+UNION ALL
+SELECT 'cancelled', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'cancelled' LIMIT :cap
+) AS x
+UNION ALL
+SELECT 'expired', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'expired' LIMIT :cap
+) AS e;
+
+-- name: estimate_jobs
+-- the optimizer's row estimate (index dives into asynctasq_jobs_claim), read from the
+-- "rows" column: no count of a state of a million jobs
+EXPLAIN SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = :state;
+
 -- name: is_paused
 SELECT paused FROM asynctasq_queues WHERE name = :queue;
 
