@@ -18,6 +18,7 @@ from asynctasq.operations import (
     job_detail,
     list_jobs,
     list_workers,
+    matching_ids,
     parse_duration,
     queue_summaries,
     remove_jobs,
@@ -368,3 +369,20 @@ async def test_mysql_estimates_a_big_state_from_its_index(
     assert estimated == {"failed": "about"} and stats.failed == 5 and stats.depth == 1
     (summary,) = await queue_summaries(driver, ["default"], estimate=True)
     assert summary["approximate"] == {"failed": "about"}
+
+
+@only_backends(*ADMIN)
+async def test_a_bulk_selection_reads_every_match_page_by_page_through_ties(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("asynctasq.operations.jobs.BULK_PAGE", 2)
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 7)  # one batch settled: one finish time for all
+    await dead_letters(driver, 2, task="app.other.Task")
+    reads: list[tuple[int, int]] = []
+    where = JobFilter("default", JobState.FAILED, task="app.mail.Send")
+    ids = await matching_ids(driver, where, selected=lambda r, m: reads.append((r, m)))
+    assert sorted(ids) == sorted(mail) and len(set(ids)) == 7
+    assert reads[-1][1] == 7 and [m for _, m in reads] == sorted(m for _, m in reads)
+    backwards = await matching_ids(driver, replace(where, reverse=True))
+    assert backwards == ids[::-1]
