@@ -26,6 +26,7 @@ from asynctasq.operations import (
     queue_summaries,
     show_job,
 )
+from asynctasq.operations.queues import RATE_SCAN
 from asynctasq.operations.schema import error_head
 
 __all__ = ["bulk_run", "dead_letters", "job", "overview", "queue", "render", "workers"]
@@ -70,7 +71,7 @@ async def overview(request: Request, ctx: Context) -> HTMLResponse:
                 *(count_cell(q, c) for c in COUNTS),
                 "paused" if q["paused"] else "running",
                 esc(age(q["oldest_pending_age"])),
-                esc(q["completed_last_minute"]),
+                esc(_per_minute(q["completed_last_minute"])),
                 esc(f"{done:.2f} / {failed:.2f}") if ctx.hub.enabled else "-",
                 bars(ctx.hub.throughput.series(name)) if ctx.hub.enabled else "-",
             ]
@@ -84,6 +85,11 @@ async def overview(request: Request, ctx: Context) -> HTMLResponse:
         f"<p>{link(root, f'{len(alive)} live worker(s)', 'workers')}</p>"
     )
     return render(ctx, request, "Overview", body)
+
+
+def _per_minute(count: int | None) -> str:
+    # counted no further than RATE_SCAN: that many means "at least"
+    return "-" if count is None else f"{count:,}+" if count >= RATE_SCAN else str(count)
 
 
 def _count_text(q: dict[str, Any], state: str) -> str:
@@ -123,7 +129,7 @@ async def queue(request: Request, ctx: Context) -> HTMLResponse:
     form = (
         f'<form method="get" class="filters" role="search">'
         f'<label>Search <input name="q" type="search" value="{esc(search)}" '
-        'placeholder="job id, task or argument text"></label>'
+        'placeholder="id, task, arguments or error"></label>'
         f'<label>Task <input name="task" value="{esc(where.task)}"></label>'
         f'<label>State <select name="state"><option value="">any</option>'
         + "".join(
