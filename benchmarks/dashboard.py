@@ -123,7 +123,9 @@ async def analyzed(config: Config) -> None:
 
 
 def namespace(config: Config) -> str:
-    return config.redis_prefix if config.driver == "redis" else config.postgres_schema
+    return {"redis": config.redis_prefix, "sqlite": config.sqlite_path}.get(
+        config.driver, config.postgres_schema
+    )
 
 
 def reused(config: Config, name: str) -> Config:
@@ -131,7 +133,9 @@ def reused(config: Config, name: str) -> Config:
         return config.replace(redis_prefix=name)
     if config.driver == "postgres":
         return config.replace(postgres_schema=name)
-    raise SystemExit("--reuse: a Redis prefix or a PostgreSQL schema")
+    if config.driver == "sqlite":
+        return config.replace(sqlite_path=name)
+    raise SystemExit("--reuse: a Redis prefix, a PostgreSQL schema or a SQLite file")
 
 
 def main() -> None:
