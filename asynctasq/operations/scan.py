@@ -74,9 +74,15 @@ def mentions(job: Job, text: str) -> bool:
     needle = text.casefold()
     if job.id.casefold().startswith(needle) or needle in job.task.casefold():
         return True
+    # redaction only ever hides text: what the plain text lacks, the hidden one lacks
+    # too (but for the "***" it puts in), so most jobs are never redacted
+    plain = "*" not in needle
     error = error_head(job.error)
-    if error is not None and needle in redact(error).casefold():
+    maybe_error = error is not None and (not plain or needle in error.casefold())
+    if maybe_error and needle in redact(error or "").casefold():
         return True
+    if plain and needle not in searchable_arguments(job.payload, hidden=False).casefold():
+        return False
     return needle in searchable_arguments(job.payload).casefold()
 
 

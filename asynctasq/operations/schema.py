@@ -66,13 +66,17 @@ def job_detail(job: Job) -> dict[str, Any]:
     }
 
 
-def searchable_arguments(payload: bytes) -> str:
+def searchable_arguments(payload: bytes, *, hidden: bool = True) -> str:
     """A job's arguments and options as the text a search looks in: the JSON the job
-    page shows, credentials hidden (an undecodable payload: the reason it is)."""
-    args, options, undecodable = _arguments(payload)
-    if undecodable is not None:
-        return undecodable
-    return json.dumps([args, options], ensure_ascii=False, default=repr)
+    page shows, credentials hidden (an undecodable payload: the reason it is). With
+    ``hidden=False`` the credentials are left in: a search checks that text first
+    (redaction is the costly part) and redacts only a job that may match."""
+    try:
+        args, options = decode_payload(payload)
+    except Exception as exc:
+        return redact(str(exc))
+    text = json.dumps([args, options], ensure_ascii=False, default=repr)
+    return redact(text) if hidden else text
 
 
 def _arguments(payload: bytes) -> tuple[Any, Any, str | None]:

@@ -244,6 +244,7 @@ async def test_a_search_matches_the_id_start_task_name_and_arguments_never_a_sec
     assert await found(report[:-2].upper()) == {report}  # ids are time-ordered: a long start
     assert await found('"n": 1') == {mail[1]}
     assert await found("hunter2") == set()  # redacted before it is searched
+    assert await found('"password": "***"') == set(mail)  # as the job page shows it
 
 
 @only_backends(*ADMIN)
