@@ -24,6 +24,7 @@ import os
 import platform
 import statistics
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -123,6 +124,8 @@ async def analyzed(config: Config) -> None:
 
 
 def namespace(config: Config) -> str:
+    if config.driver == "mysql":
+        return urlsplit(config.mysql_dsn).path.lstrip("/")
     return {"redis": config.redis_prefix, "sqlite": config.sqlite_path}.get(
         config.driver, config.postgres_schema
     )
@@ -135,7 +138,13 @@ def reused(config: Config, name: str) -> Config:
         return config.replace(postgres_schema=name)
     if config.driver == "sqlite":
         return config.replace(sqlite_path=name)
-    raise SystemExit("--reuse: a Redis prefix, a PostgreSQL schema or a SQLite file")
+    if config.driver == "mysql":
+        cleanup(config)  # the empty database bench_config made for this run
+        dsn = urlunsplit(urlsplit(config.mysql_dsn)._replace(path=f"/{name}"))
+        return config.replace(mysql_dsn=dsn)
+    raise SystemExit(
+        "--reuse: a Redis prefix, a PostgreSQL schema, a MySQL database or a SQLite file"
+    )
 
 
 def main() -> None:

@@ -57,9 +57,9 @@ class MySQLDriver(TransactionalEnqueue, SQLDriver):
     unique_key_max_chars = 255
     purge_slice = 5000
     #: the dashboard's overview counts a finished state exactly up to this many jobs
-    #: (an index read of 100,000 entries: tens of ms) and says "more than" beyond: no
-    #: estimate, InnoDB's stops at about half the table (queries.sql, estimate_jobs)
-    estimate_beyond = 100_000
+    #: and says "more than" beyond: no estimate, InnoDB's stops at about half the
+    #: table (queries.sql, estimate_jobs)
+    estimate_beyond = 10_000
 
     def __init__(
         self,

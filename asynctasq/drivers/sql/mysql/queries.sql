@@ -241,15 +241,16 @@ LIMIT :limit OFFSET :offset;
 
 -- name: list_finished_after
 -- list_finished from just after the job at (:at, :id): a range read of
--- asynctasq_jobs_finished from that finish time, whatever the depth
-SELECT * FROM asynctasq_jobs
+-- asynctasq_jobs_finished from that finish time, whatever the depth (forced: left to
+-- itself the optimizer reads the index by queue alone, from its newest end)
+SELECT * FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_finished)
 WHERE queue = :queue AND finished_at IS NOT NULL AND finished_at <= :at
     AND (finished_at < :at OR id < :id) AND state = :state
 ORDER BY finished_at DESC, id DESC
 LIMIT :limit;
 
 -- name: list_finished_after_oldest
-SELECT * FROM asynctasq_jobs
+SELECT * FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_finished)
 WHERE queue = :queue AND finished_at IS NOT NULL AND finished_at >= :at
     AND (finished_at > :at OR id > :id) AND state = :state
 ORDER BY finished_at, id
