@@ -308,14 +308,15 @@ WHERE j.queue = $1 AND j.state = $2
 ORDER BY j.priority, j.run_at, j.id LIMIT $3 OFFSET $4;
 
 -- name: list_finished(queue, state, limit, offset)
+-- (finished_at < 1e300, always true: the ordered index read, statistics or not)
 SELECT {columns} FROM {schema}.jobs j
-WHERE j.queue = $1 AND j.state = $2
+WHERE j.queue = $1 AND j.state = $2 AND j.finished_at < 1e300
 ORDER BY j.finished_at DESC, j.id LIMIT $3 OFFSET $4;
 
 -- name: list_finished_oldest(queue, state, limit, offset)
 -- list_finished read from its other end (the dashboard's "oldest first")
 SELECT {columns} FROM {schema}.jobs j
-WHERE j.queue = $1 AND j.state = $2
+WHERE j.queue = $1 AND j.state = $2 AND j.finished_at > -1e300
 ORDER BY j.finished_at, j.id DESC LIMIT $3 OFFSET $4;
 
 -- name: list_finished_after(queue, state, at, id, limit)
@@ -340,7 +341,9 @@ ORDER BY j.priority, j.run_at, j.id LIMIT $2 OFFSET $3;
 -- name: list_all(queue, limit, offset)
 -- waiting jobs in reservation order, then finished ones newest first: one read per
 -- state through its own index, each of at most limit + offset rows, merged (a sort of
--- every job of a million-job queue otherwise)
+-- every job of a million-job queue otherwise). "finished_at < 1e300" is always true: a
+-- range on the index column keeps the planner on the ordered index read even while
+-- the table has no statistics yet (it would sort a bitmap of every finished job)
 SELECT {columns} FROM (
     (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'pending'
      ORDER BY priority, run_at, id LIMIT $2::bigint + $3::bigint)
@@ -348,16 +351,16 @@ SELECT {columns} FROM (
     (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state IN ('waiting', 'active')
      ORDER BY priority, run_at, id LIMIT $2::bigint + $3::bigint)
     UNION ALL
-    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'completed'
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'completed' AND finished_at < 1e300
      ORDER BY finished_at DESC, priority, run_at, id LIMIT $2::bigint + $3::bigint)
     UNION ALL
-    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'failed'
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'failed' AND finished_at < 1e300
      ORDER BY finished_at DESC, priority, run_at, id LIMIT $2::bigint + $3::bigint)
     UNION ALL
-    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'cancelled'
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'cancelled' AND finished_at < 1e300
      ORDER BY finished_at DESC, priority, run_at, id LIMIT $2::bigint + $3::bigint)
     UNION ALL
-    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'expired'
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'expired' AND finished_at < 1e300
      ORDER BY finished_at DESC, priority, run_at, id LIMIT $2::bigint + $3::bigint)
 ) AS j
 ORDER BY j.finished_at IS NOT NULL, j.finished_at DESC, j.priority, j.run_at, j.id
