@@ -91,8 +91,8 @@ class BulkRun:
 
     async def changes(self) -> AsyncIterator[dict[str, object]]:
         """The run's state now, then after each change (at most one message per
-        THROTTLE_SECONDS), until and including the end; None-free keepalives are the
-        caller's business (``stream``)."""
+        THROTTLE_SECONDS) and at least every KEEPALIVE_SECONDS (so a proxy keeps an
+        idle stream open), until and including the end."""
         while True:
             self._changed.clear()
             yield self.snapshot()
