@@ -128,7 +128,7 @@ async def queue(request: Request, ctx: Context) -> HTMLResponse:
     )
     form = (
         f'<form method="get" class="filters" role="search">'
-        f'<label>Search <input name="q" type="search" value="{esc(search)}" '
+        f'<label>Search <input name="q" type="search" size="30" value="{esc(search)}" '
         'placeholder="id, task, arguments or error"></label>'
         f'<label>Task <input name="task" value="{esc(where.task)}"></label>'
         f'<label>State <select name="state"><option value="">any</option>'
