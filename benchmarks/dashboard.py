@@ -10,6 +10,10 @@ pages are asked of ``create_app`` in process (httpx's ASGI transport: no socket,
 no browser), so the figures are the dashboard's own work plus the broker's
 queries. "first" is the first request of a fresh app; "warm" the median of the
 next ten. Targets (issue 22): queue page < 300 ms, overview < 100 ms.
+
+``--keep`` leaves the filled namespace (Redis prefix, PostgreSQL schema) in place and
+prints it; ``--reuse NAME`` times the pages on that namespace without filling it
+again (profiling a change without a refill), then drops it unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import platform
 import statistics
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -28,12 +33,26 @@ from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.dashboard import create_app
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Inspection
-from asynctasq.jobs import Completed
+from asynctasq.jobs import Completed, JobState
+from asynctasq.operations import JobFilter, list_jobs
+from asynctasq.operations.scan import encode_cursor, encode_position, stamp
 from benchmarks.brokers import bench_config, cleanup, finish_jobs
 
 QUEUE = "done"
 WARM = 10
-PAGES = {"queue page": f"/queues/{QUEUE}", "overview": "/"}
+PAGES = {
+    "queue page": f"/queues/{QUEUE}",
+    "overview": "/",
+    # beyond the targets: one state, either end; a page deep in the listing (the
+    # cursor is an offset: the broker walks to it); a search that matches nothing, so
+    # it reads its whole budget (5,000 jobs) before answering; the dead letters
+    "queue page, completed": f"/queues/{QUEUE}?state=completed",
+    "queue page, completed, oldest first": f"/queues/{QUEUE}?state=completed&order=reverse",
+    # (its cursor: the position of the 500,000th job, found before the timing)
+    "queue page, completed, at job 500,000": f"/queues/{QUEUE}?state=completed&cursor=",
+    "queue page, search": f"/queues/{QUEUE}?q=no-such-text",
+    "dead letters": "/dead-letters",
+}
 
 
 async def complete(driver: Driver, jobs: int) -> None:
@@ -56,29 +75,99 @@ async def timings(driver: Driver, url: str) -> tuple[float, float]:
     return spent[0], statistics.median(spent[1:])
 
 
-async def measure(config: Config, jobs: int) -> dict[str, tuple[float, float]]:
+async def measure(
+    config: Config, jobs: int, *, fill: bool, keep: bool, analyze: bool
+) -> dict[str, tuple[float, float]]:
     driver = DriverFactory.create_from_config(config)
     await driver.connect()
     try:
-        started = time.perf_counter()
-        await complete(driver, jobs)
-        print(f"filled {jobs:,} completed jobs in {time.perf_counter() - started:.0f} s")
         assert isinstance(driver, Inspection)
+        if fill:
+            started = time.perf_counter()
+            await complete(driver, jobs)
+            print(f"filled {jobs:,} completed jobs in {time.perf_counter() - started:.0f} s")
         assert (await driver.stats(QUEUE)).completed == jobs
-        return {name: await timings(driver, url) for name, url in PAGES.items()}
+        if analyze:
+            await analyzed(config)
+        # a position where the broker reads by position (SQL), else the offset (Redis
+        # reads a sorted set by rank: as fast)
+        cursor = encode_cursor(500_000)
+        if await driver.list_finished_from(QUEUE, JobState.COMPLETED, after=None, limit=1):
+            deep = await list_jobs(
+                driver, JobFilter(QUEUE, JobState.COMPLETED), limit=1, cursor=encode_cursor(499_999)
+            )
+            cursor = encode_position(stamp(deep.jobs[0]), deep.jobs[0].id)
+        pages = {n: url + cursor if url.endswith("cursor=") else url for n, url in PAGES.items()}
+        return {name: await timings(driver, url) for name, url in pages.items()}
     finally:
         await driver.disconnect()
-        cleanup(config)
+        if keep:
+            print(f"kept: --reuse {namespace(config)}")
+        else:
+            cleanup(config)
+
+
+async def analyzed(config: Config) -> None:
+    """ANALYZE the jobs table, as autovacuum does once a table has changed enough
+    (the test server here runs with autovacuum off: without it the planner still
+    believes the table empty)."""
+    if config.driver != "postgres":
+        return
+    import asyncpg
+
+    con = await asyncpg.connect(config.postgres_dsn)
+    try:
+        await con.execute(f'ANALYZE "{config.postgres_schema}".jobs')
+    finally:
+        await con.close()
+    print("analyzed the jobs table")
+
+
+def namespace(config: Config) -> str:
+    if config.driver == "mysql":
+        return urlsplit(config.mysql_dsn).path.lstrip("/")
+    return {"redis": config.redis_prefix, "sqlite": config.sqlite_path}.get(
+        config.driver, config.postgres_schema
+    )
+
+
+def reused(config: Config, name: str) -> Config:
+    if config.driver == "redis":
+        return config.replace(redis_prefix=name)
+    if config.driver == "postgres":
+        return config.replace(postgres_schema=name)
+    if config.driver == "sqlite":
+        return config.replace(sqlite_path=name)
+    if config.driver == "mysql":
+        cleanup(config)  # the empty database bench_config made for this run
+        dsn = urlunsplit(urlsplit(config.mysql_dsn)._replace(path=f"/{name}"))
+        return config.replace(mysql_dsn=dsn)
+    raise SystemExit(
+        "--reuse: a Redis prefix, a PostgreSQL schema, a MySQL database or a SQLite file"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--driver", default="redis", choices=("redis", "postgres", "sqlite"))
+    parser.add_argument(
+        "--driver", default="redis", choices=("redis", "postgres", "mysql", "sqlite")
+    )
     parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="leave the filled namespace")
+    parser.add_argument("--reuse", metavar="NAME", help="time a namespace kept by --keep")
+    parser.add_argument(
+        "--analyze", action="store_true",
+        help="PostgreSQL: ANALYZE the jobs table after the fill (as autovacuum would)",
+    )  # fmt: skip
     args = parser.parse_args()
     config = bench_config(args.driver).replace(keep_completed_tasks=True)
-    figures = asyncio.run(measure(config, args.jobs))
-    print(f"python -m benchmarks.dashboard --driver {args.driver} --jobs {args.jobs}")
+    if args.reuse:
+        config = reused(config, args.reuse)
+    figures = asyncio.run(
+        measure(config, args.jobs, fill=not args.reuse, keep=args.keep, analyze=args.analyze)
+    )
+    flags = " --analyze" * args.analyze + (f" --reuse {args.reuse}" if args.reuse else "")
+    print(f"python -m benchmarks.dashboard --driver {args.driver} --jobs {args.jobs}{flags}")
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")
     for name, (first, warm) in figures.items():
         print(f"{name}: first {first:.1f} ms, warm median {warm:.1f} ms")

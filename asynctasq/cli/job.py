@@ -27,6 +27,7 @@ from asynctasq.operations import (
     list_jobs,
     parse_duration,
     remove_jobs,
+    remove_matching,
     retry_jobs,
     retry_matching,
     show_job,
@@ -60,6 +61,10 @@ def add_parser(commands: Subparsers) -> None:
     add_filters(listing)
     listing.add_argument("--limit", type=int, default=50, help="jobs per page [default: 50]")
     listing.add_argument("--cursor", help="continue from the next_cursor of a previous page")
+    listing.add_argument(
+        "--reverse", action="store_true", help="from the other end (with --state): finished "
+        "jobs oldest first, waiting ones last to run first"
+    )  # fmt: skip
     add_broker_options(listing)
     listing.set_defaults(handler=_list, command_name="job list")
 
@@ -100,7 +105,15 @@ def add_parser(commands: Subparsers) -> None:
             name, help=text, description=f"{text[0].upper()}{text[1:]}.",
             **example(f"asynctasq job {name} 0190f1c2-...-4b7e 0190f1c2-...-9a01"),
         )  # fmt: skip
-        action.add_argument("job_ids", nargs="+", metavar="ID")
+        if name == "remove":
+            action.add_argument("job_ids", nargs="*", metavar="ID")
+            action.add_argument(
+                "--all", action="store_true", help="every job the filters match (--state needed)"
+            )
+            add_filters(action)
+            action.add_argument("--dry-run", action="store_true", help="count, change nothing")
+        else:
+            action.add_argument("job_ids", nargs="+", metavar="ID")
         add_broker_options(action)
         action.set_defaults(handler=_by_id, verb=verb, command_name=f"job {name}")
 
@@ -115,6 +128,10 @@ def add_filters(parser: argparse.ArgumentParser, *, state: bool = True) -> None:
             "cancelled or expired",
         )
     parser.add_argument("--task", metavar="NAME", help="only jobs of this task")
+    parser.add_argument(
+        "--search", metavar="TEXT", help="only jobs whose id starts with TEXT, or whose task "
+        "name or arguments contain it (any case)"
+    )  # fmt: skip
     parser.add_argument(
         "--since", type=_duration, metavar="AGE", help="only jobs finished (else created) "
         "within AGE: 90s, 15m, 1h, 7d"
@@ -131,7 +148,11 @@ def _duration(text: str) -> float:
 def filter_of(args: argparse.Namespace) -> JobFilter:
     """The --queue (else the default queue setting), --state, --task and --since."""
     queue = config_from_args(args).default_queue
-    return JobFilter(queue, getattr(args, "state", None), args.task, args.since)
+    state = getattr(args, "state", None)
+    reverse = getattr(args, "reverse", False)
+    if reverse and state is None:
+        raise SystemExit("asynctasq job list: --reverse needs --state")
+    return JobFilter(queue, state, args.task, args.since, getattr(args, "search", None), reverse)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -208,8 +229,16 @@ def _retry(args: argparse.Namespace) -> int:
 
 def _by_id(args: argparse.Namespace) -> int:
     act = {"cancel": cancel_jobs, "remove": remove_jobs}[args.verb]
+    every = getattr(args, "all", False)
+    if args.verb == "remove" and bool(every) == bool(args.job_ids):
+        raise SystemExit("asynctasq job remove: name job ids, or pass --all (with filters)")
+    where = filter_of(args) if every else None
 
     async def go(driver: Driver, out: Output) -> int:
+        if where is not None:
+            progress = None if args.dry_run else out.progress("removing")
+            result = await remove_matching(driver, where, dry_run=args.dry_run, progress=progress)
+            return print_bulk(out, result, "removed", strict=False)
         result = await act(driver, args.job_ids, progress=None)
         return print_bulk(out, result, "cancelled" if args.verb == "cancel" else "removed")
 
@@ -222,7 +251,7 @@ def print_bulk(out: Output, result: BulkResult, done: str, *, strict: bool = Tru
     if out.json:
         out.data(dataclasses.asdict(result))
     elif result.dry_run:
-        out.line(f"would retry {result.matched} jobs (dry run: nothing changed)")
+        out.line(f"would {result.action} {result.matched} jobs (dry run: nothing changed)")
     else:
         out.line(f"{done} {result.done} jobs")
         if result.skipped:

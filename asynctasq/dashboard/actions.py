@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from asynctasq.dashboard.bulk import ACTIONS
 from asynctasq.dashboard.context import Context
 from asynctasq.dashboard.html import path
 from asynctasq.drivers.base import Driver, DriverError
@@ -30,7 +31,7 @@ from asynctasq.operations import (
 from asynctasq.operations.schedules import pause_schedule, resume_schedule, run_schedule_now
 from asynctasq.redaction import redact
 
-__all__ = ["job_action", "queue_action", "schedule_action"]
+__all__ = ["bulk_action", "job_action", "queue_action", "schedule_action"]
 
 Action = Callable[[Driver, dict[str, str]], Awaitable[str]]
 #: a form of a few short fields: anything larger is no form of ours
@@ -95,6 +96,8 @@ async def job_action(request: Request, ctx: Context) -> Response:
 
 async def queue_action(request: Request, ctx: Context) -> Response:
     name, verb = request.path_params["name"], request.path_params["action"]
+    if verb == "bulk":
+        return await bulk_action(request, ctx, name)
 
     async def retry_failed(driver: Driver, _: dict[str, str]) -> str:
         return _bulk(await retry_matching(driver, JobFilter(name, JobState.FAILED)), "Retried")
@@ -132,3 +135,33 @@ async def schedule_action(request: Request, ctx: Context) -> Response:
     if act is None:
         return PlainTextResponse("unknown action", status_code=404)
     return await _run(request, ctx, "schedules", act)
+
+
+def filter_of(queue: str, fields: dict[str, str]) -> JobFilter:
+    """The queue page's filter (state, task, search, order), from its query or a
+    form. The order reverses a listing of one state only (every state at once is
+    read in one order: waiting jobs, then finished ones)."""
+    state_text = fields.get("state") or ""
+    state = JobState(state_text) if state_text in {s.value for s in JobState} else None
+    text = (fields.get("q") or "").strip()
+    reverse = state is not None and fields.get("order") == "reverse"
+    return JobFilter(queue, state, fields.get("task") or None, text=text or None, reverse=reverse)
+
+
+async def bulk_action(request: Request, ctx: Context, queue: str) -> Response:
+    """Start "retry/remove every job matching the filter" in the background; answer
+    with the run's page, which shows its progress live."""
+    if ctx.read_only:
+        return PlainTextResponse("the dashboard is read-only", status_code=403)
+    form = await _form(request)
+    if not ctx.guard.csrf_ok(request, form.get("csrf")):
+        return PlainTextResponse("missing or wrong CSRF token: reload the page", 403)
+    action, where = form.get("action", ""), filter_of(queue, form)
+    if action not in ACTIONS:
+        return PlainTextResponse("unknown bulk action", status_code=404)
+    if where.state is None:
+        report = "choose a state first: a bulk action acts on the jobs of one state"
+        back = path("queues", queue, message=report)
+        return RedirectResponse(Context.root(request) + back, status_code=303)
+    run = ctx.bulk.start(await ctx.driver(), action, where)
+    return RedirectResponse(Context.root(request) + path("bulk", run.id), status_code=303)

@@ -73,6 +73,15 @@ def create_app(
             ctx.hub.stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
         )
 
+    async def bulk_stream(request: Request) -> Response:
+        run = ctx.bulk.get(request.path_params["id"])
+        if run is None:
+            return PlainTextResponse("no such bulk action", status_code=404)
+        return StreamingResponse(
+            ctx.bulk.stream(run), media_type="text/event-stream",
+            headers={"X-Accel-Buffering": "no"},
+        )  # fmt: skip
+
     routes = [
         Route("/", view(pages.overview)),
         Route("/queues/{name:path}/{action}", view(actions.queue_action), methods=["POST"]),
@@ -83,6 +92,8 @@ def create_app(
         Route("/dead-letters", view(pages.dead_letters)),
         Route("/schedules/{id}/{action}", view(actions.schedule_action), methods=["POST"]),
         Route("/schedules", view(schedules)),
+        Route("/bulk/{id}/stream", bulk_stream),
+        Route("/bulk/{id}", view(pages.bulk_run)),
         Route("/events", events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from asynctasq.config import Config
 from asynctasq.core.driver_factory import DriverFactory
+from asynctasq.dashboard.bulk import BulkRuns
 from asynctasq.dashboard.live import EventHub
 from asynctasq.dashboard.security import Guard
 from asynctasq.drivers.base import Driver
@@ -27,6 +28,8 @@ class Context:
     given: Driver | None = None
     #: a broker URL that picks the driver (else the settings do)
     url: str | None = None
+    #: bulk actions running or done (their pages show progress)
+    bulk: BulkRuns = field(default_factory=BulkRuns)
     _own: Driver | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -46,6 +49,7 @@ class Context:
         return self._own
 
     async def close(self) -> None:
+        await self.bulk.close()
         await self.hub.close()
         if self._own is not None:
             await self._own.disconnect()

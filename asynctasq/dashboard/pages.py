@@ -9,6 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from asynctasq.dashboard.actions import filter_of
+from asynctasq.dashboard.bulk import describe
 from asynctasq.dashboard.chart import MINUTES, bars
 from asynctasq.dashboard.context import Context
 from asynctasq.dashboard.html import age, button, esc, link, page, path, table, when
@@ -24,13 +26,19 @@ from asynctasq.operations import (
     queue_summaries,
     show_job,
 )
+from asynctasq.operations.queues import RATE_SCAN
 from asynctasq.operations.schema import error_head
 
-__all__ = ["dead_letters", "job", "overview", "queue", "render", "workers"]
+__all__ = ["bulk_run", "dead_letters", "job", "overview", "queue", "render", "workers"]
 
 COUNTS = ("pending", "scheduled", "active", "completed", "failed", "cancelled")
 #: failed jobs read per queue to group the dead letters (the page says when it stopped)
 DEAD_LETTER_SCAN = 2000
+#: jobs a page of the queue lists
+PAGE_SIZE = 50
+#: most jobs one page of a search (task, text) reads before it answers with what it
+#: found and a link to search further (a search of a million jobs, a page at a time)
+SEARCH_BUDGET = 5000
 RETRYABLE = {"failed", "cancelled", "expired"}
 CANCELLABLE = {"pending", "scheduled", "blocked"}
 
@@ -51,7 +59,7 @@ def render(
 async def overview(request: Request, ctx: Context) -> HTMLResponse:
     driver = await ctx.driver()
     root = Context.root(request)
-    queues = await queue_summaries(driver)
+    queues = await queue_summaries(driver, estimate=True)
     rows = []
     for q in queues:
         name = q["queue"]
@@ -60,10 +68,10 @@ async def overview(request: Request, ctx: Context) -> HTMLResponse:
         rows.append(
             [
                 link(root, name, "queues", name),
-                *(f'<span data-count="{c}">{esc(q[c])}</span>' for c in COUNTS),
+                *(count_cell(q, c) for c in COUNTS),
                 "paused" if q["paused"] else "running",
                 esc(age(q["oldest_pending_age"])),
-                esc(q["completed_last_minute"]),
+                esc(_per_minute(q["completed_last_minute"])),
                 esc(f"{done:.2f} / {failed:.2f}") if ctx.hub.enabled else "-",
                 bars(ctx.hub.throughput.series(name)) if ctx.hub.enabled else "-",
             ]
@@ -79,6 +87,26 @@ async def overview(request: Request, ctx: Context) -> HTMLResponse:
     return render(ctx, request, "Overview", body)
 
 
+def _per_minute(count: int | None) -> str:
+    # counted no further than RATE_SCAN: that many means "at least"
+    return "-" if count is None else f"{count:,}+" if count >= RATE_SCAN else str(count)
+
+
+def _count_text(q: dict[str, Any], state: str) -> str:
+    word = q.get("approximate", {}).get(state)
+    return f"{word} {q[state]:,}" if word else str(q[state])
+
+
+def count_cell(q: dict[str, Any], state: str) -> str:
+    """A queue's count of ``state``: an estimate (a state of very many jobs, on a
+    broker that estimates rather than counts it) reads "about 1,000,000"."""
+    n = q[state]
+    if state in q.get("approximate", {}):
+        tip = "an estimate of the database's planner, not a count"
+        return f'<span data-count="{state}" title="{tip}">{esc(_count_text(q, state))}</span>'
+    return f'<span data-count="{state}">{esc(n)}</span>'
+
+
 async def _workers(driver: Driver) -> list[dict[str, Any]]:
     """The workers, or none when the broker keeps no registry (pages still render)."""
     return await list_workers(driver) if isinstance(driver, WorkerRegistry) else []
@@ -89,52 +117,126 @@ async def queue(request: Request, ctx: Context) -> HTMLResponse:
     root = Context.root(request)
     name = request.path_params["name"]
     params = request.query_params
-    state_text = params.get("state") or ""
-    state = JobState(state_text) if state_text in {s.value for s in JobState} else None
-    task = params.get("task") or None
-    search = (params.get("q") or "").strip()
-    (summary,) = await queue_summaries(driver, [name])
+    where = filter_of(name, dict(params))
+    state_text = where.state.value if where.state else ""
+    search = where.text or ""
+    (summary,) = await queue_summaries(driver, [name], estimate=True)
 
     controls = _queue_actions(ctx, name, summary["paused"])
-    counts = " ".join(link(root, f"{c}: {summary[c]}", "queues", name, state=c) for c in COUNTS)
+    counts = " ".join(
+        link(root, f"{c}: {_count_text(summary, c)}", "queues", name, state=c) for c in COUNTS
+    )
     form = (
         f'<form method="get" class="filters" role="search">'
-        f'<label>Job id <input name="q" value="{esc(search)}"></label>'
-        f'<label>Task <input name="task" value="{esc(task)}"></label>'
+        f'<label>Search <input name="q" type="search" size="30" value="{esc(search)}" '
+        'placeholder="id, task, arguments or error"></label>'
+        f'<label>Task <input name="task" value="{esc(where.task)}"></label>'
         f'<label>State <select name="state"><option value="">any</option>'
         + "".join(
             f"<option{' selected' if s.value == state_text else ''}>{esc(s.value)}</option>"
             for s in JobState
         )
-        + "</select></label><button>Search</button></form>"
+        + "</select></label>"
+        '<label>Order <select name="order">'
+        '<option value="">newest or next first</option>'
+        f'<option value="reverse"{" selected" if where.reverse else ""}>'
+        "oldest or last first</option>"
+        "</select></label><button>Search</button></form>"
     )
-    if search:
-        found = await show_job(driver, search)
-        jobs = [found] if found is not None and found.queue == name else []
-        next_cursor = None
+    found = await show_job(driver, search) if search else None
+    if found is not None and found.queue == name:  # a whole job id: that job
+        jobs, next_cursor, note = [found], None, ""
     else:
-        listing = await list_jobs(
-            driver,
-            JobFilter(name, state, task),
-            limit=50,
-            cursor=params.get("cursor") or None,
-        )
+        try:
+            listing = await list_jobs(
+                driver, where, limit=PAGE_SIZE, cursor=params.get("cursor") or None,
+                scan_budget=SEARCH_BUDGET,
+            )  # fmt: skip
+        except ValueError as exc:  # a cursor of another listing (a link edited by hand)
+            return render(ctx, request, f"Queue {name}", f"<p>{esc(exc)}</p>", 400)
         jobs, next_cursor = listing.jobs, listing.next_cursor
+        filtered = where.task is not None or where.text is not None
+        short = filtered and next_cursor is not None and len(jobs) < PAGE_SIZE
+        note = (
+            f'<p class="note">Searched {SEARCH_BUDGET:,} jobs for this page; the rest are '
+            "searched a page at a time (Search further).</p>"
+            if short
+            else ""
+        )
     rows = [_job_row(root, job_summary(j)) for j in jobs]
     more = ""
     if next_cursor:
+        label = "Search further" if note else "Next page"
         onward = link(
-            root, "Next page", "queues", name, state=state_text, task=task, cursor=next_cursor
-        )
-        more = f"<p>{onward}</p>"
+            root, label, "queues", name, state=state_text, task=where.task, q=search,
+            order="reverse" if where.reverse else None, cursor=next_cursor,
+        )  # fmt: skip
+        more = f'<p class="pager">{onward}</p>'
     status = "paused" if summary["paused"] else "running"
     body = (
         f'<p>Status: <strong id="queue-status">{status}</strong></p>{controls}'
-        f"<p>{counts}</p>{form}"
+        f"<p>{counts}</p>{form}{_bulk_actions(ctx, driver, where)}{note}"
         + table(["Job", "Task", "State", "Attempts", "Created", "Error"], rows, "No jobs match.")
         + more
     )
     return render(ctx, request, f"Queue {name}", body)
+
+
+def _bulk_actions(ctx: Context, driver: Driver, where: JobFilter) -> str:
+    """Retry or remove every job the filter shown matches (a state chosen), in the
+    background with its progress on a page of its own."""
+    if ctx.read_only or where.state is None:
+        return ""
+    csrf, state = ctx.guard.csrf_token(), where.state.value
+    fields = {"state": state, "task": where.task or "", "q": where.text or ""}
+    what = describe(where)
+    buttons = []
+    if state in RETRYABLE:
+        buttons.append(
+            button(f"{path(where.queue)}/bulk", "Retry all matching", csrf,
+                   confirm=f"Retry every one of the {what}?", fields={**fields, "action": "retry"})
+        )  # fmt: skip
+    if isinstance(driver, Removal) and state != "active":
+        buttons.append(
+            button(f"{path(where.queue)}/bulk", "Remove all matching", csrf,
+                   confirm=f"Delete every one of the {what} for good?",
+                   fields={**fields, "action": "remove"})
+        )  # fmt: skip
+    return f'<div class="actions bulk">{"".join(buttons)}</div>' if buttons else ""
+
+
+async def bulk_run(request: Request, ctx: Context) -> HTMLResponse:
+    """A bulk action's page: what it acts on, its progress (live), its report."""
+    root = Context.root(request)
+    run = ctx.bulk.get(request.path_params["id"])
+    if run is None:
+        gone = "<p>No such bulk action: it never ran here, or the dashboard restarted.</p>"
+        return render(ctx, request, "Bulk action not found", gone, 404)
+    s = run.snapshot()
+    total = run.matched if run.phase != "selecting" else 0
+    bar = (
+        f'<progress id="bulk-progress" max="{max(total, 1)}" value="{run.done}">'
+        f"{run.done}</progress>"
+    )
+    status = {
+        "selecting": f"Selecting: {run.read:,} jobs read, {run.matched:,} match",
+        "running": f"{run.done:,} of {run.matched:,} done",
+        "done": run.report,
+        "failed": run.report,
+    }[run.phase]
+    stream = "" if run.finished else f' data-stream="{esc(root + path("bulk", run.id, "stream"))}"'
+    w = run.where
+    shown = link(
+        root, describe(w), "queues", w.queue, state=w.state.value if w.state else None,
+        task=w.task, q=w.text,
+    )  # fmt: skip
+    body = (
+        f'<section id="bulk" data-phase="{esc(run.phase)}"{stream}>'
+        f"<p>{esc(str(s['action']).capitalize())} every one of the {shown}.</p>"
+        f'<p>{bar} <span id="bulk-status" role="status">{esc(status)}</span></p>'
+        "</section>"
+    )
+    return render(ctx, request, f"Bulk {run.action}", body)
 
 
 def _queue_actions(ctx: Context, name: str, paused: bool) -> str:
@@ -265,7 +367,7 @@ async def dead_letters(request: Request, ctx: Context) -> HTMLResponse:
     root = Context.root(request)
     groups: Counter[tuple[str, str, str]] = Counter()
     capped = []
-    for q in await queue_summaries(driver):
+    for q in await queue_summaries(driver, estimate=True):
         if not q["failed"]:
             continue
         listing = await list_jobs(
@@ -281,7 +383,16 @@ async def dead_letters(request: Request, ctx: Context) -> HTMLResponse:
             link(root, queue_name, "queues", queue_name, state="failed"),
             link(root, task, "queues", queue_name, state="failed", task=task),
             esc(kind),
-            esc(count),
+            # the group's jobs, on its queue's page: retry or remove them all from there
+            link(
+                root,
+                count,
+                "queues",
+                queue_name,
+                state="failed",
+                task=task,
+                q=None if kind == "-" else kind,
+            ),
         ]
         for (queue_name, task, kind), count in groups.most_common()
     ]

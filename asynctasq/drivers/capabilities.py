@@ -112,6 +112,85 @@ class Inspection(Capability):
     async def queues(self) -> list[str]:
         """Every queue that holds or held jobs, sorted."""
 
+    async def estimated_stats(self, queue: str) -> tuple[QueueStats, dict[str, str]]:
+        """``stats`` for a display that must stay fast on a huge queue (the dashboard's
+        overview), and the QueueStats fields that are not exact counts, each with the
+        word to put before it: "about" (an estimate) or "more than" (a lower bound,
+        when no estimate can be trusted). A driver may estimate a state holding very
+        many jobs rather than count it. This default is the exact ``stats``."""
+        return await self.stats(queue), {}
+
+    async def list_jobs_reversed(
+        self, queue: str, state: JobState, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        """``list_jobs(queue, state)`` read from its other end: finished jobs oldest
+        first, waiting ones last to run first. This default counts the state and
+        reads ``list_jobs`` backwards from the end; a driver with an index to walk
+        either way reads there instead."""
+        total = await self._count(queue, state)
+        end = max(0, total - offset)
+        start = max(0, end - limit)
+        if end <= start:
+            return []
+        jobs = await self.list_jobs(queue, state, limit=end - start, offset=start)
+        return jobs[::-1]
+
+    async def _count(self, queue: str, state: JobState) -> int:
+        fields = {
+            JobState.PENDING: "depth", JobState.SCHEDULED: "scheduled",
+            JobState.ACTIVE: "processing", JobState.COMPLETED: "completed",
+            JobState.FAILED: "failed", JobState.CANCELLED: "cancelled",
+        }  # fmt: skip
+        if state in fields:
+            return int(getattr(await self.stats(queue), fields[state]))
+        total, page = 0, 1000  # a state stats does not count (blocked, expired): read it
+        while True:
+            jobs = await self.list_jobs(queue, state, limit=page, offset=total)
+            total += len(jobs)
+            if len(jobs) < page:
+                return total
+
+    async def list_finished_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: tuple[float, str] | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Job] | None:
+        """A page of ``list_jobs(queue, state)`` for a finished ``state`` (newest first,
+        or oldest first with ``reverse``) that starts just after the job at ``after``
+        (its finish time and id; None: from the start), read from an index at that
+        position rather than by counting an offset from the start: a page a million
+        jobs deep costs what the first does. None when the driver has no such index
+        (the caller pages by offset; this default)."""
+        return None
+
+    async def count_finished_since(
+        self, queue: str, state: JobState, since: float, *, cap: int
+    ) -> int:
+        """How many kept jobs of ``queue`` ended in ``state`` (a finished one) at or
+        after epoch ``since``, counting no further than ``cap`` (``cap`` means "cap or
+        more"). This default reads them newest first with ``list_jobs``; a driver with
+        an index on the finish time counts there instead."""
+        if not state.finished:
+            raise ValueError(f"{state.value} is not a finished state")
+        count, offset, page = 0, 0, max(1, min(cap, 1000))
+        while count < cap:
+            jobs = await self.list_jobs(queue, state, limit=page, offset=offset)
+            for job in jobs:
+                finished = job.finished_at if job.finished_at is not None else job.created_at
+                if finished < since:
+                    return count  # newest first: every later one is older
+                count += 1
+                if count >= cap:
+                    return cap
+            if len(jobs) < page:
+                return count
+            offset += page
+        return count
+
 
 class Management(Capability):
     """Operator actions on stored jobs: ``cancel``, ``requeue`` (``requeue_many``),

@@ -6,7 +6,9 @@ for the capability it needs, so every broker behaves the same or says what it la
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from asynctasq.drivers.base import Driver
@@ -22,9 +24,11 @@ from asynctasq.operations.scan import (
     PAGE,
     Budget,
     JobFilter,
-    decode_cursor,
+    decode_any,
     encode_cursor,
+    encode_position,
     matching_jobs,
+    stamp,
 )
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "list_jobs",
     "matching_ids",
     "remove_jobs",
+    "remove_matching",
     "retry_jobs",
     "retry_matching",
     "show_job",
@@ -72,17 +77,37 @@ class BulkResult:
 
 
 async def list_jobs(
-    driver: Driver, where: JobFilter, *, limit: int = 50, cursor: str | None = None
+    driver: Driver,
+    where: JobFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    scan_budget: int | None = None,
 ) -> JobPage:
     """Up to ``limit`` jobs ``where`` keeps, from ``cursor``: waiting ones in the order
-    workers take them, finished ones newest first."""
+    workers take them, finished ones newest first. A filter the broker cannot apply
+    (task, text) reads at most ``scan_budget`` jobs (default SCAN_BUDGET): the page
+    may come back short, with a cursor to search further."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     inspect = require(driver, Inspection, "listing jobs")
+    budget = Budget(max(SCAN_BUDGET if scan_budget is None else scan_budget, limit))
+    filtered = where.task is not None or where.text is not None or where.since is not None
+    # a filter the broker applies alone: read one more than the page, no more
+    page = min(PAGE, budget.jobs) if filtered else limit + 1
+    at = decode_any(cursor)
+    keyed = where.state is not None and where.state.finished
+    if keyed and (not isinstance(at, int) or at == 0):
+        found = await _page_by_position(
+            inspect, where, None if isinstance(at, int) else at, limit, page, budget.jobs
+        )
+        if found is not None:
+            return found
+    if not isinstance(at, int):
+        raise ValueError(f"invalid cursor {cursor!r}: this listing pages by offset")
     jobs: list[Job] = []
     next_offset = None
-    budget = Budget(max(SCAN_BUDGET, limit))
-    start, page = decode_cursor(cursor), min(PAGE, budget.jobs)
+    start = at
     async for offset, job in matching_jobs(inspect, where, start=start, page=page, budget=budget):
         if len(jobs) == limit:
             break  # one more exists: the page is not the last
@@ -93,6 +118,44 @@ async def list_jobs(
     return JobPage(jobs, None if next_offset is None else encode_cursor(next_offset))
 
 
+async def _page_by_position(
+    inspect: Inspection,
+    where: JobFilter,
+    after: tuple[float, str] | None,
+    limit: int,
+    page: int,
+    budget: int,
+) -> JobPage | None:
+    """A page of finished jobs of one state read from the broker's index at the
+    cursor's position (None: the broker has no such index; page by offset)."""
+    assert where.state is not None
+    cutoff = where.cutoff(time.time())
+    jobs: list[Job] = []
+    read = 0
+    position = after
+    while True:
+        batch = await inspect.list_finished_from(
+            where.queue, where.state, after=position, limit=page, reverse=where.reverse
+        )
+        if batch is None:
+            return None
+        for job in batch:
+            if where.keeps(job, cutoff):
+                if len(jobs) == limit:  # one more exists: the page is not the last
+                    last = jobs[-1]
+                    return JobPage(jobs, encode_position(stamp(last), last.id))
+                jobs.append(job)
+            elif not where.reverse and cutoff is not None and stamp(job) < cutoff:
+                return JobPage(jobs, None)  # newest first: every later one is older
+            position = (stamp(job), job.id)
+        read += len(batch)
+        if len(batch) < page:
+            return JobPage(jobs, None)
+        if read >= budget:  # searched enough for one page: say where to go on
+            assert position is not None
+            return JobPage(jobs, encode_position(*position))
+
+
 async def show_job(driver: Driver, job_id: str) -> Job | None:
     return await require(driver, Inspection, "showing a job").get(job_id)
 
@@ -101,13 +164,62 @@ async def show_job(driver: Driver, job_id: str) -> Job | None:
 BULK_PAGE = 10_000
 
 
-async def matching_ids(driver: Driver, where: JobFilter) -> list[str]:
+#: called as selected(jobs read, jobs matched) while a bulk action selects its jobs
+Selected = Callable[[int, int], None]
+
+
+async def matching_ids(
+    driver: Driver, where: JobFilter, *, selected: Selected | None = None
+) -> list[str]:
     """The ids of every job ``where`` keeps, read before anything changes them (a
-    bulk action that changed jobs while paging would shift its own pages)."""
+    bulk action that changed jobs while paging would shift its own pages).
+    ``selected`` hears how many jobs were read and matched after each batch."""
     inspect = require(driver, Inspection, "selecting jobs")
-    # big pages: listings page by offset, so each page rereads the ones before it
-    pages = matching_jobs(inspect, where, page=BULK_PAGE)
-    return [job.id async for _, job in pages]
+    ids: list[str] = []
+    async for read, kept in _batches(inspect, where, BULK_PAGE):
+        ids += [job.id for job in kept]
+        if selected is not None:
+            selected(read, len(ids))
+    return ids
+
+
+async def _batches(
+    inspect: Inspection, where: JobFilter, page: int
+) -> AsyncIterator[tuple[int, list[Job]]]:
+    """(jobs read so far, the jobs of the batch ``where`` keeps), batch by batch to
+    the end: by position where the broker reads a finished state from its index (a
+    million jobs in pages of 10,000, each as fast as the first), else by offset (big
+    pages: each rereads the ones before it)."""
+    cutoff = where.cutoff(time.time())
+    if where.state is not None and where.state.finished:
+        position: tuple[float, str] | None = None
+        read = 0
+        while True:
+            batch = await inspect.list_finished_from(
+                where.queue, where.state, after=position, limit=page, reverse=where.reverse
+            )
+            if batch is None:
+                break  # no such index: by offset below
+            read += len(batch)
+            kept, older = [], False
+            for job in batch:
+                if where.keeps(job, cutoff):
+                    kept.append(job)
+                elif not where.reverse and cutoff is not None and stamp(job) < cutoff:
+                    older = True  # newest first: every later one is older
+                    break
+            yield read, kept
+            if older or len(batch) < page:
+                return
+            position = (stamp(batch[-1]), batch[-1].id)
+    read, kept = 0, []
+    async for offset, job in matching_jobs(inspect, where, page=page):
+        if offset // page != read // page and kept:  # a new page began: report the last
+            yield read, kept
+            kept = []
+        kept.append(job)
+        read = offset
+    yield read, kept
 
 
 async def retry_jobs(
@@ -125,15 +237,40 @@ async def retry_matching(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    selected: Selected | None = None,
 ) -> BulkResult:
-    """Retry every job ``where`` keeps (default state: failed, the dead letters)."""
+    """Retry every job ``where`` keeps (default state: failed, the dead letters).
+    The jobs are selected first (``selected`` hears how far), then retried
+    (``progress`` hears how many)."""
     manage = require(driver, Management, "retrying jobs")
     if where.state is None:
-        where = JobFilter(where.queue, JobState.FAILED, where.task, where.since)
-    ids = await matching_ids(driver, where)
+        where = dataclasses.replace(where, state=JobState.FAILED)
+    ids = await matching_ids(driver, where, selected=selected)
     if dry_run:
         return BulkResult("retry", matched=len(ids), dry_run=True)
     return await _batched("retry", ids, manage.requeue_many, progress)
+
+
+async def remove_matching(
+    driver: Driver,
+    where: JobFilter,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    selected: Selected | None = None,
+) -> BulkResult:
+    """Delete every job ``where`` keeps, records and all. ``where`` must name a state
+    (not active: a running job cannot be removed), so a filter left empty by mistake
+    never empties a queue."""
+    removal = require(driver, Removal, "removing jobs")
+    if where.state is None:
+        raise ValueError("removing every job of a filter needs a state (--state)")
+    if where.state is JobState.ACTIVE:
+        raise ValueError("active jobs cannot be removed: cancel them or wait")
+    ids = await matching_ids(driver, where, selected=selected)
+    if dry_run:
+        return BulkResult("remove", matched=len(ids), dry_run=True)
+    return await _each("remove", ids, removal.remove, progress)
 
 
 async def cancel_jobs(

@@ -21,32 +21,41 @@ __all__ = ["CleanResult", "clean_queue", "pause_queue", "queue_summaries", "resu
 
 #: most finished jobs read to count a queue's last minute (a busier queue shows this)
 RATE_SCAN = 5000
+#: QueueStats fields whose record key differs
+_RECORD_KEYS = {"depth": "pending", "processing": "active"}
 #: jobs one purge call of clean_queue aims to delete
 CLEAN_BATCH = 1000
 
 
-async def queue_summaries(driver: Driver, queues: Sequence[str] = ()) -> list[dict[str, Any]]:
+async def queue_summaries(
+    driver: Driver, queues: Sequence[str] = (), *, estimate: bool = False
+) -> list[dict[str, Any]]:
     """Every queue (or those named): counts per state, paused flag, how long the next
     pending job has waited, and how many jobs completed in the last minute (counted
-    from kept completed jobs: 0 when the broker keeps none)."""
+    from kept completed jobs, up to RATE_SCAN: 0 when the broker keeps none).
+    ``estimate``: a driver may estimate a state holding very many jobs (the record's
+    ``approximate`` maps those counts to "about" or "more than"), so a page stays fast
+    on a million jobs."""
     inspect = require(driver, Inspection, "summarising queues")
     names = list(queues) or await inspect.queues()
     limits = await queue_rate_limits(driver)
     now = time.time()
     rows = []
     for name in names:
-        stats = await inspect.stats(name)
+        if estimate:
+            stats, estimated = await inspect.estimated_stats(name)
+        else:
+            stats, estimated = await inspect.stats(name), {}
         head = await inspect.list_jobs(name, JobState.PENDING, limit=1)
         oldest = max(0.0, now - head[0].run_at) if head else None
-        recent = JobFilter(name, JobState.COMPLETED, since=60.0)
-        count = 0
-        async for _, _job in matching_jobs(inspect, recent, page=min(RATE_SCAN, 1000)):
-            count += 1
-            if count >= RATE_SCAN:
-                break
-        row = queue_record(stats, oldest_age=oldest, per_minute=count)
-        row["rate_limit"] = rate_limit_record(limits.get(name))
-        rows.append(row)
+        count = await inspect.count_finished_since(
+            name, JobState.COMPLETED, now - 60.0, cap=RATE_SCAN
+        )
+        record = queue_record(stats, oldest_age=oldest, per_minute=count)
+        # the counts that are estimates (keys of the record)
+        record["approximate"] = {_RECORD_KEYS.get(f, f): w for f, w in sorted(estimated.items())}
+        record["rate_limit"] = rate_limit_record(limits.get(name))
+        rows.append(record)
     return rows
 
 

@@ -20,8 +20,20 @@ from dataclasses import dataclass
 
 from asynctasq.drivers.capabilities import Inspection
 from asynctasq.jobs import Job, JobState
+from asynctasq.operations.schema import error_head, searchable_arguments
+from asynctasq.redaction import redact
 
-__all__ = ["PAGE", "Budget", "JobFilter", "decode_cursor", "encode_cursor", "matching_jobs"]
+__all__ = [
+    "PAGE",
+    "Budget",
+    "JobFilter",
+    "decode_any",
+    "decode_cursor",
+    "encode_cursor",
+    "encode_position",
+    "matching_jobs",
+    "mentions",
+]
 
 #: jobs read per list_jobs call while scanning
 PAGE = 1000
@@ -37,6 +49,13 @@ class JobFilter:
     state: JobState | None = None
     task: str | None = None
     since: float | None = None
+    #: text to search for, ignoring case: in the job's id (its start), its task name,
+    #: its arguments as the dashboard shows them or its last error's first line
+    #: (credentials hidden: a search for a password finds nothing)
+    text: str | None = None
+    #: read the listing from its other end (a state needed): finished jobs oldest
+    #: first, waiting ones last to run first
+    reverse: bool = False
 
     def cutoff(self, now: float) -> float | None:
         return None if self.since is None else now - self.since
@@ -44,7 +63,27 @@ class JobFilter:
     def keeps(self, job: Job, cutoff: float | None) -> bool:
         if self.task is not None and job.task != self.task:
             return False
-        return cutoff is None or stamp(job) >= cutoff
+        if cutoff is not None and stamp(job) < cutoff:
+            return False
+        return not self.text or mentions(job, self.text)
+
+
+def mentions(job: Job, text: str) -> bool:
+    """``text`` (any case) starts the id, or is in the task name, the arguments or the
+    error's first line."""
+    needle = text.casefold()
+    if job.id.casefold().startswith(needle) or needle in job.task.casefold():
+        return True
+    # redaction only ever hides text: what the plain text lacks, the hidden one lacks
+    # too (but for the "***" it puts in), so most jobs are never redacted
+    plain = "*" not in needle
+    error = error_head(job.error)
+    maybe_error = error is not None and (not plain or needle in error.casefold())
+    if maybe_error and needle in redact(error or "").casefold():
+        return True
+    if plain and needle not in searchable_arguments(job.payload, hidden=False).casefold():
+        return False
+    return needle in searchable_arguments(job.payload).casefold()
 
 
 def stamp(job: Job) -> float:
@@ -56,16 +95,38 @@ def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
 
 
+def encode_position(at: float, job_id: str) -> str:
+    """A cursor at a finished job (its finish time and id): the next page starts just
+    after it, read from the broker's index there (``Inspection.list_finished_from``)."""
+    return base64.urlsafe_b64encode(f"p{at!r}|{job_id}".encode()).decode().rstrip("=")
+
+
 def decode_cursor(cursor: str | None) -> int:
+    """The offset of an offset cursor (0 for none); ValueError for anything else."""
+    found = decode_any(cursor)
+    if not isinstance(found, int):
+        raise ValueError(f"invalid cursor {cursor!r}: a position, where an offset was due")
+    return found
+
+
+def decode_any(cursor: str | None) -> int | tuple[float, str]:
+    """An offset, or a position (finish time, job id)."""
     if not cursor:
         return 0
+    invalid = ValueError(f"invalid cursor {cursor!r}: pass the next_cursor a listing printed")
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text.startswith("p"):
+            at, _, job_id = text[1:].partition("|")
+            when = float(at)
+            if not job_id or when != when:  # (NaN)
+                raise invalid
+            return when, job_id
         offset = int(text[1:]) if text.startswith("o") else -1
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        offset = -1
+        raise invalid from None
     if offset < 0:
-        raise ValueError(f"invalid cursor {cursor!r}: pass the next_cursor a listing printed")
+        raise invalid
     return offset
 
 
@@ -89,10 +150,17 @@ async def matching_jobs(
     """(offset of the next job after this one, job) for every job ``where`` keeps,
     from offset ``start``, until the queue, the window or the ``budget`` runs out."""
     cutoff = where.cutoff(time.time())
-    ordered_by_age = where.state is not None and where.state.finished
+    if where.reverse and where.state is None:
+        raise ValueError("a reversed listing needs a state")
+    ordered_by_age = where.state is not None and where.state.finished and not where.reverse
     offset = start
     while True:
-        jobs = await inspect.list_jobs(where.queue, where.state, limit=page, offset=offset)
+        if where.reverse and where.state is not None:
+            jobs = await inspect.list_jobs_reversed(
+                where.queue, where.state, limit=page, offset=offset
+            )
+        else:
+            jobs = await inspect.list_jobs(where.queue, where.state, limit=page, offset=offset)
         for job in jobs:
             offset += 1
             if where.keeps(job, cutoff):

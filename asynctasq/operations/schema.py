@@ -66,6 +66,19 @@ def job_detail(job: Job) -> dict[str, Any]:
     }
 
 
+def searchable_arguments(payload: bytes, *, hidden: bool = True) -> str:
+    """A job's arguments and options as the text a search looks in: the JSON the job
+    page shows, credentials hidden (an undecodable payload: the reason it is). With
+    ``hidden=False`` the credentials are left in: a search checks that text first
+    (redaction is the costly part) and redacts only a job that may match."""
+    try:
+        args, options = decode_payload(payload)
+    except Exception as exc:
+        return redact(str(exc))
+    text = json.dumps([args, options], ensure_ascii=False, default=repr)
+    return redact(text) if hidden else text
+
+
 def _arguments(payload: bytes) -> tuple[Any, Any, str | None]:
     """(arguments, options, why undecodable) with every credential-looking value hidden:
     the same rule as logs (asynctasq/redaction.py), applied to the JSON text."""
@@ -103,6 +116,8 @@ def queue_record(
         "paused": stats.paused,
         "oldest_pending_age": oldest_age,
         "completed_last_minute": per_minute,
+        # the counts above that are estimates (queue_summaries(estimate=True) fills it)
+        "approximate": {},
     }
 
 

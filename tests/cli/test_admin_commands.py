@@ -205,3 +205,34 @@ def test_the_rate_limit_column() -> None:
     assert format_rate({"limit": 0, "interval": 1.0, "burst": None}) == "blocked"
     assert format_rate({"limit": 20, "interval": 1.0, "burst": None}) == "20/1s"
     assert format_rate({"limit": 100, "interval": 60.0, "burst": 10}) == "100/60s burst 10"
+
+
+@only_backends("sqlite", "redis", "postgres", "mysql")
+async def test_job_list_searches_and_reverses_and_job_remove_all_matches(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    env = backend.env()
+    mail = await dead_letters(driver, 3, queue="email")
+    sms = await dead_letters(driver, 2, queue="email", task="app.sms.Send")
+    email = ["--queue", "email", "--state", "failed"]
+
+    found = cli_json(env, "job", "list", *email, "--search", "SMS.send")["jobs"]
+    assert sorted(j["id"] for j in found) == sorted(sms)
+    newest = [j["id"] for j in cli_json(env, "job", "list", *email)["jobs"]]
+    oldest = [j["id"] for j in cli_json(env, "job", "list", *email, "--reverse")["jobs"]]
+    assert oldest == newest[::-1]
+    needs = cli(env, "job", "list", "--queue", "email", "--reverse")
+    assert needs.returncode != 0 and "--reverse needs --state" in needs.stderr
+
+    dry = cli_json(env, "job", "remove", "--all", *email, "--search", "mail", "--dry-run")
+    assert (dry["action"], dry["matched"], dry["done"]) == ("remove", 3, 0)
+    removed = cli(env, "job", "remove", "--all", *email, "--search", "mail", "--json")
+    if not isinstance(driver, Removal):
+        assert removed.returncode == 1 and "Removal" in removed.stderr
+        return
+    assert removed.returncode == 0 and json.loads(removed.stdout)["done"] == 3
+    left = cli_json(env, "job", "list", *email)["jobs"]
+    assert sorted(j["id"] for j in left) == sorted(sms) and not set(mail) & {j["id"] for j in left}
+    stateless = cli(env, "job", "remove", "--all", "--queue", "email")
+    assert stateless.returncode == 1 and "needs a state" in stateless.stderr

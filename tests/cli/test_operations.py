@@ -4,10 +4,11 @@ functions the CLI, the dashboard and scripts share."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
-from asynctasq.drivers.capabilities import CapabilityMissing, Removal
+from asynctasq.drivers.capabilities import CapabilityMissing, Inspection, Removal
 from asynctasq.jobs import Job, JobState, WorkerInfo
 from asynctasq.operations import (
     JobFilter,
@@ -17,9 +18,11 @@ from asynctasq.operations import (
     job_detail,
     list_jobs,
     list_workers,
+    matching_ids,
     parse_duration,
     queue_summaries,
     remove_jobs,
+    remove_matching,
     retry_jobs,
     retry_matching,
 )
@@ -48,6 +51,15 @@ async def test_listing_pages_by_cursor_and_filters_by_task(backend: Backend) -> 
         cursor = page.next_cursor
     assert sorted(seen) == sorted(ids) and pages == 3
     assert all(len(i) == 36 for i in seen)
+    # from the other end, through the same ties (one batch settled: one finish time)
+    backwards, cursor = [], None
+    while True:
+        page = await list_jobs(driver, replace(where, reverse=True), limit=3, cursor=cursor)
+        backwards += [job.id for job in page.jobs]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert backwards == seen[::-1]
 
     waiting = await list_jobs(driver, JobFilter("default", JobState.PENDING))
     assert waiting.jobs == [] and waiting.next_cursor is None
@@ -210,3 +222,168 @@ async def test_a_page_reads_a_bounded_number_of_jobs_and_says_where_to_go_on(
         rest += page.jobs
         cursor, pages = page.next_cursor, pages + 1
     assert rest == [] and pages == 3  # 9 jobs, 3 read per page; the last finds the end
+
+
+@only_backends(*ADMIN)
+async def test_a_search_matches_the_id_start_task_name_and_arguments_never_a_secret(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 3)  # arguments {"n": i, "password": "hunter2"}
+    (report,) = await driver.enqueue(
+        [Job(task="app.reports.Build", payload=encode_payload({"customer": "Zebra Corp"}))]
+    )
+
+    async def found(text: str, state: JobState | None = None) -> set[str]:
+        page = await list_jobs(driver, JobFilter("default", state, text=text), limit=100)
+        return {job.id for job in page.jobs}
+
+    assert await found("ZEBRA") == {report}
+    assert await found("reports.build") == {report}
+    assert await found("mail.send", JobState.FAILED) == set(mail)
+    assert await found(report[:-2].upper()) == {report}  # ids are time-ordered: a long start
+    assert await found('"n": 1') == {mail[1]}
+    assert await found("hunter2") == set()  # redacted before it is searched
+    assert await found('"password": "***"') == set(mail)  # as the job page shows it
+
+
+@only_backends(*ADMIN)
+async def test_remove_matching_needs_a_state_and_reports_selection_and_progress(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 5)
+    other = await dead_letters(driver, 2, task="app.other.Task")
+    if not isinstance(driver, Removal):
+        with pytest.raises(CapabilityMissing, match="removing jobs"):
+            await remove_matching(driver, JobFilter("default", JobState.FAILED))
+        return
+    with pytest.raises(ValueError, match="needs a state"):
+        await remove_matching(driver, JobFilter("default", text="mail"))
+    with pytest.raises(ValueError, match="active jobs cannot be removed"):
+        await remove_matching(driver, JobFilter("default", JobState.ACTIVE))
+
+    where = JobFilter("default", JobState.FAILED, text="mail.Send")
+    dry = await remove_matching(driver, where, dry_run=True)
+    assert (dry.action, dry.matched, dry.done, dry.dry_run) == ("remove", 5, 0, True)
+    selections: list[tuple[int, int]] = []
+    reports: list[tuple[int, int]] = []
+    done = await remove_matching(
+        driver,
+        where,
+        selected=lambda read, matched: selections.append((read, matched)),
+        progress=lambda d, t: reports.append((d, t)),
+    )
+    assert (done.matched, done.done, done.skipped) == (5, 5, [])
+    assert selections[-1] == (7, 5)  # every failed job read, five matched
+    assert reports[0] == (0, 5) and reports[-1] == (5, 5)
+    for job_id in mail:
+        assert await driver.get(job_id) is None  # type: ignore[attr-defined]
+    assert {j.id for j in (await list_jobs(driver, JobFilter("default"))).jobs} == set(other)
+
+
+@only_backends(*ADMIN)
+async def test_completed_last_minute_is_counted_up_to_a_cap(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = await backend.new_driver()
+    await dead_letters(driver, 4)
+    inspect = driver
+    assert isinstance(inspect, Inspection)
+    now = time.time()
+    assert await inspect.count_finished_since("default", JobState.FAILED, now - 60, cap=10) == 4
+    assert await inspect.count_finished_since("default", JobState.FAILED, now - 60, cap=3) == 3
+    assert await inspect.count_finished_since("default", JobState.FAILED, now + 60, cap=10) == 0
+    with pytest.raises(ValueError, match="not a finished state"):
+        await inspect.count_finished_since("default", JobState.PENDING, now, cap=10)
+    (summary,) = await queue_summaries(driver, ["default"], estimate=True)
+    assert summary["failed"] == 4 and summary["approximate"] == {}
+
+
+@only_backends("postgres")
+async def test_a_state_beyond_the_exact_count_is_estimated_and_named(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = await backend.new_driver()
+    await dead_letters(driver, 5)
+    await driver.enqueue([Job(task="t", payload=encode_payload({}))])
+    monkeypatch.setattr(type(driver), "estimate_beyond", 3)
+    assert isinstance(driver, Inspection)
+    stats, estimated = await driver.estimated_stats("default")
+    # before the table is analyzed the planner may guess no more than was seen: then
+    # the count only says "more than" the cap, never an estimate below the truth
+    assert set(estimated) == {"failed"} and stats.depth == 1
+    assert (estimated["failed"], stats.failed) == ("more than", 3) or stats.failed > 3
+    schema = backend.schema  # type: ignore[attr-defined]
+    await driver._db.run(lambda con: con.execute(f'ANALYZE "{schema}".jobs'))  # type: ignore[attr-defined]
+    stats, estimated = await driver.estimated_stats("default")
+    assert estimated == {"failed": "about"} and stats.failed == 5
+    (summary,) = await queue_summaries(driver, ["default"], estimate=True)
+    assert summary["approximate"] == {"failed": "about"} and summary["pending"] == 1
+    (exact,) = await queue_summaries(driver, ["default"])
+    assert exact["failed"] == 5 and exact["approximate"] == {}
+
+
+@only_backends(*ADMIN)
+async def test_a_listing_of_one_state_reads_from_either_end_by_cursor(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    failed = []
+    for _ in range(5):  # one at a time: distinct finish times
+        failed += await dead_letters(driver, 1)
+        time.sleep(0.002)
+    waiting = await driver.enqueue(
+        [Job(task="t", payload=encode_payload({}), priority=p) for p in (3, 1, 2)]
+    )
+
+    async def read_all(where: JobFilter) -> list[str]:
+        seen, cursor = [], None
+        while True:
+            page = await list_jobs(driver, where, limit=2, cursor=cursor)
+            seen += [job.id for job in page.jobs]
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+
+    newest = await read_all(JobFilter("default", JobState.FAILED))
+    assert newest == failed[::-1]
+    assert await read_all(JobFilter("default", JobState.FAILED, reverse=True)) == failed
+    after = await read_all(JobFilter("default", JobState.FAILED, text="mail", reverse=True))
+    assert after == failed
+    claim_order = await read_all(JobFilter("default", JobState.PENDING))
+    assert await read_all(JobFilter("default", JobState.PENDING, reverse=True)) == claim_order[::-1]
+    assert sorted(claim_order) == sorted(waiting)
+    with pytest.raises(ValueError, match="needs a state"):
+        await list_jobs(driver, JobFilter("default", reverse=True))
+
+
+@only_backends("mysql", "sqlite")
+async def test_mysql_and_sqlite_count_up_to_a_cap_and_say_more_than_beyond(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = await backend.new_driver()
+    await dead_letters(driver, 5)
+    await driver.enqueue([Job(task="t", payload=encode_payload({}))])
+    monkeypatch.setattr(type(driver), "estimate_beyond", 3)
+    assert isinstance(driver, Inspection)
+    stats, estimated = await driver.estimated_stats("default")
+    # no estimate to trust: a lower bound, said as one
+    assert estimated == {"failed": "more than"} and stats.failed == 3 and stats.depth == 1
+    (summary,) = await queue_summaries(driver, ["default"], estimate=True)
+    assert summary["approximate"] == {"failed": "more than"} and summary["failed"] == 3
+
+
+@only_backends(*ADMIN)
+async def test_a_bulk_selection_reads_every_match_page_by_page_through_ties(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("asynctasq.operations.jobs.BULK_PAGE", 2)
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 7)  # one batch settled: one finish time for all
+    await dead_letters(driver, 2, task="app.other.Task")
+    reads: list[tuple[int, int]] = []
+    where = JobFilter("default", JobState.FAILED, task="app.mail.Send")
+    ids = await matching_ids(driver, where, selected=lambda r, m: reads.append((r, m)))
+    assert sorted(ids) == sorted(mail) and len(set(ids)) == 7
+    assert reads[-1][1] == 7 and [m for _, m in reads] == sorted(m for _, m in reads)
+    backwards = await matching_ids(driver, replace(where, reverse=True))
+    assert backwards == ids[::-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import re
 import sys
@@ -289,3 +290,115 @@ async def test_schedules_page_pauses_resumes_and_runs_a_schedule_now(backend: Ba
         assert "failed" in missing.headers["location"]
         forged = await http.post("/schedules/nightly/pause", data={"csrf": "0" * 32})
         assert forged.status_code == 403
+
+
+@only_backends(*BROKERS)
+async def test_the_queue_page_searches_ids_task_names_and_argument_text(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 3, task="app.mail.Send")
+    (report,) = await driver.enqueue(
+        [Job(task="app.reports.Build", payload=encode_payload({"customer": "Zebra Corp"}))]
+    )
+    async with client(driver) as http:
+
+        async def shown(**query: str) -> set[str]:
+            page = (await http.get("/queues/default", params=query)).text
+            return set(re.findall(r'href="/jobs/([0-9a-f-]{36})"', page))
+
+        assert await shown(q="zebra") == {report}  # argument text, any case
+        assert await shown(q="reports.build") == {report}  # a task name
+        assert await shown(q="mail.Send", state="failed") == set(mail)
+        assert await shown(q="mail.Send", state="pending") == set()
+        assert await shown(q=mail[1]) == {mail[1]}  # a whole id
+        assert await shown(q=report[:-2]) == {report}  # the start of one
+        # credentials are hidden from the search as from the page
+        assert await shown(q="hunter2") == set()
+        page = await http.get("/queues/default", params={"q": "<b>zebra"})
+        assert "&lt;b&gt;zebra" in page.text and "<b>zebra" not in page.text
+
+
+async def follow(http: httpx.AsyncClient, location: str) -> list[dict[str, object]]:
+    """The progress messages of a bulk run's stream, to its end."""
+    messages = []
+    stream = location.rstrip("/") + "/stream"
+    async with http.stream("GET", stream) as answer:
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        async for line in answer.aiter_lines():
+            if line.startswith("data: "):
+                messages.append(json.loads(line[6:]))
+                if messages[-1]["phase"] in ("done", "failed"):
+                    break
+    return messages
+
+
+@only_backends(*BROKERS)
+async def test_retry_and_remove_all_matching_run_in_the_background_with_progress(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 4, task="app.mail.Send")
+    other = await dead_letters(driver, 2, task="app.sms.Send")
+    async with client(driver) as http:
+        page = await http.get("/queues/default", params={"state": "failed", "q": "mail"})
+        assert ">Retry all matching</button>" in page.text
+        assert "Retry every one of the failed jobs of queue default, matching" in page.text
+        # a bulk action needs a state, the CSRF token, and a known action
+        token = csrf_of(page.text)
+        answer = await http.post("/queues/default/bulk", data={"csrf": token, "action": "retry"})
+        assert "choose+a+state" in answer.headers["location"]
+        forged = await http.post(
+            "/queues/default/bulk", data={"csrf": "0" * 64, "action": "retry", "state": "failed"}
+        )
+        assert forged.status_code == 403
+
+        fields = {"csrf": token, "action": "retry", "state": "failed", "q": "mail"}
+        answer = await http.post("/queues/default/bulk", data=fields)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/bulk/")
+        messages = await follow(http, answer.headers["location"])
+        assert messages[-1]["phase"] == "done"
+        assert messages[-1]["report"] == "Retried 4 of 4 job(s)"
+        assert messages[-1]["filter"] == "failed jobs of queue default, matching 'mail'"
+        for job_id in mail:
+            assert (await driver.get(job_id)).state is JobState.PENDING  # type: ignore[attr-defined]
+        for job_id in other:
+            assert (await driver.get(job_id)).state is JobState.FAILED  # type: ignore[attr-defined]
+        done = await http.get(answer.headers["location"])
+        assert "Retried 4 of 4 job(s)" in done.text and "data-stream" not in done.text
+
+        if not isinstance(driver, Removal):
+            return
+        fields = {"csrf": token, "action": "remove", "state": "failed", "task": "app.sms.Send"}
+        answer = await http.post("/queues/default/bulk", data=fields)
+        messages = await follow(http, answer.headers["location"])
+        assert messages[-1]["report"] == "Removed 2 of 2 job(s)"
+        for job_id in other:
+            assert await driver.get(job_id) is None  # type: ignore[attr-defined]
+        assert (await http.get("/bulk/not-a-run")).status_code == 404
+
+
+@only_backends("sqlite")
+async def test_bulk_actions_are_refused_read_only(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    await dead_letters(driver, 1)
+    async with client(driver, read_only=True) as http:
+        page = await http.get("/queues/default", params={"state": "failed"})
+        assert "all matching</button>" not in page.text
+        refused = await http.post(
+            "/queues/default/bulk", data={"csrf": "x", "action": "retry", "state": "failed"}
+        )
+        assert refused.status_code == 403
+
+
+@only_backends(*BROKERS)
+async def test_a_dead_letter_group_links_to_its_jobs_ready_for_a_bulk_retry(
+    backend: Backend,
+) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 3, queue="email")
+    async with client(driver) as http:
+        dead = (await http.get("/dead-letters")).text
+        found = re.search(r'<a href="(/queues/email\?[^"]*q=ValueError[^"]*)">3</a>', dead)
+        assert found, dead
+        group = await http.get(found.group(1).replace("&amp;", "&"))
+        assert set(re.findall(r'href="/jobs/([0-9a-f-]{36})"', group.text)) == set(mail)
+        assert ">Retry all matching</button>" in group.text

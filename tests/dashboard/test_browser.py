@@ -16,6 +16,7 @@ from asynctasq.jobs import Failed, Job, JobState
 from asynctasq.serialization.payload import encode_payload
 from tests.backends import Backend
 from tests.backends_redis import local_redis_url
+from tests.cli.helpers import dead_letters
 from tests.conftest import only_backends
 from tests.dashboard.browser import SCREENSHOTS, chromium, failed_record, served
 from tests.sample_tasks import recorded
@@ -159,3 +160,45 @@ async def test_a_script_in_a_task_name_renders_as_text(backend: Backend) -> None
         await page.goto(f"{url}jobs/{job_id}")
         await expect(page.locator("h1")).to_have_text(f"Job {hostile}")
         assert await page.evaluate("window.pwned === undefined")
+
+
+@only_backends("sqlite", "redis")
+async def test_an_operator_searches_a_queue_and_retries_all_matching_with_progress(
+    backend: Backend, tmp_path: Path
+) -> None:
+    driver = await backend.new_driver()
+    mail = await dead_letters(driver, 1200, task="app.mail.Send")  # three batches of 500
+    await dead_letters(driver, 3, task="app.sms.Send")
+    (zebra,) = await driver.enqueue(
+        [Job(task="app.reports.Build", payload=encode_payload({"customer": "Zebra Corp"}))]
+    )
+    async with served(create_app(driver=driver)) as url, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1200, "height": 800})
+        page.on("dialog", accept)
+        await page.goto(f"{url}queues/default")
+        await page.get_by_label("Search").fill("zebra corp")  # argument text
+        await page.get_by_role("button", name="Search").click()
+        await expect(page.locator("tbody tr")).to_have_count(1)
+        await expect(page.get_by_role("link", name=zebra[:8])).to_be_visible()
+
+        await page.get_by_label("Search").fill("mail.send")  # a task name
+        await page.get_by_label("State").select_option("failed")
+        await page.get_by_role("button", name="Search").click()
+        await expect(page.locator("tbody tr")).to_have_count(50)  # a page of them
+        await expect(page.locator("tbody")).not_to_contain_text("app.sms.Send")
+        await expect(page.get_by_role("link", name="Next page")).to_be_visible()
+        await screenshot(page, backend, "search", tmp_path)
+
+        await page.get_by_role("button", name="Retry all matching").click()  # confirmed
+        await expect(page.get_by_role("heading", name="Bulk retry")).to_be_visible()
+        await page.evaluate("window.notReloaded = true")
+        # the progress comes from the run's own stream, into this page as it is
+        await expect(page.locator("#bulk-status")).to_have_text(
+            "Retried 1200 of 1200 job(s)", timeout=LIVE
+        )
+        assert await page.evaluate("window.notReloaded === true")
+        assert await page.locator("#bulk-progress").evaluate("bar => bar.value === bar.max")
+        await screenshot(page, backend, "bulk", tmp_path)
+    stats = await driver.stats("default")  # type: ignore[attr-defined]
+    assert (stats.depth, stats.failed) == (1200 + 1, 3)
+    assert (await driver.get(mail[0])).state is JobState.PENDING  # type: ignore[attr-defined]

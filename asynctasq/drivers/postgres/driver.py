@@ -72,6 +72,9 @@ _data_error = data_error
 
 class PostgresDriver(TransactionalEnqueue, SQLDriver):
     name = "postgres"
+    #: the dashboard's overview counts a finished state exactly up to this many jobs,
+    #: and shows the planner's estimate beyond (an exact count reads every entry)
+    estimate_beyond = 10_000
     #: a unique_key is at most this long (its index entry must fit in a btree page)
     unique_key_max_chars = 512
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from asynctasq.drivers.keys import QUEUE_KEYS
 from asynctasq.drivers.redis.base import CHUNK, RedisBase
 from asynctasq.drivers.redis.records import read_job
 from asynctasq.drivers.redis.scripts import Arg, Call
@@ -18,6 +19,7 @@ __all__ = ["RedisAdmin"]
 PURGE_WINDOW = 2000
 
 _PURGEABLE = ("pending", "scheduled", "completed", "failed", "cancelled")
+_FINISHED_SETS = ("completed", "failed", "cancelled")
 
 
 class RedisAdmin(RedisBase):
@@ -35,6 +37,17 @@ class RedisAdmin(RedisBase):
             cancelled=cancelled,
             paused=bool(paused),
         )
+
+    async def count_finished_since(
+        self, queue: str, state: JobState, since: float, *, cap: int
+    ) -> int:
+        """ZCOUNT of the state's set (scored by finish time): exact, O(log n)."""
+        if not state.finished:
+            raise ValueError(f"{state.value} is not a finished state")
+        if state.value not in _FINISHED_SETS:
+            return 0  # nothing is stored in this state
+        key = self.keys.queue(queue)[QUEUE_KEYS.index(state.value)]
+        return min(cap, int(await self.client.zcount(key, repr(float(since)), "+inf")))
 
     async def queues(self) -> list[str]:
         self.client  # noqa: B018 (raises when not connected)

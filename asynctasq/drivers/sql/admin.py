@@ -9,6 +9,7 @@ import abc
 from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
+from asynctasq.checks import MAX_EPOCH
 from asynctasq.clock import Clock
 from asynctasq.drivers.capabilities import (
     Inspection,
@@ -18,11 +19,13 @@ from asynctasq.drivers.capabilities import (
     Removal,
     WorkerRegistry,
 )
+from asynctasq.drivers.sql.dependencies import stored_state
 from asynctasq.drivers.sql.listing import (
     check_progress,
     list_query,
     purge_query,
     queue_stats,
+    stats_field,
     worker_infos,
     worker_record,
 )
@@ -42,6 +45,10 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
     #: rows one purge statement deletes, so a large purge never holds many locks at
     #: once (None: one statement deletes them all)
     purge_slice: ClassVar[int | None] = None
+    #: estimated_stats counts a finished state exactly up to this many jobs, and asks
+    #: the planner for an estimate beyond (queries stats_capped, estimate_jobs); None:
+    #: always exact (stats)
+    estimate_beyond: ClassVar[int | None] = None
 
     def _wake_local(self) -> None:
         """Wake the reserves of this process: a job may be claimable now."""
@@ -51,6 +58,37 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
         counts = await self.statements.tuples("stats", queue=queue, now=self.clock.time())
         paused = await self.statements.value("is_paused", queue=queue)
         return queue_stats(queue, counts, bool(paused))  # type: ignore[arg-type]
+
+    async def estimated_stats(self, queue: str) -> tuple[QueueStats, dict[str, str]]:
+        cap = self.estimate_beyond
+        if cap is None:
+            return await self.stats(queue), {}
+        counts = await self.statements.tuples(
+            "stats_capped", queue=queue, now=self.clock.time(), cap=cap + 1
+        )
+        rows, inexact = [], {}
+        for state, future, n in counts:
+            field = stats_field(state)
+            if n > cap and field is not None:
+                # more than cap: the planner's estimate, unless it says no more than was
+                # seen (statistics from before the state grew): then only "more than"
+                guess = await self._estimated_rows(queue, state)
+                n, inexact[field] = (guess, "about") if guess > cap else (cap, "more than")
+            rows.append((state, future, n))
+        paused = await self.statements.value("is_paused", queue=queue)
+        return queue_stats(queue, rows, bool(paused)), inexact
+
+    async def _estimated_rows(self, queue: str, state: str) -> int:
+        """The planner's estimate of the jobs of ``queue`` in stored ``state``."""
+        return int(await self.statements.value("estimate_jobs", queue=queue, state=state) or 0)
+
+    async def count_finished_since(
+        self, queue: str, state: JobState, since: float, *, cap: int
+    ) -> int:
+        if not state.finished:
+            raise ValueError(f"{state.value} is not a finished state")
+        params = {"queue": queue, "state": stored_state(state), "since": since, "cap": cap}
+        return int(await self.statements.value("count_finished_since", **params) or 0)
 
     async def queues(self) -> list[str]:
         return [row[0] for row in await self.statements.tuples("queues")]
@@ -65,8 +103,38 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
         now = self.clock.time()
         query, params = list_query(state)
         rows = await self.statements.records(
-            query, **params, queue=queue, limit=limit, offset=offset, now=now
-        )
+            query, **params, queue=queue, limit=limit, offset=offset, now=now,
+            span=limit + offset,  # what a dialect without LIMIT arithmetic reads per state
+        )  # fmt: skip
+        return [job_from_row(row, now) for row in rows]
+
+    async def list_jobs_reversed(
+        self, queue: str, state: JobState, *, limit: int = 100, offset: int = 0
+    ) -> list[Job]:
+        if not state.finished:
+            return await super().list_jobs_reversed(queue, state, limit=limit, offset=offset)
+        now = self.clock.time()
+        params = {"queue": queue, "state": stored_state(state), "limit": limit, "offset": offset}
+        rows = await self.statements.records("list_finished_oldest", **params)
+        return [job_from_row(row, now) for row in rows]
+
+    async def list_finished_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: tuple[float, str] | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Job] | None:
+        if not state.finished:
+            raise ValueError(f"{state.value} is not a finished state")
+        now = self.clock.time()
+        # from the start: a finish time beyond any (or before any, reversed)
+        at, job_id = after if after is not None else (-1.0 if reverse else MAX_EPOCH + 1, "")
+        params = {"queue": queue, "state": stored_state(state), "at": at, "id": job_id}
+        query = "list_finished_after_oldest" if reverse else "list_finished_after"
+        rows = await self.statements.records(query, **params, limit=limit)
         return [job_from_row(row, now) for row in rows]
 
     async def cancel(self, job_id: str) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "list_query",
     "purge_query",
     "queue_stats",
+    "stats_field",
     "worker_infos",
     "worker_record",
 ]
@@ -70,6 +71,13 @@ def queue_stats(queue: str, counts: Iterable[tuple[str, Any, int]], paused: bool
         elif (name := _STAT_FIELDS.get(state)) is not None:  # type: ignore[call-overload]
             fields[name] += int(n)
     return QueueStats(queue=queue, paused=paused, **fields)
+
+
+def stats_field(state: str) -> str | None:
+    """The QueueStats field counting stored ``state`` (None: counted nowhere)."""
+    if state == JobState.PENDING:
+        return "depth"
+    return _STAT_FIELDS.get(state)  # type: ignore[call-overload, no-any-return]
 
 
 def check_progress(progress: float) -> float:

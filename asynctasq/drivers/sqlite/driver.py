@@ -48,6 +48,9 @@ _data_error = data_error
 
 class SQLiteDriver(SQLDriver):
     name = "sqlite"
+    #: the dashboard's overview counts a finished state exactly up to this many jobs
+    #: (SQLite keeps no estimate: beyond, the count reads "more than 100,000")
+    estimate_beyond = 100_000
 
     def __init__(
         self,

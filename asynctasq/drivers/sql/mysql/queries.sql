@@ -164,6 +164,35 @@ SELECT state, run_at > :now AS future, COUNT(*) AS n FROM asynctasq_jobs
 WHERE queue = :queue
 GROUP BY state, future;
 
+-- name: stats_capped
+-- stats, each finished state counted no further than :cap (at most :cap entries of
+-- asynctasq_jobs_claim read): beyond, the dashboard says "more than" (estimate_jobs)
+SELECT state, run_at > :now AS future, COUNT(*) AS n FROM asynctasq_jobs
+WHERE queue = :queue AND state IN ('pending', 'waiting', 'active')
+GROUP BY state, future
+UNION ALL
+SELECT 'completed', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'completed' LIMIT :cap
+) AS c
+UNION ALL
+SELECT 'failed', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'failed' LIMIT :cap
+) AS f
+UNION ALL
+SELECT 'cancelled', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'cancelled' LIMIT :cap
+) AS x
+UNION ALL
+SELECT 'expired', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'expired' LIMIT :cap
+) AS e;
+
+-- name: estimate_jobs
+-- no estimate: InnoDB's row estimate of a range (EXPLAIN) stops at about half the
+-- table, so a state holding most of the jobs would read "about" half its size; a state
+-- beyond the cap shows as "more than" instead
+SELECT 0;
+
 -- name: is_paused
 SELECT paused FROM asynctasq_queues WHERE name = :queue;
 
@@ -193,14 +222,72 @@ WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
 ORDER BY priority, run_at, id
 LIMIT :limit OFFSET :offset;
 
--- name: list_all
--- waiting jobs first in reservation order, then finished ones newest first
+-- name: count_finished_since
+-- the dashboard's "completed in the last minute", read from asynctasq_jobs_finished
+-- (queue, finished_at), at most :cap of them
+SELECT COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs
+    WHERE queue = :queue AND finished_at IS NOT NULL AND finished_at >= :since
+        AND state = :state
+    LIMIT :cap
+) AS recent;
+
+-- name: list_finished_oldest
+-- list_finished read from its other end (the dashboard's "oldest first")
 SELECT * FROM asynctasq_jobs
-WHERE queue = :queue
+WHERE queue = :queue AND finished_at IS NOT NULL AND state = :state
+ORDER BY finished_at, id
+LIMIT :limit OFFSET :offset;
+
+-- name: list_finished_after
+-- list_finished from just after the job at (:at, :id): a range read of
+-- asynctasq_jobs_finished from that finish time, whatever the depth (forced: left to
+-- itself the optimizer reads the index by queue alone, from its newest end)
+SELECT * FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_finished)
+WHERE queue = :queue AND finished_at IS NOT NULL AND finished_at <= :at
+    AND (finished_at < :at OR id < :id) AND state = :state
+ORDER BY finished_at DESC, id DESC
+LIMIT :limit;
+
+-- name: list_finished_after_oldest
+SELECT * FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_finished)
+WHERE queue = :queue AND finished_at IS NOT NULL AND finished_at >= :at
+    AND (finished_at > :at OR id > :id) AND state = :state
+ORDER BY finished_at, id
+LIMIT :limit;
+
+-- name: list_all
+-- waiting jobs first in reservation order, then finished ones newest first: one read
+-- per state through its index, each of at most :span (limit + offset) rows, merged (a
+-- sort of every job of a million-job queue otherwise)
+SELECT * FROM (
+    (SELECT * FROM asynctasq_jobs WHERE queue = :queue AND state = 'pending'
+     ORDER BY priority, run_at, id LIMIT :span)
+    UNION ALL
+    (SELECT * FROM asynctasq_jobs WHERE queue = :queue AND state IN ('waiting', 'active')
+     ORDER BY priority, run_at, id LIMIT :span)
+    UNION ALL
+    (SELECT * FROM asynctasq_jobs
+     WHERE queue = :queue AND finished_at IS NOT NULL AND state = 'completed'
+     ORDER BY finished_at DESC, id DESC LIMIT :span)
+    UNION ALL
+    (SELECT * FROM asynctasq_jobs
+     WHERE queue = :queue AND finished_at IS NOT NULL AND state = 'failed'
+     ORDER BY finished_at DESC, id DESC LIMIT :span)
+    UNION ALL
+    (SELECT * FROM asynctasq_jobs
+     WHERE queue = :queue AND finished_at IS NOT NULL AND state = 'cancelled'
+     ORDER BY finished_at DESC, id DESC LIMIT :span)
+    UNION ALL
+    (SELECT * FROM asynctasq_jobs
+     WHERE queue = :queue AND finished_at IS NOT NULL AND state = 'expired'
+     ORDER BY finished_at DESC, id DESC LIMIT :span)
+) AS j
 ORDER BY finished_at IS NOT NULL,
     CASE WHEN finished_at IS NULL THEN priority END,
     CASE WHEN finished_at IS NULL THEN run_at ELSE -finished_at END,
-    id
+    CASE WHEN finished_at IS NULL THEN id END,
+    id DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: cancel

@@ -345,9 +345,30 @@ WHERE j.queue = $1 AND j.state = $2
 ORDER BY j.priority, j.run_at, j.id LIMIT $3 OFFSET $4;
 
 -- name: list_finished(queue, state, limit, offset)
+-- (finished_at < 1e300, always true: the ordered index read, statistics or not)
 SELECT {columns} FROM {schema}.jobs j
-WHERE j.queue = $1 AND j.state = $2
+WHERE j.queue = $1 AND j.state = $2 AND j.finished_at < 1e300
 ORDER BY j.finished_at DESC, j.id LIMIT $3 OFFSET $4;
+
+-- name: list_finished_oldest(queue, state, limit, offset)
+-- list_finished read from its other end (the dashboard's "oldest first")
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = $2 AND j.finished_at > -1e300
+ORDER BY j.finished_at, j.id DESC LIMIT $3 OFFSET $4;
+
+-- name: list_finished_after(queue, state, at, id, limit)
+-- list_finished from just after the job at (at, id): a range read of jobs_finished
+-- from that finish time, whatever the depth (the dashboard's cursor)
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = $2 AND j.finished_at <= $3
+    AND (j.finished_at < $3 OR j.id > $4)
+ORDER BY j.finished_at DESC, j.id LIMIT $5;
+
+-- name: list_finished_after_oldest(queue, state, at, id, limit)
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = $2 AND j.finished_at >= $3
+    AND (j.finished_at > $3 OR j.id < $4)
+ORDER BY j.finished_at, j.id DESC LIMIT $5;
 
 -- name: list_pending(queue, limit, offset, now, future)
 SELECT {columns} FROM {schema}.jobs j
@@ -355,11 +376,61 @@ WHERE j.queue = $1 AND j.state = 'pending' AND (j.run_at > $4) = $5
 ORDER BY j.priority, j.run_at, j.id LIMIT $2 OFFSET $3;
 
 -- name: list_all(queue, limit, offset)
--- waiting jobs in reservation order, then finished ones newest first
-SELECT {columns} FROM {schema}.jobs j
-WHERE j.queue = $1
+-- waiting jobs in reservation order, then finished ones newest first: one read per
+-- state through its own index, each of at most limit + offset rows, merged (a sort of
+-- every job of a million-job queue otherwise). "finished_at < 1e300" is always true: a
+-- range on the index column keeps the planner on the ordered index read even while
+-- the table has no statistics yet (it would sort a bitmap of every finished job)
+SELECT {columns} FROM (
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'pending'
+     ORDER BY priority, run_at, id LIMIT $2::bigint + $3::bigint)
+    UNION ALL
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state IN ('waiting', 'active')
+     ORDER BY priority, run_at, id LIMIT $2::bigint + $3::bigint)
+    UNION ALL
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'completed' AND finished_at < 1e300
+     ORDER BY finished_at DESC, priority, run_at, id LIMIT $2::bigint + $3::bigint)
+    UNION ALL
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'failed' AND finished_at < 1e300
+     ORDER BY finished_at DESC, priority, run_at, id LIMIT $2::bigint + $3::bigint)
+    UNION ALL
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'cancelled' AND finished_at < 1e300
+     ORDER BY finished_at DESC, priority, run_at, id LIMIT $2::bigint + $3::bigint)
+    UNION ALL
+    (SELECT * FROM {schema}.jobs WHERE queue = $1 AND state = 'expired' AND finished_at < 1e300
+     ORDER BY finished_at DESC, priority, run_at, id LIMIT $2::bigint + $3::bigint)
+) AS j
 ORDER BY j.finished_at IS NOT NULL, j.finished_at DESC, j.priority, j.run_at, j.id
 LIMIT $2 OFFSET $3;
+
+-- name: stats_capped(queue, now, cap)
+-- stats, each finished state counted no further than cap (an index-only read of at
+-- most cap entries): one that reaches it is estimated instead (estimate_jobs)
+SELECT 'pending' AS state, run_at > $2 AS future, count(*) AS n FROM {schema}.jobs
+WHERE queue = $1 AND state = 'pending' GROUP BY 2
+UNION ALL
+SELECT 'active', false, count(*) FROM {schema}.jobs WHERE state = 'active' AND queue = $1
+UNION ALL
+SELECT s.state, false, (
+    SELECT count(*) FROM (
+        SELECT 1 FROM {schema}.jobs j
+        WHERE j.queue = $1 AND j.state = s.state
+            AND j.state IN ('completed', 'failed', 'cancelled', 'expired')
+        LIMIT $3
+    ) AS capped
+) FROM unnest(ARRAY['completed', 'failed', 'cancelled', 'expired']::text[]) AS s(state);
+
+-- name: estimate_jobs(queue, state)
+SELECT {schema}.estimated_jobs($1, $2);
+
+-- name: count_finished_since(queue, state, since, cap)
+-- (the state list repeats the finished index's condition for a generic plan)
+SELECT count(*) FROM (
+    SELECT 1 FROM {schema}.jobs
+    WHERE queue = $1 AND state = $2 AND finished_at >= $3
+        AND state IN ('completed', 'failed', 'cancelled', 'expired')
+    LIMIT $4
+) AS recent;
 
 -- name: cancel(id, now)
 UPDATE {schema}.jobs SET state = 'cancelled', finished_at = $2

@@ -73,6 +73,26 @@ CREATE UNIQUE INDEX jobs_unique ON {schema}.jobs (unique_key)
 CREATE INDEX jobs_finished ON {schema}.jobs (queue, state, finished_at)
     WHERE state IN ('completed', 'failed', 'cancelled', 'expired');
 
+-- serves listings of a queue's blocked and running jobs (0010)
+CREATE INDEX jobs_unfinished ON {schema}.jobs (queue, state)
+    WHERE state IN ('waiting', 'active');
+
+-- the planner's estimate of one queue's jobs in one state, for the dashboard's counts
+-- of a state holding very many jobs (0010; Inspection.estimated_stats)
+CREATE FUNCTION {schema}.estimated_jobs(queue_name text, job_state text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    plan json;
+BEGIN
+    EXECUTE format(
+        'EXPLAIN (FORMAT JSON) SELECT 1 FROM {schema}.jobs WHERE queue = %L AND state = %L',
+        queue_name, job_state
+    ) INTO plan;
+    RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint;
+END
+$$;
+CREATE STATISTICS {schema}.jobs_queue_state (mcv) ON queue, state FROM {schema}.jobs;
+
 CREATE TABLE {schema}.queues (
     name   text COLLATE "C" PRIMARY KEY,
     paused boolean NOT NULL DEFAULT false

@@ -123,8 +123,42 @@ SET state = 'pending', run_at = :now, finished_at = NULL, lease_until = NULL, wo
 WHERE state = 'active' AND lease_until < :now;
 
 -- name: stats
-SELECT state, run_at > :now AS future, COUNT(*) FROM asynctasq_jobs
-WHERE queue = :queue GROUP BY state, future;
+-- one read per index: pending jobs (with their run_at) from the claim index, every
+-- other state counted on the (queue, state, finished_at) index alone, no row read
+SELECT 'pending' AS state, run_at > :now AS future, COUNT(*) FROM asynctasq_jobs
+WHERE queue = :queue AND state = 'pending' GROUP BY future
+UNION ALL
+SELECT state, 0, COUNT(*) FROM asynctasq_jobs
+WHERE queue = :queue AND state <> 'pending' GROUP BY state;
+
+-- name: stats_capped
+-- stats, each finished state counted no further than :cap index entries (the
+-- dashboard's overview on a huge queue: beyond, it says "more than")
+SELECT 'pending' AS state, run_at > :now AS future, COUNT(*) FROM asynctasq_jobs
+WHERE queue = :queue AND state = 'pending' GROUP BY future
+UNION ALL
+SELECT state, 0, COUNT(*) FROM asynctasq_jobs
+WHERE queue = :queue AND state IN ('waiting', 'active') GROUP BY state
+UNION ALL
+SELECT 'completed', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'completed' LIMIT :cap
+)
+UNION ALL
+SELECT 'failed', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'failed' LIMIT :cap
+)
+UNION ALL
+SELECT 'cancelled', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'cancelled' LIMIT :cap
+)
+UNION ALL
+SELECT 'expired', 0, COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs WHERE queue = :queue AND state = 'expired' LIMIT :cap
+);
+
+-- name: estimate_jobs
+-- SQLite keeps no row estimate to read: a state beyond the cap shows as "more than"
+SELECT 0;
 
 -- name: is_paused
 SELECT paused FROM asynctasq_queues WHERE name = :queue;
@@ -145,15 +179,85 @@ SELECT * FROM asynctasq_jobs
 WHERE queue = :queue AND state = :state
 ORDER BY finished_at DESC, id LIMIT :limit OFFSET :offset;
 
+-- name: list_finished_oldest
+-- list_finished read from its other end (the dashboard's "oldest first")
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state
+ORDER BY finished_at, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_finished_after
+-- list_finished from just after the job at (:at, :id): a range read of the
+-- (queue, state, finished_at) index from that finish time, whatever the depth
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state AND finished_at <= :at
+    AND (finished_at < :at OR id > :id)
+ORDER BY finished_at DESC, id LIMIT :limit;
+
+-- name: list_finished_after_oldest
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state AND finished_at >= :at
+    AND (finished_at > :at OR id < :id)
+ORDER BY finished_at, id DESC LIMIT :limit;
+
 -- name: list_pending
 SELECT * FROM asynctasq_jobs
 WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
 ORDER BY priority, run_at, id LIMIT :limit OFFSET :offset;
 
+-- name: count_finished_since
+-- the dashboard's "completed in the last minute", read from the (queue, state,
+-- finished_at) index, at most :cap of them
+SELECT COUNT(*) FROM (
+    SELECT 1 FROM asynctasq_jobs
+    WHERE queue = :queue AND state = :state AND finished_at >= :since
+    LIMIT :cap
+);
+
 -- name: list_all
-SELECT * FROM asynctasq_jobs
-WHERE queue = :queue
-ORDER BY state IN ('completed', 'failed', 'cancelled', 'expired'), priority, run_at, id
+-- waiting jobs in reservation order, then finished ones newest first: one read per
+-- state through its index, each of at most limit + offset rows, merged (a sort of
+-- every job of a million-job queue otherwise); damaged records (a state nobody
+-- knows) through the index that holds only them
+SELECT * FROM (
+    SELECT * FROM (
+        SELECT * FROM asynctasq_jobs WHERE queue = :queue AND state = 'pending'
+        ORDER BY priority, run_at, id LIMIT :limit + :offset
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT * FROM asynctasq_jobs WHERE queue = :queue AND state IN ('waiting', 'active')
+        ORDER BY priority, run_at, id LIMIT :limit + :offset
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT * FROM asynctasq_jobs WHERE queue = :queue AND state = 'completed'
+        ORDER BY finished_at DESC, priority, run_at, id LIMIT :limit + :offset
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT * FROM asynctasq_jobs WHERE queue = :queue AND state = 'failed'
+        ORDER BY finished_at DESC, priority, run_at, id LIMIT :limit + :offset
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT * FROM asynctasq_jobs WHERE queue = :queue AND state = 'cancelled'
+        ORDER BY finished_at DESC, priority, run_at, id LIMIT :limit + :offset
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT * FROM asynctasq_jobs WHERE queue = :queue AND state = 'expired'
+        ORDER BY finished_at DESC, priority, run_at, id LIMIT :limit + :offset
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT * FROM asynctasq_jobs INDEXED BY asynctasq_jobs_unreachable
+        WHERE state NOT IN
+            ('pending', 'waiting', 'active', 'completed', 'failed', 'cancelled', 'expired')
+            AND queue = :queue
+        ORDER BY id LIMIT :limit + :offset
+    )
+)
+ORDER BY finished_at IS NOT NULL, finished_at DESC, priority, run_at, id
 LIMIT :limit OFFSET :offset;
 
 -- name: cancel
