@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from asynctasq.config import Config, get_global_config
 from asynctasq.dashboard import actions, pages
 from asynctasq.dashboard.context import Context
+from asynctasq.dashboard.flows import flow_page
 from asynctasq.dashboard.live import EventHub
 from asynctasq.dashboard.schedules import schedules
 from asynctasq.dashboard.security import REALM, Guard
@@ -92,6 +93,7 @@ def create_app(
         Route("/dead-letters", view(pages.dead_letters)),
         Route("/schedules/{id}/{action}", view(actions.schedule_action), methods=["POST"]),
         Route("/schedules", view(schedules)),
+        Route("/flows/{id}", view(flow_page)),
         Route("/bulk/{id}/stream", bulk_stream),
         Route("/bulk/{id}", view(pages.bulk_run)),
         Route("/events", events),

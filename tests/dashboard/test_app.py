@@ -18,8 +18,11 @@ import pytest
 
 from asynctasq.core.scheduling.scheduler import register
 from asynctasq.dashboard import create_app, is_loopback
+from asynctasq.dashboard.flows import layout
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Removal
+from asynctasq.flow import FlowProducer
+from asynctasq.flow import Job as FlowJob
 from asynctasq.jobs import Job, JobState
 from asynctasq.operations import show_job
 from asynctasq.operations.schedules import list_schedules
@@ -402,3 +405,42 @@ async def test_a_dead_letter_group_links_to_its_jobs_ready_for_a_bulk_retry(
         group = await http.get(found.group(1).replace("&amp;", "&"))
         assert set(re.findall(r'href="/jobs/([0-9a-f-]{36})"', group.text)) == set(mail)
         assert ">Retry all matching</button>" in group.text
+
+
+@only_backends(*BROKERS)
+async def test_the_flow_page_draws_the_dag_with_each_job_s_state(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    top = FlowJob(task_id="app.fetch", kwargs={}, name="<script>top</script>")
+    left = FlowJob(task_id="app.left", kwargs={}, name="left", depends_on=[top.id])
+    right = FlowJob(task_id="app.right", kwargs={}, name="right", depends_on=[top.id])
+    end = FlowJob(task_id="app.end", kwargs={}, name="end", depends_on=[left.id, right.id])
+    await FlowProducer(backend=driver).add_flow("flows", [top, left, right, end])
+    flow = top.flow_id  # add_flow gives every job the flow's id
+    assert flow is not None
+    [claimed] = await driver.claim(["flows"], limit=5, worker_id="w", lease_seconds=30.0)
+    assert claimed.id == top.id and await driver.complete(claimed)
+    async with client(driver) as http:
+        shown = await http.get(f"/flows/{flow}")
+        assert shown.status_code == 200
+        html = shown.text
+        assert "<svg" in html and html.count('class="node ') == 4
+        assert html.count("<line ") == 4  # top->left, top->right, left->end, right->end
+        # top completed: its children are released, the last one waits on them
+        assert 'class="node completed"' in html and html.count('class="node pending"') == 2
+        assert f'class="node blocked" data-job="{end.id}"' in html
+        assert "<script>top" not in html and "&lt;script&gt;top" in html
+        assert f'href="/jobs/{end.id}"' in html
+        assert 'id="flow-summary">4 jobs: 1 blocked, 1 completed, 2 pending.' in html
+        missing = await http.get("/flows/no-such-flow")
+        assert missing.status_code == 404 and 'id="unknown-flow"' in missing.text
+
+
+def test_the_flow_layout_puts_a_job_right_of_its_deepest_parent() -> None:
+    parents = {"b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d", "outside"]}
+    assert layout(["a", "b", "c", "d", "e"], parents) == {
+        "a": (0, 0),
+        "b": (1, 0),
+        "c": (1, 1),
+        "d": (2, 0),
+        "e": (3, 0),
+    }

@@ -202,3 +202,31 @@ async def test_an_operator_searches_a_queue_and_retries_all_matching_with_progre
     stats = await driver.stats("default")  # type: ignore[attr-defined]
     assert (stats.depth, stats.failed) == (1200 + 1, 3)
     assert (await driver.get(mail[0])).state is JobState.PENDING  # type: ignore[attr-defined]
+
+
+@only_backends("sqlite", "redis")
+async def test_an_operator_follows_a_flow_from_its_drawing_to_a_job(
+    backend: Backend, tmp_path: Path
+) -> None:
+    from asynctasq.flow import FlowProducer
+    from asynctasq.flow import Job as FlowJob
+
+    driver = await backend.new_driver()
+    fetch = FlowJob(task_id="app.fetch", kwargs={}, name="fetch")
+    parts = [
+        FlowJob(task_id="app.parse", kwargs={"part": i}, name=f"parse-{i}", depends_on=[fetch.id])
+        for i in range(3)
+    ]
+    store = FlowJob(task_id="app.store", kwargs={}, name="store", depends_on=[p.id for p in parts])
+    await FlowProducer(backend=driver).add_flow("default", [fetch, *parts, store])
+    [claimed] = await driver.claim(["default"], limit=5, worker_id="w", lease_seconds=30.0)
+    assert await driver.complete(claimed)  # fetch done: the parse jobs are released
+    async with served(create_app(driver=driver)) as url, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1200, "height": 700})
+        await page.goto(f"{url}flows/{fetch.flow_id}")
+        await expect(page.locator("svg.dag a.node")).to_have_count(5)
+        await expect(page.locator("svg.dag line")).to_have_count(6)
+        await expect(page.locator("#flow-summary")).to_contain_text("1 blocked, 1 completed")
+        await screenshot(page, backend, "flow", tmp_path)
+        await page.locator(f'svg.dag a[data-job="{store.id}"]').click()
+        await expect(page).to_have_url(f"{url}jobs/{store.id}")
