@@ -97,18 +97,14 @@ class UnknownTaskError(PoisonJobError):
         """``waited``: seconds its job waited for a worker that knows the task before
         it was dead-lettered (ASYNCTASQ_UNKNOWN_TASK_GRACE); ``queue``: its queue, for
         the command that requeues them."""
-        command = (
-            "asynctasq job retry --all --state failed "
-            f"--queue {shlex.quote(queue)} --task {shlex.quote(task)}"
-            if queue is not None
-            else "asynctasq job retry --all --state failed --task " + shlex.quote(task)
-        )
-        after = (
-            ""
-            if waited is None
-            else f" The job waited {waited:.0f}s for a worker that knows it; once the "
-            f"workers import it, requeue the dead-lettered jobs: {command}"
-        )
+        after = ""
+        if waited is not None:  # (never for a damaged name: it is dead-lettered at once)
+            where = "" if queue is None else f" --queue {shlex.quote(str(queue))}"
+            after = (
+                f" The job waited {waited:.0f}s for a worker that knows it; once the "
+                "workers import it, requeue the dead-lettered jobs: asynctasq job retry "
+                f"--all --state failed{where} --task {shlex.quote(str(task))}"
+            )
         super().__init__(
             f"unknown task {task!r}: this worker has not registered it. Import the module "
             "that defines it (--import / ASYNCTASQ_TASK_MODULES), or allow it in "
