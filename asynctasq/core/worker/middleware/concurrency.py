@@ -57,7 +57,9 @@ class ConcurrencyLimiter(Middleware):
 
     async def __call__(self, ctx: JobContext, call_next: Handler) -> Outcome:
         job = ctx.job
-        if _MARK not in job.payload:
+        payload = job.payload
+        # (a record damaged at rest may hold anything: the innermost step dead-letters it)
+        if not isinstance(payload, bytes) or _MARK not in payload:
             return await call_next(ctx)
         try:
             _, options = decode_payload(job.payload, self._serializer)
