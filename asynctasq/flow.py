@@ -14,6 +14,11 @@ flow, cycles, task names the registry does not know when given one), then stores
 every job or none in one atomic step (one transaction, one Lua script), with the
 flow's record (``get_flow``). On PostgreSQL and MySQL, ``connection=`` adds the
 flow inside your own transaction: it exists iff you commit.
+
+A job with ``cron=`` (the reference documentation's spelling) is a repeatable job: it is
+stored as a schedule (docs/scheduling.md), every running worker fires its slots, each
+once, and its entry in what ``add_flow`` returns is the schedule's id. It stands alone:
+it cannot have parents nor be one.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from asynctasq.drivers.dependencies import DependencyCycle, check_batch
 from asynctasq.jobs import Job as JobRecord
 from asynctasq.jobs import JobState, new_job_id, parent_ids, parent_policy, validate_name
 from asynctasq.queues import Queue
+from asynctasq.schedules import valid_cron
 from asynctasq.serialization.payload import decode_payload, encode_payload
 from asynctasq.tasks.base import BaseTask
 from asynctasq.tasks.handle import JobHandle
@@ -76,8 +82,14 @@ class Job:
         priority: int | None = None,
         timeout: float | None = None,
         ttl: float | None = None,
+        cron: str | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self.task_id = validate_name("task", task_id)
+        #: a repeatable job (a schedule), see the module's docstring
+        self.cron = cron
+        self.timezone = timezone
+        self._id_given = id is not None
         self.args = list(args or ())
         self.kwargs = dict(kwargs or {})
         self.depends_on: list[str] = list(parent_ids(depends_on or ()))
@@ -126,8 +138,37 @@ class FlowProducer:
         """Store every job of ``jobs`` (or none) in ``queue`` (unless a job names its
         own); their ids, in the order given (handles: ``await ids[-1].result()``)."""
         dispatcher = await dispatcher_for(self.backend)
-        built = self.build(dispatcher, queue, jobs)
-        return await _add(dispatcher.driver, built, jobs, connection)
+        repeating = [job for job in jobs if job.cron is not None]
+        if not repeating:
+            built = self.build(dispatcher, queue, jobs)
+            return await _add(dispatcher.driver, built, jobs, connection)
+        check_flow(jobs, self.registry)  # all of it, before anything is stored
+        if connection is not None:
+            raise FlowError(
+                "a flow with a cron job cannot be added in your transaction "
+                "(connection=): schedules are stored apart; add the cron jobs on their own"
+            )
+        driver = dispatcher.driver
+        ids: dict[str, JobHandle[Any]] = {}
+        for job in repeating:
+            schedule_id = job.id if job._id_given else f"{job.queue or queue}:{job.task_id}"
+            stored = await Queue(job.queue or queue, backend=driver).add_repeatable(
+                job.task_id,
+                cron=job.cron,
+                args=job.args,
+                kwargs=job.kwargs,
+                id=schedule_id,
+                timezone=job.timezone,
+                retries=job.options["retries"],
+                priority=job.options["priority"],
+                timeout=job.options["timeout"],
+            )
+            ids[job.id] = JobHandle(stored, driver)
+        rest = [job for job in jobs if job.cron is None]
+        if rest:
+            added = await _add(driver, self.build(dispatcher, queue, rest), rest, connection)
+            ids.update(zip((job.id for job in rest), added, strict=True))
+        return [ids[job.id] for job in jobs]
 
     def build(self, dispatcher: Dispatcher, queue: str, jobs: Sequence[Job]) -> list[JobRecord]:
         """The job records of a flow, checked (FlowError); nothing is stored."""
@@ -159,7 +200,21 @@ def check_flow(jobs: Sequence[Job], registry: TaskRegistry | None = None) -> Non
         if job.id in ids:
             raise FlowError(f"two jobs of the flow have the same id {job.id}")
         ids.add(job.id)
+    repeating = {job.id for job in jobs if job.cron is not None}
     for job in jobs:
+        if job.cron is not None:
+            if not valid_cron(job.cron):
+                raise FlowError(f"job {job.id}: cron={job.cron!r} is not a cron expression")
+            if job.depends_on:
+                raise FlowError(
+                    f"job {job.id} ({job.task_id}) has cron= and depends_on: a repeatable "
+                    "job fires on its schedule, not after other jobs"
+                )
+        if repeating & set(job.depends_on):
+            raise FlowError(
+                f"job {job.id} ({job.task_id}) depends on a cron job: a repeatable job "
+                "runs many times and is nobody's parent"
+            )
         for parent in job.depends_on:
             if parent not in ids:
                 raise FlowError(

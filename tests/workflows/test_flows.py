@@ -99,3 +99,32 @@ async def test_group_and_chord(backend: Backend) -> None:
     await drain(backend, driver)
     assert await together.result(timeout=30) == [1, 2, 3]
     assert await summed.result(timeout=30) == 30
+
+
+async def test_a_cron_job_of_a_flow_is_stored_as_a_schedule(backend: Backend) -> None:
+    from asynctasq.drivers.capabilities import Schedules
+    from asynctasq.operations.schedules import list_schedules
+
+    driver = await flows_driver(backend)
+    skip_without(backend, Schedules)
+    # the reference documentation's shape: Job(task_id=..., args=[], cron="0 0 * * *")
+    cleanup = Job(task_id="flows.ingest", args=[], kwargs={"n": 1}, cron="0 0 * * *")
+    one_off = Job(task_id="flows.ingest", kwargs={"n": 2})
+    ids = await FlowProducer(backend=driver).add_flow("maintenance", [cleanup, one_off])
+    assert ids[0] == "maintenance:flows.ingest" and ids[1] == one_off.id
+    [stored] = await list_schedules(driver)
+    assert (stored.id, stored.cron, stored.queue) == (ids[0], "0 0 * * *", "maintenance")
+    # added again (a deploy registering its schedules): the same schedule, not a second
+    again = Job(task_id="flows.ingest", kwargs={"n": 1}, cron="0 0 * * *")
+    await FlowProducer(backend=driver).add_flow("maintenance", [again])
+    assert [s.id for s in await list_schedules(driver)] == [ids[0]]
+
+    parent = Job(task_id="flows.ingest", kwargs={"n": 1}, cron="*/5 * * * *")
+    child = Job(task_id="flows.ingest", kwargs={"n": 1}, depends_on=[parent.id])
+    with pytest.raises(FlowError, match="depends on a cron job"):
+        await FlowProducer(backend=driver).add_flow("maintenance", [parent, child])
+    with pytest.raises(FlowError, match="not a cron expression"):
+        await FlowProducer(backend=driver).add_flow(
+            "maintenance", [Job(task_id="flows.ingest", cron="every day")]
+        )
+    assert len(await list_schedules(driver)) == 1  # nothing of a refused flow stored
