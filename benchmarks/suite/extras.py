@@ -1,14 +1,15 @@
 """The figures only asynctasq has, measured in the same sitting as the peers: the
 memory broker's drain (the worker's own ceiling), a worker's memory over a million
 jobs, start-up from launch to the first job, ``job retry --all`` on 100,000
-dead letters, what registered schedules cost a drain when none is due, and what job
+dead letters, what registered schedules cost a drain when none is due, what a rate
+limit that never bites costs (the limiter's overhead), and what job
 dependencies cost on Redis and PostgreSQL (a 10,000-job fan-out and fan-in beside the
 plain drain; a child's start after its parent ends).
 
 Each runs in this (the project's) interpreter, through the benchmark scripts that
 publish it alone: benchmarks/throughput.py, benchmarks/memory.py,
-benchmarks/startup.py, benchmarks/retry_all.py, benchmarks/schedules.py and
-benchmarks/dependencies.py.
+benchmarks/startup.py, benchmarks/retry_all.py, benchmarks/schedules.py,
+benchmarks/rate_limits.py and benchmarks/dependencies.py.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks import dependencies, memory, retry_all, schedules, startup
+from benchmarks import dependencies, memory, rate_limits, retry_all, schedules, startup
 from benchmarks.brokers import bench_config, cleanup
 from benchmarks.suite.plan import Budget
+from benchmarks.tasks import NoOp
 from benchmarks.throughput import Bench, percentile
 
 #: key -> (title, unit, better)
@@ -47,6 +49,11 @@ EXTRAS: dict[str, tuple[str, str, str]] = {
     # CPU per job: steadier than jobs/s on a shared host
     "schedules_none_cpu": ("worker CPU per job, Redis drain, no schedule", "µs", "lower"),
     "schedules_idle_cpu": ("worker CPU per job, Redis drain, 100 idle schedules", "µs", "lower"),
+    # the rate limiter's cost when the limit never bites (a 1e9/s limit), Redis
+    "rates_none_cpu": ("worker CPU per job, Redis drain, no rate limit", "µs", "lower"),
+    "rates_limited_cpu": ("worker CPU per job, Redis drain, rate_limit=1e9/s", "µs", "lower"),
+    "rates_none": ("Redis drain, concurrency 100, no rate limit", "jobs/s", "higher"),
+    "rates_limited": ("Redis drain, concurrency 100, rate_limit=1e9/s", "jobs/s", "higher"),
     **{
         f"deps_{key}_{broker}": (f"{title}, {name}", unit, better)
         for broker, name in (("redis", "Redis"), ("postgres", "PostgreSQL"))
@@ -105,6 +112,19 @@ def dependency_costs(config: Any, jobs: int, pairs: int) -> dict[str, float]:
         return asyncio.run(measure())
     finally:
         cleanup(config)
+
+
+def limiter_cost(config: Any, jobs: int) -> dict[str, float]:
+    """benchmarks/rate_limits.py's figures, one run of each (concurrency 100)."""
+    bench = Bench(config, concurrency=100)
+    out: dict[str, float] = {}
+    try:
+        for key, task in (("rates_none", NoOp), ("rates_limited", rate_limits.LimitedNoOp)):
+            out[key] = float(asyncio.run(bench.drain(jobs, task=task)))
+            out[f"{key}_cpu"] = bench.drain_cpu_per_job * 1e6
+    finally:
+        cleanup(config)
+    return out
 
 
 def rss(jobs: int, redis_url: str) -> dict[str, float]:
@@ -182,6 +202,13 @@ def measure(
             out[key].append(asyncio.run(retry_all.measure(config, dead))["seconds"])
         except Exception as exc:
             say(f"  job retry --all failed: {type(exc).__name__}: {exc}")
+    for run in range(budget.runs):
+        say(f"asynctasq alone, run {run + 1}/{budget.runs}: rate limiter's cost (redis)")
+        try:
+            for key, value in limiter_cost(redis, budget.jobs).items():
+                out[key].append(value)
+        except Exception as exc:
+            say(f"  rate limiter's cost failed: {type(exc).__name__}: {exc}")
     for broker, config in (("redis", redis), ("postgres", postgres)):
         for run in range(budget.runs):
             say(f"asynctasq alone, run {run + 1}/{budget.runs}: dependencies ({broker})")
