@@ -23,7 +23,26 @@ LOG=${TMPDIR:-/tmp}/asynctasq-secantusd.$PORT.log
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 
-answers && exit 0
+# a server that accepts connections but no longer answers a ping in 10 s (the in-memory
+# test server, after hours of test data) is restarted, if it is the one this script
+# started (its PID in the default pidfile); someone else's server is left alone
+pings() {
+    [ -x "$VENV/bin/python" ] || return 0
+    timeout 20 "$VENV/bin/python" -c "import pymongo; pymongo.MongoClient('mongodb://127.0.0.1:$PORT', serverSelectionTimeoutMS=10000, directConnection=True).admin.command('ping')" \
+        >/dev/null 2>&1
+}
+OURS=${TMPDIR:-/tmp}/asynctasq-secantusd.pid
+if answers; then
+    pings && exit 0
+    if [ -s "$OURS" ] && ps -p "$(cat "$OURS")" -o args= 2>/dev/null | grep -q secantusd; then
+        echo "ensure-mongodb: the test server on port $PORT does not answer a ping; restarting it"
+        kill "$(cat "$OURS")" 2>/dev/null
+        for _ in $(seq 1 20); do answers || break; sleep 0.5; done
+    else
+        echo "ensure-mongodb: something on port $PORT accepts connections but does not answer a ping" >&2
+        exit 1
+    fi
+fi
 
 if [ ! -x "$VENV/bin/secantusd-py" ]; then
     echo "ensure-mongodb: installing SecantusDB $SECANTUS_VERSION into $VENV (test tool)"
