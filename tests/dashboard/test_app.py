@@ -444,3 +444,26 @@ def test_the_flow_layout_puts_a_job_right_of_its_deepest_parent() -> None:
         "d": (2, 0),
         "e": (3, 0),
     }
+
+
+@only_backends(*BROKERS)
+async def test_the_schedules_page_shows_each_schedule_s_last_run(backend: Backend) -> None:
+    from asynctasq.core.scheduling.scheduler import Scheduler
+    from asynctasq.schedules import slot_job_id
+
+    driver = await backend.new_driver()
+    ticking = Schedule(id="ticking", task="app.tick", payload=b"", every=1.0)
+    await register(driver, [ticking], time.time())
+    async with client(driver) as http:
+        assert 'data-last-run="ticking"' not in (await http.get("/schedules")).text  # not yet
+        deadline = time.monotonic() + 10
+        fired: list[str] = []
+        while not fired and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            fired = await Scheduler(driver).tick()
+        assert fired, "the schedule never fired"
+        (stored,) = await list_schedules(driver)
+        last_slot = stored.slot_before(stored.next_at)
+        shown = (await http.get("/schedules")).text
+        assert f'href="/jobs/{slot_job_id("ticking", last_slot)}" data-last-run="ticking"' in shown
+        assert "state pending" in shown.split('data-last-run="ticking"')[1][:200]
