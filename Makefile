@@ -26,8 +26,9 @@ demo: $(VENV)/.installed ## install asynctasq in .venv and run the quickstart on
 
 test: $(VENV)/.dev-installed services check pytest ## install dev tools, start services, lint, type-check, run every test
 
-test-deep: $(VENV)/.dev-installed services ## the property tests and the lifecycle model test with 20x the examples (HYPOTHESIS_PROFILE=deep)
+test-deep: $(VENV)/.dev-installed services ## the property tests and the lifecycle model test with 20x the examples (HYPOTHESIS_PROFILE=deep), and the long chaos runs marked deep
 	HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests/unit tests/hostile tests/drivers/test_lifecycle_model.py
+	$(BIN)/pytest -m deep -p no:cacheprovider
 
 check: $(VENV)/.dev-installed lint typecheck ## ruff and mypy only
 
@@ -42,8 +43,8 @@ typecheck:
 # the CPU; a broker's tests that must not overlap share an xdist group), then the `serial` ones alone (chaos: kill -9, leases against the clock).
 PYTEST_WORKERS ?= 3
 pytest:
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial" -p no:cacheprovider --durations=15
-	$(BIN)/pytest -m serial -p no:cacheprovider --durations=15
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial and not deep" -p no:cacheprovider --durations=15
+	$(BIN)/pytest -m "serial and not deep" -p no:cacheprovider --durations=15
 
 services: ## start Redis, PostgreSQL, MariaDB, RabbitMQ and the MongoDB test server when not running; install chromium
 	@bash scripts/ensure-services.sh

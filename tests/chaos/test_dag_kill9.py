@@ -27,7 +27,9 @@ from tests.chaos.fleet import Fleet
 from tests.conftest import only_backends, skip_without
 from tests.sample_tasks import recorded
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# deep: CI runs tests/chaos/test_dag_kill.py (a flow of 1,000 jobs, results checked);
+# this one, the same graph dispatched job by job, runs in `make test-deep`
+pytestmark = [pytest.mark.slow, pytest.mark.deep, pytest.mark.timeout(300)]
 
 SIZE = 1000
 MAX_PARENTS = 20
