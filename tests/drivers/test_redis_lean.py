@@ -152,3 +152,15 @@ def test_it_runs_on_uvloop_the_worker_s_loop(server: RedisServer) -> None:
         loop.run_until_complete(round_trip())
     finally:
         loop.close()
+
+
+async def test_error_replies_are_the_exceptions_redis_py_raises(driver: RedisDriver) -> None:
+    from redis.exceptions import NoScriptError, OutOfMemoryError
+
+    lean = driver._scripts.lean
+    assert lean is not None
+    script = "return redis.error_reply('OOM injected')"
+    with pytest.raises(OutOfMemoryError):  # a full server, not a bad call (isolation.py)
+        await lean.call("EVAL", script, 0)
+    with pytest.raises(NoScriptError):
+        await lean.call("EVALSHA", "0" * 40, 0)

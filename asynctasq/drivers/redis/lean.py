@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, cast
 
+from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -44,9 +45,13 @@ Arg = str | bytes | int | float
 
 
 def _error(message: str) -> ResponseError:
-    if message.startswith("NOSCRIPT"):
-        return NoScriptError(message)
-    return ResponseError(message)
+    """The exception redis-py raises for this error reply (OutOfMemoryError for OOM,
+    NoScriptError, ReadOnlyError...): callers tell a full server from a bad call."""
+    try:
+        found = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+    except Exception:  # pragma: no cover - a redis-py without the mapping
+        found = NoScriptError(message) if message.startswith("NOSCRIPT") else None
+    return found if isinstance(found, ResponseError) else ResponseError(message)
 
 
 class _Protocol(asyncio.Protocol):
