@@ -741,11 +741,12 @@ INSERT INTO {schema}.slots (key, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING;
 -- name: slot_give(key, job_id)
 DELETE FROM {schema}.slots WHERE key = $1 AND job_id = $2;
 
--- name: job_outcome(id)
--- Results (0008): how a job stands; a deleted completed job from completed
-SELECT state, result, error FROM {schema}.jobs WHERE id = $1
+-- name: job_outcomes(ids)
+-- Results (0008): how each job of a batch stands (source 0); a deleted completed job
+-- from completed (source 1)
+SELECT id, state, result, error, 0 FROM {schema}.jobs WHERE id = ANY($1::text[])
 UNION ALL
-SELECT 'completed', result, NULL FROM {schema}.completed WHERE id = $1;
+SELECT id, 'completed', result, NULL, 1 FROM {schema}.completed WHERE id = ANY($1::text[]);
 
 -- name: flow_add(flow_id, position, job_id, name, now)
 INSERT INTO {schema}.flow_jobs (flow_id, position, job_id, name, created_at)
