@@ -99,9 +99,7 @@ async def test_thousands_of_outcomes_in_one_read_across_queues(driver: Driver) -
     call takes, in two queues, completed (result kept or not), failed, still pending,
     unknown, asked twice and in any order."""
     queues = ["default", "other"]
-    jobs = [
-        Job(task="tests.noop", payload=b"\x80", queue=queues[i % 2]) for i in range(2_400)
-    ]
+    jobs = [Job(task="tests.noop", payload=b"\x80", queue=queues[i % 2]) for i in range(2_400)]
     await driver.enqueue(jobs)
     claimed = await driver.claim(queues, limit=2_300, worker_id=W1, lease_seconds=60.0)
     assert len(claimed) == 2_300

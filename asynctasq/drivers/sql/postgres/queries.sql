@@ -173,6 +173,13 @@ WHERE j.id = r.id AND j.state = 'active' AND j.worker_id = $3;
 -- job" on a day the table's statistics say it is empty. The fence: the job is still held
 -- by the outcome's worker and attempt (worker_id is set only while a job is active).
 -- kind is delete (completed, not kept), complete, retry, fail or release.
+-- Durability: the commit does not wait for the WAL flush (synchronous_commit off for this
+-- transaction only, set in the last SELECT). A server crash in the fraction of a second
+-- before the flush forgets the outcome, never a job: the job is active again under its
+-- lease, recovered when the lease lapses and run again, as at-least-once allows (and as
+-- a worker that dies before it reports does). A later commit that waits for the flush
+-- (any enqueue) makes this one durable with it: the WAL is written in order. What it
+-- saves is the flush on the path from a parent's end to its child's start.
 WITH deleted AS (
     DELETE FROM {schema}.jobs j
     WHERE j.id = ANY($1::text[])
@@ -246,7 +253,8 @@ SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepte
        ARRAY(SELECT id FROM deleted WHERE has_dependants
              UNION ALL SELECT id FROM updated WHERE state = 'completed' AND has_dependants)
            AS marked,
-       (SELECT count(*) FROM finished) AS finished;
+       (SELECT count(*) FROM finished) AS finished,
+       set_config('synchronous_commit', 'off', true) AS durability;
 
 -- name: dep_release_marked(ids)
 -- The children of completed parents $1 still linked (see settle: marked), released as
