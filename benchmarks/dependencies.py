@@ -39,6 +39,8 @@ from benchmarks.tasks import NoOp, countdown
 from benchmarks.throughput import Figure, percentile
 
 QUEUE = "bench-deps"
+#: seconds a parent waits before it may run, so that its child is linked first
+LINK_MARGIN = 0.03
 
 
 class Stamp(AsyncTask[None], name="bench.stamp"):
@@ -97,8 +99,9 @@ class Scenario:
             parent = Stamp(key=f"p{i}").on_queue(QUEUE)
             child = Stamp(key=f"c{i}").on_queue(QUEUE)
             finished = countdown.arm(2)
-            if linked:
-                parent_id = await dispatcher.dispatch(parent)
+            if linked:  # the parent waits until its child is stored: no race between
+                # the child's dispatch and its parent's end (that would time the dispatch)
+                parent_id = await dispatcher.dispatch(parent.delay(LINK_MARGIN))
                 await dispatcher.dispatch(child.with_options(depends_on=[parent_id]))
             else:
                 await dispatcher.dispatch_many([parent, child])

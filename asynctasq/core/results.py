@@ -19,7 +19,7 @@ from asynctasq.config import get_global_config
 from asynctasq.core.backends import Backend, connect_backend
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Results, require
-from asynctasq.drivers.results import StoredOutcome
+from asynctasq.drivers.results import OutcomeSource, StoredOutcome
 from asynctasq.errors import JobFailedError, ResultTimeoutError, ResultUnavailableError
 from asynctasq.jobs import Job, JobState
 from asynctasq.serialization.limits import may_hold_extensions
@@ -124,7 +124,7 @@ NAMES_OPTION, SHAPE_OPTION = "parent_names", "previous"
 
 
 async def parent_results(
-    driver: Results, job: Job, options: Mapping[str, Any], serializer: Serializer
+    driver: OutcomeSource, job: Job, options: Mapping[str, Any], serializer: Serializer
 ) -> ParentResults:
     """``self.parent_results`` of a job about to run: its parents' results, read in
     one look (they all finished: that is why it runs)."""

@@ -11,7 +11,7 @@ the waiter when a settle ends a job; the others are polled (``PollingNotices``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,6 +23,7 @@ __all__ = [
     "EventNotices",
     "FinishNotices",
     "NoticeHub",
+    "OutcomeSource",
     "PollingNotices",
     "StoredOutcome",
     "polling_notices",
@@ -46,6 +47,13 @@ class StoredOutcome:
     state: JobState
     result: bytes | None = None
     error: str | None = None
+
+
+class OutcomeSource(Protocol):
+    """Where stored outcomes are read: a Results driver, or reads shared by a worker's
+    jobs (core/worker/parent_reads.py)."""
+
+    async def job_outcomes(self, job_ids: Sequence[str]) -> dict[str, StoredOutcome]: ...
 
 
 class FinishNotices(Protocol):

@@ -111,6 +111,7 @@ RESERVED_NAMES = frozenset(
         "is_cancelled",
         "parent_results",
         "previous_result",
+        "reads_parent_results",
     }
 )
 _CONFIG_KEYS = frozenset(TaskConfig.__annotations__)
@@ -145,6 +146,9 @@ class BaseTask(Generic[T]):
     _required_fields: ClassVar[tuple[str, ...]] = ()
     _declared_fields: ClassVar[frozenset[str]] = frozenset()
     _init_signature: ClassVar[inspect.Signature | None] = None
+    #: whether the worker reads the parents' results before a job runs (None: when
+    #: the class's code names parent_results or previous_result; tasks/parent_use.py)
+    reads_parent_results: ClassVar[bool | None] = None
 
     def __init_subclass__(
         cls, *, abstract: bool = False, name: str | None = None, **kw: Any
@@ -271,13 +275,13 @@ class BaseTask(Generic[T]):
         """In a running job with parents (``depends_on``): each parent's result, by
         job id and by the name a flow gave it; a parent that did not complete
         (``on_parent_failure="run"``) is a ``ParentFailure`` (docs/workflows.md)."""
-        return self._parent_results
+        return self._parent_results.readable(type(self))
 
     @property
     def previous_result(self) -> Any:
         """The canvas spelling: the previous step's result in a ``chain``, the list
         of the group's results in a ``chord`` callback (docs/workflows.md)."""
-        return self._parent_results.previous
+        return self._parent_results.readable(type(self)).previous
 
     def is_cancelled(self) -> bool:
         """In a running job: whether it was cancelled meanwhile (``job cancel``, on a

@@ -16,7 +16,7 @@ from typing import Any
 
 from asynctasq.errors import JobFailedError
 
-__all__ = ["EMPTY", "ParentFailure", "ParentResults"]
+__all__ = ["EMPTY", "NOT_READ", "ParentFailure", "ParentResults"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +76,28 @@ class ParentResults(Mapping[str, Any]):
             return values
         return values[0] if values else None
 
+    def readable(self, task: type) -> ParentResults:
+        """These results, for a task of class ``task`` to read."""
+        return self
+
     def __repr__(self) -> str:
         return f"ParentResults({self._by_key!r})"
 
 
+class _NotRead(ParentResults):
+    """A child whose parents' results the worker did not read (tasks/parent_use.py)."""
+
+    __slots__ = ()
+
+    def readable(self, task: type) -> ParentResults:
+        raise RuntimeError(
+            f"{task.__qualname__}: its parents' results were not read before it ran: the "
+            "worker reads them for a task whose own methods name parent_results or "
+            "previous_result; set reads_parent_results = True on the class when it reads "
+            "them another way (docs/workflows.md)"
+        )
+
+
 EMPTY = ParentResults({})
+#: ``parent_results`` of a child that never reads them (no round trip for them)
+NOT_READ = _NotRead({})

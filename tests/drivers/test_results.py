@@ -12,7 +12,7 @@ from asynctasq.core.results import wait_outcomes
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Management, Results
 from asynctasq.errors import ResultTimeoutError, ResultUnavailableError
-from asynctasq.jobs import Job, JobState, new_job_id
+from asynctasq.jobs import Completed, Failed, Job, JobState, Outcome, new_job_id
 from tests.backends import Backend
 from tests.conftest import skip_without
 
@@ -92,3 +92,36 @@ async def test_a_cancelled_child_reports_it(driver: Driver) -> None:
     assert await driver.cancel(a.id)
     found = (await wait_outcomes(driver, [a.id], 5.0))[a.id]
     assert found.state is JobState.CANCELLED
+
+
+async def test_thousands_of_outcomes_in_one_read_across_queues(driver: Driver) -> None:
+    """A fan-in child reads every parent at once: more ids than one statement or script
+    call takes, in two queues, completed (result kept or not), failed, still pending,
+    unknown, asked twice and in any order."""
+    queues = ["default", "other"]
+    jobs = [Job(task="tests.noop", payload=b"\x80", queue=queues[i % 2]) for i in range(2_400)]
+    await driver.enqueue(jobs)
+    claimed = await driver.claim(queues, limit=2_300, worker_id=W1, lease_seconds=60.0)
+    assert len(claimed) == 2_300
+    expected: dict[str, tuple[JobState, bytes | None]] = {}
+    outcomes: list[Outcome] = []
+    for i, one in enumerate(claimed):
+        fence = {"job_id": one.id, "worker_id": W1, "attempt": one.attempts, "queue": one.queue}
+        if i % 7 == 0:
+            outcomes.append(Failed(**fence, error=f"ValueError: {i}"))
+            expected[one.id] = (JobState.FAILED, None)
+        else:
+            result = None if i % 3 == 0 else i.to_bytes(2, "big")
+            outcomes.append(Completed(**fence, result=result))
+            expected[one.id] = (JobState.COMPLETED, result)
+    assert all(await driver.settle(outcomes))
+    for one in jobs:
+        expected.setdefault(one.id, (JobState.PENDING, None))
+    unknown = [new_job_id() for _ in range(5)]
+    asked = [*reversed(list(expected)), *unknown, *list(expected)[:10]]
+    found = await results(driver).job_outcomes(asked)
+    assert set(found) == set(expected)
+    for job_id, (state, result) in expected.items():
+        assert (found[job_id].state, found[job_id].result) == (state, result), job_id
+        if state is JobState.FAILED:
+            assert (found[job_id].error or "").startswith("ValueError: ")

@@ -20,6 +20,7 @@ from asynctasq.core.events.types import Event
 from asynctasq.core.logs import job_logging_context
 from asynctasq.core.results import parent_results
 from asynctasq.core.worker.executors import Executors
+from asynctasq.core.worker.parent_reads import SharedParentReads
 from asynctasq.drivers.capabilities import Results
 from asynctasq.errors import LeaseExpiredError, PoisonJobError, UnknownTaskError
 from asynctasq.jobs import Job, Outcome
@@ -28,6 +29,8 @@ from asynctasq.serialization.limits import NOT_EXT_OPENERS, may_hold_extensions
 from asynctasq.serialization.payload import decode_payload
 from asynctasq.serialization.resolve import raise_for_unresolved, resolve_references
 from asynctasq.tasks.base import BaseTask
+from asynctasq.tasks.parent_use import reads_parent_results
+from asynctasq.tasks.parents import NOT_READ
 
 if TYPE_CHECKING:  # the middleware build on this module, not the other way round
     from asynctasq.core.worker.middleware.base import JobContext, WorkerRuntime
@@ -63,6 +66,7 @@ class JobRunner:
         self.progress = progress
         self._sink: ProgressSink | None = None  # one per runner, built on its loop
         self._allowed: set[str] = set()  # task names the allow list was checked for
+        self._shared_reads: SharedParentReads | None = None  # built on first use, on its loop
 
     async def build(self, job: Job) -> tuple[BaseTask[Any], dict[str, Any]]:
         """The task instance for a job; PoisonJobError when it cannot be built."""
@@ -114,11 +118,22 @@ class JobRunner:
             raise_for_unresolved(task._args)  # a row deleted since dispatch fails the attempt
         if "scheduled_for" in ctx.options:  # a schedule's job: the slot it covers
             task._options["scheduled_for"] = ctx.options["scheduled_for"]
-        driver = self.runtime.driver
-        if job.depends_on and isinstance(driver, Results):  # self.parent_results
-            serializer = self.runtime.serializer
-            task._parent_results = await parent_results(driver, job, ctx.options, serializer)
+        if job.depends_on and (reads := self._parent_reads()) is not None:  # parent_results
+            if reads_parent_results(type(task)):
+                serializer = self.runtime.serializer
+                task._parent_results = await parent_results(reads, job, ctx.options, serializer)
+            else:  # no round trip for what the task never reads
+                task._parent_results = NOT_READ
         return ctx.completed(await self.runtime.executors.run(task, job, timeout=ctx.timeout))
+
+    def _parent_reads(self) -> SharedParentReads | None:
+        """Where a child reads its parents' outcomes: shared by this worker's jobs."""
+        if self._shared_reads is None:
+            driver = self.runtime.driver
+            if not isinstance(driver, Results):
+                return None
+            self._shared_reads = SharedParentReads(driver)
+        return self._shared_reads
 
     async def lease_expired(self, job: Job) -> None:
         """A job that crash recovery dead-lettered here (the worker running its last

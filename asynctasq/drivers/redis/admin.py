@@ -13,7 +13,7 @@ from asynctasq.drivers.redis.records import read_job
 from asynctasq.drivers.redis.scripts import Arg, Call
 from asynctasq.jobs import Job, JobState, QueueStats, validate_name
 
-__all__ = ["RedisAdmin"]
+__all__ = ["RedisAdmin", "decode_rows"]
 
 #: jobs purged per script call
 PURGE_WINDOW = 2000
@@ -60,7 +60,7 @@ class RedisAdmin(RedisBase):
             return None
         self._locator.remember(job_id, queue)  # a job read once is often read again (polls)
         now = self.clock.time()
-        jobs = _decode_rows(queue, await self._run("get", queue, repr(now), job_id), now)
+        jobs = decode_rows(queue, await self._run("get", queue, repr(now), job_id), now)
         return jobs[0] if jobs else None
 
     async def list_jobs(
@@ -75,7 +75,7 @@ class RedisAdmin(RedisBase):
         while len(jobs) < limit:
             size = min(limit - len(jobs), CHUNK)
             rows = await self._run("list", queue, name, repr(now), offset, size)
-            page = _decode_rows(queue, rows, now)
+            page = decode_rows(queue, rows, now)
             jobs += page
             if len(page) < size:
                 break
@@ -152,7 +152,7 @@ class RedisAdmin(RedisBase):
         await self._run_many([call], register=[queue])
 
 
-def _decode_rows(queue: str, rows: list[Any], now: float) -> list[Job]:
+def decode_rows(queue: str, rows: list[Any], now: float) -> list[Job]:
     """Jobs from fetch() in lua/_prelude.lua: [id, record, error, result, lease] each;
     a record Python cannot read gives a stand-in job whose error names the fault."""
     return [

@@ -19,9 +19,11 @@ from typing import Any
 
 import msgpack
 
-from asynctasq.drivers.capabilities import Flows, Inspection, Results
+from asynctasq.drivers.capabilities import Flows, Results
 from asynctasq.drivers.keys import QUEUE_KEYS
-from asynctasq.drivers.redis.base import RedisBase
+from asynctasq.drivers.redis.admin import decode_rows
+from asynctasq.drivers.redis.base import CHUNK, RedisBase
+from asynctasq.drivers.redis.scripts import Call
 from asynctasq.drivers.results import FinishNotices, PollingNotices, StoredOutcome
 from asynctasq.jobs import JobState
 
@@ -29,7 +31,6 @@ __all__ = ["RedisFlows", "RedisResults"]
 
 log = logging.getLogger("asynctasq.redis")
 
-_RESULTS, _DONE = QUEUE_KEYS.index("results"), QUEUE_KEYS.index("done")
 _FLOWS = QUEUE_KEYS.index("flows")
 
 #: a waiter looks again at least this often (the ends that publish nothing)
@@ -38,29 +39,27 @@ _SAFETY_POLL = 2.0
 
 class RedisResults(RedisBase, Results):
     async def job_outcomes(self, job_ids: Sequence[str]) -> dict[str, StoredOutcome]:
-        assert isinstance(self, Inspection)
+        """Two round trips whatever the number of ids: the known queues, then
+        outcomes.lua on each (pipelined), which reads the jobs it stores and the
+        completions it remembers only by their result."""
+        ids = list(dict.fromkeys(job_ids))
+        queues = await self._locator.known_queues() if ids else []
+        now = self.clock.time()
+        calls = [
+            (queue, Call("outcomes", self.keys.queue(queue), (repr(now), *ids[i : i + CHUNK])))
+            for queue in queues
+            for i in range(0, len(ids), CHUNK)
+        ]
         found: dict[str, StoredOutcome] = {}
-        gone = []
-        for job_id in job_ids:
-            job = await self.get(job_id)
-            if job is None:
-                gone.append(job_id)
-            else:
-                found[job_id] = StoredOutcome(job_id, job.state, job.result, job.error)
-        if gone:
-            queues = await self._locator.known_queues()
-            pipe = self.client.pipeline(transaction=False)
-            for queue in queues:
-                keys = self.keys.queue(queue)
-                for job_id in gone:
-                    pipe.zscore(keys[_DONE], job_id)
-                    pipe.hget(keys[_RESULTS], job_id)
-            replies = iter(await pipe.execute() if queues else [])
-            for _ in queues:
-                for job_id in gone:
-                    score, result = next(replies), next(replies)
-                    if score is not None and job_id not in found:
-                        found[job_id] = StoredOutcome(job_id, JobState.COMPLETED, result)
+        for (queue, _), (rows, remembered) in zip(
+            calls, await self._run_many([call for _, call in calls]), strict=True
+        ):
+            for job in decode_rows(queue, rows, now):
+                found[job.id] = StoredOutcome(job.id, job.state, job.result, job.error)
+            for i in range(0, len(remembered), 2):
+                job_id = remembered[i].decode()
+                if job_id not in found:
+                    found[job_id] = StoredOutcome(job_id, JobState.COMPLETED, remembered[i + 1])
         return found
 
     def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:

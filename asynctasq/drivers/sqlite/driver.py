@@ -197,6 +197,9 @@ class SQLiteDriver(SQLDriver):
             lambda db: [row[0] for row in db.execute(Q["requeue_many"], params).fetchall()]
         )
 
+    def _id_list(self, ids: Sequence[str]) -> Any:
+        return json.dumps(list(ids))  # read by json_each() in the statement
+
     async def _extend(self, ids: Sequence[str], worker_id: str, lease_until: float) -> set[str]:
         params = {"ids": json.dumps(list(ids)), "worker_id": worker_id, "lease_until": lease_until}
         return await self._conn.write(

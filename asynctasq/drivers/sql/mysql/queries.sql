@@ -584,11 +584,12 @@ ON DUPLICATE KEY UPDATE job_id = asynctasq_slots.job_id;
 -- name: slot_give
 DELETE FROM asynctasq_slots WHERE `key` = :key AND job_id = :job_id;
 
--- name: job_outcome
--- Results (0008): how a job stands; a deleted completed job from completed
-SELECT state, result, error FROM asynctasq_jobs WHERE id = :id
+-- name: job_outcomes
+-- Results (0008): how each job of a batch stands (source 0); a deleted completed job
+-- from completed (source 1)
+SELECT id, state, result, error, 0 FROM asynctasq_jobs WHERE id IN :ids
 UNION ALL
-SELECT 'completed', result, NULL FROM asynctasq_completed WHERE id = :id;
+SELECT id, 'completed', result, NULL, 1 FROM asynctasq_completed WHERE id IN :ids;
 
 -- name: flow_jobs
 SELECT job_id, name FROM asynctasq_flow_jobs WHERE flow_id = :flow_id ORDER BY position;

@@ -173,6 +173,13 @@ WHERE j.id = r.id AND j.state = 'active' AND j.worker_id = $3;
 -- job" on a day the table's statistics say it is empty. The fence: the job is still held
 -- by the outcome's worker and attempt (worker_id is set only while a job is active).
 -- kind is delete (completed, not kept), complete, retry, fail or release.
+-- Durability: the commit does not wait for the WAL flush (synchronous_commit off for this
+-- transaction only, set in the last SELECT). A server crash in the fraction of a second
+-- before the flush forgets the outcome, never a job: the job is active again under its
+-- lease, recovered when the lease lapses and run again, as at-least-once allows (and as
+-- a worker that dies before it reports does). A later commit that waits for the flush
+-- (any enqueue) makes this one durable with it: the WAL is written in order. What it
+-- saves is the flush on the path from a parent's end to its child's start.
 WITH deleted AS (
     DELETE FROM {schema}.jobs j
     WHERE j.id = ANY($1::text[])
@@ -246,7 +253,8 @@ SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepte
        ARRAY(SELECT id FROM deleted WHERE has_dependants
              UNION ALL SELECT id FROM updated WHERE state = 'completed' AND has_dependants)
            AS marked,
-       (SELECT count(*) FROM finished) AS finished;
+       (SELECT count(*) FROM finished) AS finished,
+       set_config('synchronous_commit', 'off', true) AS durability;
 
 -- name: dep_release_marked(ids)
 -- The children of completed parents $1 still linked (see settle: marked), released as
@@ -741,11 +749,12 @@ INSERT INTO {schema}.slots (key, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING;
 -- name: slot_give(key, job_id)
 DELETE FROM {schema}.slots WHERE key = $1 AND job_id = $2;
 
--- name: job_outcome(id)
--- Results (0008): how a job stands; a deleted completed job from completed
-SELECT state, result, error FROM {schema}.jobs WHERE id = $1
+-- name: job_outcomes(ids)
+-- Results (0008): how each job of a batch stands (source 0); a deleted completed job
+-- from completed (source 1)
+SELECT id, state, result, error, 0 FROM {schema}.jobs WHERE id = ANY($1::text[])
 UNION ALL
-SELECT 'completed', result, NULL FROM {schema}.completed WHERE id = $1;
+SELECT id, 'completed', result, NULL, 1 FROM {schema}.completed WHERE id = ANY($1::text[]);
 
 -- name: flow_add(flow_id, position, job_id, name, now)
 INSERT INTO {schema}.flow_jobs (flow_id, position, job_id, name, created_at)
