@@ -19,10 +19,12 @@ from asynctasq.drivers.capabilities import (
     Removal,
     WorkerRegistry,
 )
+from asynctasq.drivers.positions import Position, Positioned, check_position
 from asynctasq.drivers.sql.dependencies import stored_state
 from asynctasq.drivers.sql.listing import (
     check_progress,
     list_query,
+    positioned_query,
     purge_query,
     queue_stats,
     stats_field,
@@ -137,6 +139,31 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
         rows = await self.statements.records(query, **params, limit=limit)
         return [job_from_row(row, now) for row in rows]
 
+    async def list_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: Position | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Positioned] | None:
+        """Positions: (finish time, id) of a finished job, read from jobs_finished;
+        (priority, run_at, id) of a waiting one, from the claim index (pending and
+        scheduled) or the unfinished one (blocked, active)."""
+        if state.finished:
+            mark = check_position(after, ("float", "str"))
+            at_id = None if mark is None else (float(mark[0]), str(mark[1]))
+            jobs = await self.list_finished_from(
+                queue, state, after=at_id, limit=limit, reverse=reverse
+            )
+            return [((job.finished_at or 0.0, job.id), job) for job in jobs or ()]
+        mark = check_position(after, ("int", "float", "str"))
+        now = self.clock.time()
+        query, params = positioned_query(state, mark, reverse)
+        rows = await self.statements.records(query, **params, queue=queue, now=now, limit=limit)
+        return [((job.priority, job.run_at, job.id), job) for job in _jobs(rows, now)]
+
     async def cancel(self, job_id: str) -> bool:
         return await self.statements.change("cancel", id=job_id, now=self.clock.time()) == 1
 
@@ -226,3 +253,7 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
     async def list_workers(self) -> list[WorkerInfo]:
         rows = await self.statements.tuples("live_workers", now=self.clock.time())
         return worker_infos(row[0] for row in rows)
+
+
+def _jobs(rows: Sequence[Any], now: float) -> list[Job]:
+    return [job_from_row(row, now) for row in rows]
