@@ -182,3 +182,18 @@ async def test_a_hand_edited_cursor_is_refused_and_old_cursors_still_page(
     old_position = encode_position(top[0].finished_at, top[0].id)
     after_top = await list_jobs(driver, JobFilter(QUEUE, JobState.FAILED), cursor=old_position)
     assert [j.id for j in after_top.jobs] == newest[1:] and sorted(newest) == sorted(failed)
+
+
+@only_backends(*POSITIONED)
+async def test_a_page_may_be_bigger_than_one_script_or_statement_reads(backend: Backend) -> None:
+    # (Redis reads CHUNK jobs per script call: unpack() refuses ~8,000 values)
+    driver = await backend.new_driver()
+    assert isinstance(driver, Inspection)
+    await driver.enqueue([job(priority=n % 5) for n in range(9_000)])
+    listed = [j.id for j in await driver.list_jobs(QUEUE, JobState.PENDING, limit=10_000)]
+    page = await driver.list_from(QUEUE, JobState.PENDING, after=None, limit=8_500)
+    assert page is not None
+    assert [j.id for _, j in page] == listed[:8_500]
+    rest = await driver.list_from(QUEUE, JobState.PENDING, after=page[-1][0], limit=8_500)
+    assert rest is not None
+    assert [j.id for _, j in rest] == listed[8_500:]

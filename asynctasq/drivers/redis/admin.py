@@ -97,11 +97,24 @@ class RedisAdmin(RedisBase):
         mark = check_position(after, ("float", "str"))
         if state is JobState.EXPIRED or limit <= 0:
             return []  # nothing is stored in this state (yet)
+        found: list[Positioned] = []
+        while len(found) < limit:  # CHUNK jobs per script call at most (unpack's limit)
+            size = min(limit - len(found), CHUNK)
+            page = await self._list_from(queue, state, mark, size, reverse)
+            found += page
+            if len(page) < size:
+                break
+            mark = page[-1][0]
+        return found
+
+    async def _list_from(
+        self, queue: str, state: JobState, mark: Position | None, size: int, reverse: bool
+    ) -> list[Positioned]:
         score, member = ("", "") if mark is None else (repr(mark[0]), str(mark[1]))
         now = self.clock.time()
         backwards = "1" if reverse else "0"
         marks, rows = await self._run(
-            "list_from", queue, state.value, repr(now), backwards, score, member, limit
+            "list_from", queue, state.value, repr(now), backwards, score, member, size
         )
         jobs = _decode_rows(queue, rows, now)
         return [
