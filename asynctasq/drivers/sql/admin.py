@@ -69,12 +69,18 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
             "stats_capped", queue=queue, now=self.clock.time(), cap=cap + 1
         )
         rows, inexact = [], {}
+        # due and scheduled jobs are both stored pending: the planner estimates them
+        # together, so one beyond the cap is that estimate less the other's exact count
+        pending = {bool(future): int(n) for state, future, n in counts if state == "pending"}
         for state, future, n in counts:
-            field = stats_field(state)
+            field = "scheduled" if state == "pending" and future else stats_field(state)
             if n > cap and field is not None:
                 # more than cap: the planner's estimate, unless it says no more than was
                 # seen (statistics from before the state grew): then only "more than"
                 guess = await self._estimated_rows(queue, state)
+                if state == "pending":
+                    other = pending.get(not future, 0)
+                    guess = guess - other if other <= cap else 0  # both beyond: no split
                 n, inexact[field] = (guess, "about") if guess > cap else (cap, "more than")
             rows.append((state, future, n))
         paused = await self.statements.value("is_paused", queue=queue)
