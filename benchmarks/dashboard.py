@@ -109,13 +109,16 @@ async def deep_cursor(driver: Driver, where: JobFilter, depth: int) -> str:
     return cursor
 
 
-async def pending_pages(driver: Driver) -> dict[str, str]:
+async def pending_pages(driver: Driver, jobs: int) -> dict[str, str]:
+    """The pages to time (a page deeper than the queue left out)."""
     pages = {}
     for name, page in PENDING_PAGES.items():
         if isinstance(page, str):
             pages[name] = page
             continue
         url, depth = page
+        if depth >= jobs:
+            continue
         state = JobState.PENDING if "state=pending" in url else None
         cursor = await deep_cursor(driver, JobFilter(QUEUE, state), depth)
         pages[name] = f"{url}&cursor={cursor}"
@@ -151,7 +154,7 @@ async def measure(
             assert (await driver.stats(QUEUE)).depth == jobs
             if analyze:
                 await analyzed(config)
-            urls = await pending_pages(driver)
+            urls = await pending_pages(driver, jobs)
             return {name: await timings(driver, url) for name, url in urls.items()}
         if fill:
             started = time.perf_counter()
