@@ -1,11 +1,14 @@
 """The dashboard on a big queue: server-side render time of the queue page and the
-overview with ``--jobs`` completed jobs kept in the broker.
+overview with ``--jobs`` completed (or, ``--state pending``, waiting) jobs kept in
+the broker.
 
     python -m benchmarks.dashboard --driver redis --jobs 1000000
     python -m benchmarks.dashboard --driver postgres --jobs 1000000
+    python -m benchmarks.dashboard --driver postgres --jobs 1000000 --state pending
 
 The jobs are completed through the driver's core (enqueue, claim, settle, in
-batches of 5,000: no worker needed) with ``keep_completed_tasks`` on. Then the
+batches of 5,000: no worker needed) with ``keep_completed_tasks`` on; pending ones
+are only enqueued, with priorities 0 to 3 in turn (claim order mixes them). Then the
 pages are asked of ``create_app`` in process (httpx's ASGI transport: no socket,
 no browser), so the figures are the dashboard's own work plus the broker's
 queries. "first" is the first request of a fresh app; "warm" the median of the
@@ -33,10 +36,11 @@ from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.dashboard import create_app
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Inspection
-from asynctasq.jobs import Completed, JobState
+from asynctasq.jobs import Completed, Job, JobState
 from asynctasq.operations import JobFilter, list_jobs
-from asynctasq.operations.scan import encode_cursor, encode_position, stamp
-from benchmarks.brokers import bench_config, cleanup, finish_jobs
+from asynctasq.operations.scan import decode_any, encode_cursor, encode_position, stamp
+from asynctasq.serialization.payload import encode_payload
+from benchmarks.brokers import CHUNK, bench_config, cleanup, finish_jobs
 
 QUEUE = "done"
 WARM = 10
@@ -53,12 +57,72 @@ PAGES = {
     "queue page, search": f"/queues/{QUEUE}?q=no-such-text",
     "dead letters": "/dead-letters",
 }
+#: the dashboard's page size (asynctasq/dashboard/pages.py)
+PAGE_SIZE = 50
+#: with --state pending: each waiting listing's first page, either end, a page deep
+#: in it (its cursor found before the timing: a position where the broker has them,
+#: else the offset), and the listing of every state deep in its pending jobs
+PENDING_PAGES: dict[str, str | tuple[str, int]] = {
+    "queue page": f"/queues/{QUEUE}",
+    "overview": "/",
+    "queue page, pending": f"/queues/{QUEUE}?state=pending",
+    "queue page, pending, last first": f"/queues/{QUEUE}?state=pending&order=reverse",
+    "queue page, pending, page 500": (f"/queues/{QUEUE}?state=pending", 499 * PAGE_SIZE),
+    "queue page, pending, at job 500,000": (f"/queues/{QUEUE}?state=pending", 500_000),
+    "queue page, any state, page 500": (f"/queues/{QUEUE}?", 499 * PAGE_SIZE),
+    "queue page, search": f"/queues/{QUEUE}?q=no-such-text",
+}
 
 
 async def complete(driver: Driver, jobs: int) -> None:
     await finish_jobs(
         driver, QUEUE, jobs, "app.Ship", lambda j: Completed(j.id, "bench", j.attempts, QUEUE)
     )
+
+
+async def enqueue_pending(driver: Driver, jobs: int) -> None:
+    payload = encode_payload({"order": 1})
+    for start in range(0, jobs, CHUNK):
+        size = min(CHUNK, jobs - start)
+        batch = [
+            Job(task="app.Ship", payload=payload, queue=QUEUE, priority=(start + i) % 4)
+            for i in range(size)
+        ]
+        await driver.enqueue(batch)
+
+
+async def deep_cursor(driver: Driver, where: JobFilter, depth: int) -> str:
+    """The cursor of the page after the first ``depth`` jobs of the listing: an
+    offset where the listing pages by offset, else the position read there (walked
+    10,000 jobs at a time)."""
+    cursor: str | None = None
+    read = 0
+    while read < depth:
+        step = min(10_000, depth - read)
+        page = await list_jobs(driver, where, limit=step, cursor=cursor)
+        assert page.next_cursor is not None
+        assert len(page.jobs) == step
+        if isinstance(decode_any(page.next_cursor), int):
+            return encode_cursor(depth)  # by offset: no need to walk there
+        cursor, read = page.next_cursor, read + step
+    assert cursor is not None
+    return cursor
+
+
+async def pending_pages(driver: Driver, jobs: int) -> dict[str, str]:
+    """The pages to time (a page deeper than the queue left out)."""
+    pages = {}
+    for name, page in PENDING_PAGES.items():
+        if isinstance(page, str):
+            pages[name] = page
+            continue
+        url, depth = page
+        if depth >= jobs:
+            continue
+        state = JobState.PENDING if "state=pending" in url else None
+        cursor = await deep_cursor(driver, JobFilter(QUEUE, state), depth)
+        pages[name] = f"{url}&cursor={cursor}"
+    return pages
 
 
 async def timings(driver: Driver, url: str) -> tuple[float, float]:
@@ -76,12 +140,22 @@ async def timings(driver: Driver, url: str) -> tuple[float, float]:
 
 
 async def measure(
-    config: Config, jobs: int, *, fill: bool, keep: bool, analyze: bool
+    config: Config, jobs: int, *, fill: bool, keep: bool, analyze: bool, pending: bool = False
 ) -> dict[str, tuple[float, float]]:
     driver = DriverFactory.create_from_config(config)
     await driver.connect()
     try:
         assert isinstance(driver, Inspection)
+        if pending:
+            if fill:
+                started = time.perf_counter()
+                await enqueue_pending(driver, jobs)
+                print(f"filled {jobs:,} pending jobs in {time.perf_counter() - started:.0f} s")
+            assert (await driver.stats(QUEUE)).depth == jobs
+            if analyze:
+                await analyzed(config)
+            urls = await pending_pages(driver, jobs)
+            return {name: await timings(driver, url) for name, url in urls.items()}
         if fill:
             started = time.perf_counter()
             await complete(driver, jobs)
@@ -153,6 +227,10 @@ def main() -> None:
         "--driver", default="redis", choices=("redis", "postgres", "mysql", "sqlite")
     )
     parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument(
+        "--state", default="completed", choices=("completed", "pending"),
+        help="the state the jobs are kept in (pending: enqueued, never claimed)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="leave the filled namespace")
     parser.add_argument("--reuse", metavar="NAME", help="time a namespace kept by --keep")
     parser.add_argument(
@@ -163,10 +241,19 @@ def main() -> None:
     config = bench_config(args.driver).replace(keep_completed_tasks=True)
     if args.reuse:
         config = reused(config, args.reuse)
+    pending = args.state == "pending"
     figures = asyncio.run(
-        measure(config, args.jobs, fill=not args.reuse, keep=args.keep, analyze=args.analyze)
+        measure(
+            config,
+            args.jobs,
+            fill=not args.reuse,
+            keep=args.keep,
+            analyze=args.analyze,
+            pending=pending,
+        )
     )
     flags = " --analyze" * args.analyze + (f" --reuse {args.reuse}" if args.reuse else "")
+    flags += " --state pending" * pending
     print(f"python -m benchmarks.dashboard --driver {args.driver} --jobs {args.jobs}{flags}")
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")
     for name, (first, warm) in figures.items():

@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, TypeVar
 
 from asynctasq.drivers.base import Driver, DriverError
+from asynctasq.drivers.positions import Position, Positioned
 from asynctasq.drivers.results import (
     DEFAULT_RESULT_RETENTION,
     FinishNotices,
@@ -165,6 +166,27 @@ class Inspection(Capability):
         position rather than by counting an offset from the start: a page a million
         jobs deep costs what the first does. None when the driver has no such index
         (the caller pages by offset; this default)."""
+        return None
+
+    async def list_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: Position | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Positioned] | None:
+        """A page of ``list_jobs(queue, state)`` (or of ``list_jobs_reversed`` with
+        ``reverse``) that starts just after the position ``after`` (None: from the
+        start), each job with its own position (asynctasq/drivers/positions.py): read
+        from an index at that position rather than by counting an offset from the
+        start, so a page a million jobs deep costs what the first does, and a page
+        neither skips nor repeats a job when the jobs before it move on. A position
+        is the driver's own sort key of the listing; one that does not fit raises
+        ValueError. A driver that answers for one state answers for every state.
+        None when the driver has no such index (the caller pages by offset; this
+        default)."""
         return None
 
     async def count_finished_since(

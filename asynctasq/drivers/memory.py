@@ -46,6 +46,7 @@ from asynctasq.drivers.capabilities import (
 )
 from asynctasq.drivers.dependencies import REMOVED, check_batch
 from asynctasq.drivers.memory_dependencies import DependencyGraph
+from asynctasq.drivers.positions import Position, Positioned, check_position
 from asynctasq.drivers.results import FinishNotices, NoticeHub, StoredOutcome
 from asynctasq.expiry import expired_reason, is_expired
 from asynctasq.jobs import (
@@ -546,6 +547,31 @@ class MemoryDriver(
         found.sort(key=_listing_order)
         return found[offset : offset + limit]
 
+    async def list_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: Position | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Positioned] | None:
+        """Positions: (priority, run_at, id) of a waiting job, (finish time, id) of a
+        finished one (the reference every broker's listing is checked against)."""
+        mark = check_position(after, _FINISHED_KINDS if state.finished else _WAITING_KINDS)
+        bound = None if mark is None else _order_of(state, mark)
+        now = self.clock.time()
+        found = []
+        for job in self.broker.jobs.values():
+            if job.queue != queue or _visible_state(job, now) is not state:
+                continue
+            position = _position(job)
+            key = _order_of(state, position)
+            if bound is None or (key < bound if reverse else key > bound):
+                found.append((key, position, dataclasses.replace(job, state=state)))
+        page = heapq.nlargest(limit, found) if reverse else heapq.nsmallest(limit, found)
+        return [(position, job) for _, position, job in page]
+
     async def cancel(self, job_id: str) -> bool:
         b = self.broker
         job = b.jobs.get(job_id)
@@ -742,6 +768,26 @@ _P = JobState.PENDING
 
 def _visible_state(job: Job, now: float) -> JobState:
     return visible_state(job.state, job.run_at, now)
+
+
+_WAITING_KINDS = ("int", "float", "str")
+_FINISHED_KINDS = ("float", "str")
+
+
+def _position(job: Job) -> Position:
+    """A job's position in the listing of its state (list_from)."""
+    if job.state.finished:
+        return (job.finished_at or 0.0, job.id)
+    return (job.priority, job.run_at, job.id)
+
+
+def _order_of(state: JobState, position: Position) -> tuple[float, float, str]:
+    """The sort key of a position, as _listing_order sorts (newest first when finished)."""
+    if state.finished:
+        at, job_id = position
+        return (-float(at), 0.0, str(job_id))
+    priority, run_at, job_id = position
+    return (float(priority), float(run_at), str(job_id))
 
 
 def _listing_order(job: Job) -> tuple[int, float, float, str]:

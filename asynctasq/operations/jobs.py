@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from asynctasq.drivers.base import Driver
@@ -19,17 +20,11 @@ from asynctasq.drivers.capabilities import (
     RunningCancellation,
     require,
 )
+from asynctasq.drivers.positions import Position
 from asynctasq.jobs import Job, JobState
-from asynctasq.operations.scan import (
-    PAGE,
-    Budget,
-    JobFilter,
-    decode_any,
-    encode_cursor,
-    encode_position,
-    matching_jobs,
-    stamp,
-)
+from asynctasq.operations.cursors import KeyCursor, decode_any, encode_cursor, encode_key
+from asynctasq.operations.positioned import Unpositioned, positioned_jobs
+from asynctasq.operations.scan import PAGE, Budget, JobFilter, matching_jobs, stamp
 
 __all__ = [
     "BulkResult",
@@ -85,7 +80,8 @@ async def list_jobs(
     scan_budget: int | None = None,
 ) -> JobPage:
     """Up to ``limit`` jobs ``where`` keeps, from ``cursor``: waiting ones in the order
-    workers take them, finished ones newest first. A filter the broker cannot apply
+    workers take them, finished ones newest first (every state: state by state, see
+    scan.py). A filter the broker cannot apply
     (task, text) reads at most ``scan_budget`` jobs (default SCAN_BUDGET): the page
     may come back short, with a cursor to search further."""
     if limit < 1:
@@ -96,19 +92,17 @@ async def list_jobs(
     # a filter the broker applies alone: read one more than the page, no more
     page = min(PAGE, budget.jobs) if filtered else limit + 1
     at = decode_any(cursor)
-    keyed = where.state is not None and where.state.finished
-    if keyed and (not isinstance(at, int) or at == 0):
-        found = await _page_by_position(
-            inspect, where, None if isinstance(at, int) else at, limit, page, budget.jobs
-        )
-        if found is not None:
-            return found
+    if isinstance(at, KeyCursor) or at == 0:
+        position = at if isinstance(at, KeyCursor) else None
+        try:
+            return await _page_by_position(inspect, where, position, limit, page, budget.jobs)
+        except Unpositioned:
+            pass  # the broker has no positions: by offset below
     if not isinstance(at, int):
         raise ValueError(f"invalid cursor {cursor!r}: this listing pages by offset")
     jobs: list[Job] = []
     next_offset = None
-    start = at
-    async for offset, job in matching_jobs(inspect, where, start=start, page=page, budget=budget):
+    async for offset, job in matching_jobs(inspect, where, start=at, page=page, budget=budget):
         if len(jobs) == limit:
             break  # one more exists: the page is not the last
         jobs.append(job)
@@ -121,39 +115,35 @@ async def list_jobs(
 async def _page_by_position(
     inspect: Inspection,
     where: JobFilter,
-    after: tuple[float, str] | None,
+    start: KeyCursor | None,
     limit: int,
     page: int,
     budget: int,
-) -> JobPage | None:
-    """A page of finished jobs of one state read from the broker's index at the
-    cursor's position (None: the broker has no such index; page by offset)."""
-    assert where.state is not None
+) -> JobPage:
+    """A page read from the broker's index just after the cursor's position (raises
+    Unpositioned when the broker has none)."""
     cutoff = where.cutoff(time.time())
+    newest_first = where.state is not None and where.state.finished and not where.reverse
     jobs: list[Job] = []
+    kept_at: tuple[JobState, Position] | None = None
     read = 0
-    position = after
-    while True:
-        batch = await inspect.list_finished_from(
-            where.queue, where.state, after=position, limit=page, reverse=where.reverse
-        )
-        if batch is None:
-            return None
-        for job in batch:
+    walk = positioned_jobs(
+        inspect, where.queue, where.state, start=start, page=page, reverse=where.reverse
+    )
+    async with aclosing(walk):
+        async for state, position, job in walk:
             if where.keeps(job, cutoff):
                 if len(jobs) == limit:  # one more exists: the page is not the last
-                    last = jobs[-1]
-                    return JobPage(jobs, encode_position(stamp(last), last.id))
+                    assert kept_at is not None
+                    return JobPage(jobs, encode_key(*kept_at))
                 jobs.append(job)
-            elif not where.reverse and cutoff is not None and stamp(job) < cutoff:
+                kept_at = (state, position)
+            elif newest_first and cutoff is not None and stamp(job) < cutoff:
                 return JobPage(jobs, None)  # newest first: every later one is older
-            position = (stamp(job), job.id)
-        read += len(batch)
-        if len(batch) < page:
-            return JobPage(jobs, None)
-        if read >= budget:  # searched enough for one page: say where to go on
-            assert position is not None
-            return JobPage(jobs, encode_position(*position))
+            read += 1
+            if read >= budget:  # searched enough for one page: say where to go on
+                return JobPage(jobs, encode_key(state, position))
+    return JobPage(jobs, None)
 
 
 async def show_job(driver: Driver, job_id: str) -> Job | None:
@@ -187,31 +177,30 @@ async def _batches(
     inspect: Inspection, where: JobFilter, page: int
 ) -> AsyncIterator[tuple[int, list[Job]]]:
     """(jobs read so far, the jobs of the batch ``where`` keeps), batch by batch to
-    the end: by position where the broker reads a finished state from its index (a
-    million jobs in pages of 10,000, each as fast as the first), else by offset (big
-    pages: each rereads the ones before it)."""
+    the end: by position where the broker has positions (a million jobs in pages of
+    10,000, each as fast as the first), else by offset (big pages: each rereads the
+    ones before it)."""
     cutoff = where.cutoff(time.time())
-    if where.state is not None and where.state.finished:
-        position: tuple[float, str] | None = None
-        read = 0
-        while True:
-            batch = await inspect.list_finished_from(
-                where.queue, where.state, after=position, limit=page, reverse=where.reverse
-            )
-            if batch is None:
-                break  # no such index: by offset below
-            read += len(batch)
-            kept, older = [], False
-            for job in batch:
+    newest_first = where.state is not None and where.state.finished and not where.reverse
+    walk = positioned_jobs(
+        inspect, where.queue, where.state, start=None, page=page, reverse=where.reverse
+    )
+    read, kept = 0, []
+    try:
+        async with aclosing(walk):
+            async for _, _, job in walk:
+                read += 1
                 if where.keeps(job, cutoff):
                     kept.append(job)
-                elif not where.reverse and cutoff is not None and stamp(job) < cutoff:
-                    older = True  # newest first: every later one is older
-                    break
-            yield read, kept
-            if older or len(batch) < page:
-                return
-            position = (stamp(batch[-1]), batch[-1].id)
+                elif newest_first and cutoff is not None and stamp(job) < cutoff:
+                    break  # newest first: every later one is older
+                if read % page == 0:
+                    yield read, kept
+                    kept = []
+        yield read, kept
+        return
+    except Unpositioned:
+        pass  # no positions: by offset below
     read, kept = 0, []
     async for offset, job in matching_jobs(inspect, where, page=page):
         if offset // page != read // page and kept:  # a new page began: report the last

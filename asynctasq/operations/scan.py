@@ -1,25 +1,44 @@
-"""Walking a queue's jobs page by page through ``Inspection.list_jobs``, with the
-filters no driver is asked to know (task name, age), and an opaque cursor.
+"""Walking a queue's jobs page by page, with the filters no driver is asked to know
+(task name, age, text), and an opaque cursor (cursors.py encodes it).
 
-Drivers list waiting jobs in claim order and finished ones newest first, by offset.
-A cursor is that offset, encoded: stable enough for an operator paging through a
-queue that changes under them (a job may show twice or be skipped when others move;
-``job list`` is a view, not a snapshot). A listing of one finished state stops at
-the first job older than ``since``: the rest are older still. A page reads at most
-a budget of jobs (a filter that matches few of a million must not hold the command for
-minutes): it may come back short, with a cursor to read on.
+Drivers list waiting jobs in claim order and finished ones newest first. A page is
+read one of two ways:
+
+* By position (positioned.py), where the driver has ``Inspection.list_from`` (memory,
+  SQLite, Redis, PostgreSQL, MySQL, MongoDB): the cursor holds the sort key of the last job
+  of the page (pending: priority, run time and id on SQL, the ready set's score and
+  member on Redis; finished: finish time and id...), and the next page is a range
+  read of the broker's index from just after it, so page 500 of a million pending
+  jobs costs what page 1 does, and a job is neither shown twice nor skipped when
+  the jobs before it are claimed meanwhile. The listing of every state (no state
+  filter) reads the states one after another, each to its end, in a fixed order:
+  pending, scheduled, blocked, active, completed, failed, cancelled, expired; the
+  cursor carries the state with the position. (Merging the states into one order
+  would make every page read a page of each of them, and a cursor hold a position
+  in each.) ``reverse`` reads one state from its other end (a state is needed).
+* By offset (``matching_jobs`` below), where the driver has no positions (a
+  third-party driver without ``list_from``): the cursor is the offset, stable enough
+  for an operator paging through a queue that changes under them (a job may show
+  twice or be skipped when others move; ``job list`` is a view, not a snapshot), and
+  each page walks the offset.
+
+Cursors printed before positions existed still work: an offset cursor pages on by
+offset, a finished job's position (``p``) pages on by position. A listing of one
+finished state stops at the first job older than ``since``: the rest are older
+still. A page reads at most a budget of jobs (a filter that matches few of a million
+must not hold the command for minutes): it may come back short, with a cursor to
+read on.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from asynctasq.drivers.capabilities import Inspection
 from asynctasq.jobs import Job, JobState
+from asynctasq.operations.cursors import decode_any, decode_cursor, encode_cursor, encode_position
 from asynctasq.operations.schema import error_head, searchable_arguments
 from asynctasq.redaction import redact
 
@@ -89,45 +108,6 @@ def mentions(job: Job, text: str) -> bool:
 def stamp(job: Job) -> float:
     """When a job last changed for good: finished, else created."""
     return job.finished_at if job.finished_at is not None else job.created_at
-
-
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
-
-
-def encode_position(at: float, job_id: str) -> str:
-    """A cursor at a finished job (its finish time and id): the next page starts just
-    after it, read from the broker's index there (``Inspection.list_finished_from``)."""
-    return base64.urlsafe_b64encode(f"p{at!r}|{job_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """The offset of an offset cursor (0 for none); ValueError for anything else."""
-    found = decode_any(cursor)
-    if not isinstance(found, int):
-        raise ValueError(f"invalid cursor {cursor!r}: a position, where an offset was due")
-    return found
-
-
-def decode_any(cursor: str | None) -> int | tuple[float, str]:
-    """An offset, or a position (finish time, job id)."""
-    if not cursor:
-        return 0
-    invalid = ValueError(f"invalid cursor {cursor!r}: pass the next_cursor a listing printed")
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text.startswith("p"):
-            at, _, job_id = text[1:].partition("|")
-            when = float(at)
-            if not job_id or when != when:  # (NaN)
-                raise invalid
-            return when, job_id
-        offset = int(text[1:]) if text.startswith("o") else -1
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise invalid from None
-    if offset < 0:
-        raise invalid
-    return offset
 
 
 @dataclass(slots=True)

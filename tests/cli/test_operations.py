@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from asynctasq.drivers.capabilities import CapabilityMissing, Inspection, Removal
-from asynctasq.jobs import Job, JobState, WorkerInfo
+from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo
 from asynctasq.operations import (
     JobFilter,
     cancel_jobs,
@@ -354,6 +354,33 @@ async def test_a_listing_of_one_state_reads_from_either_end_by_cursor(backend: B
     assert sorted(claim_order) == sorted(waiting)
     with pytest.raises(ValueError, match="needs a state"):
         await list_jobs(driver, JobFilter("default", reverse=True))
+
+
+@only_backends("postgres")
+async def test_pending_jobs_beyond_the_cap_are_estimated_apart_from_scheduled_ones(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = await backend.new_driver()
+    payload = encode_payload({})
+    later = time.time() + 3600
+    await driver.enqueue([Job(task="t", payload=payload, priority=n % 2) for n in range(6)])
+    await driver.enqueue([Job(task="t", payload=payload, run_at=later) for _ in range(2)])
+    monkeypatch.setattr(type(driver), "estimate_beyond", 3)
+    assert isinstance(driver, Inspection)
+    schema = backend.schema  # type: ignore[attr-defined]
+
+    async def analyzed() -> tuple[QueueStats, dict[str, str]]:
+        await driver._db.run(lambda con: con.execute(f'ANALYZE "{schema}".jobs'))  # type: ignore[attr-defined]
+        return await driver.estimated_stats("default")  # type: ignore[attr-defined, no-any-return]
+
+    # the planner's count of every pending job, less the scheduled ones (counted)
+    stats, estimated = await analyzed()
+    assert estimated == {"depth": "about"} and (stats.depth, stats.scheduled) == (6, 2)
+    # both beyond the cap: no split of the estimate to trust
+    await driver.enqueue([Job(task="t", payload=payload, run_at=later) for _ in range(3)])
+    stats, estimated = await analyzed()
+    assert estimated == {"depth": "more than", "scheduled": "more than"}
+    assert (stats.depth, stats.scheduled) == (3, 3)
 
 
 @only_backends("mysql", "sqlite")

@@ -320,6 +320,40 @@ async def test_the_queue_page_searches_ids_task_names_and_argument_text(backend:
         assert "&lt;b&gt;zebra" in page.text and "<b>zebra" not in page.text
 
 
+@only_backends(*BROKERS)
+async def test_the_queue_page_pages_waiting_jobs_by_position(backend: Backend) -> None:
+    driver = await backend.new_driver()
+    ids = await driver.enqueue(
+        [Job(task="app.T", payload=encode_payload({}), priority=n % 3) for n in range(60)]
+    )
+    order = [j.id for j in await driver.list_jobs("default", JobState.PENDING, limit=100)]  # type: ignore[attr-defined]
+    async with client(driver) as http:
+
+        async def page(url: str) -> tuple[list[str], str | None]:
+            answer = await http.get(url)
+            assert answer.status_code == 200
+            shown = re.findall(r'href="/jobs/([0-9a-f-]{36})"', answer.text)
+            onward = re.search(r'<p class="pager"><a href="([^"]+)">Next page</a>', answer.text)
+            return shown, None if onward is None else onward.group(1).replace("&amp;", "&")
+
+        last_first, onward = await page("/queues/default?state=pending&order=reverse")
+        assert last_first == order[::-1][:50] and onward is not None
+        assert (await page(onward))[0] == order[::-1][50:]
+
+        first, onward = await page("/queues/default?state=pending")
+        assert first == order[:50] and onward is not None
+        # the jobs of the first page are claimed meanwhile: the next page goes on
+        # after the last one shown, not 50 jobs further on
+        claimed = await driver.claim(["default"], limit=50, worker_id="w", lease_seconds=60)
+        assert sorted(j.id for j in claimed) == sorted(order[:50])
+        rest, last = await page(onward)
+        assert rest == order[50:] and last is None and sorted(first + rest) == sorted(ids)
+
+        edited = base64.urlsafe_b64encode(b'k["pending",["x","y","z"]]').decode().rstrip("=")
+        answer = await http.get(f"/queues/default?state=pending&cursor={edited}")
+        assert answer.status_code == 400 and "invalid" in answer.text
+
+
 async def follow(http: httpx.AsyncClient, location: str) -> list[dict[str, object]]:
     """The progress messages of a bulk run's stream, to its end."""
     messages = []

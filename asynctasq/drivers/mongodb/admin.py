@@ -22,7 +22,9 @@ from asynctasq.drivers.capabilities import (
     WorkerRegistry,
 )
 from asynctasq.drivers.mongodb.documents import job_of, listing_pipeline, state_filter
+from asynctasq.drivers.mongodb.positions import after_filter, position_of, positioned_sort
 from asynctasq.drivers.mongodb.store import Store
+from asynctasq.drivers.positions import Position, Positioned
 from asynctasq.jobs import Job, JobState, QueueStats, WorkerInfo
 
 __all__ = ["MongoOperatorSide"]
@@ -79,6 +81,26 @@ class MongoOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry
         now = self.clock.time()
         cursor = await self.store.jobs.aggregate(listing_pipeline(queue, state, now, limit, offset))
         return [job_of(document, now) async for document in cursor]
+
+    async def list_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: Position | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Positioned] | None:
+        """Positions as on SQL (asynctasq/drivers/mongodb/positions.py)."""
+        beyond = after_filter(state, after, reverse)
+        if limit <= 0:
+            return []
+        now = self.clock.time()
+        match = state_filter(queue, state, now)
+        query = {"$and": [match, beyond]} if beyond else match
+        found = self.store.jobs.find(query, sort=positioned_sort(state, reverse), limit=limit)
+        jobs = [job_of(document, now) async for document in found]
+        return [(position_of(job), job) for job in jobs]
 
     async def stats(self, queue: str) -> QueueStats:
         now = self.clock.time()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from asynctasq.drivers.keys import QUEUE_KEYS
+from asynctasq.drivers.positions import Position, Positioned, check_position
 from asynctasq.drivers.redis.base import CHUNK, RedisBase
 from asynctasq.drivers.redis.records import read_job
 from asynctasq.drivers.redis.scripts import Arg, Call
@@ -81,6 +82,45 @@ class RedisAdmin(RedisBase):
                 break
             offset += size
         return jobs
+
+    async def list_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: Position | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Positioned] | None:
+        """Positions: the (score, member) of the job's entry in its state's sorted set
+        (blocked jobs: 0 and the id), found by rank (lua/list_from.lua)."""
+        mark = check_position(after, ("float", "str"))
+        if state is JobState.EXPIRED or limit <= 0:
+            return []  # nothing is stored in this state (yet)
+        found: list[Positioned] = []
+        while len(found) < limit:  # CHUNK jobs per script call at most (unpack's limit)
+            size = min(limit - len(found), CHUNK)
+            page = await self._list_from(queue, state, mark, size, reverse)
+            found += page
+            if len(page) < size:
+                break
+            mark = page[-1][0]
+        return found
+
+    async def _list_from(
+        self, queue: str, state: JobState, mark: Position | None, size: int, reverse: bool
+    ) -> list[Positioned]:
+        score, member = ("", "") if mark is None else (repr(mark[0]), str(mark[1]))
+        now = self.clock.time()
+        backwards = "1" if reverse else "0"
+        marks, rows = await self._run(
+            "list_from", queue, state.value, repr(now), backwards, score, member, size
+        )
+        jobs = _decode_rows(queue, rows, now)
+        return [
+            ((float(_text(marks[2 * i])), _text(marks[2 * i + 1])), job)
+            for i, job in enumerate(jobs)
+        ]
 
     async def cancel(self, job_id: str) -> bool:
         now = repr(self.clock.time())
@@ -159,3 +199,7 @@ def decode_rows(queue: str, rows: list[Any], now: float) -> list[Job]:
         read_job(queue, *rows[i : i + 5], now=now).job  # type: ignore[misc]
         for i in range(0, len(rows), 5)
     ]
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -19,10 +19,12 @@ from asynctasq.drivers.capabilities import (
     Removal,
     WorkerRegistry,
 )
+from asynctasq.drivers.positions import Position, Positioned, check_position
 from asynctasq.drivers.sql.dependencies import stored_state
 from asynctasq.drivers.sql.listing import (
     check_progress,
     list_query,
+    positioned_query,
     purge_query,
     queue_stats,
     stats_field,
@@ -67,12 +69,18 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
             "stats_capped", queue=queue, now=self.clock.time(), cap=cap + 1
         )
         rows, inexact = [], {}
+        # due and scheduled jobs are both stored pending: the planner estimates them
+        # together, so one beyond the cap is that estimate less the other's exact count
+        pending = {bool(future): int(n) for state, future, n in counts if state == "pending"}
         for state, future, n in counts:
-            field = stats_field(state)
+            field = "scheduled" if state == "pending" and future else stats_field(state)
             if n > cap and field is not None:
                 # more than cap: the planner's estimate, unless it says no more than was
                 # seen (statistics from before the state grew): then only "more than"
                 guess = await self._estimated_rows(queue, state)
+                if state == "pending":
+                    other = pending.get(not future, 0)
+                    guess = guess - other if other <= cap else 0  # both beyond: no split
                 n, inexact[field] = (guess, "about") if guess > cap else (cap, "more than")
             rows.append((state, future, n))
         paused = await self.statements.value("is_paused", queue=queue)
@@ -136,6 +144,31 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
         query = "list_finished_after_oldest" if reverse else "list_finished_after"
         rows = await self.statements.records(query, **params, limit=limit)
         return [job_from_row(row, now) for row in rows]
+
+    async def list_from(
+        self,
+        queue: str,
+        state: JobState,
+        *,
+        after: Position | None,
+        limit: int,
+        reverse: bool = False,
+    ) -> list[Positioned] | None:
+        """Positions: (finish time, id) of a finished job, read from jobs_finished;
+        (priority, run_at, id) of a waiting one, from the claim index (pending and
+        scheduled) or the unfinished one (blocked, active)."""
+        if state.finished:
+            mark = check_position(after, ("float", "str"))
+            at_id = None if mark is None else (float(mark[0]), str(mark[1]))
+            jobs = await self.list_finished_from(
+                queue, state, after=at_id, limit=limit, reverse=reverse
+            )
+            return [((job.finished_at or 0.0, job.id), job) for job in jobs or ()]
+        mark = check_position(after, ("int", "float", "str"))
+        now = self.clock.time()
+        query, params = positioned_query(state, mark, reverse)
+        rows = await self.statements.records(query, **params, queue=queue, now=now, limit=limit)
+        return [((job.priority, job.run_at, job.id), job) for job in _jobs(rows, now)]
 
     async def cancel(self, job_id: str) -> bool:
         return await self.statements.change("cancel", id=job_id, now=self.clock.time()) == 1
@@ -226,3 +259,7 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
     async def list_workers(self) -> list[WorkerInfo]:
         rows = await self.statements.tuples("live_workers", now=self.clock.time())
         return worker_infos(row[0] for row in rows)
+
+
+def _jobs(rows: Sequence[Any], now: float) -> list[Job]:
+    return [job_from_row(row, now) for row in rows]

@@ -3,7 +3,9 @@ purges the jobs of a state, and how per-state counts become ``QueueStats``.
 
 The names refer to each dialect's ``queries.sql``: ``list_all``, ``list_pending``,
 ``list_state``, ``list_finished``, ``purge_pending`` and ``purge_finished``; pending
-queries take ``future`` (scheduled or due), the others ``state``.
+queries take ``future`` (scheduled or due), the others ``state``. A page from a
+position (``Inspection.list_from``) of a waiting state reads ``list_pending_after`` or
+``list_state_after`` (``_before`` backwards) from the key (priority, run_at, id).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from asynctasq.checks import INT32_MAX
+from asynctasq.drivers.positions import Position
 from asynctasq.drivers.sql.dependencies import stored_state
 from asynctasq.drivers.sql.storable import storable_worker_id
 from asynctasq.jobs import JobState, QueueStats, WorkerInfo
@@ -22,6 +26,7 @@ from asynctasq.jobs import JobState, QueueStats, WorkerInfo
 __all__ = [
     "check_progress",
     "list_query",
+    "positioned_query",
     "purge_query",
     "queue_stats",
     "stats_field",
@@ -48,6 +53,28 @@ def list_query(state: JobState | None) -> tuple[str, dict[str, Any]]:
     if state in _WAITING:
         return "list_pending", {"future": state is JobState.SCHEDULED}
     return ("list_finished" if state.finished else "list_state"), {"state": stored_state(state)}
+
+
+#: a run_at beyond any (a job's is at most MAX_EPOCH), that every dialect stores
+_BEYOND = 1e300
+
+
+def positioned_query(
+    state: JobState, after: Position | None, reverse: bool
+) -> tuple[str, dict[str, Any]]:
+    """The query reading waiting ``state`` from just after ``after`` (priority, run_at,
+    id; None: from the start, a key before every job or, reversed, after every one),
+    with its own parameters."""
+    if state.finished:
+        raise ValueError(f"{state.value} is not a waiting state")
+    if after is None:
+        after = (INT32_MAX, _BEYOND, "") if reverse else (-INT32_MAX, -_BEYOND, "")
+    priority, run_at, job_id = after
+    params: dict[str, Any] = {"priority": priority, "run_at": run_at, "id": job_id}
+    side = "before" if reverse else "after"
+    if state in _WAITING:
+        return f"list_pending_{side}", {**params, "future": state is JobState.SCHEDULED}
+    return f"list_state_{side}", {**params, "state": stored_state(state)}
 
 
 def purge_query(state: JobState) -> tuple[str, dict[str, Any]]:

@@ -222,6 +222,45 @@ WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
 ORDER BY priority, run_at, id
 LIMIT :limit OFFSET :offset;
 
+-- name: list_pending_after
+-- list_pending from just after the job at (:priority, :run_at, :id): a range read of
+-- asynctasq_jobs_claim (queue, state, priority, run_at, and the primary key InnoDB
+-- appends) from that key, at any depth. The comparison is spelled out: the optimizer
+-- makes index ranges of it, not of a row constructor
+SELECT * FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_claim)
+WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
+    AND (priority > :priority OR (priority = :priority
+        AND (run_at > :run_at OR (run_at = :run_at AND id > :id))))
+ORDER BY priority, run_at, id
+LIMIT :limit;
+
+-- name: list_pending_before
+-- the same read backwards: last to run first
+SELECT * FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_claim)
+WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
+    AND (priority < :priority OR (priority = :priority
+        AND (run_at < :run_at OR (run_at = :run_at AND id < :id))))
+ORDER BY priority DESC, run_at DESC, id DESC
+LIMIT :limit;
+
+-- name: list_state_after
+-- list_state (blocked or active) from just after the job at (:priority, :run_at, :id),
+-- through the same index
+SELECT * FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_claim)
+WHERE queue = :queue AND state = :state
+    AND (priority > :priority OR (priority = :priority
+        AND (run_at > :run_at OR (run_at = :run_at AND id > :id))))
+ORDER BY priority, run_at, id
+LIMIT :limit;
+
+-- name: list_state_before
+SELECT * FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_claim)
+WHERE queue = :queue AND state = :state
+    AND (priority < :priority OR (priority = :priority
+        AND (run_at < :run_at OR (run_at = :run_at AND id < :id))))
+ORDER BY priority DESC, run_at DESC, id DESC
+LIMIT :limit;
+
 -- name: count_finished_since
 -- the dashboard's "completed in the last minute", read from asynctasq_jobs_finished
 -- (queue, finished_at), at most :cap of them

@@ -383,6 +383,54 @@ SELECT {columns} FROM {schema}.jobs j
 WHERE j.queue = $1 AND j.state = 'pending' AND (j.run_at > $4) = $5
 ORDER BY j.priority, j.run_at, j.id LIMIT $2 OFFSET $3;
 
+-- name: list_pending_after(queue, now, future, priority, run_at, id, limit)
+-- list_pending from just after the job at (priority, run_at, id): a range read of
+-- jobs_claim from that key (a row comparison the index answers), whatever the depth
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = 'pending' AND (j.run_at > $2) = $3
+    AND (j.priority, j.run_at, j.id) > ($4, $5, $6)
+ORDER BY j.priority, j.run_at, j.id LIMIT $7;
+
+-- name: list_pending_before(queue, now, future, priority, run_at, id, limit)
+-- the same read backwards: last to run first
+SELECT {columns} FROM {schema}.jobs j
+WHERE j.queue = $1 AND j.state = 'pending' AND (j.run_at > $2) = $3
+    AND (j.priority, j.run_at, j.id) < ($4, $5, $6)
+ORDER BY j.priority DESC, j.run_at DESC, j.id DESC LIMIT $7;
+
+-- name: list_state_after(queue, state, priority, run_at, id, limit)
+-- list_state (blocked or active) from just after the job at (priority, run_at, id):
+-- blocked ones through jobs_blocked_order (0012), whatever the depth; active ones (as
+-- many as the workers run) through jobs_unfinished, sorted. One branch per state with
+-- the state written in, so the planner can prove each partial index usable ($2 only
+-- switches a branch off)
+SELECT {columns} FROM (
+    (SELECT * FROM {schema}.jobs
+     WHERE queue = $1 AND state = 'waiting' AND $2::text = 'waiting'
+        AND (priority, run_at, id) > ($3, $4, $5)
+     ORDER BY priority, run_at, id LIMIT $6)
+    UNION ALL
+    (SELECT * FROM {schema}.jobs
+     WHERE queue = $1 AND state = 'active' AND $2::text = 'active'
+        AND (priority, run_at, id) > ($3, $4, $5)
+     ORDER BY priority, run_at, id LIMIT $6)
+) AS j
+ORDER BY j.priority, j.run_at, j.id LIMIT $6;
+
+-- name: list_state_before(queue, state, priority, run_at, id, limit)
+SELECT {columns} FROM (
+    (SELECT * FROM {schema}.jobs
+     WHERE queue = $1 AND state = 'waiting' AND $2::text = 'waiting'
+        AND (priority, run_at, id) < ($3, $4, $5)
+     ORDER BY priority DESC, run_at DESC, id DESC LIMIT $6)
+    UNION ALL
+    (SELECT * FROM {schema}.jobs
+     WHERE queue = $1 AND state = 'active' AND $2::text = 'active'
+        AND (priority, run_at, id) < ($3, $4, $5)
+     ORDER BY priority DESC, run_at DESC, id DESC LIMIT $6)
+) AS j
+ORDER BY j.priority DESC, j.run_at DESC, j.id DESC LIMIT $6;
+
 -- name: list_all(queue, limit, offset)
 -- waiting jobs in reservation order, then finished ones newest first: one read per
 -- state through its own index, each of at most limit + offset rows, merged (a sort of
@@ -412,10 +460,43 @@ ORDER BY j.finished_at IS NOT NULL, j.finished_at DESC, j.priority, j.run_at, j.
 LIMIT $2 OFFSET $3;
 
 -- name: stats_capped(queue, now, cap)
--- stats, each finished state counted no further than cap (an index-only read of at
--- most cap entries): one that reaches it is estimated instead (estimate_jobs)
-SELECT 'pending' AS state, run_at > $2 AS future, count(*) AS n FROM {schema}.jobs
-WHERE queue = $1 AND state = 'pending' GROUP BY 2
+-- stats, each state but active counted no further than cap (index-only reads of at
+-- most cap entries): one that reaches it is estimated instead (estimate_jobs). Pending
+-- jobs are counted per priority level (walked as next_due walks them), due and
+-- scheduled each a range of jobs_claim: an exact count of a million reads a million
+WITH RECURSIVE levels AS (
+    SELECT (
+        SELECT min(j.priority) FROM {schema}.jobs j WHERE j.queue = $1 AND j.state = 'pending'
+    ) AS priority
+    UNION ALL
+    SELECT (
+        SELECT min(j.priority) FROM {schema}.jobs j
+        WHERE j.queue = $1 AND j.state = 'pending' AND j.priority > l.priority
+    )
+    FROM levels l
+    WHERE l.priority IS NOT NULL
+), waiting AS (
+    SELECT (
+        SELECT count(*) FROM (
+            SELECT 1 FROM {schema}.jobs j
+            WHERE j.queue = $1 AND j.state = 'pending' AND j.priority = l.priority
+                AND j.run_at <= $2
+            LIMIT $3
+        ) AS capped
+    ) AS due, (
+        SELECT count(*) FROM (
+            SELECT 1 FROM {schema}.jobs j
+            WHERE j.queue = $1 AND j.state = 'pending' AND j.priority = l.priority
+                AND j.run_at > $2
+            LIMIT $3
+        ) AS capped
+    ) AS future
+    FROM levels l
+    WHERE l.priority IS NOT NULL
+)
+SELECT 'pending' AS state, false AS future, coalesce(sum(due), 0)::bigint AS n FROM waiting
+UNION ALL
+SELECT 'pending', true, coalesce(sum(future), 0)::bigint FROM waiting
 UNION ALL
 SELECT 'active', false, count(*) FROM {schema}.jobs WHERE state = 'active' AND queue = $1
 UNION ALL

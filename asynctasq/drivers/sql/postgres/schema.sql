@@ -77,6 +77,10 @@ CREATE INDEX jobs_finished ON {schema}.jobs (queue, state, finished_at)
 CREATE INDEX jobs_unfinished ON {schema}.jobs (queue, state)
     WHERE state IN ('waiting', 'active');
 
+-- serves pages of a queue's blocked jobs from a position, in their order (0012)
+CREATE INDEX jobs_blocked_order ON {schema}.jobs (queue, priority, run_at, id)
+    WHERE state = 'waiting';
+
 -- the planner's estimate of one queue's jobs in one state, for the dashboard's counts
 -- of a state holding very many jobs (0010; Inspection.estimated_stats)
 CREATE FUNCTION {schema}.estimated_jobs(queue_name text, job_state text) RETURNS bigint

@@ -204,6 +204,34 @@ SELECT * FROM asynctasq_jobs
 WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
 ORDER BY priority, run_at, id LIMIT :limit OFFSET :offset;
 
+-- name: list_pending_after
+-- list_pending from just after the job at (:priority, :run_at, :id): a range read of
+-- asynctasq_jobs_claim from that key (a row value the index answers), at any depth
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
+    AND (priority, run_at, id) > (:priority, :run_at, :id)
+ORDER BY priority, run_at, id LIMIT :limit;
+
+-- name: list_pending_before
+-- the same read backwards: last to run first
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = 'pending' AND (run_at > :now) = :future
+    AND (priority, run_at, id) < (:priority, :run_at, :id)
+ORDER BY priority DESC, run_at DESC, id DESC LIMIT :limit;
+
+-- name: list_state_after
+-- list_state (blocked or active) from just after the job at (:priority, :run_at, :id)
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state
+    AND (priority, run_at, id) > (:priority, :run_at, :id)
+ORDER BY priority, run_at, id LIMIT :limit;
+
+-- name: list_state_before
+SELECT * FROM asynctasq_jobs
+WHERE queue = :queue AND state = :state
+    AND (priority, run_at, id) < (:priority, :run_at, :id)
+ORDER BY priority DESC, run_at DESC, id DESC LIMIT :limit;
+
 -- name: count_finished_since
 -- the dashboard's "completed in the last minute", read from the (queue, state,
 -- finished_at) index, at most :cap of them
