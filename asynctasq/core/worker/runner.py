@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from asynctasq.core.events.progress import ProgressSink
 from asynctasq.core.events.types import Event
 from asynctasq.core.logs import job_logging_context
-from asynctasq.core.results import parent_results
+from asynctasq.core.results import decode_parents, read_parents
 from asynctasq.core.worker.executors import Executors
 from asynctasq.drivers.capabilities import Results
 from asynctasq.errors import LeaseExpiredError, PoisonJobError, UnknownTaskError
@@ -114,11 +114,13 @@ class JobRunner:
             raise_for_unresolved(task._args)  # a row deleted since dispatch fails the attempt
         if "scheduled_for" in ctx.options:  # a schedule's job: the slot it covers
             task._options["scheduled_for"] = ctx.options["scheduled_for"]
-        driver = self.runtime.driver
+        driver, parents = self.runtime.driver, None
         if job.depends_on and isinstance(driver, Results):  # self.parent_results
-            serializer = self.runtime.serializer
-            task._parent_results = await parent_results(driver, job, ctx.options, serializer)
-        return ctx.completed(await self.runtime.executors.run(task, job, timeout=ctx.timeout))
+            parents = await read_parents(driver, job, ctx.options)
+            if type(task).executor != "process":  # (a pool process decodes its own copy)
+                task._parent_results = await decode_parents(parents, self.runtime.serializer)
+        executors = self.runtime.executors
+        return ctx.completed(await executors.run(task, job, timeout=ctx.timeout, parents=parents))
 
     async def lease_expired(self, job: Job) -> None:
         """A job that crash recovery dead-lettered here (the worker running its last
