@@ -233,6 +233,31 @@ async def test_a_parent_in_another_queue_releases_its_child(
     assert await state_of(driver, child.id) in (JobState.COMPLETED, None)
 
 
+async def test_a_completed_parent_in_another_queue_counts_as_done(
+    backend: Backend, driver: Driver
+) -> None:
+    cross_queue(backend)
+    parent = job(queue="other")
+    await driver.enqueue([parent])
+    (claimed,) = await claim_from(driver, "other")
+    assert await driver.complete(claimed)  # deleted, remembered as completed there
+    child = job(parent.id)
+    await driver.enqueue([child])
+    assert await claim_all(driver) == [child.id]
+
+
+async def test_a_batch_across_queues_with_an_unknown_parent_stores_nothing(
+    backend: Backend, driver: Driver
+) -> None:
+    cross_queue(backend)
+    parent = job(queue="other")
+    linked, stray = job(parent.id), job(new_job_id(), queue="third")
+    with pytest.raises(UnknownParent):
+        await driver.enqueue([parent, linked, stray])
+    for stored in (parent, linked, stray):
+        assert await state_of(driver, stored.id) is None
+
+
 async def test_a_failure_cascades_across_queues_by_each_policy(
     backend: Backend, driver: Driver
 ) -> None:
