@@ -30,9 +30,17 @@ local WAKE_CAP = 16     -- keys.WAKE_CAP: idle workers one enqueue can wake
 local SWEEP = 500       -- most expired jobs one call deletes: scripts stay short
 local MAX_RUN_US = 9007199254740991  -- 2^53 - 1: exact in a double, 16 digits
 
--- The blocks of the queues this script met, by queue name: those declared in KEYS
--- and those built by queue_block() (dependencies across queues, below).
-local blocks = {}
+-- the blocks of KEYS already read (by index), and of other queues built by
+-- queue_block() (by name): one table per queue, so blocks compare by identity
+local declared, built = {}, {}
+
+local function block(i)
+  if declared[i] then return declared[i] end
+  local base, k = (i - 1) * NKEYS, {}
+  for j = 1, NKEYS do k[j] = KEYS[base + j] end
+  declared[i] = k
+  return k
+end
 
 -- the name of a block's queue: its keys are "<prefix>:{<queue>}:<kind>" (neither a
 -- prefix nor a queue name may hold a brace, keys.py)
@@ -40,29 +48,26 @@ local function queue_name(K)
   return string.match(K[JOBS], "{([^}]*)}")
 end
 
-local function block(i)
-  local base, k = (i - 1) * NKEYS, {}
-  for j = 1, NKEYS do k[j] = KEYS[base + j] end
-  local name = queue_name(k)
-  if blocks[name] then return blocks[name] end  -- one table per queue: compared by identity
-  blocks[name] = k
-  return k
-end
-
 -- The block of another queue, named by an edge (a job whose parent is in another
--- queue, possible on plain Redis only; docs/workflows.md): declared when the
--- script's caller knew it (enqueue_dag), else built from this block's names. A
--- settle cannot know ahead which queues hold the children of the jobs it ends;
+-- queue, possible on plain Redis only; docs/workflows.md): the one declared in
+-- KEYS when the script's caller knew it (enqueue_dag), else built from K's names.
+-- A settle cannot know ahead which queues hold the children of the jobs it ends;
 -- plain Redis lets a script touch keys it did not declare, and on Redis Cluster,
 -- which would not, the driver refuses such a dependency, so no edge names one.
 local function queue_block(K, queue)
-  if blocks[queue] then return blocks[queue] end
   local own = "{" .. queue_name(K) .. "}"
   local head = string.sub(K[JOBS], 1, string.find(K[JOBS], own, 1, true) - 1)
-  local k = {}
-  for j = 1, NKEYS do k[j] = head .. "{" .. queue .. "}" .. string.sub(K[j], #head + #own + 1) end
-  blocks[queue] = k
-  return k
+  local function key(j) return head .. "{" .. queue .. "}" .. string.sub(K[j], #head + #own + 1) end
+  local jobs = key(JOBS)
+  for i = 1, #KEYS / NKEYS do
+    if KEYS[(i - 1) * NKEYS + JOBS] == jobs then return block(i) end
+  end
+  if not built[queue] then
+    local k = {}
+    for j = 1, NKEYS do k[j] = key(j) end
+    built[queue] = k
+  end
+  return built[queue]
 end
 
 -- The member of a waiting job in ready/scheduled: "<16-digit run_at in

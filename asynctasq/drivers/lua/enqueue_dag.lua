@@ -26,15 +26,13 @@ local F = 8
 
 local function at(i, field) return ARGV[4 + (i - 1) * F + field] end
 
-local declared = {}
-for b = 1, #KEYS / NKEYS do declared[b] = block(b) end
-local K = declared[1]
-local function home(i) return declared[tonumber(at(i, 7))] end
+local K = block(1)
+local function home(i) return block(tonumber(at(i, 7))) end  -- (one table per block)
 
 local batch = {}  -- id -> the block of a job of the batch
 for i = 1, n do batch[at(i, 0)] = home(i) end
 local function where(i, parent)  -- the block holding a parent of job i
-  return batch[parent] or declared[located[parent] or 0] or home(i)
+  return batch[parent] or (located[parent] and block(located[parent])) or home(i)
 end
 
 for i = 1, n do
