@@ -40,7 +40,10 @@ key                   type    holds
 ``P:{Q}:audit``       string  "<HSCAN cursor> <time>": where the audit of the
                               jobs hash (recover.lua) goes on, and when
 ``P:{Q}:edges``       zset    dependencies: "<parent id>\\0<child id>" (score 0,
-                              read by lex range) while the child is blocked
+                              read by lex range) while the child is blocked;
+                              "<parent id>\\0<child id>\\0<child's queue>" when
+                              the child is in another queue (plain Redis only:
+                              redis/linking.py)
 ``P:{Q}:waits``       hash    blocked child id -> its unfinished parents (a
                               count); "!<id>" -> its on_parent_failure when not
                               "fail"
