@@ -347,6 +347,7 @@ class MemoryDriver(
                 b.unfinish_key(job)
                 job.state, job.finished_at = JobState.EXPIRED, now
                 job.error = expired_reason(job.expires_at)
+                b.ended(job, JobState.EXPIRED.value, now)  # its dependants by their policy
                 continue
             check(JobEvent.CLAIM, job.state, JobState.ACTIVE)  # due: promoted above
             job.state = JobState.ACTIVE

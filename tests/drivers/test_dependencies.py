@@ -15,6 +15,7 @@ from asynctasq.clock import ManualClock
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Dependencies, Inspection, Management, Removal
 from asynctasq.drivers.dependencies import DependencyCycle, UnknownParent
+from asynctasq.drivers.sql.driver import SWEEP_INTERVAL
 from asynctasq.jobs import Job, JobState, new_job_id
 from tests.backends import Backend
 from tests.conftest import only_backends, skip_without
@@ -319,3 +320,26 @@ async def test_redis_cluster_refuses_a_parent_in_another_queue(driver: Driver) -
     with pytest.raises(UnknownParent):
         await driver.enqueue([job(new_job_id())])  # nowhere at all
     assert await driver.enqueue([same := job(queue="other"), job(same.id, queue="other")])
+
+
+async def test_a_parent_that_expires_at_its_claim_ends_its_children(backend: Backend) -> None:
+    """A ttl that ran out before the parent was claimed: the claim moves it to expired
+    (never handed out), and its children follow their policy: none waits for a parent
+    that will never run. Redis and memory do it in the claim itself; a SQL broker in
+    its next dependency repair (recover_expired, every SWEEP_INTERVAL)."""
+    skip_without(backend, Dependencies, Inspection, Management)
+    clock = ManualClock(time.time())
+    driver = await backend.new_driver(clock=clock)
+    parent = job()
+    parent.run_at, parent.expires_at = clock.time() - 1, clock.time() + 1
+    failing, running = job(parent.id), job(parent.id, policy="run")
+    await driver.enqueue([parent, failing, running])
+    clock.advance(5)
+    first = await claim_all(driver)  # the parent expires at this claim
+    assert await state_of(driver, parent.id) is JobState.EXPIRED
+    clock.advance(SWEEP_INTERVAL + 1)
+    await driver.recover_expired()
+    assert first + await claim_all(driver) == [running.id]
+    ended = await driver.get(failing.id)
+    assert ended is not None and ended.state is JobState.FAILED
+    assert parent.id in (ended.error or "") and "expired" in (ended.error or "")
