@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from asynctasq.checks import MAX_EPOCH
 from asynctasq.clock import Clock
 from asynctasq.drivers.base import Driver, TransactionalEnqueueUnsupported, dead_jobs
 from asynctasq.drivers.capabilities import (
@@ -40,6 +41,7 @@ from asynctasq.drivers.capabilities import (
     TransactionalEnqueue,
     UniqueKeys,
 )
+from asynctasq.drivers.overviews import FlowRecord
 from asynctasq.drivers.results import StoredOutcome
 from asynctasq.drivers.sql.admin import SQLOperatorSide
 from asynctasq.drivers.sql.dedup import enqueue_deduplicated
@@ -321,6 +323,16 @@ class SQLDriver(
         """(job id, name) of each job of a flow, in the order it was added."""
         return [
             (row[0], row[1]) for row in await self.statements.tuples("flow_jobs", flow_id=flow_id)
+        ]
+
+    async def list_flows(
+        self, *, limit: int, before: tuple[float, str] | None = None
+    ) -> list[FlowRecord]:
+        at, flow_id = before if before is not None else (MAX_EPOCH + 1, "")
+        heads = await self.statements.tuples("flows_newest", at=at, id=flow_id, limit=limit)
+        return [
+            FlowRecord(str(head_id), float(created), tuple(await self.flow_job_ids(head_id)))
+            for created, head_id in heads
         ]
 
 
