@@ -79,7 +79,8 @@ async def test_a_job_of_a_flow_knows_its_flow_and_name(backend: Backend) -> None
         got = await driver.get(job.id)
         assert got is not None
         assert (got.flow_id, got.flow_name) == (head.flow_id, job.name)
-    (alone,) = await driver.enqueue([JobRecord(task="flows.ingest", payload=encode_payload({}))])
+    solo = JobRecord(task="flows.ingest", payload=encode_payload({}), queue="solo")
+    (alone,) = await driver.enqueue([solo])
     got = await driver.get(alone)
     assert got is not None and got.flow_id is None and got.flow_name is None
     # still known once the job has run and finished

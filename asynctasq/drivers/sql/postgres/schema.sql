@@ -134,6 +134,7 @@ CREATE TABLE {schema}.flow_jobs (
     created_at double precision NOT NULL,
     PRIMARY KEY (flow_id, position)
 );
+CREATE INDEX flow_jobs_age ON {schema}.flow_jobs (created_at);
 -- a job's flow, and flows newest first (0013)
 CREATE INDEX flow_jobs_job ON {schema}.flow_jobs (job_id);
 CREATE INDEX flow_jobs_newest ON {schema}.flow_jobs (created_at, flow_id);
