@@ -66,7 +66,7 @@ REQUEUE_CONCURRENCY = 16
 #: most jobs one Expiry.sweep_expired() call moves (one short atomic step)
 EXPIRY_SWEEP = 500
 #: failed jobs Inspection.failed_groups reads by default when it cannot aggregate
-FAILED_GROUPS_BUDGET = 20_000
+FAILED_GROUPS_BUDGET = 10_000
 
 
 class Capability(abc.ABC):  # noqa: B024 - some capabilities are declarations only
