@@ -28,9 +28,9 @@ async def flows_driver(backend: Backend) -> Any:
 
 async def add(driver: Any, name: str, size: int = 2) -> list[Job]:
     """A flow of ``size`` jobs, a chain: the first named ``name``."""
-    jobs = [Job(task_id="flows.ingest", kwargs={"n": 1}, name=name)]
+    jobs = [Job(task_id="listing.step", name=name)]
     for i in range(1, size):
-        jobs.append(Job(task_id="flows.ingest", depends_on=[jobs[-1].id], name=f"{name}-{i}"))
+        jobs.append(Job(task_id="listing.step", depends_on=[jobs[-1].id], name=f"{name}-{i}"))
     await FlowProducer(backend=driver).add_flow("default", jobs)
     return jobs
 
@@ -79,7 +79,7 @@ async def test_a_job_of_a_flow_knows_its_flow_and_name(backend: Backend) -> None
         got = await driver.get(job.id)
         assert got is not None
         assert (got.flow_id, got.flow_name) == (head.flow_id, job.name)
-    solo = JobRecord(task="flows.ingest", payload=encode_payload({}), queue="solo")
+    solo = JobRecord(task="listing.step", payload=encode_payload({}), queue="solo")
     (alone,) = await driver.enqueue([solo])
     got = await driver.get(alone)
     assert got is not None and got.flow_id is None and got.flow_name is None
