@@ -15,21 +15,34 @@ from dataclasses import dataclass, field
 
 from asynctasq.jobs import Job
 
-__all__ = ["KIND_CHARS", "NO_KIND", "FailedGroups", "FlowRecord", "error_kind", "group_failed"]
+__all__ = [
+    "FORGOTTEN",
+    "KIND_CHARS",
+    "NO_KIND",
+    "FailedGroups",
+    "FlowRecord",
+    "error_kind",
+    "group_failed",
+]
 
 #: the most characters of an error type kept (and indexed) for the grouping
 KIND_CHARS = 100
 #: the type of a failed job with no error text
 NO_KIND = "-"
+#: the state a job of a flow counts in once the broker forgot it
+FORGOTTEN = "forgotten"
 
 
 @dataclass(frozen=True, slots=True)
 class FlowRecord:
-    """One stored flow: its id, when it was added, and its jobs (id, name) in order."""
+    """One stored flow: its id, when it was added, its jobs (id, name) in order, and
+    when the broker counted them in one step, how many are in each state (a state's
+    value, or ``FORGOTTEN``; None: the caller reads each job's outcome)."""
 
     flow_id: str
     created_at: float
     jobs: tuple[tuple[str, str | None], ...]
+    states: dict[str, int] | None = None
 
 
 @dataclass(slots=True)

@@ -4,24 +4,25 @@ dashboard's flows page call this.
 
 A page's cursor is the last flow's position (when added, its id), read from the
 broker's index there (``Flows.list_flows``): a page deep in a million flows costs what
-the first does. The states come from ``Results.job_outcomes`` (a job the broker forgot,
-after the result retention, counts as ``forgotten``).
+the first does. The states are counted by the broker where it can (SQL: one query a
+flow), else from ``Results.job_outcomes`` (a job the broker forgot, after the result
+retention, counts as ``forgotten``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Flows, Results, require
+from asynctasq.drivers.overviews import FORGOTTEN, FlowRecord
+from asynctasq.drivers.results import StoredOutcome
 
 __all__ = ["FORGOTTEN", "FlowPage", "decode_flow_cursor", "encode_flow_cursor", "list_flows"]
-
-#: the state a job of a flow counts in once the broker forgot it
-FORGOTTEN = "forgotten"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +43,12 @@ async def list_flows(driver: Driver, *, limit: int = 50, cursor: str | None = No
     results = require(driver, Results, "listing flows")
     found = await flows.list_flows(limit=limit + 1, before=decode_flow_cursor(cursor))
     page, more = found[:limit], len(found) > limit
-    outcomes = await results.job_outcomes([job_id for f in page for job_id, _ in f.jobs])
+    # the jobs' outcomes, for the flows the broker did not count itself
+    unread = [job_id for f in page if f.states is None for job_id, _ in f.jobs]
+    outcomes = await results.job_outcomes(unread) if unread else {}
     records = []
     for flow in page:
-        states: dict[str, int] = {}
-        for job_id, _ in flow.jobs:
-            outcome = outcomes.get(job_id)
-            state = FORGOTTEN if outcome is None else outcome.state.value
-            states[state] = states.get(state, 0) + 1
+        states = dict(flow.states) if flow.states is not None else _count(flow, outcomes)
         names = [name for _, name in flow.jobs if name]
         records.append(
             {
@@ -64,6 +63,15 @@ async def list_flows(driver: Driver, *, limit: int = 50, cursor: str | None = No
     last = page[-1] if page else None
     onward = encode_flow_cursor(last.created_at, last.flow_id) if more and last else None
     return FlowPage(records, onward)
+
+
+def _count(flow: FlowRecord, outcomes: Mapping[str, StoredOutcome]) -> dict[str, int]:
+    states: dict[str, int] = {}
+    for job_id, _ in flow.jobs:
+        outcome = outcomes.get(job_id)
+        state = FORGOTTEN if outcome is None else outcome.state.value
+        states[state] = states.get(state, 0) + 1
+    return states
 
 
 def encode_flow_cursor(created_at: float, flow_id: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from asynctasq.drivers.capabilities import Dependencies, Flows, Inspection, Results
+from asynctasq.drivers.capabilities import Dependencies, Flows, Inspection, Removal, Results
 from asynctasq.flow import FlowProducer, Job
 from asynctasq.jobs import Job as JobRecord
 from asynctasq.jobs import JobState
@@ -53,6 +53,10 @@ async def test_flows_are_listed_newest_first_a_page_at_a_time(backend: Backend) 
     assert third.flows[0]["states"] == {"pending": 1}
     created = [f["created_at"] for f in first.flows + second.flows + third.flows]
     assert created == sorted(created, reverse=True)
+    # a job gone from the broker (here removed) counts as forgotten
+    assert isinstance(driver, Removal) and await driver.remove(added[0][0].id)
+    (oldest,) = (await list_flows(driver, limit=2, cursor=second.next_cursor)).flows
+    assert oldest["states"] == {"forgotten": 1} and oldest["jobs"] == 1
 
 
 async def test_paging_one_flow_at_a_time_lists_each_once(backend: Backend) -> None:

@@ -624,3 +624,13 @@ SELECT task, LEFT(SUBSTRING_INDEX(SUBSTRING_INDEX(error, CHAR(10 USING utf8mb4),
 FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_claim)
 WHERE queue = :queue AND state = 'failed'
 GROUP BY 1, 2;
+
+-- name: flow_states
+-- a flow's jobs counted by stored state (NULL: forgotten), in one step: the flows
+-- list pages through many flows, some of many jobs
+SELECT COALESCE(j.state, CASE WHEN c.id IS NOT NULL THEN 'completed' END), COUNT(*)
+FROM asynctasq_flow_jobs f
+LEFT JOIN asynctasq_jobs j ON j.id = f.job_id
+LEFT JOIN asynctasq_completed c ON c.id = f.job_id
+WHERE f.flow_id = :flow_id
+GROUP BY 1;

@@ -777,3 +777,13 @@ SELECT flow_id, name FROM {schema}.flow_jobs WHERE job_id = $1 LIMIT 1;
 SELECT task, left(split_part(split_part(error, E'\n', 1), ':', 1), 100), count(*)
 FROM {schema}.jobs WHERE queue = $1 AND state = 'failed'
 GROUP BY task, left(split_part(split_part(error, E'\n', 1), ':', 1), 100);
+
+-- name: flow_states(flow_id)
+-- a flow's jobs counted by stored state (NULL: forgotten), in one step: the flows
+-- list pages through many flows, some of many jobs
+SELECT COALESCE(j.state, CASE WHEN c.id IS NOT NULL THEN 'completed' END), count(*)
+FROM {schema}.flow_jobs f
+LEFT JOIN {schema}.jobs j ON j.id = f.job_id
+LEFT JOIN {schema}.completed c ON c.id = f.job_id
+WHERE f.flow_id = $1
+GROUP BY 1;

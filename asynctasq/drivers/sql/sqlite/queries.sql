@@ -562,3 +562,13 @@ SELECT task,
 FROM asynctasq_jobs WHERE queue = :queue AND state = 'failed'
 GROUP BY task,
     substr(error, 1, min(instr(error || ':', ':'), instr(error || char(10), char(10)), 101) - 1);
+
+-- name: flow_states
+-- a flow's jobs counted by stored state (NULL: forgotten), in one step: the flows
+-- list pages through many flows, some of many jobs
+SELECT COALESCE(j.state, CASE WHEN c.id IS NOT NULL THEN 'completed' END), COUNT(*)
+FROM asynctasq_flow_jobs f
+LEFT JOIN asynctasq_jobs j ON j.id = f.job_id
+LEFT JOIN asynctasq_completed c ON c.id = f.job_id
+WHERE f.flow_id = :flow_id
+GROUP BY 1;
