@@ -20,8 +20,9 @@ key                   type    holds
 ``P:{Q}:jobs``        hash    id -> the job's record: two MessagePack values,
                               "meta" (an array of ``META_FIELDS``, the mutable
                               fields the scripts rewrite) then "data" (task,
-                              payload, timeout, depends_on, expires_at: only
-                              Python reads it)
+                              payload, timeout, depends_on, expires_at, and
+                              a flow's job its flow id and name: only Python
+                              reads it)
 ``P:{Q}:errors``      hash    id -> last error (retried or dead-lettered jobs;
                               at most ``sanitize.MAX_ERROR_CHARS`` characters);
                               a corrupt record's reason starts "corrupt job

@@ -115,9 +115,10 @@ def _record(job: Job) -> bytes:
             *(() if job.expires_at is None else (float(job.expires_at),)),
         ]
     )
-    data = _packers.python.pack(
-        [job.task, job.payload, job.timeout, list(job.depends_on), job.expires_at]
-    )
+    fields = [job.task, job.payload, job.timeout, list(job.depends_on), job.expires_at]
+    if job.flow_id:  # a flow's job knows its flow (get() fills Job.flow_id)
+        fields += (job.flow_id, job.flow_name)
+    data = _packers.python.pack(fields)
     return meta + data  # type: ignore[no-any-return]
 
 
