@@ -102,7 +102,11 @@ ONE_AT_A_TIME_BACKENDS = ("mongodb",)
 def pytest_itemcollected(item: pytest.Item) -> None:
     """``serial``: a test `make pytest` runs alone, after the parallel run of the rest
     (those under tests/chaos and the ones marked slow: they time real processes). The
-    tests of ONE_AT_A_TIME_BACKENDS share one xdist group."""
+    tests of ONE_AT_A_TIME_BACKENDS share one xdist group. ``ci_backends(...)``: a long
+    run whose other brokers are ``deep`` (make test-deep runs them; CI keeps these)."""
+    ci_only = item.get_closest_marker("ci_backends")
+    if ci_only is not None and _backend_of(item) not in ci_only.args:
+        item.add_marker(pytest.mark.deep)  # this broker's run is make test-deep's
     in_serial_dir = item.path.parent.name in SERIAL_DIRS
     if in_serial_dir or item.get_closest_marker("slow"):
         item.add_marker(pytest.mark.serial)
