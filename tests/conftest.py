@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,16 +93,6 @@ def _backend_of(item: pytest.Item) -> str | None:
 
 #: folders of tests that kill processes or hold leases against the clock
 SERIAL_DIRS = ("chaos",)
-#: tests whose captured output holds lone surrogates (hostile error text), which
-#: pytest-xdist cannot send from a worker process to the controller
-SERIAL_FILES = (
-    "test_redis_settle_isolation.py",
-    "test_redis_error_text.py",
-    "test_sql_error_strings.py",
-    "test_sql_batch_isolation.py",
-    "test_sql_sanitize.py",
-    "test_sql_stored_names.py",
-)
 #: brokers whose test server serves one test at a time well: MongoDB's emulator is one
 #: Python process, and three test processes at once slow it past the contract's timings;
 #: their tests all go to one test process (xdist group), one after another
@@ -110,13 +101,43 @@ ONE_AT_A_TIME_BACKENDS = ("mongodb",)
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """``serial``: a test `make pytest` runs alone, after the parallel run of the rest
-    (those under tests/chaos, the ones marked slow: they time real processes, and those
-    of SERIAL_FILES). The tests of ONE_AT_A_TIME_BACKENDS share one xdist group."""
+    (those under tests/chaos and the ones marked slow: they time real processes). The
+    tests of ONE_AT_A_TIME_BACKENDS share one xdist group. ``ci_backends(...)``: a long
+    run whose other brokers are ``deep`` (make test-deep runs them; CI keeps these)."""
+    ci_only = item.get_closest_marker("ci_backends")
+    if ci_only is not None and _backend_of(item) not in ci_only.args:
+        item.add_marker(pytest.mark.deep)  # this broker's run is make test-deep's
     in_serial_dir = item.path.parent.name in SERIAL_DIRS
-    if in_serial_dir or item.path.name in SERIAL_FILES or item.get_closest_marker("slow"):
+    if in_serial_dir or item.get_closest_marker("slow"):
         item.add_marker(pytest.mark.serial)
     elif (backend := _backend_of(item)) in ONE_AT_A_TIME_BACKENDS:
         item.add_marker(pytest.mark.xdist_group(backend))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Captured output and failure text made UTF-8 safe: hostile error text holds lone
+    surrogates, which pytest-xdist cannot send from a worker process to the controller
+    (the test would have to run outside the parallel phase)."""
+    outcome = yield
+    report = outcome.get_result()
+    report.sections = [(title, _utf8_safe(text)) for title, text in report.sections]
+    if isinstance(report.longrepr, str):
+        report.longrepr = _utf8_safe(report.longrepr)
+    elif report.longrepr is not None and not _encodable(str(report.longrepr)):
+        report.longrepr = _utf8_safe(str(report.longrepr))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8_safe(text: str) -> str:
+    return text if _encodable(text) else text.encode("utf-8", "backslashreplace").decode()
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m: only the brokers of tests that will run

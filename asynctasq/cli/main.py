@@ -18,7 +18,7 @@ __all__ = ["main"]
 COMMANDS = (
     "worker", "migrate", "publish", "events", "stats",
     "job", "queue", "dlq", "workers", "health", "watch", "completion", "dashboard",
-    "schedule",
+    "schedule", "flow",
 )  # fmt: skip
 
 

@@ -29,11 +29,13 @@ from asynctasq.tasks.parents import ParentFailure, ParentResults
 
 __all__ = [
     "decode_outcome",
+    "decode_parents",
     "decode_result",
     "get",
     "get_many",
     "outcomes",
     "parent_results",
+    "read_parents",
     "wait_outcomes",
 ]
 
@@ -128,23 +130,45 @@ async def parent_results(
 ) -> ParentResults:
     """``self.parent_results`` of a job about to run: its parents' results, read in
     one look (they all finished: that is why it runs)."""
+    return await decode_parents(await read_parents(driver, job, options), serializer)
+
+
+async def read_parents(
+    driver: OutcomeSource, job: Job, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What ``self.parent_results`` is built from, as plain data (msgpack-able, the
+    results still encoded): a process task gets it over the pool's pipe and decodes
+    it there (``decode_parents``), so a model among the results is fetched by the
+    process that uses it."""
     found = await driver.job_outcomes(job.depends_on)
-    values: dict[str, Any] = {}
+    values: list[list[Any]] = []
     for parent in job.depends_on:
         outcome = found.get(parent)
         if outcome is None:
-            values[parent] = ParentFailure(
-                parent, "unknown", "the parent was removed, or its result was forgotten"
+            values.append(
+                [parent, "unknown", "the parent was removed, or its result was forgotten"]
             )
         elif outcome.state is JobState.COMPLETED:
-            values[parent] = await decode_result(outcome.result, serializer)
+            values.append([parent, None, outcome.result])
         else:
-            values[parent] = ParentFailure(parent, outcome.state.value, outcome.error or "")
+            values.append([parent, outcome.state.value, outcome.error or ""])
     names = options.get(NAMES_OPTION)
     shape = options.get(SHAPE_OPTION)
-    return ParentResults(
-        values,
-        names if isinstance(names, Mapping) else None,
-        job.depends_on,
-        shape if isinstance(shape, str) else "",
-    )
+    return {
+        "values": values,
+        "names": dict(names) if isinstance(names, Mapping) else None,
+        "order": list(job.depends_on),
+        "shape": shape if isinstance(shape, str) else "",
+    }
+
+
+async def decode_parents(record: Mapping[str, Any], serializer: Serializer) -> ParentResults:
+    """The ``ParentResults`` of a ``read_parents`` record: each completed parent's
+    result decoded, each other one a ``ParentFailure``."""
+    values: dict[str, Any] = {}
+    for parent, state, data in record["values"]:
+        if state is None:  # completed: data is its encoded result
+            values[parent] = await decode_result(data, serializer)
+        else:  # data is the error text
+            values[parent] = ParentFailure(parent, state, data)
+    return ParentResults(values, record["names"], tuple(record["order"]), record["shape"])

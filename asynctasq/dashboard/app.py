@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from asynctasq.config import Config, get_global_config
 from asynctasq.dashboard import actions, pages
 from asynctasq.dashboard.context import Context
-from asynctasq.dashboard.flows import flow_page
+from asynctasq.dashboard.dead_letters import dead_letters
+from asynctasq.dashboard.flows import flow_page, flows_page
 from asynctasq.dashboard.live import EventHub
 from asynctasq.dashboard.schedules import schedules
 from asynctasq.dashboard.security import REALM, Guard
@@ -90,9 +91,10 @@ def create_app(
         Route("/jobs/{id}/{action}", view(actions.job_action), methods=["POST"]),
         Route("/jobs/{id}", view(pages.job)),
         Route("/workers", view(pages.workers)),
-        Route("/dead-letters", view(pages.dead_letters)),
+        Route("/dead-letters", view(dead_letters)),
         Route("/schedules/{id}/{action}", view(actions.schedule_action), methods=["POST"]),
         Route("/schedules", view(schedules)),
+        Route("/flows", view(flows_page)),
         Route("/flows/{id}", view(flow_page)),
         Route("/bulk/{id}/stream", bulk_stream),
         Route("/bulk/{id}", view(pages.bulk_run)),

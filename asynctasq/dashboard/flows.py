@@ -1,4 +1,7 @@
-"""The flow page (GET ``/flows/{id}``): a flow's DAG drawn as an SVG, each job a box in
+"""The flows page (GET ``/flows``): stored flows newest first, a page at a time, each
+with its jobs counted by state, linking to its own page.
+
+The flow page (GET ``/flows/{id}``): a flow's DAG drawn as an SVG, each job a box in
 the colour of its state linking to its page, arrows from parents to children; and
 the same jobs as a table (keyboard and screen readers).
 
@@ -16,18 +19,58 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from asynctasq.dashboard.context import Context
-from asynctasq.dashboard.html import esc, link, path, table
+from asynctasq.dashboard.html import esc, link, path, table, when
 from asynctasq.dashboard.pages import render
-from asynctasq.drivers.capabilities import Inspection, require
+from asynctasq.drivers.capabilities import CapabilityMissing, Inspection, require
 from asynctasq.flow import FlowJob, get_flow
 from asynctasq.jobs import Job
+from asynctasq.operations import list_flows
 
-__all__ = ["flow_page", "layout"]
+__all__ = ["flow_page", "flows_page", "layout"]
 
 #: most jobs drawn: a bigger flow is listed as a table only
 DRAWN = 300
 BOX_W, BOX_H, GAP_X, GAP_Y = 170, 40, 60, 16
 HEADERS = ["Job", "Name", "State", "Parents", "Error"]
+#: flows a page of the flows list shows
+FLOWS_PAGE = 50
+LIST_HEADERS = ["Flow", "Name", "Jobs", "States", "Created"]
+
+
+async def flows_page(request: Request, ctx: Context) -> HTMLResponse:
+    driver = await ctx.driver()
+    root = Context.root(request)
+    try:
+        listing = await list_flows(
+            driver, limit=FLOWS_PAGE, cursor=request.query_params.get("cursor") or None
+        )
+    except CapabilityMissing as exc:
+        # a page, not an error: the nav links here whatever the broker
+        note = (
+            '<p class="empty" id="unsupported">'
+            f"Flows are not supported by the {esc(exc.driver)} driver.</p>"
+        )
+        return render(ctx, request, "Flows", note)
+    except ValueError as exc:  # a cursor edited by hand
+        return render(ctx, request, "Flows", f"<p>{esc(exc)}</p>", 400)
+    rows = [
+        [
+            link(root, f["flow_id"], "flows", f["flow_id"]),
+            esc(f["name"] or ""),
+            f'<span data-jobs="{esc(f["flow_id"])}">{esc(f["jobs"])}</span>',
+            " ".join(
+                f'<span class="state {esc(state)}">{esc(state)}: {esc(n)}</span>'
+                for state, n in f["states"].items()
+            ),
+            when(f["created_at"]),
+        ]
+        for f in listing.flows
+    ]
+    body = table(LIST_HEADERS, rows, "No flows (or all were forgotten after the retention).")
+    if listing.next_cursor:
+        onward = link(root, "Next page", "flows", cursor=listing.next_cursor)
+        body += f'<p class="pager">{onward}</p>'
+    return render(ctx, request, "Flows", body)
 
 
 async def flow_page(request: Request, ctx: Context) -> HTMLResponse:

@@ -75,6 +75,7 @@ NAV = (
     ("", "Overview"),
     ("workers", "Workers"),
     ("dead-letters", "Dead letters"),
+    ("flows", "Flows"),
     ("schedules", "Schedules"),
 )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 from starlette.requests import Request
@@ -27,13 +26,10 @@ from asynctasq.operations import (
     show_job,
 )
 from asynctasq.operations.queues import RATE_SCAN
-from asynctasq.operations.schema import error_head
 
-__all__ = ["bulk_run", "dead_letters", "job", "overview", "queue", "render", "workers"]
+__all__ = ["bulk_run", "job", "overview", "queue", "render", "workers"]
 
 COUNTS = ("pending", "scheduled", "active", "completed", "failed", "cancelled")
-#: failed jobs read per queue to group the dead letters (the page says when it stopped)
-DEAD_LETTER_SCAN = 2000
 #: jobs a page of the queue lists
 PAGE_SIZE = 50
 #: most jobs one page of a search (task, text) reads before it answers with what it
@@ -306,6 +302,7 @@ async def job(request: Request, ctx: Context) -> HTMLResponse:
             else f'<progress max="1" value="{esc(progress)}">{esc(progress)}</progress>',
         ),
         ("Parents", " ".join(link(root, p[:8], "jobs", p) for p in d["parents"]) or "-"),
+        ("Flow", _flow_link(root, d)),
     ]  # fmt: skip
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
     sections = [f"<dl>{dl}</dl>", _job_actions(ctx, d, removable=isinstance(driver, Removal))]
@@ -321,6 +318,15 @@ async def job(request: Request, ctx: Context) -> HTMLResponse:
     if d["result"] is not None:
         sections.append(f"<h2>Result</h2><pre>{esc(_pretty(d['result']))}</pre>")
     return render(ctx, request, f"Job {d['task']}", "".join(sections))
+
+
+def _flow_link(root: str, d: dict[str, Any]) -> str:
+    """The job's flow (and its name there), linking to the flow's page."""
+    if not d["flow_id"]:
+        return "-"
+    href = esc(root + path("flows", d["flow_id"]))
+    text = d["flow_id"] + (f" ({d['flow_name']})" if d["flow_name"] else "")
+    return f'<a href="{href}" id="job-flow">{esc(text)}</a>'
 
 
 def _job_actions(ctx: Context, d: dict[str, Any], *, removable: bool) -> str:
@@ -359,47 +365,3 @@ async def workers(request: Request, ctx: Context) -> HTMLResponse:
     ]
     headers = ["Worker", "Host", "PID", "Queues", "Running", "Uptime", "Status"]
     return render(ctx, request, "Workers", table(headers, rows, "No workers have reported."))
-
-
-async def dead_letters(request: Request, ctx: Context) -> HTMLResponse:
-    """Failed jobs grouped by queue, task and error type, with counts."""
-    driver = await ctx.driver()
-    root = Context.root(request)
-    groups: Counter[tuple[str, str, str]] = Counter()
-    capped = []
-    for q in await queue_summaries(driver, estimate=True):
-        if not q["failed"]:
-            continue
-        listing = await list_jobs(
-            driver, JobFilter(q["queue"], JobState.FAILED), limit=DEAD_LETTER_SCAN
-        )
-        for j in listing.jobs:
-            kind = (error_head(j.error) or "").split(":", 1)[0] or "-"
-            groups[(j.queue, j.task, kind)] += 1
-        if listing.next_cursor:
-            capped.append(q["queue"])
-    rows = [
-        [
-            link(root, queue_name, "queues", queue_name, state="failed"),
-            link(root, task, "queues", queue_name, state="failed", task=task),
-            esc(kind),
-            # the group's jobs, on its queue's page: retry or remove them all from there
-            link(
-                root,
-                count,
-                "queues",
-                queue_name,
-                state="failed",
-                task=task,
-                q=None if kind == "-" else kind,
-            ),
-        ]
-        for (queue_name, task, kind), count in groups.most_common()
-    ]
-    note = (
-        f"<p>Counted the newest {DEAD_LETTER_SCAN} failed jobs of: {esc(', '.join(capped))}.</p>"
-        if capped
-        else ""
-    )
-    body = table(["Queue", "Task", "Error type", "Jobs"], rows, "No dead letters.") + note
-    return render(ctx, request, "Dead letters", body)

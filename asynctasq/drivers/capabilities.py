@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, TypeVar
 
 from asynctasq.drivers.base import Driver, DriverError
+from asynctasq.drivers.overviews import FailedGroups, FlowRecord, group_failed
 from asynctasq.drivers.positions import Position, Positioned
 from asynctasq.drivers.results import (
     DEFAULT_RESULT_RETENTION,
@@ -65,6 +66,8 @@ __all__ = [
 REQUEUE_CONCURRENCY = 16
 #: most jobs one Expiry.sweep_expired() call moves (one short atomic step)
 EXPIRY_SWEEP = 500
+#: failed jobs Inspection.failed_groups reads by default when it cannot aggregate
+FAILED_GROUPS_BUDGET = 10_000
 
 
 class Capability(abc.ABC):  # noqa: B024 - some capabilities are declarations only
@@ -188,6 +191,25 @@ class Inspection(Capability):
         None when the driver has no such index (the caller pages by offset; this
         default)."""
         return None
+
+    async def failed_groups(
+        self, queue: str, *, budget: int = FAILED_GROUPS_BUDGET
+    ) -> FailedGroups:
+        """``queue``'s failed jobs counted by (task, error type), for the dashboard's
+        dead letters. A broker that can aggregate them all in one indexed step counts
+        them all (exact at any size); this default reads the newest ``budget`` and says
+        so (``counted`` of ``total``)."""
+        total = await self._count(queue, JobState.FAILED)
+        jobs: list[Job] = []
+        page = 1000
+        while len(jobs) < budget:
+            read = await self.list_jobs(
+                queue, JobState.FAILED, limit=min(page, budget - len(jobs)), offset=len(jobs)
+            )
+            jobs += read
+            if len(read) < page:
+                break
+        return group_failed(jobs, total)
 
     async def count_finished_since(
         self, queue: str, state: JobState, since: float, *, cap: int
@@ -367,6 +389,15 @@ class Flows(Capability):
     @abc.abstractmethod
     async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
         """(job id, name) of each job of the flow in the order added; [] if unknown."""
+
+    @abc.abstractmethod
+    async def list_flows(
+        self, *, limit: int, before: tuple[float, str] | None = None
+    ) -> list[FlowRecord]:
+        """Stored flows newest first (by when added, then id, descending), from just
+        after ``before`` (a flow's created_at and id; None: from the newest), read from
+        an index at that position: a page deep in a million flows costs what the first
+        does."""
 
 
 # -- time and flow control (issue 16) ---------------------------------------------------

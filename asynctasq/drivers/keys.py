@@ -20,8 +20,9 @@ key                   type    holds
 ``P:{Q}:jobs``        hash    id -> the job's record: two MessagePack values,
                               "meta" (an array of ``META_FIELDS``, the mutable
                               fields the scripts rewrite) then "data" (task,
-                              payload, timeout, depends_on, expires_at: only
-                              Python reads it)
+                              payload, timeout, depends_on, expires_at, and
+                              a flow's job its flow id and name: only Python
+                              reads it)
 ``P:{Q}:errors``      hash    id -> last error (retried or dead-lettered jobs;
                               at most ``sanitize.MAX_ERROR_CHARS`` characters);
                               a corrupt record's reason starts "corrupt job
@@ -40,7 +41,10 @@ key                   type    holds
 ``P:{Q}:audit``       string  "<HSCAN cursor> <time>": where the audit of the
                               jobs hash (recover.lua) goes on, and when
 ``P:{Q}:edges``       zset    dependencies: "<parent id>\\0<child id>" (score 0,
-                              read by lex range) while the child is blocked
+                              read by lex range) while the child is blocked;
+                              "<parent id>\\0<child id>\\0<child's queue>" when
+                              the child is in another queue (plain Redis only:
+                              redis/linking.py)
 ``P:{Q}:waits``       hash    blocked child id -> its unfinished parents (a
                               count); "!<id>" -> its on_parent_failure when not
                               "fail"

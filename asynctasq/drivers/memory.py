@@ -46,6 +46,7 @@ from asynctasq.drivers.capabilities import (
 )
 from asynctasq.drivers.dependencies import REMOVED, check_batch
 from asynctasq.drivers.memory_dependencies import DependencyGraph
+from asynctasq.drivers.overviews import FailedGroups, FlowRecord, group_failed
 from asynctasq.drivers.positions import Position, Positioned, check_position
 from asynctasq.drivers.results import FinishNotices, NoticeHub, StoredOutcome
 from asynctasq.expiry import expired_reason, is_expired
@@ -101,6 +102,7 @@ class MemoryBroker:
         self.graph = DependencyGraph(self.jobs)
         self.finished = NoticeHub()  # result waiters (Results)
         self.flows: dict[str, list[tuple[str, str | None]]] = {}  # flow id -> its jobs
+        self.flows_added: dict[str, float] = {}  # flow id -> when added (list_flows)
 
     # the event is replaced, not cleared, so a waiter never misses a wake-up
     def notify(self) -> None:
@@ -254,6 +256,7 @@ class MemoryDriver(
         for job in jobs:  # a flow's record (FlowProducer), in the order given
             if job.flow_id:
                 b.flows.setdefault(job.flow_id, []).append((job.id, job.flow_name))
+                b.flows_added.setdefault(job.flow_id, now)
         b.notify()
         return ids
 
@@ -348,6 +351,7 @@ class MemoryDriver(
                 b.unfinish_key(job)
                 job.state, job.finished_at = JobState.EXPIRED, now
                 job.error = expired_reason(job.expires_at)
+                b.ended(job, JobState.EXPIRED.value, now)  # its dependants by their policy
                 continue
             check(JobEvent.CLAIM, job.state, JobState.ACTIVE)  # due: promoted above
             job.state = JobState.ACTIVE
@@ -531,6 +535,24 @@ class MemoryDriver(
 
     async def flow_job_ids(self, flow_id: str) -> list[tuple[str, str | None]]:
         return list(self.broker.flows.get(flow_id, ()))
+
+    async def list_flows(
+        self, *, limit: int, before: tuple[float, str] | None = None
+    ) -> list[FlowRecord]:
+        b = self.broker
+        # a walk of every flow: the memory broker holds one process's flows only
+        newest = sorted(((at, flow_id) for flow_id, at in b.flows_added.items()), reverse=True)
+        after = [key for key in newest if before is None or key < before]
+        return [FlowRecord(flow_id, at, tuple(b.flows[flow_id])) for at, flow_id in after[:limit]]
+
+    async def failed_groups(self, queue: str, *, budget: int = 0) -> FailedGroups:
+        # every job is at hand: exact whatever the budget
+        failed = [
+            job
+            for job in self.broker.jobs.values()
+            if job.queue == queue and job.state is JobState.FAILED
+        ]
+        return group_failed(failed, len(failed))
 
     def finish_notices(self) -> AbstractAsyncContextManager[FinishNotices]:
         return nullcontext(self.broker.finished.waiter())

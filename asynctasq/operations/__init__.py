@@ -7,7 +7,13 @@ the capability it needs (``asynctasq.drivers.capabilities``) and raises
 per-broker code here. Records for output have one JSON shape (``schema.py``).
 """
 
+from asynctasq.operations.dead_letters import (
+    DeadLetterGroup,
+    QueueDeadLetters,
+    dead_letter_groups,
+)
 from asynctasq.operations.durations import parse_duration
+from asynctasq.operations.flows import FlowPage, list_flows
 from asynctasq.operations.health import Health, check_health
 from asynctasq.operations.jobs import (
     BulkResult,
@@ -46,16 +52,21 @@ __all__ = [
     "SCHEMA_VERSION",
     "BulkResult",
     "CleanResult",
+    "DeadLetterGroup",
+    "FlowPage",
     "Health",
     "JobFilter",
     "JobPage",
     "Progress",
+    "QueueDeadLetters",
     "ScheduleNotFound",
     "cancel_jobs",
     "check_health",
     "clean_queue",
+    "dead_letter_groups",
     "job_detail",
     "job_summary",
+    "list_flows",
     "list_jobs",
     "list_schedules",
     "list_workers",

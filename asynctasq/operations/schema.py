@@ -63,6 +63,8 @@ def job_detail(job: Job) -> dict[str, Any]:
         "traceback": traceback,
         "result": _result(job.result),
         "parents": list(job.depends_on),
+        "flow_id": job.flow_id,
+        "flow_name": job.flow_name,
     }
 
 

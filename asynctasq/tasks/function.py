@@ -33,6 +33,9 @@ from asynctasq.tasks.retry import RetryDelay
 __all__ = ["FunctionTask", "repeat_schedule_id", "task"]
 
 PROGRESS_PARAMETER = "report_progress"
+#: parameters a function declares to receive what its parents returned (workflows):
+#: each gets the task property of that name (docs/workflows.md); never sent with a job
+PARENT_PARAMETERS = ("parent_results", "previous_result")
 
 
 class _EnqueueOrBuilder:
@@ -58,7 +61,12 @@ class FunctionTask:
 
     delay = _EnqueueOrBuilder()
 
+    #: the PARENT_PARAMETERS the function declares
+    injects_parents: tuple[str, ...] = ()
+
     def _call(self, **extra: Any) -> Any:
+        for name in type(self).injects_parents:  # the task properties of those names
+            extra[name] = getattr(self, name)
         return type(self).function(**self._args, **extra)
 
     def __getattr__(self, name: str) -> Any:
@@ -160,6 +168,8 @@ def _job_signature(fn: Callable[..., Any], progress: bool) -> inspect.Signature:
                 "callable there"
             )
         del params[PROGRESS_PARAMETER]
+    for name in PARENT_PARAMETERS:  # filled by the worker (FunctionTask._call)
+        params.pop(name, None)
     _check_argument_names(fn.__qualname__, params)
     return signature.replace(parameters=list(params.values()))
 
@@ -174,7 +184,8 @@ def _make_class(
     else:
         base = AsyncTask if is_async else SyncTask
     signature = _job_signature(fn, progress)
-    injects = progress and PROGRESS_PARAMETER in inspect.signature(fn).parameters
+    declared = inspect.signature(fn).parameters
+    injects = progress and PROGRESS_PARAMETER in declared
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         signature.bind(*args, **kwargs)  # a wrong call fails here, not in the worker
@@ -199,11 +210,15 @@ def _make_class(
             *signature.parameters.values(),
         ]
     )
+    parents = tuple(name for name in PARENT_PARAMETERS if name in declared)
     namespace = {
         "__init__": __init__,
         "execute": execute_async if is_async else execute_sync,
         "function": staticmethod(fn),
         "injects_progress": injects,
+        "injects_parents": parents,
+        # a function that declares them gets them read (tasks/parent_use.py)
+        "reads_parent_results": True if parents else None,
         "progress": progress,
         "config": config,
         "__module__": fn.__module__,
@@ -286,7 +301,9 @@ def task(
     ``retries`` (or its synonym ``max_retries``): retries after the first attempt;
     ``max_attempts``: attempts in all (give one of the three). ``progress=True``:
     a ``report_progress`` parameter of the function receives the callable
-    ``report_progress(fraction, data=None)``. ``process=True``: runs in the process
+    ``report_progress(fraction, data=None)``. A ``parent_results`` or
+    ``previous_result`` parameter receives what the job's parents returned, as the
+    task properties of those names (docs/workflows.md). ``process=True``: runs in the process
     pool. ``cron=`` or ``repeat_every=`` (seconds) make it a repeatable task: every
     worker serving its queue fires it, each slot once (docs/scheduling.md). ``ttl=``
     (seconds): a job not started within ``ttl`` of coming due expires instead of

@@ -50,6 +50,10 @@ BEST_FROM = "python -m benchmarks --sweep 10,20,50,100,200 --runs 2"
 
 BULK_CHUNK = 1_000
 PROCESSES = 4
+#: enqueues before an enqueue step's clock starts, for every system alike: a web app
+#: dispatches from a warm process (connections open, scripts loaded, code imported);
+#: the first dispatches of a cold one are start-up, measured on their own elsewhere
+WARM_UP = 50
 #: coroutines enqueueing at once in the enqueue_c100 step (a busy ASGI app)
 CALLERS = 100
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from benchmarks.peers import ENTRIES
 from benchmarks.suite.extras import EXTRAS, RSS_JOBS
-from benchmarks.suite.plan import BEST_FROM, BULK_CHUNK, CALLERS, SCENARIOS, Scenario
+from benchmarks.suite.plan import BEST_FROM, BULK_CHUNK, CALLERS, SCENARIOS, WARM_UP, Scenario
 from benchmarks.suite.reading import reading
 from benchmarks.suite.results import Results
 
@@ -180,7 +180,9 @@ def method(results: Results) -> str:
             "run 2, ...) so each ratio compares runs of the same sitting. Every worker is the "
             "system's own CLI in a subprocess; every client call is its public API.",
             f"- Enqueue: up to N jobs one by one, and up to N in bulk calls of {BULK_CHUNK:,}, "
-            f"each for at most {b['enqueue_cap']} s. Those jobs stay queued for the first drain.",
+            f"each for at most {b['enqueue_cap']} s, after {WARM_UP} enqueues that are not timed "
+            "(every system alike: a web app dispatches from a warm process). Those jobs stay "
+            "queued for the first drain.",
             f"- Enqueue from {CALLERS} concurrent callers: {CALLERS} coroutines of one process "
             "each enqueue one job at a time, up to N in all, as the handlers of a busy ASGI "
             "app do (a synchronous client runs them one after the other).",

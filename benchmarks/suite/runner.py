@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks.peers import ENTRIES
 from benchmarks.suite import workload
-from benchmarks.suite.plan import BULK_CHUNK
+from benchmarks.suite.plan import BULK_CHUNK, WARM_UP
 from benchmarks.suite.protocol import System
 from benchmarks.suite.worker_process import WorkerGroup
 
@@ -113,10 +113,16 @@ class Runner:
 
     # -- enqueue -----------------------------------------------------------------
 
+    async def warm_up(self) -> None:
+        for _ in range(WARM_UP):
+            await self.system.enqueue("mark")
+        self.queued += WARM_UP
+
     async def enqueue_concurrent(self, step: dict[str, Any]) -> None:
         """``callers`` coroutines enqueueing one job at a time, as the handlers of a
         busy ASGI app do (a synchronous client runs them one after the other)."""
         count, cap, enqueue = step["count"], step["cap"], self.system.enqueue
+        await self.warm_up()
         done = 0
         started = time.perf_counter()
 
@@ -136,6 +142,7 @@ class Runner:
             await self.enqueue_concurrent(step)
             return
         count, cap, enqueue = step["count"], step["cap"], self.system.enqueue
+        await self.warm_up()
         done = 0
         started = time.perf_counter()
         while done < count:

@@ -19,7 +19,8 @@ from tests.workers import ROOT
 
 #: the lightest peers to install, one with a bulk API and one without
 PEERS = ("arq", "rq")
-SUITE_TIMEOUT = 150
+#: generous: it runs in the parallel phase beside other tests (it times nothing)
+SUITE_TIMEOUT = 300
 
 
 def _redis_up() -> bool:
@@ -31,7 +32,6 @@ def _redis_up() -> bool:
         return False
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(SUITE_TIMEOUT + 120)
 def test_quick_suite_runs_end_to_end(tmp_path: Path) -> None:
     if not _redis_up():

@@ -21,7 +21,12 @@ from tests.conftest import only_backends
 from tests.rate_tasks import RATED_QUEUE, Stamp
 from tests.workers import spawn_worker, stop, wait_until
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
+# 10 s per broker: CI holds the limit on Redis and PostgreSQL, make test-deep on every one
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.slow,
+    pytest.mark.ci_backends("redis", "postgres"),
+]
 
 RATE = 20
 SECONDS = 10

@@ -19,7 +19,8 @@ from tests.conftest import only_backends
 from tests.schedule_tasks import TICK_QUEUE, Tick
 from tests.workers import spawn_worker, stop, wait_until
 
-pytestmark = pytest.mark.timeout(120)
+# about 13 s per broker: CI on Redis and PostgreSQL, make test-deep on every one
+pytestmark = [pytest.mark.timeout(120), pytest.mark.ci_backends("redis", "postgres")]
 
 SECONDS = 8
 #: a worker killed between reserving a slot's job and running it holds that job until

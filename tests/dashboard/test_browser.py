@@ -223,10 +223,19 @@ async def test_an_operator_follows_a_flow_from_its_drawing_to_a_job(
     assert await driver.complete(claimed)  # fetch done: the parse jobs are released
     async with served(create_app(driver=driver)) as url, chromium() as browser:
         page = await browser.new_page(viewport={"width": 1200, "height": 700})
-        await page.goto(f"{url}flows/{fetch.flow_id}")
+        await page.goto(url)
+        await page.get_by_role("navigation").get_by_role("link", name="Flows").click()
+        await expect(page).to_have_url(f"{url}flows")
+        await expect(page.locator(f'[data-jobs="{fetch.flow_id}"]')).to_have_text("5")
+        await screenshot(page, backend, "flows", tmp_path)
+        await page.get_by_role("link", name=str(fetch.flow_id)).click()
+        await expect(page).to_have_url(f"{url}flows/{fetch.flow_id}")
         await expect(page.locator("svg.dag a.node")).to_have_count(5)
         await expect(page.locator("svg.dag line")).to_have_count(6)
         await expect(page.locator("#flow-summary")).to_contain_text("1 blocked, 1 completed")
         await screenshot(page, backend, "flow", tmp_path)
         await page.locator(f'svg.dag a[data-job="{store.id}"]').click()
         await expect(page).to_have_url(f"{url}jobs/{store.id}")
+        # and back from the job to its flow
+        await page.locator("#job-flow").click()
+        await expect(page).to_have_url(f"{url}flows/{fetch.flow_id}")

@@ -7,14 +7,18 @@ capability.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from asynctasq.clock import ManualClock
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Dependencies, Inspection, Management, Removal
 from asynctasq.drivers.dependencies import DependencyCycle, UnknownParent
+from asynctasq.drivers.sql.driver import SWEEP_INTERVAL
 from asynctasq.jobs import Job, JobState, new_job_id
 from tests.backends import Backend
-from tests.conftest import skip_without
+from tests.conftest import only_backends, skip_without
 
 W1 = "worker-1"
 
@@ -200,12 +204,142 @@ async def test_blocked_jobs_are_listed_as_blocked(driver: Driver) -> None:
     assert [j.id for j in await driver.list_jobs("default", JobState.BLOCKED)] == [child.id]
 
 
-async def test_redis_refuses_a_parent_in_another_queue(backend: Backend, driver: Driver) -> None:
-    if not backend.name.startswith("redis"):
-        pytest.skip("a Redis limit: a job's parents share its queue's hash tag")
+# -- dependencies across queues: every broker but Redis Cluster (below) ---------------
+
+
+async def claim_from(driver: Driver, queue: str, lease_seconds: float = 30.0) -> list[Job]:
+    return await driver.claim([queue], limit=100, worker_id=W1, lease_seconds=lease_seconds)
+
+
+def cross_queue(backend: Backend) -> None:
+    if backend.name == "redis-cluster":
+        pytest.skip("Redis Cluster refuses a parent in another queue (tested below)")
+
+
+async def test_a_parent_in_another_queue_releases_its_child(
+    backend: Backend, driver: Driver
+) -> None:
+    cross_queue(backend)
+    earlier = job(queue="other")
+    await driver.enqueue([earlier])  # stored before its child, in another queue
+    sibling = job(queue="third")
+    child = job(earlier.id, sibling.id)  # fan-in from two other queues
+    await driver.enqueue([child, sibling])
+    assert await state_of(driver, child.id) is JobState.BLOCKED
+    for queue in ("other", "third"):
+        (parent,) = await claim_from(driver, queue)
+        assert await claim_all(driver) == []  # still blocked by the other one
+        assert await driver.complete(parent)
+    await run(driver, [child.id])  # released in its own queue when the last completed
+    assert await state_of(driver, child.id) in (JobState.COMPLETED, None)
+
+
+async def test_a_completed_parent_in_another_queue_counts_as_done(
+    backend: Backend, driver: Driver
+) -> None:
+    cross_queue(backend)
     parent = job(queue="other")
     await driver.enqueue([parent])
-    with pytest.raises(ValueError, match="own queue"):
-        await driver.enqueue([job(parent.id)])  # the parent is not in this queue
-    with pytest.raises(ValueError, match="own queue"):
+    (claimed,) = await claim_from(driver, "other")
+    assert await driver.complete(claimed)  # deleted, remembered as completed there
+    child = job(parent.id)
+    await driver.enqueue([child])
+    assert await claim_all(driver) == [child.id]
+
+
+async def test_a_batch_across_queues_with_an_unknown_parent_stores_nothing(
+    backend: Backend, driver: Driver
+) -> None:
+    cross_queue(backend)
+    parent = job(queue="other")
+    linked, stray = job(parent.id), job(new_job_id(), queue="third")
+    with pytest.raises(UnknownParent):
+        await driver.enqueue([parent, linked, stray])
+    for stored in (parent, linked, stray):
+        assert await state_of(driver, stored.id) is None
+
+
+async def test_a_failure_cascades_across_queues_by_each_policy(
+    backend: Backend, driver: Driver
+) -> None:
+    cross_queue(backend)
+    parent = job(queue="other")
+    child = job(parent.id)  # in "default"
+    grandchild = job(child.id, policy="cancel", queue="third")
+    runs = job(parent.id, policy="run", queue="third")
+    await driver.enqueue([grandchild, runs, child, parent])
+    (claimed,) = await claim_from(driver, "other")
+    assert await driver.fail(claimed, "boom")
+    assert await state_of(driver, child.id) is JobState.FAILED
+    assert await state_of(driver, grandchild.id) is JobState.CANCELLED
+    assert [j.id for j in await claim_from(driver, "third")] == [runs.id]
+    got = await driver.get(grandchild.id) if isinstance(driver, Inspection) else None
+    assert got is not None and got.error is not None and child.id in got.error
+
+
+async def test_cancelling_or_removing_a_parent_ends_children_in_other_queues(
+    backend: Backend, driver: Driver
+) -> None:
+    cross_queue(backend)
+    skip_without(backend, Removal)
+    assert isinstance(driver, Removal)
+    cancelled, removed = job(queue="other"), job(queue="other")
+    first, second = job(cancelled.id), job(removed.id, policy="cancel")
+    await driver.enqueue([cancelled, removed, first, second])
+    assert await driver.cancel(cancelled.id)
+    assert await state_of(driver, first.id) is JobState.FAILED
+    assert await driver.remove(removed.id)
+    assert await state_of(driver, second.id) is JobState.CANCELLED
+
+
+async def test_lease_recovery_fails_children_in_other_queues(backend: Backend) -> None:
+    cross_queue(backend)
+    skip_without(backend, Dependencies, Inspection, Management)
+    clock = ManualClock(time.time())
+    driver = await backend.new_driver(clock=clock)
+    parent = job(queue="other")
+    parent.max_attempts, parent.run_at = 1, clock.time() - 1
+    child = job(parent.id)
+    await driver.enqueue([parent, child])
+    assert len(await claim_from(driver, "other", lease_seconds=5.0)) == 1
+    clock.advance(10)  # its worker died: the lease lapsed on its last attempt
+    recovery = await driver.recover_expired()
+    assert [j.id for j in recovery.dead] == [parent.id]
+    assert await state_of(driver, child.id) is JobState.FAILED
+
+
+@only_backends("redis-cluster")
+async def test_redis_cluster_refuses_a_parent_in_another_queue(driver: Driver) -> None:
+    parent = job(queue="other")
+    await driver.enqueue([parent])
+    with pytest.raises(ValueError, match=r"Redis Cluster .* one hash tag") as raised:
+        await driver.enqueue([job(parent.id)])  # stored earlier, in another queue
+    assert "plain (non-cluster) Redis" in str(raised.value) and "'other'" in str(raised.value)
+    with pytest.raises(ValueError, match="on Redis Cluster a job's parents"):
         await driver.enqueue([second := job(queue="other"), job(second.id)])
+    with pytest.raises(UnknownParent):
+        await driver.enqueue([job(new_job_id())])  # nowhere at all
+    assert await driver.enqueue([same := job(queue="other"), job(same.id, queue="other")])
+
+
+async def test_a_parent_that_expires_at_its_claim_ends_its_children(backend: Backend) -> None:
+    """A ttl that ran out before the parent was claimed: the claim moves it to expired
+    (never handed out), and its children follow their policy: none waits for a parent
+    that will never run. Redis and memory do it in the claim itself; a SQL broker in
+    its next dependency repair (recover_expired, every SWEEP_INTERVAL)."""
+    skip_without(backend, Dependencies, Inspection, Management)
+    clock = ManualClock(time.time())
+    driver = await backend.new_driver(clock=clock)
+    parent = job()
+    parent.run_at, parent.expires_at = clock.time() - 1, clock.time() + 1
+    failing, running = job(parent.id), job(parent.id, policy="run")
+    await driver.enqueue([parent, failing, running])
+    clock.advance(5)
+    first = await claim_all(driver)  # the parent expires at this claim
+    assert await state_of(driver, parent.id) is JobState.EXPIRED
+    clock.advance(SWEEP_INTERVAL + 1)
+    await driver.recover_expired()
+    assert first + await claim_all(driver) == [running.id]
+    ended = await driver.get(failing.id)
+    assert ended is not None and ended.state is JobState.FAILED
+    assert parent.id in (ended.error or "") and "expired" in (ended.error or "")

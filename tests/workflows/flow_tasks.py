@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from asynctasq import AsyncProcessTask, SyncProcessTask, task
 from asynctasq.errors import PermanentError
 from asynctasq.tasks import AsyncTask
+from asynctasq.tasks.parents import ParentFailure, ParentResults
 
 
 class Ingest(AsyncTask[int], name="flows.ingest"):
@@ -54,3 +57,38 @@ class Store(AsyncTask[str], name="flows.store"):
 class Total(AsyncTask[int], name="flows.total"):
     async def execute(self) -> int:
         return sum(self.previous_result)
+
+
+# -- what the other kinds of task read of their parents (test_parent_results_kinds.py) --
+
+
+class ProcessScale(SyncProcessTask[list[int]], name="flows.process_scale"):
+    """A chain step in a pool process: the previous step's result, scaled."""
+
+    factor: int
+
+    def execute(self) -> list[int]:
+        return [os.getpid(), self.previous_result * self.factor]
+
+
+class ProcessSum(AsyncProcessTask[list[Any]], name="flows.process_sum"):
+    """Reads its parents by flow name and in order, in a pool process; a parent that
+    failed (on_parent_failure="run") arrives as a ParentFailure."""
+
+    async def execute(self) -> list[Any]:
+        seen = [
+            v.state if isinstance(v, ParentFailure) else v for v in self.parent_results.in_order
+        ]
+        return [os.getpid(), self.parent_results.get("ingest"), seen]
+
+
+@task(name="flows.fn_add")
+async def fn_add(extra: int, parent_results: ParentResults) -> int:
+    """A function task that declared ``parent_results``."""
+    return int(parent_results["psum"][1]) + int(parent_results["ingest"]) + extra
+
+
+@task(name="flows.fn_double", process=True)
+def fn_double(previous_result: list[int]) -> list[int]:
+    """A process function task that declared ``previous_result``."""
+    return [os.getpid(), previous_result[1] * 2]

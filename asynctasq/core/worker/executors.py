@@ -72,13 +72,22 @@ class Executors:
             return None
         return asyncio.create_task(self.processes.warm_up(), name="asynctasq-pool-warm-up")
 
-    async def run(self, task: BaseTask[Any], job: Job, *, timeout: float | None) -> Any:
+    async def run(
+        self,
+        task: BaseTask[Any],
+        job: Job,
+        *,
+        timeout: float | None,
+        parents: dict[str, Any] | None = None,
+    ) -> Any:
         """The body's result; ``timeout`` seconds from the moment the body starts (a
-        job waiting for a thread or a pool process is not running yet)."""
+        job waiting for a thread or a pool process is not running yet). ``parents``:
+        the job's ``read_parents`` record, for a process task (the pool process
+        rebuilds the task and its ``parent_results`` from it)."""
         try:
             if timeout is None and type(task).executor == "async":
                 return await task.execute()  # the common case, without two more frames
-            return await self._run(task, job, timeout)
+            return await self._run(task, job, timeout, parents)
         except SystemExit as exc:
             # sys.exit() in a task (a CLI entry point reused as a task...) ends that
             # attempt, never the worker: a worker exit would release the job to
@@ -91,7 +100,9 @@ class Executors:
                 raise  # Ctrl-C on an embedded worker's loop: the user's to handle
             raise RuntimeError("the task raised KeyboardInterrupt") from exc
 
-    async def _run(self, task: BaseTask[Any], job: Job, timeout: float | None) -> Any:
+    async def _run(
+        self, task: BaseTask[Any], job: Job, timeout: float | None, parents: dict[str, Any] | None
+    ) -> Any:
         match type(task).executor:
             case "async":
                 return await _with_timeout(task.execute(), timeout)
@@ -104,7 +115,11 @@ class Executors:
                     ) from None
             case "process":
                 return await self.processes.run(
-                    job.task, job.payload, timeout, on_progress=forward_progress(task)
+                    job.task,
+                    job.payload,
+                    timeout,
+                    on_progress=forward_progress(task),
+                    parents=parents,
                 )
             case other:
                 raise TypeError(f"unknown executor {other!r}")

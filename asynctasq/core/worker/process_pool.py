@@ -61,6 +61,7 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
     # the worker owns shutdown: Ctrl-C in a terminal must not kill jobs mid-flight
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from asynctasq.config import get_global_config
+    from asynctasq.core.results import decode_parents
     from asynctasq.serialization.msgpack import default_serializer, serializer_for
     from asynctasq.serialization.payload import decode_payload
     from asynctasq.serialization.resolve import (
@@ -79,7 +80,8 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
             return
         if not request:
             return  # retired
-        task_name, payload = msgpack.unpackb(request, raw=False)
+        task_name, payload, *rest = msgpack.unpackb(request, raw=False)
+        parents = rest[0] if rest else None  # read_parents()'s record, or nothing
         try:
             cls = registry.get(task_name)
             # the worker's payload limits (from the settings the process inherited)
@@ -92,6 +94,10 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
             task._progress_sink = _PipeProgress(conn)
             if "scheduled_for" in options:  # a schedule's job: the slot it covers
                 task._options["scheduled_for"] = options["scheduled_for"]
+            if parents is not None:  # self.parent_results, decoded here (models fetched here)
+                loop = loop or asyncio.new_event_loop()
+                serializer = serializer_for(get_global_config())
+                task._parent_results = loop.run_until_complete(decode_parents(parents, serializer))
             if getattr(cls, "coroutine", False):
                 loop = loop or asyncio.new_event_loop()
                 result = loop.run_until_complete(task.execute())
@@ -158,9 +164,11 @@ class ProcessPool:
         payload: bytes,
         timeout: float | None = None,
         on_progress: Callable[[float, dict[str, Any]], Awaitable[None]] | None = None,
+        parents: dict[str, Any] | None = None,
     ) -> Any:
         """Run one job in a pool process; returns its decoded result. The progress
-        the job reports goes to ``on_progress``."""
+        the job reports goes to ``on_progress``; ``parents`` (a ``read_parents``
+        record) become the task's ``parent_results`` there."""
         if self._closed:
             raise RuntimeError("the process pool is closed")
         async with self._slots:
@@ -168,7 +176,7 @@ class ProcessPool:
             self._busy.add(child)
             healthy = False
             try:
-                reply = await self._call(child, task_name, payload, timeout, on_progress)
+                reply = await self._call(child, task_name, payload, timeout, on_progress, parents)
                 healthy = True
             except asyncio.CancelledError:
                 # the job was cancelled while it ran (or the worker stops with a kill):
@@ -246,10 +254,12 @@ class ProcessPool:
         payload: bytes,
         timeout: float | None,
         on_progress: Callable[[float, dict[str, Any]], Awaitable[None]] | None = None,
+        parents: dict[str, Any] | None = None,
     ) -> list[Any]:
         loop = asyncio.get_running_loop()
+        request = [name, payload] if parents is None else [name, payload, parents]
         try:
-            child.conn.send_bytes(msgpack.packb([name, payload], use_bin_type=True))
+            child.conn.send_bytes(msgpack.packb(request, use_bin_type=True))
         except OSError as exc:  # it died between _take() and now
             raise ProcessCrashedError(
                 f"the pool process died before the job could start ({exc})"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from asynctasq.core.events.progress import ProgressSink
 from asynctasq.core.events.types import Event
 from asynctasq.core.logs import job_logging_context
-from asynctasq.core.results import parent_results
+from asynctasq.core.results import decode_parents, read_parents
 from asynctasq.core.worker.executors import Executors
 from asynctasq.core.worker.parent_reads import SharedParentReads
 from asynctasq.drivers.capabilities import Results
@@ -118,13 +118,16 @@ class JobRunner:
             raise_for_unresolved(task._args)  # a row deleted since dispatch fails the attempt
         if "scheduled_for" in ctx.options:  # a schedule's job: the slot it covers
             task._options["scheduled_for"] = ctx.options["scheduled_for"]
+        parents = None
         if job.depends_on and (reads := self._parent_reads()) is not None:  # parent_results
             if reads_parent_results(type(task)):
-                serializer = self.runtime.serializer
-                task._parent_results = await parent_results(reads, job, ctx.options, serializer)
+                parents = await read_parents(reads, job, ctx.options)
+                if type(task).executor != "process":  # (a pool process decodes its own copy)
+                    task._parent_results = await decode_parents(parents, self.runtime.serializer)
             else:  # no round trip for what the task never reads
                 task._parent_results = NOT_READ
-        return ctx.completed(await self.runtime.executors.run(task, job, timeout=ctx.timeout))
+        executors = self.runtime.executors
+        return ctx.completed(await executors.run(task, job, timeout=ctx.timeout, parents=parents))
 
     def _parent_reads(self) -> SharedParentReads | None:
         """Where a child reads its parents' outcomes: shared by this worker's jobs."""

@@ -30,10 +30,44 @@ local WAKE_CAP = 16     -- keys.WAKE_CAP: idle workers one enqueue can wake
 local SWEEP = 500       -- most expired jobs one call deletes: scripts stay short
 local MAX_RUN_US = 9007199254740991  -- 2^53 - 1: exact in a double, 16 digits
 
+-- the blocks of KEYS already read (by index), and of other queues built by
+-- queue_block() (by name): one table per queue, so blocks compare by identity
+local declared, built = {}, {}
+
 local function block(i)
+  if declared[i] then return declared[i] end
   local base, k = (i - 1) * NKEYS, {}
   for j = 1, NKEYS do k[j] = KEYS[base + j] end
+  declared[i] = k
   return k
+end
+
+-- the name of a block's queue: its keys are "<prefix>:{<queue>}:<kind>" (neither a
+-- prefix nor a queue name may hold a brace, keys.py)
+local function queue_name(K)
+  return string.match(K[JOBS], "{([^}]*)}")
+end
+
+-- The block of another queue, named by an edge (a job whose parent is in another
+-- queue, possible on plain Redis only; docs/workflows.md): the one declared in
+-- KEYS when the script's caller knew it (enqueue_dag), else built from K's names.
+-- A settle cannot know ahead which queues hold the children of the jobs it ends;
+-- plain Redis lets a script touch keys it did not declare, and on Redis Cluster,
+-- which would not, the driver refuses such a dependency, so no edge names one.
+local function queue_block(K, queue)
+  local own = "{" .. queue_name(K) .. "}"
+  local head = string.sub(K[JOBS], 1, string.find(K[JOBS], own, 1, true) - 1)
+  local function key(j) return head .. "{" .. queue .. "}" .. string.sub(K[j], #head + #own + 1) end
+  local jobs = key(JOBS)
+  for i = 1, #KEYS / NKEYS do
+    if KEYS[(i - 1) * NKEYS + JOBS] == jobs then return block(i) end
+  end
+  if not built[queue] then
+    local k = {}
+    for j = 1, NKEYS do k[j] = key(j) end
+    built[queue] = k
+  end
+  return built[queue]
 end
 
 -- The member of a waiting job in ready/scheduled: "<16-digit run_at in
@@ -397,43 +431,70 @@ local function audit(K, now)
 end
 
 -- -- job dependencies (workflows; asynctasq/drivers/dependencies.py has the rules) ------
--- A blocked job's record has state "waiting" and sits in no set; `waits` counts its
--- unfinished parents, `edges` holds "<parent>\0<child>" while it waits on a parent.
--- A parent's settle releases or ends its children in the same script. Parents are
--- in the child's queue (one hash tag: one slot on Redis Cluster).
+-- A blocked job's record has state "waiting" and sits in no set; `waits` of its
+-- queue counts its unfinished parents. The parent's queue's `edges` holds
+-- "<parent>\0<child>" while the child waits on it, "<parent>\0<child>\0<queue>"
+-- when the child is in another queue (plain Redis only: see queue_block()). A
+-- parent's settle releases or ends its children in the same script, in whichever
+-- queue they are.
 local DONE_RETENTION, DONE_MAX = 86400, 1000000  -- dependencies.OUTCOME_RETENTION
 
--- the children linked to `parent`, unlinked
+-- the edge member linking `parent` (in block P) to `child` (in block C)
+local function edge(P, parent, child, C)
+  if C == P then return parent .. "\0" .. child end
+  return parent .. "\0" .. child .. "\0" .. queue_name(C)
+end
+
+-- the children linked to `parent` (of K's queue), unlinked: {child id, its block}
 local function children_of(K, parent)
   local lo, hi = "[" .. parent .. "\0", "(" .. parent .. "\1"
   local members = redis.call("ZRANGEBYLEX", K[EDGES], lo, hi)
   if #members == 0 then return members end
   redis.call("ZREMRANGEBYLEX", K[EDGES], lo, hi)
-  for i, member in ipairs(members) do members[i] = string.sub(member, #parent + 2) end
+  for i, member in ipairs(members) do
+    local link = string.sub(member, #parent + 2)
+    local cut = string.find(link, "\0", 1, true)
+    if cut then
+      members[i] = {string.sub(link, 1, cut - 1), queue_block(K, string.sub(link, cut + 1))}
+    else
+      members[i] = {link, K}
+    end
+  end
   return members
 end
 
--- one parent of `child` is done: released (pending) when it was the last; 1 if so
--- (the record is read only then: a fan-in child's record holds every parent's id)
-local function parent_done(K, child, now)
-  if redis.call("HEXISTS", K[WAITS], child) == 0 then return 0 end  -- (it ended meanwhile)
-  if redis.call("HINCRBY", K[WAITS], child, -1) > 0 then return 0 end
-  redis.call("HDEL", K[WAITS], child, "!" .. child)
-  local m, data = load(K, child, now)
+-- one parent of `child` (in block C) is done: released (pending) when it was the
+-- last; 1 if so (the record is read only then: a fan-in child's record holds every
+-- parent's id)
+local function parent_done(C, child, now)
+  if redis.call("HEXISTS", C[WAITS], child) == 0 then return 0 end  -- (it ended meanwhile)
+  if redis.call("HINCRBY", C[WAITS], child, -1) > 0 then return 0 end
+  redis.call("HDEL", C[WAITS], child, "!" .. child)
+  local m, data = load(C, child, now)
   if not m or m[STATE] ~= "waiting" then return 0 end
   m[STATE] = "pending"
-  save(K, child, m, data)
-  push_waiting(K, child, m, now)
+  save(C, child, m, data)
+  push_waiting(C, child, m, now)
   return 1
 end
 
--- completed parents: their children move on; how many were released
+-- parent_done() seen from a script of K's queue: a child released in another queue
+-- wakes that queue's workers now; one of K's is counted for the caller's wake(K)
+local function release(K, C, child, now)
+  local released = parent_done(C, child, now)
+  if C == K then return released end
+  wake(C, released)
+  return 0
+end
+
+-- completed parents (of K's queue): their children move on; how many of K's were
+-- released
 local function parents_completed(K, ids, now)
   local released = 0
   if #ids == 0 or redis.call("EXISTS", K[EDGES]) == 0 then return 0 end
   for _, parent in ipairs(ids) do
-    for _, child in ipairs(children_of(K, parent)) do
-      released = released + parent_done(K, child, now)
+    for _, link in ipairs(children_of(K, parent)) do
+      released = released + release(K, link[2], link[1], now)
     end
   end
   return released
@@ -462,32 +523,34 @@ local function remember_done(K, ids, now)
   end
 end
 
--- end a blocked (or new) job by its policy after `parent` ended `how`
-local function end_by_parent(K, id, m, data, policy, parent, how, now)
-  redis.call("HDEL", K[WAITS], id, "!" .. id)
+-- end a blocked (or new) job of block C by its policy after `parent` ended `how`
+local function end_by_parent(C, id, m, data, policy, parent, how, now)
+  redis.call("HDEL", C[WAITS], id, "!" .. id)
   local state = policy == "cancel" and "cancelled" or "failed"
-  finish(K, id, m, data, policy == "cancel" and CANCELLED or FAILED, state, now)
-  redis.call("HSET", K[ERRORS], id, "ParentFailed: parent job " .. parent .. " ended "
+  finish(C, id, m, data, policy == "cancel" and CANCELLED or FAILED, state, now)
+  redis.call("HSET", C[ERRORS], id, "ParentFailed: parent job " .. parent .. " ended "
     .. how .. "; this job did not run")
   return state
 end
 
--- parents that ended badly ({id, how}: failed, cancelled, expired, removed): each
--- blocked child follows its policy, down the DAG; how many were released ("run")
+-- parents that ended badly ({id, how[, block]}: failed, cancelled, expired,
+-- removed; the block defaults to K's): each blocked child follows its policy, down
+-- the DAG and across queues; how many of K's were released ("run")
 local function parents_ended(K, ended, now)
   local released, i = 0, 1
   while i <= #ended do
-    local parent, how = ended[i][1], ended[i][2]
+    local parent, how, P = ended[i][1], ended[i][2], ended[i][3] or K
     i = i + 1
-    for _, child in ipairs(children_of(K, parent)) do
+    for _, link in ipairs(children_of(P, parent)) do
+      local child, C = link[1], link[2]
       local m, data = nil, nil
-      if redis.call("HEXISTS", K[WAITS], child) == 1 then m, data = load(K, child, now) end
+      if redis.call("HEXISTS", C[WAITS], child) == 1 then m, data = load(C, child, now) end
       if m and m[STATE] == "waiting" then
-        local policy = redis.call("HGET", K[WAITS], "!" .. child) or "fail"
+        local policy = redis.call("HGET", C[WAITS], "!" .. child) or "fail"
         if policy == "run" then
-          released = released + parent_done(K, child, now)
+          released = released + release(K, C, child, now)
         else
-          ended[#ended + 1] = {child, end_by_parent(K, child, m, data, policy, parent, how, now)}
+          ended[#ended + 1] = {child, end_by_parent(C, child, m, data, policy, parent, how, now), C}
         end
       end
     end

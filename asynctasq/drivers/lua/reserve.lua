@@ -63,7 +63,7 @@ for _, q in ipairs(live) do
     for j = 1, #popped, 2 do ids[#ids + 1] = entry_id(popped[j]) end
     local records = redis.call("HMGET", K[JOBS], unpack(ids))
     local errors = redis.call("HMGET", K[ERRORS], unpack(ids))
-    local updated, leases = {}, {}
+    local updated, leases, expired = {}, {}, {}
     for j, id in ipairs(ids) do
       -- a corrupt record is dead-lettered here; the rest of the batch is served
       local m, data = read(K, id, records[j], now, true)
@@ -72,6 +72,7 @@ for _, q in ipairs(live) do
         -- its ttl ran out: expired, never handed out (expired jobs sit with failed)
         finish(K, id, m, data, FAILED, "expired", now)
         redis.call("HSET", K[ERRORS], id, EXPIRED_PREFIX .. string.format("%.6f", ttl_end))
+        expired[#expired + 1] = {id, "expired"}
         q.slots[j] = false  -- never nil: ipairs() below stops at the first hole
       elseif m and m[STATE] == "pending" then
         m[STATE], m[ATTEMPTS], m[WORKER] = "active", m[ATTEMPTS] + 1, worker
@@ -88,6 +89,9 @@ for _, q in ipairs(live) do
     if #updated > 0 then
       redis.call("HSET", K[JOBS], unpack(updated))
       redis.call("ZADD", K[ACTIVE], unpack(leases))
+    end
+    if #expired > 0 then  -- their dependants follow their policy, as after any bad end
+      wake(K, parents_ended(K, expired, now))
     end
   end
 end

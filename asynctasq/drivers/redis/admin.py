@@ -116,7 +116,7 @@ class RedisAdmin(RedisBase):
         marks, rows = await self._run(
             "list_from", queue, state.value, repr(now), backwards, score, member, size
         )
-        jobs = _decode_rows(queue, rows, now)
+        jobs = decode_rows(queue, rows, now)
         return [
             ((float(_text(marks[2 * i])), _text(marks[2 * i + 1])), job)
             for i, job in enumerate(jobs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgpack
@@ -115,15 +115,26 @@ def _record(job: Job) -> bytes:
             *(() if job.expires_at is None else (float(job.expires_at),)),
         ]
     )
-    data = _packers.python.pack(
-        [job.task, job.payload, job.timeout, list(job.depends_on), job.expires_at]
-    )
+    fields = [job.task, job.payload, job.timeout, list(job.depends_on), job.expires_at]
+    if job.flow_id:  # a flow's job knows its flow (get() fills Job.flow_id)
+        fields += (job.flow_id, job.flow_name)
+    data = _packers.python.pack(fields)
     return meta + data  # type: ignore[no-any-return]
 
 
-def enqueue_dag_args(jobs: Sequence[Job], now: float, retention: float = 86_400.0) -> list[Any]:
-    """enqueue_dag.lua's ARGV (its header documents the layout)."""
-    args: list[Any] = [now, len(jobs)]
+def enqueue_dag_args(
+    jobs: Sequence[Job],
+    now: float,
+    retention: float = 86_400.0,
+    *,
+    blocks: Mapping[str, int] | None = None,
+    located: Mapping[str, int] | None = None,
+) -> list[Any]:
+    """enqueue_dag.lua's ARGV (its header documents the layout). ``blocks``: queue ->
+    its block (1-based) among the script's KEYS (default: every job in block 1);
+    ``located``: parent id -> the block of a parent stored earlier in another queue
+    than its child."""
+    args: list[Any] = [now, len(jobs), pack_for_lua(dict(located or {}))]
     flow = next((job.flow_id for job in jobs if job.flow_id), None)
     for job in jobs:
         run_at = float(job.run_at)
@@ -136,6 +147,7 @@ def enqueue_dag_args(jobs: Sequence[Job], now: float, retention: float = 86_400.
             "r" if due else "s",
             pack_for_lua(list(job.depends_on)),
             job.on_parent_failure,
+            (blocks or {}).get(job.queue, 1),
         )
     if flow is not None:
         members = [job for job in jobs if job.flow_id == flow]

@@ -18,10 +18,17 @@ from asynctasq.drivers.base import (
     dead_jobs,
 )
 from asynctasq.drivers.capabilities import EXPIRY_SWEEP
-from asynctasq.drivers.dependencies import UnknownParent, check_batch
+from asynctasq.drivers.dependencies import UnknownParent
 from asynctasq.drivers.redis.base import CHUNK, RedisBase
 from asynctasq.drivers.redis.claim import Claim
-from asynctasq.drivers.redis.codec import encode_outcomes, enqueue_args, enqueue_dag_args
+from asynctasq.drivers.redis.codec import encode_outcomes, enqueue_args
+from asynctasq.drivers.redis.linking import (
+    CLUSTER_LIMIT,
+    dag_call,
+    dag_groups,
+    locate_parents,
+    outside_parents,
+)
 from asynctasq.drivers.redis.outcomes import settle_isolated, unencodable
 from asynctasq.drivers.redis.records import read_job
 from asynctasq.drivers.redis.scripts import Arg, Call
@@ -55,16 +62,17 @@ class RedisCore(RedisBase):
         built: list[Call] = []
         offsets: list[list[int]] = []
 
-        linked = _linked_queues(jobs, by_queue)
+        groups = dag_groups(jobs, cluster=self.cluster)
+        linked = {queue for group in groups for queue in group}
 
         def chunks() -> Iterator[Call]:  # packed lazily: packing overlaps with Redis
+            for group in groups:  # jobs with parents: the group's batch in one script
+                call, indexes = dag_call(self.keys, jobs, group, now, self.result_retention)
+                built.append(call)
+                offsets.append(indexes)
+                yield call
             for queue, indexes in by_queue.items():
-                if queue in linked:  # jobs with parents: the queue's batch in one script
-                    batch = [jobs[i] for i in indexes]
-                    args = enqueue_dag_args(batch, now, self.result_retention)
-                    built.append(Call("enqueue_dag", self.keys.queue(queue), args))
-                    offsets.append(indexes)
-                    yield built[-1]
+                if queue in linked:
                     continue
                 for start in range(0, len(indexes), CHUNK):
                     chunk = indexes[start : start + CHUNK]
@@ -85,12 +93,37 @@ class RedisCore(RedisBase):
             replies = await self._scripts.run_many(built, before=before)
         self._registered.update(by_queue)
         ids = [job.id for job in jobs]
-        for chunk, held in zip(offsets, replies, strict=True):
+        for k, (chunk, held) in enumerate(zip(offsets, replies, strict=True)):
             if held and held[0] == b"unknown":  # enqueue_dag: nothing of it was stored
-                raise UnknownParent(held[1].decode(), held[2].decode(), hint=_SAME_QUEUE)
-            for k in range(0, len(held), 2):  # unique_key held by another job
-                ids[chunk[held[k]]] = held[k + 1].decode()
+                held = await self._enqueue_linked_afar(jobs, groups[k], now, held)
+            for j in range(0, len(held), 2):  # unique_key held by another job
+                ids[chunk[held[j]]] = held[j + 1].decode()
         return ids
+
+    async def _enqueue_linked_afar(
+        self, jobs: Sequence[Job], group: list[str], now: float, unknown: list[bytes]
+    ) -> list[Any]:
+        """enqueue_dag again, once a parent missing from its child's queue was found
+        stored in another queue (plain Redis: its block is declared to the script);
+        UnknownParent when it is nowhere, ValueError on Redis Cluster."""
+        members = [job for job in jobs if job.queue in group]
+        located = await locate_parents(
+            self.client, self.keys, await self._locator.known_queues(), outside_parents(members)
+        )
+        job_id, parent = unknown[1].decode(), unknown[2].decode()
+        if self.cluster or parent not in located:
+            if parent in located:
+                queue = next(job.queue for job in members if job.id == job_id)
+                raise ValueError(
+                    f"job {job_id} (queue {queue!r}) depends on {parent} (queue "
+                    f"{located[parent]!r}): {CLUSTER_LIMIT}"
+                )
+            raise UnknownParent(job_id, parent)
+        call, _ = dag_call(self.keys, jobs, group, now, self.result_retention, located)
+        held = await self._scripts.run(call)
+        if held and held[0] == b"unknown":  # (it was forgotten meanwhile)
+            raise UnknownParent(held[1].decode(), held[2].decode())
+        return list(held)
 
     async def _stream(self, calls: Iterator[Call], before: list[tuple[Arg, ...]]) -> list[Any]:
         if self._client is None:
@@ -251,36 +284,3 @@ class RedisCore(RedisBase):
         now = repr(self.clock.time())
         calls = [Call("expire", self.keys.queue(q), [now, limit]) for q in queues]
         return sum(int(n) for n in await self._run_many(calls))
-
-
-_SAME_QUEUE = "on Redis a job's parents must be in its own queue (one hash tag)"
-
-
-def _linked_queues(jobs: Sequence[Job], by_queue: dict[str, list[int]]) -> set[str]:
-    """The queues whose jobs of this batch depend on others (enqueue_dag.lua stores
-    those); refuses, before anything is sent, what that script cannot honour."""
-    linked = {job.queue for job in jobs if job.depends_on or job.flow_id}
-    if not linked:
-        return linked
-    flows = {job.flow_id for job in jobs if job.flow_id}
-    if flows and (len(flows) > 1 or len({job.queue for job in jobs}) > 1):
-        raise ValueError(
-            "on Redis a flow's jobs must all be in one queue (one hash tag: one script "
-            "stores them atomically); route work by task within the queue"
-        )
-    check_batch(jobs)
-    queue_of = {job.id: job.queue for job in jobs}
-    for job in jobs:
-        for parent in job.depends_on:
-            if queue_of.get(parent, job.queue) != job.queue:
-                raise ValueError(
-                    f"job {job.id} (queue {job.queue!r}) depends on {parent} (queue "
-                    f"{queue_of[parent]!r}): {_SAME_QUEUE}"
-                )
-    for queue in linked:
-        if any(jobs[i].unique_key for i in by_queue[queue]):
-            raise ValueError(
-                f"queue {queue!r}: a batch with depends_on cannot hold unique keys on "
-                "Redis yet; dispatch the jobs with unique keys in a batch of their own"
-            )
-    return linked

@@ -2,7 +2,8 @@
 
 A record (keys.py) is two MessagePack values back to back: ``meta``, which every
 script checks before it touches a job (``decode()`` in ``lua/_prelude.lua``), then
-``data`` (task, payload, timeout, depends_on, expires_at), which only Python reads.
+``data`` (task, payload, timeout, depends_on, expires_at, then for a flow's job its
+flow_id and flow_name), which only Python reads.
 A record damaged at rest must not crash a listing, a ``get()`` or a claim: reading
 one never raises. It gives a stand-in job that reports the fault (its ``error``
 says what is wrong, its ``payload`` keeps the unreadable bytes) and the fault
@@ -266,6 +267,8 @@ def _job(
         meta[:10]
     )
     task, payload, timeout, depends_on, expires_at = data[:5]
+    # a flow's job carries its flow and name there (codec._record); older records not
+    flow_id, flow_name = (data[5], data[6]) if len(data) >= 7 else (None, None)
     job_state = _STATES[state]
     if now is not None:
         job_state = visible_state(job_state, run_at, now)
@@ -290,6 +293,8 @@ def _job(
         expires_at=expires_at,
         progress=None if progress is False else float(progress),
         finished_at=None if finished is False else float(finished),
+        flow_id=flow_id if type(flow_id) is str else None,
+        flow_name=flow_name if type(flow_name) is str else None,
     )
 
 

@@ -21,6 +21,7 @@ import msgpack
 
 from asynctasq.drivers.capabilities import Flows, Results
 from asynctasq.drivers.keys import QUEUE_KEYS
+from asynctasq.drivers.overviews import FlowRecord
 from asynctasq.drivers.redis.admin import decode_rows
 from asynctasq.drivers.redis.base import CHUNK, RedisBase
 from asynctasq.drivers.redis.scripts import Call
@@ -31,7 +32,10 @@ __all__ = ["RedisFlows", "RedisResults"]
 
 log = logging.getLogger("asynctasq.redis")
 
-_FLOWS = QUEUE_KEYS.index("flows")
+_FLOWS, _FLOWS_AGE = QUEUE_KEYS.index("flows"), QUEUE_KEYS.index("flows_age")
+#: flows read beyond a page from each queue, for those added at the very time of the
+#: page's last one (list_flows)
+_TIES = 16
 
 #: a waiter looks again at least this often (the ends that publish nothing)
 _SAFETY_POLL = 2.0
@@ -111,6 +115,47 @@ class RedisFlows(RedisBase, Flows):
             pipe.hget(self.keys.queue(queue)[_FLOWS], flow_id)
         for record in await pipe.execute():
             if record is not None:
-                ids, names = msgpack.unpackb(record, raw=False)
-                return [(i, n or None) for i, n in zip(ids, names, strict=True)]
+                return _members(record)
         return []
+
+    async def list_flows(
+        self, *, limit: int, before: tuple[float, str] | None = None
+    ) -> list[FlowRecord]:
+        """Each queue's ``flows_age`` read newest first from ``before`` (one pipeline),
+        merged. A zset orders equal times by member, descending when read in reverse
+        as here, so the read goes from the time of ``before`` inclusive, skips what is
+        not after it, and asks for as many more as there are flows at that very time
+        (``_TIES``, a bound: flows added in one microsecond)."""
+        queues = await self._locator.known_queues()
+        if not queues or limit <= 0:
+            return []
+        top = "+inf" if before is None else repr(before[0])
+        pipe = self.client.pipeline(transaction=False)
+        for queue in queues:
+            pipe.zrevrangebyscore(
+                self.keys.queue(queue)[_FLOWS_AGE], top, "-inf", start=0,
+                num=limit + _TIES, withscores=True,
+            )  # fmt: skip
+        heads: list[tuple[float, str, str]] = []
+        for queue, found in zip(queues, await pipe.execute(), strict=True):
+            for member, score in found:
+                key = (float(score), member.decode() if isinstance(member, bytes) else member)
+                if before is None or key < before:
+                    heads.append((*key, queue))
+        heads.sort(reverse=True)
+        heads = heads[:limit]
+        if not heads:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for _, flow_id, queue in heads:
+            pipe.hget(self.keys.queue(queue)[_FLOWS], flow_id)
+        return [
+            FlowRecord(flow_id, at, tuple(_members(record)))
+            for (at, flow_id, _), record in zip(heads, await pipe.execute(), strict=True)
+            if record is not None  # (forgotten between the two reads)
+        ]
+
+
+def _members(record: bytes) -> list[tuple[str, str | None]]:
+    ids, names = msgpack.unpackb(record, raw=False)
+    return [(i, n or None) for i, n in zip(ids, names, strict=True)]

@@ -19,6 +19,7 @@ from asynctasq.drivers.capabilities import (
     Removal,
     WorkerRegistry,
 )
+from asynctasq.drivers.overviews import NO_KIND, FailedGroups
 from asynctasq.drivers.positions import Position, Positioned, check_position
 from asynctasq.drivers.sql.dependencies import stored_state
 from asynctasq.drivers.sql.listing import (
@@ -103,7 +104,22 @@ class SQLOperatorSide(Inspection, Management, Removal, Pausing, WorkerRegistry, 
 
     async def get(self, job_id: str) -> Job | None:
         rows = await self.statements.records("get", id=job_id)
-        return job_from_row(rows[0], self.clock.time()) if rows else None
+        if not rows:
+            return None
+        job = job_from_row(rows[0], self.clock.time())
+        # the flow lives in its own record (flow_jobs), read by the job's id (0013)
+        for flow_id, name in await self.statements.tuples("flow_of", id=job_id):
+            job.flow_id, job.flow_name = flow_id, name
+        return job
+
+    async def failed_groups(self, queue: str, *, budget: int = 0) -> FailedGroups:
+        # one GROUP BY over the queue's failed jobs: exact whatever their number
+        found = FailedGroups()
+        for task, kind, count in await self.statements.tuples("failed_groups", queue=queue):
+            key = (task, kind or NO_KIND)
+            found.groups[key] = found.groups.get(key, 0) + int(count)
+        found.counted = found.total = sum(found.groups.values())
+        return found
 
     async def list_jobs(
         self, queue: str, state: JobState | None = None, *, limit: int = 100, offset: int = 0

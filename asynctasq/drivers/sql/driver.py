@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from asynctasq.checks import MAX_EPOCH
 from asynctasq.clock import Clock
 from asynctasq.drivers.base import Driver, TransactionalEnqueueUnsupported, dead_jobs
 from asynctasq.drivers.capabilities import (
@@ -40,6 +41,7 @@ from asynctasq.drivers.capabilities import (
     TransactionalEnqueue,
     UniqueKeys,
 )
+from asynctasq.drivers.overviews import FORGOTTEN, FlowRecord
 from asynctasq.drivers.results import StoredOutcome
 from asynctasq.drivers.sql.admin import SQLOperatorSide
 from asynctasq.drivers.sql.dedup import enqueue_deduplicated
@@ -334,6 +336,27 @@ class SQLDriver(
         return [
             (row[0], row[1]) for row in await self.statements.tuples("flow_jobs", flow_id=flow_id)
         ]
+
+    async def list_flows(
+        self, *, limit: int, before: tuple[float, str] | None = None
+    ) -> list[FlowRecord]:
+        at, flow_id = before if before is not None else (MAX_EPOCH + 1, "")
+        heads = await self.statements.tuples("flows_newest", at=at, id=flow_id, limit=limit)
+        return [
+            FlowRecord(
+                str(head_id), float(created), tuple(await self.flow_job_ids(head_id)),
+                await self._flow_states(head_id),
+            )
+            for created, head_id in heads
+        ]  # fmt: skip
+
+    async def _flow_states(self, flow_id: str) -> dict[str, int]:
+        """A flow's jobs by state, counted by the database (one query, any flow size)."""
+        counts: dict[str, int] = {}
+        for stored, n in await self.statements.tuples("flow_states", flow_id=flow_id):
+            state = FORGOTTEN if stored is None else _visible(stored).value
+            counts[state] = counts.get(state, 0) + int(n)
+        return counts
 
 
 def _visible(stored: str) -> JobState:

@@ -72,8 +72,9 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
             redis,
             "atomic-per-queue",
             "one script stores one queue's jobs (its keys share a hash tag: one Redis "
-            "Cluster slot); a batch spanning queues is one script per queue, so a queue's "
-            "part refused (an unknown parent) leaves the other queues' parts stored",
+            "Cluster slot); a batch spanning queues is one script per queue (on plain "
+            "Redis, one for all the jobs linked by depends_on), so a queue's part refused "
+            "(an unknown parent) leaves the other queues' parts stored",
         )
         for redis in ("redis", "redis-cluster")
     ),

@@ -642,3 +642,35 @@ DELETE FROM asynctasq_flow_jobs WHERE created_at < :horizon
 -- name: flow_add
 INSERT INTO asynctasq_flow_jobs (flow_id, position, job_id, name, created_at)
 VALUES (:flow_id, :position, :job_id, :name, :now);
+
+-- name: flows_newest
+-- Flows.list_flows: flow ids newest first from just after (:at, :id), a range read of
+-- asynctasq_flow_jobs_age (its entries end with the table's key: flow id, position);
+-- a flow's rows share its time, DISTINCT keeps one
+SELECT DISTINCT created_at, flow_id FROM asynctasq_flow_jobs
+WHERE created_at <= :at AND (created_at < :at OR flow_id < :id)
+ORDER BY created_at DESC, flow_id DESC LIMIT :limit;
+
+-- name: flow_of
+-- the flow a job belongs to, and its name there (0013: asynctasq_flow_jobs_job)
+SELECT flow_id, name FROM asynctasq_flow_jobs WHERE job_id = :id LIMIT 1;
+
+-- name: failed_groups
+-- the dead letters of a queue by task and error type (overviews.error_kind), every
+-- one counted: the range of queue and state 'failed' in asynctasq_jobs_claim (MySQL
+-- has neither partial nor expression indexes: the rows are read for their error)
+SELECT task, LEFT(SUBSTRING_INDEX(SUBSTRING_INDEX(error, CHAR(10 USING utf8mb4), 1), ':', 1), 100),
+    COUNT(*)
+FROM asynctasq_jobs FORCE INDEX (asynctasq_jobs_claim)
+WHERE queue = :queue AND state = 'failed'
+GROUP BY 1, 2;
+
+-- name: flow_states
+-- a flow's jobs counted by stored state (NULL: forgotten), in one step: the flows
+-- list pages through many flows, some of many jobs
+SELECT COALESCE(j.state, CASE WHEN c.id IS NOT NULL THEN 'completed' END), COUNT(*)
+FROM asynctasq_flow_jobs f
+LEFT JOIN asynctasq_jobs j ON j.id = f.job_id
+LEFT JOIN asynctasq_completed c ON c.id = f.job_id
+WHERE f.flow_id = :flow_id
+GROUP BY 1;

@@ -86,7 +86,9 @@ CREATE TABLE IF NOT EXISTS asynctasq_flow_jobs (
     name       VARCHAR(200) NULL,
     created_at DOUBLE NOT NULL,
     PRIMARY KEY (flow_id, position),
-    KEY asynctasq_flow_jobs_age (created_at)
+    KEY asynctasq_flow_jobs_age (created_at),
+    -- a job's flow (0013)
+    KEY asynctasq_flow_jobs_job (job_id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 -- Time and flow control (issue 16): schedules (repeatable and cron jobs).

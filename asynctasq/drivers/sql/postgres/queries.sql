@@ -849,3 +849,31 @@ SELECT job_id, name FROM {schema}.flow_jobs WHERE flow_id = $1 ORDER BY position
 DELETE FROM {schema}.flow_jobs f WHERE f.created_at < $1
   AND NOT EXISTS (SELECT 1 FROM {schema}.jobs j WHERE j.id = f.job_id)
   AND NOT EXISTS (SELECT 1 FROM {schema}.completed c WHERE c.id = f.job_id);
+
+-- name: flows_newest(at, id, limit)
+-- Flows.list_flows: flow ids newest first from just after (at, id), a range read of
+-- flow_jobs_newest (0013); a flow's rows share its time, DISTINCT keeps one
+SELECT DISTINCT created_at, flow_id FROM {schema}.flow_jobs
+WHERE (created_at, flow_id) < ($1::double precision, $2::text)
+ORDER BY created_at DESC, flow_id DESC LIMIT $3;
+
+-- name: flow_of(id)
+-- the flow a job belongs to, and its name there (0013: flow_jobs_job)
+SELECT flow_id, name FROM {schema}.flow_jobs WHERE job_id = $1 LIMIT 1;
+
+-- name: failed_groups(queue)
+-- the dead letters of a queue by task and error type, every one counted from the
+-- range of jobs_failed_kinds (0013: the same expression; overviews.error_kind)
+SELECT task, left(split_part(split_part(error, E'\n', 1), ':', 1), 100), count(*)
+FROM {schema}.jobs WHERE queue = $1 AND state = 'failed'
+GROUP BY task, left(split_part(split_part(error, E'\n', 1), ':', 1), 100);
+
+-- name: flow_states(flow_id)
+-- a flow's jobs counted by stored state (NULL: forgotten), in one step: the flows
+-- list pages through many flows, some of many jobs
+SELECT COALESCE(j.state, CASE WHEN c.id IS NOT NULL THEN 'completed' END), count(*)
+FROM {schema}.flow_jobs f
+LEFT JOIN {schema}.jobs j ON j.id = f.job_id
+LEFT JOIN {schema}.completed c ON c.id = f.job_id
+WHERE f.flow_id = $1
+GROUP BY 1;

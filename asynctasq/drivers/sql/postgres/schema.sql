@@ -81,6 +81,11 @@ CREATE INDEX jobs_unfinished ON {schema}.jobs (queue, state)
 CREATE INDEX jobs_blocked_order ON {schema}.jobs (queue, priority, run_at, id)
     WHERE state = 'waiting';
 
+-- the dead letters by queue, task and error type (0013; queries.sql: failed_groups)
+CREATE INDEX jobs_failed_kinds ON {schema}.jobs (
+    queue, task, (left(split_part(split_part(error, E'\n', 1), ':', 1), 100))
+) WHERE state = 'failed';
+
 -- the planner's estimate of one queue's jobs in one state, for the dashboard's counts
 -- of a state holding very many jobs (0010; Inspection.estimated_stats)
 CREATE FUNCTION {schema}.estimated_jobs(queue_name text, job_state text) RETURNS bigint
@@ -134,6 +139,9 @@ CREATE TABLE {schema}.flow_jobs (
     PRIMARY KEY (flow_id, position)
 );
 CREATE INDEX flow_jobs_age ON {schema}.flow_jobs (created_at);
+-- a job's flow, and flows newest first (0013)
+CREATE INDEX flow_jobs_job ON {schema}.flow_jobs (job_id);
+CREATE INDEX flow_jobs_newest ON {schema}.flow_jobs (created_at, flow_id);
 
 -- Time and flow control (issue 16): schedules (repeatable and cron jobs).
 CREATE TABLE {schema}.schedules (

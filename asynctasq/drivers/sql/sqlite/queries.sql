@@ -569,3 +569,35 @@ DELETE FROM asynctasq_flow_jobs WHERE created_at < :horizon
 -- name: flow_add
 INSERT INTO asynctasq_flow_jobs (flow_id, position, job_id, name, created_at)
 VALUES (:flow_id, :position, :job_id, :name, :now);
+
+-- name: flows_newest
+-- Flows.list_flows: flow ids newest first from just after (:at, :id), a range read of
+-- asynctasq_flow_jobs_age (time, then the table's key: flow id, position); a flow's
+-- rows share its time, DISTINCT keeps one
+SELECT DISTINCT created_at, flow_id FROM asynctasq_flow_jobs
+WHERE created_at <= :at AND (created_at < :at OR flow_id < :id)
+ORDER BY created_at DESC, flow_id DESC LIMIT :limit;
+
+-- name: flow_of
+-- the flow a job belongs to, and its name there (0013: asynctasq_flow_jobs_job)
+SELECT flow_id, name FROM asynctasq_flow_jobs WHERE job_id = :id LIMIT 1;
+
+-- name: failed_groups
+-- the dead letters of a queue by task and error type, every one counted from
+-- asynctasq_jobs_failed_kinds (0013: the same expression; overviews.error_kind)
+SELECT task,
+    substr(error, 1, min(instr(error || ':', ':'), instr(error || char(10), char(10)), 101) - 1),
+    COUNT(*)
+FROM asynctasq_jobs WHERE queue = :queue AND state = 'failed'
+GROUP BY task,
+    substr(error, 1, min(instr(error || ':', ':'), instr(error || char(10), char(10)), 101) - 1);
+
+-- name: flow_states
+-- a flow's jobs counted by stored state (NULL: forgotten), in one step: the flows
+-- list pages through many flows, some of many jobs
+SELECT COALESCE(j.state, CASE WHEN c.id IS NOT NULL THEN 'completed' END), COUNT(*)
+FROM asynctasq_flow_jobs f
+LEFT JOIN asynctasq_jobs j ON j.id = f.job_id
+LEFT JOIN asynctasq_completed c ON c.id = f.job_id
+WHERE f.flow_id = :flow_id
+GROUP BY 1;

@@ -44,6 +44,12 @@ CREATE INDEX asynctasq_jobs_expiring ON asynctasq_jobs (expires_at)
 -- serves stats, listings and purges
 CREATE INDEX asynctasq_jobs_queue_state ON asynctasq_jobs (queue, state, finished_at);
 
+-- the dead letters by queue, task and error type (0013; queries.sql: failed_groups)
+CREATE INDEX asynctasq_jobs_failed_kinds ON asynctasq_jobs (
+    queue, task,
+    substr(error, 1, min(instr(error || ':', ':'), instr(error || char(10), char(10)), 101) - 1)
+) WHERE state = 'failed';
+
 -- holds only damaged records the claim and recovery can never reach (0002)
 CREATE INDEX asynctasq_jobs_unreachable ON asynctasq_jobs (id)
 WHERE state NOT IN ('pending', 'waiting', 'active', 'completed', 'failed', 'cancelled', 'expired')
@@ -88,6 +94,8 @@ CREATE TABLE asynctasq_flow_jobs (
     PRIMARY KEY (flow_id, position)
 ) WITHOUT ROWID;
 CREATE INDEX asynctasq_flow_jobs_age ON asynctasq_flow_jobs (created_at);
+-- a job's flow (0013)
+CREATE INDEX asynctasq_flow_jobs_job ON asynctasq_flow_jobs (job_id);
 
 -- Time and flow control (issue 16): schedules (repeatable and cron jobs).
 CREATE TABLE asynctasq_schedules (
