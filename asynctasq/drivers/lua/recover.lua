@@ -35,8 +35,9 @@ if #expired > 0 then
   redis.call("ZREM", K[ACTIVE], unpack(expired))
   local ended = {}
   for i, id in ipairs(dead) do ended[i] = {id, "failed"} end
-  woken = woken + parents_ended(K, ended, now)  -- their dependants, in this script
-  wake(K, woken)
+  -- their dependants, in this script; one released to run is woken for, but it is not
+  -- a job this recovery requeued (the count returned)
+  wake(K, woken + parents_ended(K, ended, now))
 end
 local reply = fetch(K, dead, {woken})  -- before the trim may drop them
 
