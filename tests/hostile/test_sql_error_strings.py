@@ -28,7 +28,8 @@ from tests.backends import Backend
 from tests.conftest import only_backends
 from tests.sample_tasks import record, recorded
 
-pytestmark = pytest.mark.timeout(120)
+# a real worker with 3 s leases, each job checked to run once: timed, so serial
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 BROKERS = ("memory", "sqlite", "postgres", "mysql")
 
