@@ -14,8 +14,10 @@ from tests.hypothesis_profiles import examples
 
 #: a broker whose run is known to diverge, with why: skipped by name, never silently
 OPEN_DIVERGENCES: dict[str, str] = {}
-#: brokers whose test server is slow: fewer examples (make test-deep multiplies them too)
-SMALL_RUNS = {"mongodb": 60}
+#: brokers whose examples are slow (a test server in one Python process; a flushed
+#: commit or a round trip per step): fewer in CI, where each took 100 to 150 s at 200
+#: examples on the longest path of the parallel phase (make test-deep multiplies these)
+SMALL_RUNS = {"mongodb": 60, "rabbitmq": 80, "mysql": 120, "postgres": 120}
 MODEL_BROKERS = [
     pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: {OPEN_DIVERGENCES[name]}"))
     if name in OPEN_DIVERGENCES
