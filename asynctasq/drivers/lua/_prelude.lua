@@ -467,8 +467,12 @@ end
 -- last; 1 if so (the record is read only then: a fan-in child's record holds every
 -- parent's id)
 local function parent_done(C, child, now)
-  if redis.call("HEXISTS", C[WAITS], child) == 0 then return 0 end  -- (it ended meanwhile)
-  if redis.call("HINCRBY", C[WAITS], child, -1) > 0 then return 0 end
+  local left = redis.call("HINCRBY", C[WAITS], child, -1)  -- one call on the hot path
+  if left < 0 then  -- there was no count: the child ended meanwhile
+    redis.call("HDEL", C[WAITS], child)
+    return 0
+  end
+  if left > 0 then return 0 end
   redis.call("HDEL", C[WAITS], child, "!" .. child)
   local m, data = load(C, child, now)
   if not m or m[STATE] ~= "waiting" then return 0 end
