@@ -102,6 +102,8 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         self.min_pool_size = min_pool_size
         self.max_pool_size = max_pool_size
         self.poll_interval = poll_interval
+        #: next-due lookups a NOTIFY cut short, held until they finish (see idle)
+        self._lookups: set[asyncio.Future[float | None]] = set()
         self.migrate_on_connect = migrate_on_connect
         self._db = PoolRunner()
         self.statements = PostgresStatements(self._db, self.sql)
@@ -344,13 +346,34 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
 
     async def idle(self, queues: Sequence[str], armed: Any, remaining: float) -> None:
         """Until NOTIFY, the next job is due, or the poll interval (shorter while the
-        LISTEN connection is down) passes."""
+        LISTEN connection is down) passes. The look for the next due job runs beside
+        the wait, not before it: a NOTIFY that arrives meanwhile (a child released by
+        its parent's settle, a new job) ends the wait at once."""
         listening = self._listener is not None and self._listener.healthy
         pause = min(remaining, self.poll_interval if listening else _POLL_WITHOUT_LISTENER)
-        next_due = await self.next_due(queues)
+        if armed.is_set():
+            return
+        started = self.clock.time()
+        lookup = asyncio.ensure_future(self.next_due(queues))
+        woken = asyncio.ensure_future(armed.wait())
+        try:
+            await asyncio.wait((lookup, woken), timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        if armed.is_set() or not lookup.done():
+            self._lookups.add(lookup)  # left to finish on its own (cancelling a query
+            lookup.add_done_callback(self._lookup_done)  # would cost its connection more)
+            return
+        next_due = lookup.result()
+        pause -= self.clock.time() - started
         if next_due is not None:
             pause = min(pause, max(next_due - self.clock.time(), 0.0) + 0.001)
         await wait_for(armed, pause)
+
+    def _lookup_done(self, lookup: asyncio.Future[float | None]) -> None:
+        self._lookups.discard(lookup)
+        if not lookup.cancelled() and lookup.exception() is not None:
+            log.debug("looking for the next due job failed: %r", lookup.exception())
 
     async def next_due(self, queues: Sequence[str]) -> float | None:
         due = await self._db.fetchval(self.sql["next_due"], list(queues), self.clock.time())
