@@ -80,6 +80,10 @@ async def test_workers_ride_out_a_redis_crash_and_restart(
         "ASYNCTASQ_REDIS_PREFIX": "restart",
         "ASYNCTASQ_KEEP_COMPLETED_TASKS": "true",
         "ASYNCTASQ_LOG_LEVEL": "INFO",
+        # a claim whose reply the crash lost leaves its jobs active with no worker to
+        # run them: they come back when their lease lapses (the default would hold the
+        # test a minute for them)
+        "ASYNCTASQ_LEASE_SECONDS": "5",
     }
     driver = RedisDriver.from_config(config)
     await driver.connect()
