@@ -42,6 +42,8 @@ log = logging.getLogger("asynctasq.supervisor")
 #: the variable that tells a child the id of its supervisor (its group)
 SUPERVISOR_ENV = "ASYNCTASQ_SUPERVISOR_ID"
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: exit codes of a child killed by one of them
+_DIED_OF_STOP_SIGNAL = frozenset(-sig for sig in _SIGNALS)
 #: restart delays after quick crashes: first, and the most
 FIRST_DELAY, MOST_DELAY = 0.5, 30.0
 #: a child that ran this long before it stopped starts again without delay growth
@@ -145,7 +147,11 @@ class Supervisor:
                     child.send_signal(signal.SIGTERM)
             code = await child.wait()
             del self._children[slot]
-            if self._stopping.is_set() or (self.burst and code == 0):
+            if self._stopping.is_set():
+                # a child our stop signal reached before it set up its own handling (it
+                # was still starting: it had taken no job) dies of it: a clean stop
+                return 0 if code in _DIED_OF_STOP_SIGNAL else code
+            if self.burst and code == 0:
                 return code
             ran = time.monotonic() - started
             delay = FIRST_DELAY if ran >= STEADY_SECONDS else delay
