@@ -70,3 +70,30 @@ async def test_the_pool_recovers_and_recycles_processes() -> None:
     pids = [loads(j.result) for j in jobs if j and j.result]  # type: ignore[arg-type]
     # one process per two jobs (the crash counts as the end of a process)
     assert len(set(pids)) >= 3
+
+
+async def test_a_jobs_timeout_counts_from_its_start_not_the_pool_processs() -> None:
+    from asynctasq.core.worker.process_pool import ProcessPool
+    from asynctasq.serialization import dumps
+
+    # the new process takes 1.5 s to import its modules, the job has 1 s
+    pool = ProcessPool(1, modules=["tests.integration.slow_import", Pid.__module__])
+    try:
+        pid = await pool.run(Pid.task_name, dumps({"args": {}}), timeout=1.0)
+    finally:
+        await pool.close()
+    assert isinstance(pid, int)
+
+
+async def test_a_task_module_that_cannot_be_imported_fails_the_job_clearly() -> None:
+    from asynctasq.core.worker.process_pool import ProcessPool
+    from asynctasq.errors import ProcessCrashedError
+    from asynctasq.serialization import dumps
+
+    pool = ProcessPool(1, modules=["tests.integration.no_such_module"])
+    try:
+        await pool.warm_up()  # logs the failure, raises nothing
+        with pytest.raises(ProcessCrashedError, match="while importing the task modules"):
+            await pool.run(Pid.task_name, dumps({"args": {}}), timeout=5.0)
+    finally:
+        await pool.close()

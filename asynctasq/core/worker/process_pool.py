@@ -37,6 +37,10 @@ log = logging.getLogger("asynctasq.worker")
 
 #: the first item of a message a pool process sends before its reply
 _PROGRESS = 2
+#: what a pool process sends once it has imported the task modules
+_READY = b"ready"
+#: seconds a new pool process may take to start and import the task modules
+START_TIMEOUT = 120.0
 
 
 class _PipeProgress:
@@ -72,6 +76,7 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
     from asynctasq.tasks.registry import import_task_modules, registry
 
     import_task_modules(modules)
+    conn.send_bytes(_READY)
     loop: asyncio.AbstractEventLoop | None = None
     while True:
         try:
@@ -123,6 +128,26 @@ class _Child:
         self.process.start()
         child.close()
         self.jobs_run = 0
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Block (off the loop) until the process has imported the task modules, so a
+        job's timeout counts from the job's start: on a loaded host the imports alone
+        can take longer than a short timeout."""
+        try:
+            ready = self.conn.poll(START_TIMEOUT) and self.conn.recv_bytes() == _READY
+        except (EOFError, OSError):
+            ready = False
+        if ready:
+            return
+        self.kill()
+        self.process.join(1)
+        code = self.process.exitcode
+        why = f"exited with code {code}" if code is not None else "did not answer"
+        raise ProcessCrashedError(
+            f"a new pool process {why} while importing the task modules "
+            f"(within {START_TIMEOUT:.0f} s); its error is in the worker's output"
+        )
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):
@@ -202,7 +227,11 @@ class ProcessPool:
         for _ in range(max(missing, 0)):
             if self._closed:
                 return
-            child = await self._spawn()
+            try:
+                child = await self._spawn()
+            except ProcessCrashedError as exc:
+                log.warning("the process pool did not warm up: %s", exc)
+                return  # the first process job meets (and reports) the same error
             if self._closed:
                 child.retire()
                 self._reap(child)

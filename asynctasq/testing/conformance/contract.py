@@ -289,7 +289,9 @@ async def reserve_wakes_when_a_delayed_job_comes_due(target: Target) -> None:
     started = time.monotonic()
     got = await reserve(driver, wait=10.0)
     assert len(got) == 1
-    assert 0.4 <= time.monotonic() - started < 1.5
+    # woken by the due job, well before the 10 s wait ends; the upper bound leaves room
+    # for a loaded 2-core CI machine (RabbitMQ's delay takes several quorum-queue hops)
+    assert 0.4 <= time.monotonic() - started < 3.0
 
 
 @check(Pausing, Inspection)
