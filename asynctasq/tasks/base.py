@@ -143,6 +143,9 @@ class BaseTask(Generic[T]):
     _options: DispatchOptions
     _progress_sink: Any
     _parent_results: ParentResults
+    #: a process task's parents' outcomes, still encoded (its body decoded them in the
+    #: pool process): decoded in the worker only if its ``failed()`` hook runs
+    _parent_record: dict[str, Any] | None = None
     _required_fields: ClassVar[tuple[str, ...]] = ()
     _declared_fields: ClassVar[frozenset[str]] = frozenset()
     _init_signature: ClassVar[inspect.Signature | None] = None

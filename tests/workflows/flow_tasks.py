@@ -82,6 +82,20 @@ class ProcessSum(AsyncProcessTask[list[Any]], name="flows.process_sum"):
         return [os.getpid(), self.parent_results.get("ingest"), seen]
 
 
+class ProcessFailsNoting(SyncProcessTask[None], name="flows.process_fails_noting"):
+    """Fails in a pool process; its ``failed()`` hook (run by the worker) writes down
+    the previous step's result, as ``execute`` saw it."""
+
+    note: str
+
+    def execute(self) -> None:
+        raise PermanentError(f"broken on purpose after {self.previous_result}")
+
+    def failed(self, exc: BaseException) -> None:
+        with open(self.note, "w") as out:
+            out.write(repr(self.previous_result))
+
+
 @task(name="flows.fn_add")
 async def fn_add(extra: int, parent_results: ParentResults) -> int:
     """A function task that declared ``parent_results``."""

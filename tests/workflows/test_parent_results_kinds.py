@@ -5,18 +5,19 @@ and ``@task`` functions that declare ``parent_results`` or ``previous_result``."
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from asynctasq.core.worker.worker import Worker
 from asynctasq.drivers.capabilities import Dependencies, Flows, Inspection, Results
-from asynctasq.errors import TaskDefinitionError
+from asynctasq.errors import JobFailedError, TaskDefinitionError
 from asynctasq.flow import FlowProducer, Job, chain
 from asynctasq.tasks import task
 from tests.backends import Backend
 from tests.conftest import skip_without
-from tests.workflows.flow_tasks import Ingest, ProcessScale, fn_double
+from tests.workflows.flow_tasks import Ingest, ProcessFailsNoting, ProcessScale, fn_double
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -59,6 +60,18 @@ async def test_a_chain_through_process_and_function_steps(backend: Backend) -> N
     assert scaled[0] != os.getpid() and scaled[1] == 6
     doubled = await run.result(timeout=60)
     assert doubled[0] != os.getpid() and doubled[1] == 12
+
+
+async def test_a_failed_process_tasks_hook_reads_its_parents(
+    backend: Backend, tmp_path: Path
+) -> None:
+    driver = await flows_driver(backend)
+    note = tmp_path / "note"
+    run = await chain(Ingest(n=4), ProcessFailsNoting(note=str(note))).dispatch(backend=driver)
+    await drain(backend, driver, "default")
+    with pytest.raises(JobFailedError, match="broken on purpose after 4"):
+        await run.result(timeout=60)
+    assert note.read_text() == "4"  # failed() ran in the worker, with the parent's result
 
 
 def test_the_parent_parameters_do_not_travel_with_a_job() -> None:

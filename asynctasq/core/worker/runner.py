@@ -19,7 +19,6 @@ from asynctasq.core.events.progress import ProgressSink
 from asynctasq.core.events.types import Event
 from asynctasq.core.logs import job_logging_context
 from asynctasq.core.results import decode_parents, read_parents
-from asynctasq.core.worker.executors import Executors
 from asynctasq.core.worker.parent_reads import SharedParentReads
 from asynctasq.drivers.capabilities import Results
 from asynctasq.errors import LeaseExpiredError, PoisonJobError, UnknownTaskError
@@ -122,8 +121,10 @@ class JobRunner:
         if job.depends_on and (reads := self._parent_reads()) is not None:  # parent_results
             if reads_parent_results(type(task)):
                 parents = await read_parents(reads, job, ctx.options)
-                if type(task).executor != "process":  # (a pool process decodes its own copy)
+                if type(task).executor != "process":
                     task._parent_results = await decode_parents(parents, self.runtime.serializer)
+                else:  # the pool process decodes its own copy; failed() would need ours
+                    task._parent_record = parents
             else:  # no round trip for what the task never reads
                 task._parent_results = NOT_READ
         executors = self.runtime.executors
@@ -157,7 +158,7 @@ class JobRunner:
                     Event.for_job("task_dead", job, worker_id=runtime.worker_id, error=error)
                 )
             try:
-                task, _ = await self.build(job)
+                task, options = await self.build(job)
             except UnknownTaskError:
                 raise
             except Exception as build_error:  # an undecodable payload never stops a worker
@@ -169,18 +170,25 @@ class JobRunner:
                     format_error(build_error, with_traceback=False),
                 )
                 return
-            await call_failed_hook(task, job, exc, runtime.executors)
+            reads = self._parent_reads() if job.depends_on else None
+            if reads is not None and reads_parent_results(type(task)):
+                task._parent_record = await read_parents(reads, job, options)
+            await call_failed_hook(task, job, exc, runtime)
 
 
 async def call_failed_hook(
-    task: BaseTask[Any], job: Job, exc: Exception, executors: Executors
+    task: BaseTask[Any], job: Job, exc: Exception, runtime: WorkerRuntime
 ) -> None:
-    """``failed`` runs once; if it raises, that is logged, never looped."""
+    """``failed`` runs once; if it raises, that is logged, never looped. It reads
+    ``self.parent_results`` as ``execute`` did (decoded here for a process task)."""
     try:
+        if task._parent_record is not None:
+            record, task._parent_record = task._parent_record, None
+            task._parent_results = await decode_parents(record, runtime.serializer)
         if inspect.iscoroutinefunction(task.failed):
             await task.failed(exc)
         else:
-            await executors.in_thread(task.failed, exc)
+            await runtime.executors.in_thread(task.failed, exc)
     except (Exception, SystemExit) as hook_error:  # a hook never stops the worker
         log.error(
             "job %s: %s.failed() raised: %s",

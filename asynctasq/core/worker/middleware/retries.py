@@ -83,7 +83,7 @@ class Retries(Middleware):
             job.attempts,
             format_error(exc, with_traceback=False),
         )
-        await call_failed_hook(task, job, exc, ctx.runtime.executors)
+        await call_failed_hook(task, job, exc, ctx.runtime)
         return ctx.failed(exc)
 
     def unknown_task(self, ctx: JobContext, exc: UnknownTaskError) -> Outcome:
