@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -134,8 +135,11 @@ async def test_a_waiting_worker_wakes_at_commit_not_before(app: tuple[Backend, D
 
 
 async def sqlalchemy_engine(backend: Backend) -> Any:
-    url = backend.dsn.replace("postgresql://", "postgresql+asyncpg://", 1)  # type: ignore[attr-defined]
-    return create_async_engine(url)
+    # the test DSN's settings (synchronous_commit) go to asyncpg as server settings
+    parts = urlsplit(backend.dsn)  # type: ignore[attr-defined]
+    url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", query=""))
+    settings = dict(parse_qsl(parts.query))
+    return create_async_engine(url, connect_args={"server_settings": settings})
 
 
 @only_backends("postgres")
