@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 
@@ -24,6 +25,11 @@ DSN = os.environ.get(
     "ASYNCTASQ_TEST_POSTGRES_DSN",
     "postgresql://postgres@127.0.0.1:5432/test?synchronous_commit=off",
 )
+
+
+def dsn_with(dsn: str, **settings: str) -> str:
+    """``dsn`` with more server settings in its query (it may have some already)."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}{urlencode(settings)}"
 
 
 class PostgresBackend(Backend):

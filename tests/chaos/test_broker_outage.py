@@ -20,6 +20,7 @@ from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.drivers.base import Driver
 from asynctasq.jobs import JobState
 from tests.backends import Backend
+from tests.backends_postgres import dsn_with
 from tests.backends_redis import RedisServer
 from tests.chaos.fleet import ChaosReport, Fleet, all_jobs
 from tests.conftest import only_backends
@@ -143,7 +144,7 @@ async def test_postgres_connections_terminated_mid_run_lose_nothing(
     application = f"asynctasq-chaos-{backend.namespace}"
     dsn: str = backend.dsn  # type: ignore[attr-defined]
     env = worker_env(
-        {**backend.env(), "ASYNCTASQ_POSTGRES_DSN": f"{dsn}?application_name={application}"}
+        {**backend.env(), "ASYNCTASQ_POSTGRES_DSN": dsn_with(dsn, application_name=application)}
     )
     driver = await backend.new_driver(keep_completed=True)
     fleet = Fleet(env, 2, log_dir=tmp_path)

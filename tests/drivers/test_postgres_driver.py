@@ -17,7 +17,7 @@ from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.postgres import PostgresDriver
 from asynctasq.jobs import Completed, Job, JobState
 from tests.backends import Backend
-from tests.backends_postgres import DSN
+from tests.backends_postgres import DSN, dsn_with
 from tests.conftest import only_backends
 
 
@@ -28,7 +28,7 @@ def job(queue: str = "default", **fields: object) -> Job:
 
 def tagged(backend: Backend) -> str:
     """The backend's DSN with an application_name that marks this test's connections."""
-    return f"{DSN}?application_name={backend.schema}"  # type: ignore[attr-defined]
+    return dsn_with(DSN, application_name=backend.schema)  # type: ignore[attr-defined]
 
 
 async def terminate(backend: Backend) -> int:

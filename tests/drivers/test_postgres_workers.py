@@ -25,7 +25,7 @@ from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.drivers.base import Driver
 from asynctasq.serialization.msgpack import default_serializer
 from tests.backends import Backend
-from tests.backends_postgres import DSN
+from tests.backends_postgres import DSN, dsn_with
 from tests.conftest import only_backends
 from tests.sample_tasks import record, recorded
 from tests.workers import spawn_worker, stop
@@ -162,7 +162,7 @@ async def test_killing_the_workers_connections_mid_run_loses_nothing(
     total = 5_000
     ids = await dispatch(backend, driver, [Tally(log=log, seconds=0.02) for _ in range(total)])
     tag = f"{backend.schema}_w"  # type: ignore[attr-defined]
-    dsn = f"{DSN}?application_name={tag}"  # marks the workers' connections
+    dsn = dsn_with(DSN, application_name=tag)  # marks the workers' connections
     workers = start_workers(backend, tmp_path, 3, 10, ASYNCTASQ_POSTGRES_DSN=dsn)
     killed = []
     con = await asyncpg.connect(DSN)

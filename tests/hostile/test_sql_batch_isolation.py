@@ -26,6 +26,7 @@ from asynctasq.drivers.sqlite import SQLiteDriver
 from asynctasq.drivers.sqlite.driver import _data_error as sqlite_data_error
 from asynctasq.jobs import Completed, Failed, Job, JobState, Outcome, Retried
 from tests.backends import Backend
+from tests.backends_postgres import dsn_with
 from tests.conftest import only_backends
 from tests.hostile.sql_access import execute
 
@@ -146,7 +147,7 @@ async def test_postgres_a_lock_it_cannot_get_fails_the_whole_call(backend: Backe
     driver = await backend.new_driver()
     (job,) = await _claimed(driver, 1)
     impatient = PostgresDriver(
-        f"{backend.dsn}?lock_timeout=200",  # type: ignore[attr-defined]
+        dsn_with(backend.dsn, lock_timeout="200"),  # type: ignore[attr-defined]
         schema=backend.schema,  # type: ignore[attr-defined]
     )
     await impatient.connect()
