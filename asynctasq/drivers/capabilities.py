@@ -363,7 +363,7 @@ class Results(Capability):
     keeps the polling default). ``asynctasq.results`` is built on it."""
 
     label = "job results (results.get, handle.result(), parent_results)"
-    advice = "use the memory, sqlite, redis, postgres or mysql driver"
+    advice = "use the memory, sqlite, redis, postgres, mysql or mongodb driver"
 
     #: seconds a result is kept (Config.result_retention; ASYNCTASQ_RESULT_RETENTION)
     result_retention: float = DEFAULT_RESULT_RETENTION

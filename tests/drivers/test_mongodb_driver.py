@@ -166,3 +166,39 @@ async def test_without_change_streams_an_idle_reserve_polls(backend: MongoDBBack
     await sending
     assert [j.id for j in got] == [job.id]
     assert consumer._changes is None  # no stream was opened: the poll found it
+
+
+@mongodb
+async def test_a_result_beside_a_job_that_still_exists_never_outranks_it(
+    backend: MongoDBBackend,
+) -> None:
+    """The result is written before the completed job's document is deleted: a crash
+    between the two leaves both, and the job's own state is what waiters read."""
+    from asynctasq.drivers.mongodb.results import keep_result
+    from asynctasq.jobs import JobState
+
+    driver = await _driver(backend)
+    job = make_job()
+    await driver.enqueue([job])
+    (claimed,) = await driver.claim(["default"], limit=1, worker_id="w", lease_seconds=30)
+    await keep_result(driver.store, job.id, b"\xc3", time.time())  # then the "crash"
+    assert (await driver.job_outcomes([job.id]))[job.id].state is JobState.ACTIVE
+    assert await driver.complete(claimed, b"\xc2")  # its real completion
+    found = (await driver.job_outcomes([job.id]))[job.id]
+    assert (found.state, found.result) == (JobState.COMPLETED, b"\xc2")
+    assert await driver.store.jobs.count_documents({"_id": job.id}) == 0  # not kept
+
+
+@mongodb
+async def test_results_are_forgotten_after_their_retention(backend: MongoDBBackend) -> None:
+    driver = await _driver(backend)
+    driver.result_retention = 0.2
+    job = make_job()
+    await driver.enqueue([job])
+    (claimed,) = await driver.claim(["default"], limit=1, worker_id="w", lease_seconds=30)
+    assert await driver.complete(claimed, b"\xc3")
+    assert (await driver.job_outcomes([job.id]))[job.id].result == b"\xc3"
+    await asyncio.sleep(0.3)
+    driver._next_sweep = 0.0  # the sweep runs at most every few seconds
+    await driver.recover_expired()
+    assert await driver.job_outcomes([job.id]) == {}

@@ -54,6 +54,7 @@ from asynctasq.drivers.mongodb.documents import (
     stored_job,
 )
 from asynctasq.drivers.mongodb.rates import MongoRateLimits
+from asynctasq.drivers.mongodb.results import MongoResults, forget_results, keep_result
 from asynctasq.drivers.mongodb.schedules import MongoSchedules
 from asynctasq.drivers.mongodb.slots import MongoSlots
 from asynctasq.drivers.mongodb.store import Store
@@ -89,6 +90,7 @@ _CLAIM_ROUNDS = 3
 
 class MongoDBDriver(
     MongoOperatorSide,
+    MongoResults,
     MongoSchedules,
     MongoRateLimits,
     MongoSlots,
@@ -446,6 +448,9 @@ class MongoDBDriver(
         done: Document = {"worker_id": None, "lease_until": None}
         match outcome:
             case Completed(result=result) if not self.keep_completed:
+                # the result first: a crash before the delete leaves the job to run
+                # again, and its own document outranks this result (results.py)
+                await keep_result(self.store, outcome.job_id, result, now)
                 return (await jobs.delete_one(fence)).deleted_count == 1
             case Completed(result=result):
                 update = {
@@ -500,6 +505,7 @@ class MongoDBDriver(
         if now >= self._next_sweep:  # every worker's tick, at most once per interval
             self._next_sweep = now + _SWEEP_INTERVAL
             await sweep_locks(self.store, now)
+            await forget_results(self.store, now - self.result_retention)
         lapsed = {"state": "active", "lease_until": {"$lt": now}}
         back = await jobs.update_many(
             {**lapsed, "$expr": {"$lt": ["$attempts", "$max_attempts"]}},

@@ -9,6 +9,8 @@ side need. Created at connect (``create_index`` is idempotent on MongoDB).
 ``<prefix>_rate_limits`` one per queue with a stored limit: limit, interval, burst
 ``<prefix>_dedup`` one per deduplication key: holder ``job``, ``mode``, ``until`` (dedup.py)
 ``<prefix>_slots`` one per concurrency key: ``holders`` (job ids), ``version`` (slots.py)
+``<prefix>_results`` one per completed job that is not kept: its ``result`` and
+                   ``finished_at``, kept ``result_retention`` seconds (results.py)
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Store:
     rate_limits: AsyncCollection[Document]
     dedup: AsyncCollection[Document]
     slots: AsyncCollection[Document]
+    results: AsyncCollection[Document]
 
     @classmethod
     def open(
@@ -104,6 +107,7 @@ class Store:
             db.get_collection(f"{prefix}_rate_limits"),
             db.get_collection(f"{prefix}_dedup"),
             db.get_collection(f"{prefix}_slots"),
+            db.get_collection(f"{prefix}_results"),
         )
 
     async def create_indexes(self) -> None:
@@ -112,6 +116,8 @@ class Store:
         await self.workers.create_index([("expires_at", ASCENDING)], name="expiry")
         # the sweep of throttle locks whose window has passed (dedup.py)
         await self.dedup.create_index([("until", ASCENDING)], name="until")
+        # the sweep of results past their retention (results.py)
+        await self.results.create_index([("finished_at", ASCENDING)], name="age")
 
     async def close(self) -> None:
         await self.client.close()
