@@ -43,7 +43,7 @@ typecheck:
 # the CPU; a broker's tests that must not overlap share an xdist group), then the `serial` ones alone (chaos: kill -9, leases against the clock).
 PYTEST_WORKERS ?= 3
 pytest:
-	@# bytecode compiled once: with PYTHONDONTWRITEBYTECODE set (as on the CI host) every
+	@# bytecode compiled once: where PYTHONDONTWRITEBYTECODE is set (as in this workspace's shell), every
 	@# worker process the tests start would compile the package again
 	$(BIN)/python -m compileall -q asynctasq tests benchmarks examples
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial and not deep" -p no:cacheprovider --durations=15
