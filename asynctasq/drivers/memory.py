@@ -332,20 +332,22 @@ class MemoryDriver(
         for q in live:
             b.promote_due(q, now)
         claimed: list[Job] = []
+        versions, ready, heappop = b.versions, b.ready, heapq.heappop
+        checked_from: JobState | None = None  # the state the last claim was checked from
         while len(claimed) < limit:
             best: str | None = None
             for q in live:
-                heap = b.ready.get(q)
-                while heap and b.versions.get(heap[0][2]) != heap[0][3]:
-                    heapq.heappop(heap)
-                if heap and (best is None or heap[0][:3] < b.ready[best][0][:3]):
+                heap = ready.get(q)
+                while heap and versions.get(heap[0][2]) != heap[0][3]:
+                    heappop(heap)
+                if heap and (best is None or heap[0][:3] < ready[best][0][:3]):
                     best = q
             if best is None:
                 break
-            _, _, job_id, _version = heapq.heappop(b.ready[best])
-            b.invalidate(job_id)
+            _, _, job_id, version = heappop(ready[best])
+            versions[job_id] = version + 1  # invalidate(): its entries go stale
             job = b.jobs[job_id]
-            if is_expired(job, now):  # never handed out (lifecycle: claim -> expired)
+            if job.expires_at is not None and is_expired(job, now):  # lifecycle: -> expired
                 assert job.expires_at is not None
                 check(JobEvent.CLAIM, job.state, JobState.EXPIRED)
                 b.unfinish_key(job)
@@ -353,8 +355,10 @@ class MemoryDriver(
                 job.error = expired_reason(job.expires_at)
                 b.ended(job, JobState.EXPIRED.value, now)  # its dependants by their policy
                 continue
-            check(JobEvent.CLAIM, job.state, JobState.ACTIVE)  # due: promoted above
-            job.state = JobState.ACTIVE
+            if job.state is not checked_from:  # due: promoted above (pending)
+                check(JobEvent.CLAIM, job.state, JobState.ACTIVE)
+                checked_from = job.state
+            job.state = _ACTIVE
             job.worker_id = worker_id
             job.lease_until = now + lease
             job.attempts += 1
@@ -362,41 +366,43 @@ class MemoryDriver(
             claimed.append(job.copy())
         return claimed
 
-    @property
-    def _completed_state(self) -> JobState | None:
-        return JobState.COMPLETED if self.keep_completed else None
-
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         b = self.broker
         accepted = []
         wake = False
         now = self.clock.time()
+        jobs, active, keep = b.jobs, b.active, self.keep_completed
+        # the same move for every completion: checked once per batch
+        completion_checked = False
         for outcome in outcomes:
-            job = b.jobs.get(outcome.job_id)
+            job = jobs.get(outcome.job_id)
             if (
                 job is None
-                or job.state is not JobState.ACTIVE
+                or job.state is not _ACTIVE
                 or job.worker_id != outcome.worker_id
                 or job.attempts != outcome.attempt
             ):
                 accepted.append(False)
                 continue
             accepted.append(True)
-            b.active.discard(job.id)
+            active.discard(job.id)
             job.lease_until = None
             match outcome:
                 case Completed(result=result):
-                    b.unfinish_key(job)
-                    check(JobEvent.COMPLETE, JobState.ACTIVE, self._completed_state)
-                    if self.keep_completed:
+                    if job.unique_key:
+                        b.unfinish_key(job)
+                    if not completion_checked:
+                        check(JobEvent.COMPLETE, _ACTIVE, JobState.COMPLETED if keep else None)
+                        b.graph.retention = self.result_retention
+                        completion_checked = True
+                    if keep:
                         job.state, job.result, job.finished_at = JobState.COMPLETED, result, now
                         job.worker_id = None
                     else:
-                        del b.jobs[job.id]
+                        del jobs[job.id]
                         b.versions.pop(job.id, None)
-                        b.graph.retention = self.result_retention
                         b.graph.remember_completed(job.id, now, result)
-                    b.ended(job, JobState.COMPLETED.value, self.clock.time())
+                    b.ended(job, _COMPLETED, self.clock.time())
                 case Retried(run_at=run_at, error=error):
                     check(JobEvent.RETRY, JobState.ACTIVE, visible_state(_P, run_at, now))
                     job.state, job.run_at, job.error, job.worker_id = (
@@ -786,6 +792,8 @@ class MemoryDriver(
 
 
 _P = JobState.PENDING
+_ACTIVE = JobState.ACTIVE
+_COMPLETED = JobState.COMPLETED.value
 
 
 def _visible_state(job: Job, now: float) -> JobState:
