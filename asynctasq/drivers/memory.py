@@ -402,7 +402,7 @@ class MemoryDriver(
                         del jobs[job.id]
                         b.versions.pop(job.id, None)
                         b.graph.remember_completed(job.id, now, result)
-                    b.ended(job, _COMPLETED, self.clock.time())
+                    b.ended(job, _COMPLETED, now)
                 case Retried(run_at=run_at, error=error):
                     check(JobEvent.RETRY, JobState.ACTIVE, visible_state(_P, run_at, now))
                     job.state, job.run_at, job.error, job.worker_id = (

@@ -81,14 +81,17 @@ class HeldLeases:
                     newest[job_id] = attempt
 
     def drop(self, keys: Iterable[AttemptKey]) -> None:
+        held, newest, refused, lost = self._held, self._newest, self._refused, self._lost
         with self._lock:
             for key in keys:
-                self._held.pop(key, None)
-                self._refused.discard(key)
-                self._lost.discard(key)
+                held.pop(key, None)
+                if refused:  # (both empty but after a lapse: not looked at per job)
+                    refused.discard(key)
+                if lost:
+                    lost.discard(key)
                 job_id, attempt = key
-                if self._newest.get(job_id) == attempt:
-                    del self._newest[job_id]
+                if newest.get(job_id) == attempt:
+                    del newest[job_id]
 
     # _newest is written (hold, drop) and read (below) on the worker's loop only, so
     # these reads need no lock: one dict lookup on the per-job path
