@@ -46,6 +46,7 @@ from asynctasq.drivers.capabilities import (
 )
 from asynctasq.drivers.dependencies import REMOVED, check_batch
 from asynctasq.drivers.memory_dependencies import DependencyGraph
+from asynctasq.drivers.memory_ready import Entry, ReadyQueue
 from asynctasq.drivers.overviews import FailedGroups, FlowRecord, group_failed
 from asynctasq.drivers.positions import Position, Positioned, check_position
 from asynctasq.drivers.results import FinishNotices, NoticeHub, StoredOutcome
@@ -78,9 +79,9 @@ class MemoryBroker:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.versions: dict[str, int] = {}
-        # per queue: ready heap (priority, run_at, id, version) in claim order, scheduled heap
-        # (run_at, id, version); entries go stale when a job's version moves on
-        self.ready: dict[str, list[tuple[int, float, str, int]]] = {}
+        # per queue: the ready entries (priority, run_at, id, version) in claim order, and a
+        # scheduled heap (run_at, id, version); entries go stale when a job's version moves on
+        self.ready: dict[str, ReadyQueue] = {}
         self.scheduled: dict[str, list[tuple[float, str, int]]] = {}
         self.active: set[str] = set()
         self.unique: dict[str, str] = {}
@@ -118,8 +119,10 @@ class MemoryBroker:
         if job.run_at > now:
             heapq.heappush(self.scheduled.setdefault(job.queue, []), (job.run_at, job.id, version))
         else:
-            entry = (job.priority, job.run_at, job.id, version)
-            heapq.heappush(self.ready.setdefault(job.queue, []), entry)
+            ready = self.ready.get(job.queue)
+            if ready is None:
+                ready = self.ready[job.queue] = ReadyQueue()
+            ready.push((job.priority, job.run_at, job.id, version))
 
     def invalidate(self, job_id: str) -> None:
         self.versions[job_id] = self.versions.get(job_id, 0) + 1
@@ -132,8 +135,10 @@ class MemoryBroker:
                 continue
             job = self.jobs[job_id]
             check(JobEvent.DUE, JobState.SCHEDULED, JobState.PENDING)
-            entry = (job.priority, run_at, job_id, version)
-            heapq.heappush(self.ready.setdefault(queue, []), entry)
+            ready = self.ready.get(queue)
+            if ready is None:
+                ready = self.ready[queue] = ReadyQueue()
+            ready.push((job.priority, run_at, job_id, version))
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         heads = [h[0][0] for q in queues if (h := self.scheduled.get(q))]
@@ -332,19 +337,24 @@ class MemoryDriver(
         for q in live:
             b.promote_due(q, now)
         claimed: list[Job] = []
-        versions, ready, heappop = b.versions, b.ready, heapq.heappop
+        versions, ready = b.versions, b.ready
         checked_from: JobState | None = None  # the state the last claim was checked from
         while len(claimed) < limit:
-            best: str | None = None
+            best: ReadyQueue | None = None
+            best_head: Entry | None = None
             for q in live:
-                heap = ready.get(q)
-                while heap and versions.get(heap[0][2]) != heap[0][3]:
-                    heappop(heap)
-                if heap and (best is None or heap[0][:3] < ready[best][0][:3]):
-                    best = q
+                queue = ready.get(q)
+                if queue is None:
+                    continue
+                head = queue.peek()
+                while head is not None and versions.get(head[2]) != head[3]:
+                    queue.pop()  # stale: its job moved on
+                    head = queue.peek()
+                if head is not None and (best_head is None or head[:3] < best_head[:3]):
+                    best, best_head = queue, head
             if best is None:
                 break
-            _, _, job_id, version = heappop(ready[best])
+            _, _, job_id, version = best.pop()
             versions[job_id] = version + 1  # invalidate(): its entries go stale
             job = b.jobs[job_id]
             if job.expires_at is not None and is_expired(job, now):  # lifecycle: -> expired

@@ -227,6 +227,30 @@ class BaseTask(Generic[T]):
             )
         self.__dict__.update(kwargs)
 
+    @classmethod
+    def _for_job(cls, args: dict[str, Any], job: Job) -> Self:
+        """The instance a worker runs for ``job``: ``cls(**args)`` with the job's fields
+        set. A task with the default constructor is built without the layers of a
+        call (the same attributes, the same checks: ``__init__`` runs)."""
+        if cls._init_signature is not None or cls.__new__ is not BaseTask.__new__:
+            task = cls(**args)
+            task._task_id, task._attempts, task._job = job.id, job.attempts, job
+            return task
+        if getattr(cls, "executor", None) is None or "task_name" not in cls.__dict__:
+            return cls(**args)  # abstract: __new__ says so
+        task = object.__new__(cls)
+        task.__dict__.update(
+            _args=dict(args),
+            _options={},
+            _task_id=job.id,
+            _attempts=job.attempts,
+            _job=job,
+            _progress_sink=None,
+            _parent_results=EMPTY,
+        )
+        BaseTask.__init__(task, **args)
+        return task
+
     # -- the body and hooks ----------------------------------------------------------
 
     def execute(self) -> Any:

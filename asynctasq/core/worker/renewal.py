@@ -50,6 +50,10 @@ class HeldLease(NamedTuple):  # a tuple: built twice per job, cheaply
         return (self.job_id, self.attempt)
 
 
+#: HeldLease(...) without its generated __new__ (a Python frame per claimed job)
+_held_lease = tuple.__new__
+
+
 class HeldLeases:
     """The leases a worker holds: from reservation until its outcome is settled, one
     per attempt. Written on the worker's loop, read by the renewal thread."""
@@ -76,7 +80,8 @@ class HeldLeases:
         with self._lock:
             for job in jobs:
                 job_id, attempt = job.id, job.attempts
-                held[(job_id, attempt)] = HeldLease(job_id, attempt, lease_for(job), None)
+                lease = _held_lease(HeldLease, (job_id, attempt, lease_for(job), None))
+                held[(job_id, attempt)] = lease
                 if newest.setdefault(job_id, attempt) < attempt:
                     newest[job_id] = attempt
 

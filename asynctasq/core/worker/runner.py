@@ -91,12 +91,11 @@ class JobRunner:
     def _instance(self, job: Job, args: dict[str, Any]) -> BaseTask[Any]:
         cls = self.runtime.registry._tasks[job.task]
         try:
-            task = cls(**args)
+            task = cls._for_job(args, job)
         except Exception as exc:
             raise PoisonJobError(
                 f"arguments no longer match {job.task}: {type(exc).__name__}: {exc}"
             ) from exc
-        task._task_id, task._attempts, task._job = job.id, job.attempts, job
         if self.progress is not None:
             if self._sink is None:
                 self._sink = ProgressSink(self.progress, asyncio.get_running_loop())
