@@ -232,7 +232,11 @@ class BaseTask(Generic[T]):
         """The instance a worker runs for ``job``: ``cls(**args)`` with the job's fields
         set. A task with the default constructor is built without the layers of a
         call (the same attributes, the same checks: ``__init__`` runs)."""
-        if cls._init_signature is not None or cls.__new__ is not BaseTask.__new__:
+        if (
+            cls._init_signature is not None
+            or cls.__new__ is not BaseTask.__new__
+            or cls.__setattr__ is not object.__setattr__  # it would see the fields set
+        ):
             task = cls(**args)
             task._task_id, task._attempts, task._job = job.id, job.attempts, job
             return task
