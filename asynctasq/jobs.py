@@ -36,6 +36,7 @@ __all__ = [
     "Released",
     "Retried",
     "WorkerInfo",
+    "new_completed",
     "new_job_id",
     "parent_ids",
     "parent_policy",
@@ -256,6 +257,9 @@ def _compile_copy() -> Callable[[Job], Job]:
 
 
 _copy_job = _compile_copy()
+# the method is the compiled copy itself: one call per job handed out, not two
+_copy_job.__doc__ = Job.copy.__doc__
+Job.copy = _copy_job  # type: ignore[method-assign,assignment]
 
 
 #: fields drivers may leave out of Job.unchecked(): added after their storage formats
@@ -308,6 +312,33 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class Completed(Outcome):
     result: bytes | None = None
+
+
+def _completed_builder() -> Callable[[str, str, int, str, bytes | None], Completed]:
+    # a frozen dataclass sets each field through object.__setattr__ in its __init__
+    # (1.4 µs for a Completed); the worker builds one per job: each slot's own setter
+    new = object.__new__
+    fields = ("job_id", "worker_id", "attempt", "queue", "result")
+    set_job_id, set_worker_id, set_attempt, set_queue, set_result = (
+        getattr(Completed, name).__set__ for name in fields
+    )
+
+    def completed(
+        job_id: str, worker_id: str, attempt: int, queue: str, result: bytes | None
+    ) -> Completed:
+        outcome: Completed = new(Completed)
+        set_job_id(outcome, job_id)
+        set_worker_id(outcome, worker_id)
+        set_attempt(outcome, attempt)
+        set_queue(outcome, queue)
+        set_result(outcome, result)
+        return outcome
+
+    return completed
+
+
+#: ``Completed(job_id, worker_id, attempt, queue=queue, result=result)``, built faster
+new_completed = _completed_builder()
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from asynctasq.drivers.capabilities import (
 )
 from asynctasq.drivers.dependencies import REMOVED, check_batch
 from asynctasq.drivers.memory_dependencies import DependencyGraph
+from asynctasq.drivers.memory_ready import Entry, ReadyQueue
 from asynctasq.drivers.overviews import FailedGroups, FlowRecord, group_failed
 from asynctasq.drivers.positions import Position, Positioned, check_position
 from asynctasq.drivers.results import FinishNotices, NoticeHub, StoredOutcome
@@ -78,9 +79,9 @@ class MemoryBroker:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.versions: dict[str, int] = {}
-        # per queue: ready heap (priority, run_at, id, version) in claim order, scheduled heap
-        # (run_at, id, version); entries go stale when a job's version moves on
-        self.ready: dict[str, list[tuple[int, float, str, int]]] = {}
+        # per queue: the ready entries (priority, run_at, id, version) in claim order, and a
+        # scheduled heap (run_at, id, version); entries go stale when a job's version moves on
+        self.ready: dict[str, ReadyQueue] = {}
         self.scheduled: dict[str, list[tuple[float, str, int]]] = {}
         self.active: set[str] = set()
         self.unique: dict[str, str] = {}
@@ -118,8 +119,10 @@ class MemoryBroker:
         if job.run_at > now:
             heapq.heappush(self.scheduled.setdefault(job.queue, []), (job.run_at, job.id, version))
         else:
-            entry = (job.priority, job.run_at, job.id, version)
-            heapq.heappush(self.ready.setdefault(job.queue, []), entry)
+            ready = self.ready.get(job.queue)
+            if ready is None:
+                ready = self.ready[job.queue] = ReadyQueue()
+            ready.push((job.priority, job.run_at, job.id, version))
 
     def invalidate(self, job_id: str) -> None:
         self.versions[job_id] = self.versions.get(job_id, 0) + 1
@@ -132,8 +135,10 @@ class MemoryBroker:
                 continue
             job = self.jobs[job_id]
             check(JobEvent.DUE, JobState.SCHEDULED, JobState.PENDING)
-            entry = (job.priority, run_at, job_id, version)
-            heapq.heappush(self.ready.setdefault(queue, []), entry)
+            ready = self.ready.get(queue)
+            if ready is None:
+                ready = self.ready[queue] = ReadyQueue()
+            ready.push((job.priority, run_at, job_id, version))
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         heads = [h[0][0] for q in queues if (h := self.scheduled.get(q))]
@@ -332,20 +337,27 @@ class MemoryDriver(
         for q in live:
             b.promote_due(q, now)
         claimed: list[Job] = []
+        versions, ready = b.versions, b.ready
+        checked_from: JobState | None = None  # the state the last claim was checked from
         while len(claimed) < limit:
-            best: str | None = None
+            best: ReadyQueue | None = None
+            best_head: Entry | None = None
             for q in live:
-                heap = b.ready.get(q)
-                while heap and b.versions.get(heap[0][2]) != heap[0][3]:
-                    heapq.heappop(heap)
-                if heap and (best is None or heap[0][:3] < b.ready[best][0][:3]):
-                    best = q
+                queue = ready.get(q)
+                if queue is None:
+                    continue
+                head = queue.peek()
+                while head is not None and versions.get(head[2]) != head[3]:
+                    queue.pop()  # stale: its job moved on
+                    head = queue.peek()
+                if head is not None and (best_head is None or head[:3] < best_head[:3]):
+                    best, best_head = queue, head
             if best is None:
                 break
-            _, _, job_id, _version = heapq.heappop(b.ready[best])
-            b.invalidate(job_id)
+            _, _, job_id, version = best.pop()
+            versions[job_id] = version + 1  # invalidate(): its entries go stale
             job = b.jobs[job_id]
-            if is_expired(job, now):  # never handed out (lifecycle: claim -> expired)
+            if job.expires_at is not None and is_expired(job, now):  # lifecycle: -> expired
                 assert job.expires_at is not None
                 check(JobEvent.CLAIM, job.state, JobState.EXPIRED)
                 b.unfinish_key(job)
@@ -353,8 +365,10 @@ class MemoryDriver(
                 job.error = expired_reason(job.expires_at)
                 b.ended(job, JobState.EXPIRED.value, now)  # its dependants by their policy
                 continue
-            check(JobEvent.CLAIM, job.state, JobState.ACTIVE)  # due: promoted above
-            job.state = JobState.ACTIVE
+            if job.state is not checked_from:  # due: promoted above (pending)
+                check(JobEvent.CLAIM, job.state, JobState.ACTIVE)
+                checked_from = job.state
+            job.state = _ACTIVE
             job.worker_id = worker_id
             job.lease_until = now + lease
             job.attempts += 1
@@ -362,41 +376,43 @@ class MemoryDriver(
             claimed.append(job.copy())
         return claimed
 
-    @property
-    def _completed_state(self) -> JobState | None:
-        return JobState.COMPLETED if self.keep_completed else None
-
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         b = self.broker
         accepted = []
         wake = False
         now = self.clock.time()
+        jobs, active, keep = b.jobs, b.active, self.keep_completed
+        # the same move for every completion: checked once per batch
+        completion_checked = False
         for outcome in outcomes:
-            job = b.jobs.get(outcome.job_id)
+            job = jobs.get(outcome.job_id)
             if (
                 job is None
-                or job.state is not JobState.ACTIVE
+                or job.state is not _ACTIVE
                 or job.worker_id != outcome.worker_id
                 or job.attempts != outcome.attempt
             ):
                 accepted.append(False)
                 continue
             accepted.append(True)
-            b.active.discard(job.id)
+            active.discard(job.id)
             job.lease_until = None
             match outcome:
                 case Completed(result=result):
-                    b.unfinish_key(job)
-                    check(JobEvent.COMPLETE, JobState.ACTIVE, self._completed_state)
-                    if self.keep_completed:
+                    if job.unique_key:
+                        b.unfinish_key(job)
+                    if not completion_checked:
+                        check(JobEvent.COMPLETE, _ACTIVE, JobState.COMPLETED if keep else None)
+                        b.graph.retention = self.result_retention
+                        completion_checked = True
+                    if keep:
                         job.state, job.result, job.finished_at = JobState.COMPLETED, result, now
                         job.worker_id = None
                     else:
-                        del b.jobs[job.id]
+                        del jobs[job.id]
                         b.versions.pop(job.id, None)
-                        b.graph.retention = self.result_retention
                         b.graph.remember_completed(job.id, now, result)
-                    b.ended(job, JobState.COMPLETED.value, self.clock.time())
+                    b.ended(job, _COMPLETED, now)
                 case Retried(run_at=run_at, error=error):
                     check(JobEvent.RETRY, JobState.ACTIVE, visible_state(_P, run_at, now))
                     job.state, job.run_at, job.error, job.worker_id = (
@@ -786,6 +802,8 @@ class MemoryDriver(
 
 
 _P = JobState.PENDING
+_ACTIVE = JobState.ACTIVE
+_COMPLETED = JobState.COMPLETED.value
 
 
 def _visible_state(job: Job, now: float) -> JobState:

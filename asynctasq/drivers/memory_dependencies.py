@@ -75,13 +75,15 @@ class DependencyGraph:
     def remember_completed(self, job_id: str, now: float, result: bytes | None = None) -> None:
         """A completed job that is deleted: remembered (with its result) while a
         child or a result waiter may name it."""
-        self.completed[job_id] = now
-        self.completed.move_to_end(job_id)
+        completed = self.completed
+        if job_id in completed:  # (a new key goes last by itself)
+            completed.move_to_end(job_id)
+        completed[job_id] = now
         if result is not None:
             self.results[job_id] = result
         horizon = now - self.retention
-        while self.completed and next(iter(self.completed.values())) < horizon:
-            forgotten, _ = self.completed.popitem(last=False)
+        while completed and next(iter(completed.values())) < horizon:
+            forgotten, _ = completed.popitem(last=False)
             self.results.pop(forgotten, None)
 
     def ended(

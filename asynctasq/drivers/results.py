@@ -95,11 +95,20 @@ class NoticeHub:
     seconds (the paths that push no notice)."""
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
+        self._event: asyncio.Event | None = None
+
+    @property
+    def event(self) -> asyncio.Event:
+        """What the next ``notify()`` sets: made when a waiter arms, so a notice
+        nobody waits for (one per job the memory broker finishes) costs a look."""
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
 
     def notify(self) -> None:
-        self.event.set()
-        self.event = asyncio.Event()
+        if self._event is not None:
+            self._event.set()
+            self._event = None
 
     def waiter(self) -> EventNotices:
         return EventNotices(self)

@@ -149,6 +149,7 @@ class BaseTask(Generic[T]):
     _required_fields: ClassVar[tuple[str, ...]] = ()
     _declared_fields: ClassVar[frozenset[str]] = frozenset()
     _init_signature: ClassVar[inspect.Signature | None] = None
+    _plain_construction: ClassVar[bool] = False
     #: whether the worker reads the parents' results before a job runs (None: when
     #: the class's code names parent_results or previous_result; tasks/parent_use.py)
     reads_parent_results: ClassVar[bool | None] = None
@@ -169,6 +170,7 @@ class BaseTask(Generic[T]):
                 f"known: {', '.join(sorted(_CONFIG_KEYS))}"
             )
         cls.task_config = check_task_config(cls.__qualname__, merged)  # type: ignore[assignment]
+        cls._plain_construction = False
         if abstract:
             return
         fields = _declared_fields(cls)
@@ -178,6 +180,14 @@ class BaseTask(Generic[T]):
         cls._declared_fields = frozenset(fields)
         custom_init = cls.__init__ is not BaseTask.__init__
         cls._init_signature = inspect.signature(cls.__init__) if custom_init else None
+        # what _for_job may build in one step: the default constructor, nothing that would
+        # see the fields set (its own __new__ or __setattr__), a class that can be built
+        cls._plain_construction = (
+            not custom_init
+            and cls.__new__ is BaseTask.__new__
+            and cls.__setattr__ is object.__setattr__
+            and getattr(cls, "executor", None) is not None
+        )
         init = cls.__dict__.get("__init__")
         if init is not None:
             params = list(inspect.signature(init).parameters.values())[1:]
@@ -229,6 +239,27 @@ class BaseTask(Generic[T]):
                 f"each as a class attribute (`{unknown[0]}: <type>`) or fix the name"
             )
         self.__dict__.update(kwargs)
+
+    @classmethod
+    def _for_job(cls, args: dict[str, Any], job: Job) -> Self:
+        """The instance a worker runs for ``job``: ``cls(**args)`` with the job's fields
+        set. A task with the default constructor is built without the layers of a
+        call (the same attributes, the same checks: ``__init__`` runs)."""
+        if not cls._plain_construction or "task_name" not in cls.__dict__:
+            task = cls(**args)  # (an abstract class: __new__ says so)
+            task._task_id, task._attempts, task._job = job.id, job.attempts, job
+            return task
+        task = object.__new__(cls)
+        fields = task.__dict__  # what __new__ sets, then the job's fields
+        fields["_args"] = dict(args)
+        fields["_options"] = {}
+        fields["_task_id"] = job.id
+        fields["_attempts"] = job.attempts
+        fields["_job"] = job
+        fields["_progress_sink"] = None
+        fields["_parent_results"] = EMPTY
+        BaseTask.__init__(task, **args)
+        return task
 
     # -- the body and hooks ----------------------------------------------------------
 

@@ -16,6 +16,7 @@ from asynctasq import (
 )
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.drivers.memory import MemoryDriver
+from asynctasq.jobs import Job
 from asynctasq.serialization.payload import decode_payload
 from asynctasq.tasks.registry import registry
 from asynctasq.tasks.retry import retry_delay_for
@@ -197,3 +198,33 @@ def test_backoff_grows_caps_and_jitters() -> None:
     assert all(4 <= jittered.delay(4) <= 8 for _ in range(100))
     assert jittered.delay(1) == 1  # never sooner than the delay set
     assert retry_delay_for(2.5, 7) == 2.5
+
+
+def _job_for(name: str, attempts: int = 2) -> Job:
+    return Job(id="job-1", task=name, payload=b"", queue="q", attempts=attempts)
+
+
+def test_a_task_rebuilt_for_its_job_is_what_the_constructor_builds() -> None:
+    job = _job_for(SendEmail.task_name)
+    built = SendEmail._for_job({"to": "a@b.c"}, job)
+    called = SendEmail(to="a@b.c")
+    called._task_id, called._attempts, called._job = job.id, job.attempts, job
+    assert vars(built) == vars(called)
+    # a constructor of its own is called as it is
+    resized = Resize._for_job({"path": "p", "width": 3}, _job_for(Resize.task_name))
+    assert (resized.path, resized.width, resized._task_id, resized._attempts) == (
+        "p",
+        3,
+        "job-1",
+        2,
+    )
+
+
+def test_a_task_rebuilt_for_its_job_refuses_what_the_constructor_refuses() -> None:
+    job = _job_for(SendEmail.task_name)
+    with pytest.raises(TypeError, match="missing argument"):
+        SendEmail._for_job({}, job)
+    with pytest.raises(TypeError, match="undeclared argument"):
+        SendEmail._for_job({"to": "a@b.c", "cc": "x"}, job)
+    with pytest.raises(TaskDefinitionError, match="reserved"):
+        SendEmail._for_job({"to": "a@b.c", "_job": "x"}, job)

@@ -21,7 +21,7 @@ from asynctasq.tasks.registry import registry
 if TYPE_CHECKING:
     from asynctasq.core.worker.process_pool import ProcessPool
 
-__all__ = ["Executors"]
+__all__ = ["Executors", "exit_refused"]
 
 
 class Executors:
@@ -89,12 +89,7 @@ class Executors:
                 return await task.execute()  # the common case, without two more frames
             return await self._run(task, job, timeout, parents)
         except SystemExit as exc:
-            # sys.exit() in a task (a CLI entry point reused as a task...) ends that
-            # attempt, never the worker: a worker exit would release the job to
-            # crash the next worker, forever
-            raise RuntimeError(
-                f"the task called sys.exit({exc.code!r}); a task cannot stop its worker"
-            ) from exc
+            raise exit_refused(exc) from exc
         except KeyboardInterrupt as exc:
             if type(task).executor == "async":
                 raise  # Ctrl-C on an embedded worker's loop: the user's to handle
@@ -132,6 +127,13 @@ class Executors:
         self.threads.close()
         if self._processes is not None:
             await self._processes.close(kill=kill)
+
+
+def exit_refused(exc: SystemExit) -> RuntimeError:
+    """What a task's sys.exit() becomes: a failed attempt. sys.exit() in a task (a CLI
+    entry point reused as a task...) ends that attempt, never the worker: a worker exit
+    would release the job to crash the next worker, forever."""
+    return RuntimeError(f"the task called sys.exit({exc.code!r}); a task cannot stop its worker")
 
 
 async def _with_timeout(awaitable: Any, timeout: float | None) -> Any:

@@ -50,6 +50,10 @@ class HeldLease(NamedTuple):  # a tuple: built twice per job, cheaply
         return (self.job_id, self.attempt)
 
 
+#: HeldLease(...) without its generated __new__ (a Python frame per claimed job)
+_held_lease = tuple.__new__
+
+
 class HeldLeases:
     """The leases a worker holds: from reservation until its outcome is settled, one
     per attempt. Written on the worker's loop, read by the renewal thread."""
@@ -76,19 +80,23 @@ class HeldLeases:
         with self._lock:
             for job in jobs:
                 job_id, attempt = job.id, job.attempts
-                held[(job_id, attempt)] = HeldLease(job_id, attempt, lease_for(job), None)
+                lease = _held_lease(HeldLease, (job_id, attempt, lease_for(job), None))
+                held[(job_id, attempt)] = lease
                 if newest.setdefault(job_id, attempt) < attempt:
                     newest[job_id] = attempt
 
     def drop(self, keys: Iterable[AttemptKey]) -> None:
+        held, newest, refused, lost = self._held, self._newest, self._refused, self._lost
         with self._lock:
             for key in keys:
-                self._held.pop(key, None)
-                self._refused.discard(key)
-                self._lost.discard(key)
+                held.pop(key, None)
+                if refused:  # (both empty but after a lapse: not looked at per job)
+                    refused.discard(key)
+                if lost:
+                    lost.discard(key)
                 job_id, attempt = key
-                if self._newest.get(job_id) == attempt:
-                    del self._newest[job_id]
+                if newest.get(job_id) == attempt:
+                    del newest[job_id]
 
     # _newest is written (hold, drop) and read (below) on the worker's loop only, so
     # these reads need no lock: one dict lookup on the per-job path

@@ -156,6 +156,8 @@ class Worker:
         self._started_at = 0.0
         self.processed = 0
         self._job_lines = JobLines()
+        #: whether the jobs claimed last get a job line (the job log's level then)
+        self._chatty = False
         self._owns_driver = queue_driver is None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -326,6 +328,7 @@ class Worker:
                 failures = 0
             self._leases.hold_claimed(jobs, self._lease_for)
             self._ready.extend(jobs)
+            self._chatty = self._job_lines.enabled  # looked at once per claim, not per job
             if self._stop_requested.is_set():
                 break  # claimed while stopping: _shutdown hands them back at once
             self._fill()
@@ -343,7 +346,11 @@ class Worker:
             if job.expires_at is not None and job.expires_at <= self.clock.time():
                 self._hand_back_expired(job)
                 continue
-            self._launch(job)
+            # the launch, inlined (once per job)
+            if job.timeout is not None:  # held since its claim; from now on, up to its timeout
+                self._leases.hold(job.id, job.attempts, self._lease_for(job), job.timeout)
+            task = self._loop.create_task(self._run(job), name="asynctasq-job")
+            running[(job.id, job.attempts)] = task
 
     def _hand_back_expired(self, job: Job) -> None:
         """The backstop of ttl (docs/flow-control.md): a job whose ttl ran out while it
@@ -357,16 +364,10 @@ class Worker:
             job = self._ready.popleft()
             self._report(Released(job.id, self.worker_id, job.attempts, queue=job.queue))
 
-    def _launch(self, job: Job) -> None:
-        if job.timeout is not None:  # held since its claim; from now on, up to its timeout
-            self._leases.hold(job.id, job.attempts, self._lease_for(job), job.timeout)
-        task = self._loop.create_task(self._run(job), name="asynctasq-job")
-        self._running[(job.id, job.attempts)] = task
-
     async def _run(self, job: Job) -> None:
         ctx = JobContext(job, self._runtime)
         lines = self._job_lines
-        chatty = lines.enabled
+        chatty = self._chatty
         if chatty:
             started = self._loop.time()
             lines.started(started, job.id, job.task, job.attempts)

@@ -31,7 +31,7 @@ from asynctasq.core.events.emitters import EventEmitter
 from asynctasq.core.worker.executors import Executors
 from asynctasq.core.worker.runner import format_error
 from asynctasq.drivers.base import Driver
-from asynctasq.jobs import Completed, Failed, Job, Outcome, Released, Retried
+from asynctasq.jobs import Completed, Failed, Job, Outcome, Released, Retried, new_completed
 from asynctasq.redaction import redact
 from asynctasq.serialization.msgpack import Serializer
 from asynctasq.tasks.base import BaseTask
@@ -119,7 +119,7 @@ class JobContext:
                 encoded = runtime.serializer.dumps(result)
             except TypeError as exc:
                 log.warning("job %s: result not kept, it has no msgpack form: %s", job.id, exc)
-        return Completed(job.id, runtime.worker_id, job.attempts, queue=job.queue, result=encoded)
+        return new_completed(job.id, runtime.worker_id, job.attempts, job.queue, encoded)
 
     def retried(self, delay: float, error: BaseException | str) -> Retried:
         """Run again ``delay`` seconds from now (the attempt counts)."""

@@ -18,7 +18,9 @@ when the broker holds rate limits (a queue's limit may be stored at any time) or
 task sets ``rate_limit``; a job under no limit passes it without a coroutine.
 The concurrency keys (``concurrency_keys``, just inside ``logging``) join when the
 broker has slots; the rate limiter stays outside them: a job without a token never
-takes a slot of its concurrency key.
+takes a slot of its concurrency key. A job whose payload names no key takes the
+chain composed without them (one look at its bytes), so the default chain is
+``logging`` around ``retries``, run as one step.
 """
 
 from __future__ import annotations
@@ -91,8 +93,17 @@ def compose(middleware: Sequence[Middleware], innermost: Handler) -> Handler:
     """One handler that runs ``middleware`` (outermost first) around ``innermost``."""
     if middleware and isinstance(middleware[0], RateLimiter):
         return middleware[0].bind(compose(middleware[1:], innermost))
+    for layer in middleware:
+        if isinstance(layer, ConcurrencyLimiter):  # only jobs with a key go through it
+            others = [m for m in middleware if m is not layer]
+            return layer.bind(_layered(middleware, innermost), compose(others, innermost))
     if [type(m) for m in middleware] == [LoggingContext, Retries]:
         return _logging_and_retries(middleware[1], innermost)  # type: ignore[arg-type]
+    return _layered(middleware, innermost)
+
+
+def _layered(middleware: Sequence[Middleware], innermost: Handler) -> Handler:
+    """Each of ``middleware`` bound around the next, the last around ``innermost``."""
     handler = innermost
     for layer in reversed(middleware):
         handler = _bind(layer, handler)

@@ -12,13 +12,15 @@ given back; a slot whose job is no longer active (its worker crashed and the lea
 lapsed) frees itself in the broker.
 
 A job without a key pays one look for the option's name in its payload bytes: the
-middleware decodes the payload only when it is there.
+middleware decodes the payload only when it is there, and the chain hands such a job
+straight to the rest (``bind``: the chain composed without this middleware).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Awaitable
 
 from asynctasq.core.worker.middleware.base import Handler, JobContext, Middleware, WorkerRuntime
 from asynctasq.drivers.capabilities import ConcurrencyKeys
@@ -40,6 +42,12 @@ _MARK = bytes([0xA0 | len(KEY_OPTION)]) + KEY_OPTION.encode()
 RETRY_AFTER = (0.25, 0.75)
 
 
+def needs_slot(payload: object) -> bool:
+    """Whether a job's payload may carry a concurrency key (decoded to know)."""
+    # (a record damaged at rest may hold anything: the innermost step dead-letters it)
+    return isinstance(payload, bytes) and _MARK in payload
+
+
 class ConcurrencyLimiter(Middleware):
     name = "concurrency_keys"
 
@@ -55,14 +63,26 @@ class ConcurrencyLimiter(Middleware):
         self._slots = driver if isinstance(driver, ConcurrencyKeys) else None
         self._serializer = runtime.serializer
 
+    def bind(self, chain: Handler, without: Handler) -> Handler:
+        """The chain's entry: ``chain`` (the whole chain, this middleware in its place)
+        for a job whose payload may name a key, else ``without`` (the chain composed
+        without it): most jobs pay one look at their bytes, no coroutine of this one."""
+
+        def handler(ctx: JobContext) -> Awaitable[Outcome]:
+            payload = ctx.job.payload  # needs_slot(), inlined: once per job
+            if isinstance(payload, bytes) and _MARK in payload:
+                return chain(ctx)
+            return without(ctx)
+
+        return handler
+
     async def __call__(self, ctx: JobContext, call_next: Handler) -> Outcome:
         job = ctx.job
         payload = job.payload
-        # (a record damaged at rest may hold anything: the innermost step dead-letters it)
-        if not isinstance(payload, bytes) or _MARK not in payload:
+        if not needs_slot(payload):
             return await call_next(ctx)
         try:
-            _, options = decode_payload(job.payload, self._serializer)
+            _, options = decode_payload(payload, self._serializer)
         except UndecodablePayloadError:
             return await call_next(ctx)  # the innermost step dead-letters it
         key, limit = options.get(KEY_OPTION), options.get(LIMIT_OPTION, 1)
