@@ -2,6 +2,7 @@
 
     python -m benchmarks.startup --driver sqlite --runs 10
     python -m benchmarks.startup --driver redis --runs 10 --imports
+    python -m benchmarks.startup --driver redis --runs 10 --source
 
 One job is queued first; then the worker process is launched with nothing but its
 queue, its task module and the broker's settings, and the job writes the time it
@@ -9,14 +10,21 @@ started. The figure is that time minus the moment before the launch: interpreter
 start, imports, settings, connecting, the first claim. ``--imports`` also times
 ``import asynctasq`` alone and the import of everything a worker loads, each in a
 fresh interpreter.
+
+The package's bytecode is compiled first, as ``pip install`` does: an installed
+worker never compiles its modules at launch. ``--source`` times a launch that does
+(no ``__pycache__``, PYTHONDONTWRITEBYTECODE set: a source checkout in an environment
+that writes no bytecode), where compiling asynctasq's modules is most of the figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,11 +40,27 @@ from benchmarks.tasks import StartProbe
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "startup"
+#: what the worker imports from this checkout (the rest is installed, compiled)
+OURS = ("asynctasq", "benchmarks")
 
 
-async def first_job_ms(driver_name: str, config: Config | None = None) -> float:
+def bytecode(source: bool) -> dict[str, str]:
+    """Ready this checkout's bytecode for a launch: compiled as an install compiles
+    it, or (``source``) absent, with the variables that keep it so."""
+    for package in OURS:
+        if source:
+            for cache in (ROOT / package).rglob("__pycache__"):
+                shutil.rmtree(cache, ignore_errors=True)
+        else:
+            compileall.compile_dir(ROOT / package, quiet=1)
+    return {"PYTHONDONTWRITEBYTECODE": "1"} if source else {}
+
+
+async def first_job_ms(
+    driver_name: str, config: Config | None = None, *, source: bool = False
+) -> float:
     """Launch to first job, in ms, on a namespace of its own (``config``: the broker's
-    settings, by default from the ASYNCTASQ_* variables)."""
+    settings, by default from the ASYNCTASQ_* variables; ``source``: see bytecode())."""
     config = config or bench_config(driver_name)
     try:
         driver = DriverFactory.create_from_config(config)
@@ -48,6 +72,7 @@ async def first_job_ms(driver_name: str, config: Config | None = None) -> float:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
         env.update(config_env(config))
         env.pop("ASYNCTASQ_QUEUES", None)
+        env.update(bytecode(source))
         command = [sys.executable, "-m", "asynctasq", "worker", "--queues", QUEUE,
                    "--import", "benchmarks.tasks"]  # fmt: skip
         launched = time.time()
@@ -66,11 +91,12 @@ async def first_job_ms(driver_name: str, config: Config | None = None) -> float:
         cleanup(config)
 
 
-def import_ms(statement: str) -> float:
+def import_ms(statement: str, source: bool = False) -> float:
     """Milliseconds of ``statement`` in a fresh interpreter (its own clock)."""
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    env = {**os.environ, **bytecode(source)}
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     return float(done.stdout) * 1000
 
@@ -87,20 +113,28 @@ def main() -> None:
     parser.add_argument("--driver", default="sqlite")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--imports", action="store_true", help="also time the imports alone")
+    parser.add_argument(
+        "--source", action="store_true", help="compile asynctasq at each launch (no bytecode)"
+    )
     args = parser.parse_args()
     rows = []
     if args.imports:
         rows.append(
-            summary("import asynctasq", [import_ms("import asynctasq") for _ in range(args.runs)])
+            summary(
+                "import asynctasq",
+                [import_ms("import asynctasq", args.source) for _ in range(args.runs)],
+            )
         )
         worker_imports = "import asynctasq.cli.main, asynctasq.cli.worker"
         rows.append(
             summary(
-                "import what a worker loads", [import_ms(worker_imports) for _ in range(args.runs)]
+                "import what a worker loads",
+                [import_ms(worker_imports, args.source) for _ in range(args.runs)],
             )
         )
-    firsts = [asyncio.run(first_job_ms(args.driver)) for _ in range(args.runs)]
-    rows.append(summary(f"launch to first job ({args.driver})", firsts))
+    firsts = [asyncio.run(first_job_ms(args.driver, source=args.source)) for _ in range(args.runs)]
+    bytecode_note = ", compiled at launch" if args.source else ""
+    rows.append(summary(f"launch to first job ({args.driver}{bytecode_note})", firsts))
     print(f"`python -m benchmarks.startup {' '.join(sys.argv[1:])}`\n")
     print(f"{os.cpu_count()} cores, Python {platform.python_version()}, load average "
           f"{os.getloadavg()[0]:.1f}; median of {args.runs} runs (min, max)\n")  # fmt: skip
