@@ -40,6 +40,9 @@ from benchmarks.tasks import StartProbe
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "startup"
+#: the CPU time (user + system) the worker process used until its first job started:
+#: what start-up costs, and far steadier than the wall time on a shared machine
+CPU = "its CPU time until then"
 #: what the worker imports from this checkout (the rest is installed, compiled)
 OURS = ("asynctasq", "benchmarks")
 
@@ -61,6 +64,15 @@ async def first_job_ms(
 ) -> float:
     """Launch to first job, in ms, on a namespace of its own (``config``: the broker's
     settings, by default from the ASYNCTASQ_* variables; ``source``: see bytecode())."""
+    first, _ = await launch(driver_name, config, source=source)
+    return first
+
+
+async def launch(
+    driver_name: str, config: Config | None = None, *, source: bool = False, steps: bool = False
+) -> tuple[float, dict[str, float]]:
+    """first_job_ms(), and the CPU time by then (``CPU``, ms), and with ``steps`` when
+    each start-up step ended (ms after the launch; benchmarks/startup_steps.py)."""
     config = config or bench_config(driver_name)
     try:
         driver = DriverFactory.create_from_config(config)
@@ -73,7 +85,10 @@ async def first_job_ms(
         env.update(config_env(config))
         env.pop("ASYNCTASQ_QUEUES", None)
         env.update(bytecode(source))
-        command = [sys.executable, "-m", "asynctasq", "worker", "--queues", QUEUE,
+        marks = marker.with_name("steps")
+        env["STARTUP_STEPS"] = str(marks)
+        entry = "benchmarks.startup_steps" if steps else "asynctasq"
+        command = [sys.executable, "-m", entry, "worker", "--queues", QUEUE,
                    "--import", "benchmarks.tasks"]  # fmt: skip
         launched = time.time()
         worker = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
@@ -83,10 +98,18 @@ async def first_job_ms(
                 if time.monotonic() > deadline:
                     raise TimeoutError("the worker did not start its first job within 60 s")
                 await asyncio.sleep(0.001)
-            return (float(marker.read_text()) - launched) * 1000
+            started, cpu = map(float, marker.read_text().split())
         finally:
             worker.terminate()
             worker.wait(30)
+        ended = {}
+        if steps:
+            for line in marks.read_text().splitlines():
+                step, at = line.split("\t")
+                ended[step] = (float(at) - launched) * 1000
+            ended["first job started"] = (started - launched) * 1000
+        ended[CPU] = cpu * 1000
+        return (started - launched) * 1000, ended
     finally:
         cleanup(config)
 
@@ -116,6 +139,9 @@ def main() -> None:
     parser.add_argument(
         "--source", action="store_true", help="compile asynctasq at each launch (no bytecode)"
     )
+    parser.add_argument(
+        "--steps", action="store_true", help="also when each start-up step ended (median)"
+    )
     args = parser.parse_args()
     rows = []
     if args.imports:
@@ -132,9 +158,19 @@ def main() -> None:
                 [import_ms(worker_imports, args.source) for _ in range(args.runs)],
             )
         )
-    firsts = [asyncio.run(first_job_ms(args.driver, source=args.source)) for _ in range(args.runs)]
+    runs = [
+        asyncio.run(launch(args.driver, source=args.source, steps=args.steps))
+        for _ in range(args.runs)
+    ]
     bytecode_note = ", compiled at launch" if args.source else ""
-    rows.append(summary(f"launch to first job ({args.driver}{bytecode_note})", firsts))
+    rows.append(
+        summary(f"launch to first job ({args.driver}{bytecode_note})", [r[0] for r in runs])
+    )
+    rows.append(summary(f"- {CPU}", [r[1][CPU] for r in runs]))
+    if args.steps:  # in the order they end, by median
+        ends = {s: [r[1][s] for r in runs if s in r[1]] for s in runs[0][1] if s != CPU}
+        for step, samples in sorted(ends.items(), key=lambda kv: statistics.median(kv[1])):
+            rows.append(summary(f"- {step}", samples))
     print(f"`python -m benchmarks.startup {' '.join(sys.argv[1:])}`\n")
     print(f"{os.cpu_count()} cores, Python {platform.python_version()}, load average "
           f"{os.getloadavg()[0]:.1f}; median of {args.runs} runs (min, max)\n")  # fmt: skip
