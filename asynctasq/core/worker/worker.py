@@ -260,10 +260,11 @@ class Worker:
             # the worker's record and the first recovery sweep run beside the first
             # claim, which needs neither (recovery goes by leases, never by the
             # records of workers): a waiting job starts a few round trips sooner.
+            # The claim goes first (it takes the connection a pool holds at start).
             # The sweep is never skipped: burst mode waits for it (_drained), and
             # a failure of either ends the start as it did when they came first
-            self._first_round = asyncio.ensure_future(self._register_and_recover())
             claiming = asyncio.create_task(self._reserve_loop(), name="asynctasq-reserve")
+            self._first_round = asyncio.ensure_future(self._register_and_recover())
             try:
                 await self._first_round
                 if self._renewal is not None:
