@@ -3,6 +3,7 @@
     python -m benchmarks.startup --driver sqlite --runs 10
     python -m benchmarks.startup --driver redis --runs 10 --imports
     python -m benchmarks.startup --driver redis --runs 10 --source
+    python -m benchmarks.startup --driver postgres --runs 5 --steps --instructions
 
 One job is queued first; then the worker process is launched with nothing but its
 queue, its task module and the broker's settings, and the job writes the time it
@@ -14,7 +15,12 @@ fresh interpreter.
 The package's bytecode is compiled first, as ``pip install`` does: an installed
 worker never compiles its modules at launch. ``--source`` times a launch that does
 (no ``__pycache__``, PYTHONDONTWRITEBYTECODE set: a source checkout in an environment
-that writes no bytecode), where compiling asynctasq's modules is most of the figure.
+that writes no bytecode), where compiling asynctasq's modules is a large part of it.
+
+Each row also gives the worker's CPU time until its first job; ``--steps`` when each
+start-up step ended (benchmarks/startup_steps.py); ``--instructions`` the instructions
+the worker ran until its first job, counted by callgrind: the figure that does not move
+with the machine's load.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import asyncio
 import compileall
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -75,21 +82,12 @@ async def launch(
     each start-up step ended (ms after the launch; benchmarks/startup_steps.py)."""
     config = config or bench_config(driver_name)
     try:
-        driver = DriverFactory.create_from_config(config)
-        await driver.connect()
-        await driver.migrate()
         marker = Path(tempfile.mkdtemp()) / "started"
-        await Dispatcher(driver, config).dispatch(StartProbe(log=str(marker)).on_queue(QUEUE))
-        await driver.disconnect()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
-        env.update(config_env(config))
-        env.pop("ASYNCTASQ_QUEUES", None)
-        env.update(bytecode(source))
+        await queue_probe(config, StartProbe(log=str(marker)))
+        env = worker_env(config, source)
         marks = marker.with_name("steps")
         env["STARTUP_STEPS"] = str(marks)
-        entry = "benchmarks.startup_steps" if steps else "asynctasq"
-        command = [sys.executable, "-m", entry, "worker", "--queues", QUEUE,
-                   "--import", "benchmarks.tasks"]  # fmt: skip
+        command = worker_command("benchmarks.startup_steps" if steps else "asynctasq")
         launched = time.time()
         worker = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
         try:
@@ -112,6 +110,55 @@ async def launch(
         return (started - launched) * 1000, ended
     finally:
         cleanup(config)
+
+
+def first_job_instructions(driver_name: str, *, source: bool = False) -> int:
+    """The instructions the worker process runs from its launch to its first job,
+    counted by callgrind (valgrind): the same whatever else the machine runs."""
+    config = bench_config(driver_name)
+    try:
+        marker = Path(tempfile.mkdtemp()) / "started"
+        asyncio.run(queue_probe(config, StartProbe(log=str(marker), exit=True)))
+        env = {**worker_env(config, source), "PYTHONHASHSEED": "0"}
+        counted = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        done = subprocess.run(
+            [*counted, *worker_command("asynctasq")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None or not marker.exists():
+            raise RuntimeError(f"the worker under callgrind did not reach its job: {done.stderr}")
+        return int(found.group(1))
+    finally:
+        cleanup(config)
+
+
+async def queue_probe(config: Config, probe: StartProbe) -> None:
+    """The job the launched worker finds waiting."""
+    driver = DriverFactory.create_from_config(config)
+    await driver.connect()
+    await driver.migrate()
+    await Dispatcher(driver, config).dispatch(probe.on_queue(QUEUE))
+    await driver.disconnect()
+
+
+def worker_env(config: Config, source: bool) -> dict[str, str]:
+    """The worker's environment: the broker's settings and nothing else of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
+    env.update(config_env(config))
+    env.pop("ASYNCTASQ_QUEUES", None)
+    env.update(bytecode(source))
+    return env
+
+
+def worker_command(entry: str) -> list[str]:
+    """``python -m <entry> worker`` with nothing but its queue and the task module."""
+    return [sys.executable, "-m", entry, "worker", "--queues", QUEUE,
+            "--import", "benchmarks.tasks"]  # fmt: skip
 
 
 def import_ms(statement: str, source: bool = False) -> float:
@@ -142,6 +189,11 @@ def main() -> None:
     parser.add_argument(
         "--steps", action="store_true", help="also when each start-up step ended (median)"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also the instructions to the first job (callgrind: slow, deterministic)",
+    )
     args = parser.parse_args()
     rows = []
     if args.imports:
@@ -167,6 +219,9 @@ def main() -> None:
         summary(f"launch to first job ({args.driver}{bytecode_note})", [r[0] for r in runs])
     )
     rows.append(summary(f"- {CPU}", [r[1][CPU] for r in runs]))
+    if args.instructions:  # one run: the count varies by a fraction of a percent
+        counted = first_job_instructions(args.driver, source=args.source) / 1e6
+        rows.append(f"| - instructions until then (callgrind) | {counted:,.0f} | | | millions |")
     if args.steps:  # in the order they end, by median
         ends = {s: [r[1][s] for r in runs if s in r[1]] for s in runs[0][1] if s != CPU}
         for step, samples in sorted(ends.items(), key=lambda kv: statistics.median(kv[1])):
