@@ -340,7 +340,8 @@ class Config:
     process_pool_prestart: bool = _setting(
         True,
         "ASYNCTASQ_PROCESS_POOL_PRESTART",
-        "Start the process pool with the worker when its task modules define process tasks",
+        "Start the process pool with the worker (once its first claim answered) when its "
+        "task modules define process tasks",
     )
     # -- events and logs -------------------------------------------------------------
     events_redis_url: str | None = _setting(

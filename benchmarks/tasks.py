@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import time
 
 from asynctasq import AsyncTask
@@ -53,10 +54,17 @@ class LatencyProbe(AsyncTask[None], name="bench.latency"):
 
 
 class StartProbe(AsyncTask[None], name="bench.startup"):
-    """Writes the time it started to ``log`` (benchmarks/startup.py)."""
+    """Writes the time it started to ``log``, and the CPU seconds its worker process
+    had used by then (benchmarks/startup.py); with ``exit``, then ends that process
+    (what callgrind counts is the launch to the first job, nothing after)."""
 
     log: str
+    exit: bool = False
 
     async def execute(self) -> None:
+        used = resource.getrusage(resource.RUSAGE_SELF)  # this process alone, in µs
+        cpu = used.ru_utime + used.ru_stime
         with open(self.log, "w") as f:
-            f.write(f"{time.time():.6f}\n")
+            f.write(f"{time.time():.6f} {cpu:.6f}\n")
+        if self.exit:
+            os._exit(0)

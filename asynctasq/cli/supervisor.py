@@ -34,13 +34,12 @@ import time
 from collections.abc import Mapping, Sequence
 
 from asynctasq import early_signals
+from asynctasq.cli.processes import SUPERVISOR_ENV, processes_wanted
 
 __all__ = ["SUPERVISOR_ENV", "Supervisor", "child_argv", "processes_wanted"]
 
 log = logging.getLogger("asynctasq.supervisor")
 
-#: the variable that tells a child the id of its supervisor (its group)
-SUPERVISOR_ENV = "ASYNCTASQ_SUPERVISOR_ID"
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: exit codes of a child killed by one of them
 _DIED_OF_STOP_SIGNAL = frozenset(-sig for sig in _SIGNALS)
@@ -48,19 +47,6 @@ _DIED_OF_STOP_SIGNAL = frozenset(-sig for sig in _SIGNALS)
 FIRST_DELAY, MOST_DELAY = 0.5, 30.0
 #: a child that ran this long before it stopped starts again without delay growth
 STEADY_SECONDS = 60.0
-
-
-def processes_wanted(value: str) -> int:
-    """``--processes``: a number from 1, or ``auto`` (one per core)."""
-    if value.strip().lower() == "auto":
-        return os.cpu_count() or 1
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ValueError(f"--processes {value!r}: expected a number from 1, or auto (one per core)")
-    return count
 
 
 def child_argv(argv: Sequence[str]) -> list[str]:

@@ -11,7 +11,7 @@ import sys
 
 from asynctasq.cli.health_file import HealthFile
 from asynctasq.cli.options import add_setting, config_from_args
-from asynctasq.cli.supervisor import SUPERVISOR_ENV, Supervisor, processes_wanted
+from asynctasq.cli.processes import SUPERVISOR_ENV, processes_wanted
 from asynctasq.config import Config, ConfigError
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.core.events import CompositeEmitter, create_event_emitter
@@ -126,6 +126,8 @@ def _supervise(config: Config, args: argparse.Namespace, processes: int) -> int:
         )
     if args.worker_id:
         raise ConfigError("--worker-id names one worker: leave it out with --processes")
+    from asynctasq.cli.supervisor import Supervisor  # only with --processes
+
     argv = getattr(args, "argv", None) or sys.argv[1:]
     return asyncio.run(Supervisor(argv, processes, burst=args.burst).run())
 

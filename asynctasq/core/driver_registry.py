@@ -24,10 +24,13 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from asynctasq.config_values import DRIVER_IMPORT_PATH, ConfigError
 from asynctasq.drivers.base import Driver
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "BUILTIN_DRIVERS",
@@ -87,6 +90,10 @@ BUILTIN_DRIVERS: dict[str, DriverSpec] = {
 
 def available_drivers() -> dict[str, DriverSpec]:
     """Every driver name: ours, then those other installed packages register."""
+    # here, not at the top: reading the installed packages' metadata costs a worker
+    # of a built-in driver milliseconds at start-up for nothing
+    from importlib.metadata import entry_points
+
     found = dict(BUILTIN_DRIVERS)
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         spec = _from_entry_point(entry)

@@ -180,6 +180,28 @@ async def test_reserve_waits_for_notify_not_for_polling(backend: Backend) -> Non
 
 
 @only_backends("postgres")
+async def test_a_job_that_comes_while_the_listen_opens_is_not_missed(backend: Backend) -> None:
+    """The LISTEN connection opens beside the first claim (a waiting job does not wait
+    for it): a job enqueued after that claim but before the LISTEN, whose NOTIFY nobody
+    heard, is found by the claim that follows the LISTEN, not by a poll a minute on."""
+    consumer = await backend.new_driver(poll_interval=60)
+    producer = await backend.new_driver()
+    listener = consumer._listener  # type: ignore[attr-defined]
+    subscribe = listener.subscribe
+
+    async def late_subscribe(channels: object) -> None:
+        await asyncio.sleep(0.3)  # the first claim has found nothing by now
+        await producer.enqueue([job()])
+        await subscribe(channels)
+
+    listener.subscribe = late_subscribe
+    got = await asyncio.wait_for(
+        consumer.reserve(["default"], limit=5, worker_id="w", lease_seconds=30, wait=30), 10
+    )
+    assert len(got) == 1
+
+
+@only_backends("postgres")
 async def test_a_lost_listen_connection_is_replaced_and_polling_bridges_the_gap(
     backend: Backend,
 ) -> None:

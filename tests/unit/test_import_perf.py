@@ -102,3 +102,50 @@ def test_a_task_dispatches_with_nothing_else_imported(tmp_path: Path) -> None:
         tmp_path,
     )
     assert len(out.strip()) == 36  # a job id came back from the default broker
+
+
+def test_the_worker_command_imports_only_what_a_worker_needs(tmp_path: Path) -> None:
+    """What ``python -m asynctasq worker`` imports before its first job: the CLI's other
+    commands, the supervisor of --processes, the monitoring, web and tracing
+    libraries, the brokers' clients (the chosen one comes with its driver) and the
+    installed packages' metadata all stay out (start-up, docs/benchmarks.md)."""
+    out = fresh(
+        """
+        import json, sys
+        from asynctasq.cli.main import build_parser
+        import asynctasq.cli.worker
+        build_parser(["worker", "--queues", "q"])
+        print(json.dumps(sorted(sys.modules)))
+        """,
+        tmp_path,
+    )
+    loaded = set(json.loads(out))
+    assert "asynctasq.core.worker.worker" in loaded  # the check sees a real worker import
+    for unneeded in (
+        "asynctasq.cli.supervisor",
+        "asynctasq.cli.stats",
+        "asynctasq.cli.dashboard",
+        "asynctasq.dashboard",
+        "asynctasq.operations",
+        "asynctasq.core.worker.process_pool",
+        "importlib.metadata",
+        "ctypes",
+        "multiprocessing",
+        "concurrent.futures.process",
+        "croniter",
+        "rich",
+        "typer",
+        "click",
+        "prometheus_client",
+        "starlette",
+        "uvicorn",
+        "opentelemetry",
+        "redis",
+        "asyncpg",
+        "aiomysql",
+        "aio_pika",
+        "pymongo",
+        "aiosqlite",
+        "sqlalchemy",
+    ):
+        assert unneeded not in loaded, f"the worker command imported {unneeded}"

@@ -448,3 +448,70 @@ async def test_time_comes_from_the_worker_clock() -> None:
     finally:
         worker.stop()
         await asyncio.wait_for(running, 5)
+
+
+class SlowSweep(MemoryDriver):
+    """Its recovery sweeps start only once ``go`` is set (or, noted, after 30 s)."""
+
+    def __init__(self, go: asyncio.Event) -> None:
+        super().__init__(keep_completed=True)
+        self.go = go
+        self.sweeps = 0
+        self.gave_up_waiting = False
+
+    async def recover_expired(self) -> Recovery:
+        try:
+            await asyncio.wait_for(self.go.wait(), 30)
+        except TimeoutError:
+            self.gave_up_waiting = True
+        self.sweeps += 1
+        return await super().recover_expired()
+
+
+class SetsGo(AsyncTask[None]):
+    go: ClassVar[asyncio.Event]
+
+    async def execute(self) -> None:
+        SetsGo.go.set()
+
+
+async def test_the_first_claim_does_not_wait_for_the_first_recovery_sweep() -> None:
+    """Start-up: a waiting job starts while the first sweep is still under way (the
+    sweep here waits for that job: had the claim waited for it, neither would end)."""
+    SetsGo.go = asyncio.Event()
+    driver = SlowSweep(SetsGo.go)
+    await driver.connect()
+    job_id = await Dispatcher(driver, FAST).dispatch(SetsGo())
+    await drain(driver, config=FAST)
+    assert not driver.gave_up_waiting  # the job let the sweep go
+    assert (await driver.get(job_id)).state is JobState.COMPLETED  # type: ignore[union-attr]
+    assert driver.sweeps >= 1
+
+
+async def test_burst_runs_what_the_first_recovery_sweep_gives_back() -> None:
+    """A job whose worker died (its lease lapsed) is recovered by the first sweep, which
+    runs beside the first claim: burst mode waits for it before calling the queues
+    drained."""
+    driver = SlowSweep(asyncio.Event())
+    await driver.connect()
+    job_id = await Dispatcher(driver, FAST).dispatch(Echo(value=1))
+    assert [j.id for j in await driver.reserve(["default"], limit=1, worker_id="dead",
+                                               lease_seconds=0.01)] == [job_id]  # fmt: skip
+    await asyncio.sleep(0.05)  # its lease lapses
+    asyncio.get_running_loop().call_later(0.2, driver.go.set)  # the sweep is slow
+    await asyncio.wait_for(drain(driver, config=FAST), 30)
+    job = await driver.get(job_id)
+    assert job is not None and job.state is JobState.COMPLETED, job
+
+
+class DownRegistry(MemoryDriver):
+    async def heartbeat(self, info: Any, ttl: float) -> None:
+        raise ConnectionError("the broker went away")
+
+
+async def test_a_failed_first_heartbeat_still_ends_the_start() -> None:
+    driver = DownRegistry(keep_completed=True)
+    await driver.connect()
+    worker = Worker(driver, ["default"], config=FAST, handle_signals=False)
+    with pytest.raises(ConnectionError, match="went away"):
+        await asyncio.wait_for(worker.start(), 30)

@@ -152,6 +152,8 @@ class Worker:
         self._stop_requested = asyncio.Event()
         self._hurry = asyncio.Event()  # a second signal: stop waiting on anything
         self._claims: Claims | None = None
+        #: the first heartbeat and recovery sweep, which run beside the first claim
+        self._first_round: asyncio.Future[None] | None = None
         self._immediate = False
         self._started_at = 0.0
         self.processed = 0
@@ -191,7 +193,9 @@ class Worker:
             task_modules=self.task_modules,
         )
         self._executors = executors
-        self._warm_up = executors.warm_up() if self.config.process_pool_prestart else None
+        #: the process pool's start, once the first claim has answered (not before:
+        #: on a small machine its processes would slow the first job down)
+        self._warm_up: asyncio.Task[None] | None = None
         self._outcomes = OutcomeBuffer(self.driver, on_settled=self._settled)
         self._runtime = WorkerRuntime(
             worker_id=self.worker_id,
@@ -255,29 +259,43 @@ class Worker:
             self._handle = await self._chain.start(self._runtime, self._runner.execute)
             log_what_the_driver_lacks(self.driver, burst=self.burst)
             announce(self.emitter, "worker_online", self.info())
-            await self._lease.beat()
-            await self._lease.recover()
-            if self._renewal is not None:
-                self._renewal.start()
-            pulse = asyncio.create_task(self._lease.run(), name="asynctasq-lease")
-            if not self.burst:  # every worker fires schedules: no beat process to run
-                scheduler = start_embedded_scheduler(
-                    self.driver, self._schedules(), self.clock, self.serializer
+            # the worker's record and the first recovery sweep run beside the first
+            # claim, which needs neither (recovery goes by leases, never by the
+            # records of workers): a waiting job starts a few round trips sooner.
+            # The claim goes first (it takes the connection a pool holds at start).
+            # The sweep is never skipped: burst mode waits for it (_drained), and
+            # a failure of either ends the start as it did when they came first
+            claiming = asyncio.create_task(self._reserve_loop(), name="asynctasq-reserve")
+            self._first_round = asyncio.ensure_future(self._register_and_recover())
+            try:
+                await self._first_round
+                if self._renewal is not None:
+                    self._renewal.start()
+                pulse = asyncio.create_task(self._lease.run(), name="asynctasq-lease")
+                if not self.burst:  # every worker fires schedules: no beat process to run
+                    scheduler = start_embedded_scheduler(
+                        self.driver, self._schedules(), self.clock, self.serializer
+                    )
+                log.info(
+                    "worker %s serving %s (concurrency %d) on %s",
+                    self.worker_id,
+                    ",".join(self.queues),
+                    self.concurrency,
+                    broker_location(self.driver),
                 )
-            log.info(
-                "worker %s serving %s (concurrency %d) on %s",
-                self.worker_id,
-                ",".join(self.queues),
-                self.concurrency,
-                broker_location(self.driver),
-            )
-            await self._reserve_loop()
+                await claiming
+            finally:
+                await _cancel_and_wait(claiming)
         finally:
             if scheduler is not None:
                 scheduler.cancel()
             await self._shutdown(flusher, pulse)
             self._job_lines.flush()
             signals.uninstall()
+
+    async def _register_and_recover(self) -> None:
+        await self._lease.beat()
+        await self._lease.recover()
 
     def _schedules(self) -> list[Schedule]:
         default = self.config.default_queue
@@ -295,6 +313,7 @@ class Worker:
             gate=self._chain.rate_limiter.open_queues if self._chain.rate_limiter.enabled else None,
         )
         failures = 0
+        warm_up = self.config.process_pool_prestart  # once the first claim has answered
         backlog_limit = max(self.concurrency * 10, 1000)
         prefetch, loop = Prefetch(self.concurrency, self.prefetch), self._loop
         while not self._stop_requested.is_set():
@@ -323,6 +342,8 @@ class Worker:
                 continue
             now = loop.time()
             prefetch.claimed(len(jobs), now - started, now, self.processed)
+            if warm_up:
+                warm_up, self._warm_up = False, self._executors.warm_up()
             if failures:
                 log.info("broker reachable again")
                 failures = 0
@@ -408,6 +429,9 @@ class Worker:
     async def _drained(self) -> bool:
         if self._running or self._ready or len(self._outcomes):
             return False
+        if self._first_round is not None and not self._first_round.done():
+            await asyncio.wait([self._first_round])  # what it recovers is still to run
+            return False
         return self._claims is None or await self._claims.drained()
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:
@@ -466,3 +490,12 @@ class Worker:
             clock=self.clock,
             supervisor=self.supervisor,
         )
+
+
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` unless it ended, and wait until it has (an error of its own is
+    dropped: the one that brought us here is the one to report)."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()

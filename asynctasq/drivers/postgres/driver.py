@@ -109,6 +109,8 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         self.statements = PostgresStatements(self._db, self.sql)
         self._vacuum = Vacuum(self._db, self.sql, vacuum_every)
         self._listener: Listener | None = None
+        #: LISTENs under way, which run beside the claim that follows (see prepare_wait)
+        self._subscribing: set[asyncio.Task[None]] = set()
         self._connect_lock = asyncio.Lock()
         self._applied_on_connect: list[str] = []
         #: queues this driver stored in the queues table (committed)
@@ -158,6 +160,9 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
 
     async def disconnect(self) -> None:
         await self._vacuum.close()
+        for subscribing in list(self._subscribing):
+            subscribing.cancel()
+        await asyncio.gather(*self._subscribing, return_exceptions=True)
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
@@ -341,14 +346,29 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         return jobs
 
     async def prepare_wait(self, queues: Sequence[str], wait: float) -> None:
-        if wait > 0 and self._listener is not None:
-            await self._listener.subscribe(self.sql.channel(q) for q in queues)
+        """LISTEN on the queues' channels, beside the claim that follows: opening the
+        LISTEN connection must not delay a job that is already waiting (a worker's
+        start). idle() waits for it, and the claim after that finds a job that came
+        before the LISTEN could hear of it."""
+        listener = self._listener
+        if wait <= 0 or listener is None:
+            return
+        channels = [self.sql.channel(q) for q in queues]
+        if listener.covers(channels):
+            return
+        subscribing = asyncio.ensure_future(listener.subscribe(channels))
+        self._subscribing.add(subscribing)
+        subscribing.add_done_callback(self._subscribing.discard)
 
     async def idle(self, queues: Sequence[str], armed: Any, remaining: float) -> None:
         """Until NOTIFY, the next job is due, or the poll interval (shorter while the
         LISTEN connection is down) passes. The look for the next due job runs beside
         the wait, not before it: a NOTIFY that arrives meanwhile (a child released by
-        its parent's settle, a new job) ends the wait at once."""
+        its parent's settle, a new job) ends the wait at once. While a LISTEN is under
+        way, only until it is done (then reserve() claims again)."""
+        if self._subscribing:
+            await asyncio.wait(self._subscribing, timeout=remaining)
+            return
         listening = self._listener is not None and self._listener.healthy
         pause = min(remaining, self.poll_interval if listening else _POLL_WITHOUT_LISTENER)
         if armed.is_set():

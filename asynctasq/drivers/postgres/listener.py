@@ -39,12 +39,20 @@ class Listener:
         """Connected and listening: notifications arrive as they are sent."""
         return self._con is not None and not self._con.is_closed()
 
+    def covers(self, channels: Iterable[str]) -> bool:
+        """Whether subscribe(channels) has nothing to do: each is listened on already
+        (or will be, once the connection is back)."""
+        return self._channels.issuperset(channels) and (
+            self.healthy or self._reconnecting is not None
+        )
+
     async def subscribe(self, channels: Iterable[str]) -> None:
         """LISTEN on ``channels`` too. Never raises: without a connection the listener
         keeps reconnecting in the background and reserve() polls meanwhile."""
-        new = set(channels) - self._channels
-        if not new and (self.healthy or self._reconnecting is not None):
+        channels = set(channels)
+        if self.covers(channels):
             return
+        new = channels - self._channels
         async with self._lock:
             self._channels |= new
             if self._closed or self._reconnecting is not None:
