@@ -225,12 +225,19 @@ done AS (
         SELECT child_id, count(*) AS n FROM unlinked GROUP BY child_id HAVING count(*) > 1
     ) AS per_child
 ), locked AS (
-    -- in id order: two settles releasing the same children never deadlock
-    SELECT j.id, j.queue, j.priority, j.run_at,
-           j.blocked_by <= coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1) AS freed
-    FROM {schema}.jobs j
-    WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked)) AND j.state = 'waiting'
-    ORDER BY j.id FOR UPDATE
+    -- in id order: two settles releasing the same children never deadlock. Through the
+    -- primary key alone, the state read after the lock: a filter on it in the scan
+    -- lets the planner read all of jobs_blocked_order, whose dead entries a large
+    -- fan-out leaves by the thousand until the next vacuum
+    SELECT r.id, r.queue, r.priority, r.run_at, r.freed FROM (
+        SELECT j.id, j.state, j.queue, j.priority, j.run_at,
+               j.blocked_by <= coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1)
+                   AS freed
+        FROM {schema}.jobs j
+        WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked))
+        ORDER BY j.id OFFSET 0 FOR UPDATE  -- (OFFSET 0: the state filter stays outside)
+    ) AS r
+    WHERE r.state = 'waiting'
 ), taken AS (
     -- released children claimed for the reporting worker ($11: its queues, $12: its
     -- free slots) as its own claim would take them: due, of unpaused queues, in claim
@@ -306,9 +313,13 @@ WITH unlinked AS (
         SELECT child_id, count(*) AS n FROM unlinked GROUP BY child_id HAVING count(*) > 1
     ) AS per_child
 ), locked AS (
-    SELECT j.id FROM {schema}.jobs j
-    WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked)) AND j.state = 'waiting'
-    ORDER BY j.id FOR UPDATE
+    -- (as settle's locked: the state filtered after the lock, through the primary key)
+    SELECT r.id FROM (
+        SELECT j.id, j.state FROM {schema}.jobs j
+        WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked))
+        ORDER BY j.id OFFSET 0 FOR UPDATE
+    ) AS r
+    WHERE r.state = 'waiting'
 ), released AS (
     UPDATE {schema}.jobs j
     SET state = CASE WHEN j.blocked_by <= coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1)
