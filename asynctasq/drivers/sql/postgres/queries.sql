@@ -238,24 +238,29 @@ done AS (
         ORDER BY j.id OFFSET 0 FOR UPDATE  -- (OFFSET 0: the state filter stays outside)
     ) AS r
     WHERE r.state = 'waiting'
+), candidates AS (
+    -- released children the reporting worker may claim ($11: its queues, $12: its free
+    -- slots) as its own claim would take them: due, of unpaused queues, in claim order
+    -- (each look a subquery of its own, never a join the planner could run as a scan)
+    SELECT l.id FROM locked l
+    WHERE l.freed AND l.queue = ANY($11::text[]) AND l.run_at <= $10
+      AND (SELECT p.paused FROM {schema}.queues p WHERE p.name = l.queue) IS NOT TRUE
+    ORDER BY l.priority, l.run_at, l.id
+    LIMIT $12::integer
 ), taken AS (
-    -- released children claimed for the reporting worker ($11: its queues, $12: its
-    -- free slots) as its own claim would take them: due, of unpaused queues, in claim
-    -- order, and only while no other due job waits in those queues (it would come first)
-    -- (each look is a subquery of its own, never a join the planner could run as a scan)
-    SELECT coalesce(jsonb_object_agg(c.id, true), '{}') AS ids FROM (
-        SELECT l.id FROM locked l
-        WHERE l.freed AND l.queue = ANY($11::text[]) AND l.run_at <= $10
-          AND (SELECT p.paused FROM {schema}.queues p WHERE p.name = l.queue) IS NOT TRUE
-        ORDER BY l.priority, l.run_at, l.id
-        LIMIT $12::integer
-    ) AS c
-    WHERE NOT EXISTS (
-        SELECT 1 FROM unnest($11::text[]) AS q
-        WHERE (SELECT p.paused FROM {schema}.queues p WHERE p.name = q) IS NOT TRUE
-          AND (SELECT true FROM {schema}.jobs w
-               WHERE w.queue = q AND w.state = 'pending' AND w.run_at <= $10 LIMIT 1)
-    )
+    -- claimed, unless another due job waits in those queues (the claim would take it
+    -- first); looked for only when there is a candidate (a settle that releases nothing
+    -- reads no index for it)
+    SELECT CASE
+        WHEN NOT EXISTS (SELECT 1 FROM candidates) THEN '{}'::jsonb
+        WHEN EXISTS (
+            SELECT 1 FROM unnest($11::text[]) AS q
+            WHERE (SELECT p.paused FROM {schema}.queues p WHERE p.name = q) IS NOT TRUE
+              AND (SELECT true FROM {schema}.jobs w
+                   WHERE w.queue = q AND w.state = 'pending' AND w.run_at <= $10 LIMIT 1)
+        ) THEN '{}'::jsonb
+        ELSE (SELECT jsonb_object_agg(id, true) FROM candidates)
+    END AS ids
 ), released AS (
     UPDATE {schema}.jobs j
     SET state = CASE WHEN (SELECT ids FROM taken) ? j.id THEN 'active'
