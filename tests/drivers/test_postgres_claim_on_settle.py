@@ -4,11 +4,18 @@ and stay pending for everyone when that claim would not."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from asynctasq.core.dispatcher import Dispatcher
+from asynctasq.core.worker.worker import Worker
 from asynctasq.drivers.base import ClaimRequest, Driver
 from asynctasq.drivers.capabilities import Inspection, Pausing
-from asynctasq.jobs import Completed, Job, JobState
+from asynctasq.jobs import Completed, Job, JobState, Outcome
 from tests.backends import Backend
 from tests.conftest import only_backends
+from tests.sample_tasks import Record, recorded
 
 W1 = "worker-1"
 LEASE = 30.0
@@ -92,3 +99,42 @@ async def test_nothing_is_claimed_where_the_worker_s_claim_would_not_take_the_ch
         # empty the queue for the next case
         left = await driver.claim(["default"], limit=10, worker_id=W1, lease_seconds=LEASE)
         await driver.settle([Completed(j.id, W1, j.attempts, queue=j.queue) for j in left])
+
+
+@only_backends("postgres")
+async def test_a_worker_starts_the_child_its_parent_s_settle_claimed(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """The worker asks for a claim when it reports, and runs what comes back: the child
+    is claimed by its parent's settle (it was blocked until then, so no claim of the
+    worker's own can have taken it), and runs once."""
+    driver = await backend.new_driver()
+    handed: list[str] = []
+    settle_and_claim = driver.settle_and_claim
+
+    async def spy(
+        outcomes: Sequence[Outcome], request: ClaimRequest
+    ) -> tuple[list[bool], list[Job]]:
+        accepted, jobs = await settle_and_claim(outcomes, request)
+        handed.extend(j.id for j in jobs)
+        return accepted, jobs
+
+    driver.settle_and_claim = spy  # type: ignore[method-assign]
+    log = str(tmp_path / "ran.log")
+    dispatcher = Dispatcher(driver, backend.config())
+    parent_id = await dispatcher.dispatch(Record(key="parent", log=log))
+    child_id = await dispatcher.dispatch(
+        Record(key="child", log=log).with_options(depends_on=[parent_id])
+    )
+    worker = Worker(driver, ["default"], config=backend.config(), handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        for _ in range(1000):
+            if len(recorded(log)) == 2 and not len(worker._outcomes):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        worker.stop()
+        await running
+    assert recorded(log) == ["parent", "child"]
+    assert handed == [child_id]
