@@ -17,6 +17,7 @@ tests every driver must pass.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -28,6 +29,7 @@ from asynctasq.jobs import Completed, Failed, Job, Outcome, Recovery, Released, 
 
 __all__ = [
     "LEASE_EXPIRED_ERROR",
+    "ClaimRequest",
     "Driver",
     "DriverError",
     "DriverNotConnected",
@@ -48,6 +50,18 @@ LEASE_EXPIRED_ERROR = (
 
 class DriverError(Exception):
     """The broker failed in a way the caller should see."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimRequest:
+    """A claim a worker asks to have made in the round trip of its settle (see
+    ``Driver.settle_and_claim``): up to ``limit`` jobs of ``queues``, leased as
+    ``claim`` leases them."""
+
+    queues: tuple[str, ...]
+    limit: int
+    worker_id: str
+    lease_seconds: float
 
 
 class DriverNotConnected(DriverError):
@@ -113,6 +127,20 @@ class Driver(abc.ABC):
         An outcome is rejected (False) unless its job is active under the same worker
         and attempt (fencing). One outcome that cannot be applied never stops the
         others."""
+
+    #: whether ``settle_and_claim`` claims in the settle's own round trip
+    claims_on_settle: ClassVar[bool] = False
+
+    async def settle_and_claim(
+        self, outcomes: Sequence[Outcome], request: ClaimRequest
+    ) -> tuple[list[bool], list[Job]]:
+        """``settle``, and the jobs its completions released (children whose last
+        parent completed in it) claimed for ``request`` in the same round trip, as
+        ``claim`` would have taken them: due, of unpaused queues, in claim order, and
+        only while no other due job of ``request.queues`` would come first. A child
+        reaches the worker that finished its last parent without a wake-up and a claim
+        of its own. A broker that cannot (``claims_on_settle`` False) only settles."""
+        return await self.settle(outcomes), []
 
     @abc.abstractmethod
     async def renew(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Inspection
@@ -41,12 +42,20 @@ async def waits_on_a_lock(con: asyncpg.Connection, count: int) -> None:
 
 
 @only_backends("postgres")
-async def test_a_child_linked_while_its_parent_settles_is_released(backend: Backend) -> None:
+@pytest.mark.parametrize("marked_before", [False, True], ids=["first-child", "second-child"])
+async def test_a_child_linked_while_its_parent_settles_is_released(
+    backend: Backend, marked_before: bool
+) -> None:
+    """``marked_before``: the parent already has a child (its mark was set by an
+    earlier, committed link): the settle must still see that this row changed."""
     driver: Driver = await backend.new_driver()
     worker: Driver = await backend.new_driver()  # the parent's worker, apart
     assert isinstance(driver, Inspection)
     [parent_id] = await driver.enqueue([job()])
     [parent] = await worker.claim(["default"], limit=1, worker_id=W1, lease_seconds=30.0)
+    earlier = [job(parent_id)] if marked_before else []
+    if earlier:
+        await driver.enqueue(earlier)
     schema = backend.schema  # type: ignore[attr-defined]
     holder = await asyncpg.connect(backend.dsn)  # type: ignore[attr-defined]
     try:
@@ -69,4 +78,4 @@ async def test_a_child_linked_while_its_parent_settles_is_released(backend: Back
     found = await driver.get(child.id)
     assert found is not None and found.state is JobState.PENDING, found
     claimed = await driver.claim(["default"], limit=5, worker_id=W1, lease_seconds=30.0)
-    assert [j.id for j in claimed] == [child.id]
+    assert sorted(j.id for j in claimed) == sorted(j.id for j in [*earlier, child])

@@ -345,6 +345,7 @@ async def test_statements_stay_on_their_indexes_when_statistics_say_empty(
     """A queue table is often analyzed while empty; then filled. The worker's statements
     must still reach rows through the primary key, not scan or join the whole table."""
     from asynctasq.drivers.postgres.batches import settle_args
+    from asynctasq.drivers.postgres.handoff import NO_CLAIM
 
     driver = await backend.new_driver()
     schema = backend.schema  # type: ignore[attr-defined]
@@ -355,9 +356,11 @@ async def test_statements_stay_on_their_indexes_when_statistics_say_empty(
         got = await driver.reserve(["default"], limit=1000, worker_id="w", lease_seconds=30)
         outcomes = [Completed(j.id, "w", j.attempts) for j in got]
         now = time.time()
+        claim = [["default"], 100, "w", now + 30]  # settle_and_claim
         statements = {
-            "settle": (settle_args(outcomes, False), [now]),
-            "settle (kept)": (settle_args(outcomes, True), [now]),
+            "settle": (settle_args(outcomes, False), [now, *NO_CLAIM]),
+            "settle (kept)": (settle_args(outcomes, True), [now, *NO_CLAIM]),
+            "settle (claiming)": (settle_args(outcomes, False), [now, *claim]),
             "renew": ([[j.id for j in got], "w", now + 30], []),
         }
         for name, (args, extra) in statements.items():

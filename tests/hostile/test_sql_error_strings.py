@@ -21,7 +21,7 @@ import pytest
 from asynctasq import AsyncTask
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.worker import Worker
-from asynctasq.drivers.base import Driver
+from asynctasq.drivers.base import ClaimRequest, Driver
 from asynctasq.drivers.sanitize import ERROR_TEXT_MAX_CHARS
 from asynctasq.jobs import Job, JobState, Outcome
 from tests.backends import Backend
@@ -85,13 +85,20 @@ class SettleSpy:
 
     def __init__(self, driver: Driver) -> None:
         self.batches: list[list[str]] = []
-        settle = driver.settle
+        settle, settle_and_claim = driver.settle, driver.settle_and_claim
 
         async def spy(outcomes: Sequence[Outcome]) -> list[bool]:
             self.batches.append([o.job_id for o in outcomes])
             return await settle(outcomes)
 
+        async def spy_claiming(
+            outcomes: Sequence[Outcome], request: ClaimRequest
+        ) -> tuple[list[bool], list[Job]]:
+            self.batches.append([o.job_id for o in outcomes])
+            return await settle_and_claim(outcomes, request)
+
         driver.settle = spy  # type: ignore[method-assign]
+        driver.settle_and_claim = spy_claiming  # type: ignore[method-assign]
 
     def shared(self, bad: set[str], good: set[str]) -> bool:
         """Some batch held a bad outcome and a good one together."""

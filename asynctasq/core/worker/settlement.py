@@ -1,16 +1,20 @@
 """Outcomes go to the broker in batches: one round trip for everything that finished
-since the last flush. A broker outage delays outcomes; it never drops them."""
+since the last flush. A broker outage delays outcomes; it never drops them.
+
+With a broker that claims on settle (``Driver.claims_on_settle``), a flush also asks
+for the children its completions release, up to the worker's free slots: they come
+back with the answer and start at once (``claim_for`` / ``on_claimed``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from asynctasq.core.worker.renewal import AttemptKey
-from asynctasq.drivers.base import Driver
-from asynctasq.jobs import Outcome
+from asynctasq.drivers.base import ClaimRequest, Driver
+from asynctasq.jobs import Job, Outcome
 
 __all__ = ["OutcomeBuffer"]
 
@@ -24,9 +28,17 @@ class OutcomeBuffer:
         *,
         max_batch: int = 1000,
         on_settled: Callable[[list[AttemptKey]], None] | None = None,
+        claim_for: Callable[[], ClaimRequest | None] | None = None,
+        on_claimed: Callable[[list[Job]], None] | None = None,
     ) -> None:
         self.driver = driver
         self.max_batch = max_batch
+        #: what the worker could take on now (None: nothing), asked at each flush
+        self.claim_for = claim_for
+        #: told the jobs a flush claimed
+        self.on_claimed = on_claimed
+        if on_claimed is None or not getattr(driver, "claims_on_settle", False):
+            self.claim_for = None
         #: told the (job id, attempt) of each batch the broker answered for (accepted
         #: or not): an outcome fenced out speaks for its own attempt, never a later one
         self.on_settled = on_settled
@@ -70,7 +82,7 @@ class OutcomeBuffer:
             del self._pending[: self.max_batch]
             self._in_flight = batch
             try:
-                accepted = await self.driver.settle(batch)
+                accepted = await self._settle(batch)
             except Exception as exc:
                 failures += 1
                 self._pending[:0] = batch  # keep them, in order, for the next try
@@ -104,6 +116,15 @@ class OutcomeBuffer:
                         type(outcome).__name__,
                         outcome.job_id,
                     )
+
+    async def _settle(self, batch: Sequence[Outcome]) -> list[bool]:
+        request = None if self.claim_for is None else self.claim_for()
+        if request is None:
+            return await self.driver.settle(batch)
+        accepted, claimed = await self.driver.settle_and_claim(batch, request)
+        if claimed and self.on_claimed is not None:  # (always set with claim_for)
+            self.on_claimed(claimed)
+        return accepted
 
     async def drain(self, timeout: float) -> bool:
         """Stop after delivering what is buffered; False if ``timeout`` ran out."""

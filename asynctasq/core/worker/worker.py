@@ -56,7 +56,7 @@ from asynctasq.core.worker.shutdown import (
     deliver_outcomes,
     within_grace,
 )
-from asynctasq.drivers.base import Driver
+from asynctasq.drivers.base import ClaimRequest, Driver
 from asynctasq.drivers.capabilities import Results, WorkerRegistry
 from asynctasq.jobs import Completed, Job, Outcome, Released, WorkerInfo, validate_name
 from asynctasq.schedules import Schedule
@@ -196,7 +196,12 @@ class Worker:
         #: the process pool's start, once the first claim has answered (not before:
         #: on a small machine its processes would slow the first job down)
         self._warm_up: asyncio.Task[None] | None = None
-        self._outcomes = OutcomeBuffer(self.driver, on_settled=self._settled)
+        self._outcomes = OutcomeBuffer(
+            self.driver,
+            on_settled=self._settled,
+            claim_for=self._claim_on_settle,
+            on_claimed=self._claimed_on_settle,
+        )
         self._runtime = WorkerRuntime(
             worker_id=self.worker_id,
             queues=tuple(self.queues),
@@ -421,6 +426,28 @@ class Worker:
     def _report(self, outcome: Outcome) -> None:
         if self._leases.still_current(outcome):
             self._outcomes.add(outcome)
+
+    def _claim_on_settle(self) -> ClaimRequest | None:
+        """What a settle may claim for this worker: its free slots (not the prefetch:
+        the reserve loop claims ahead), from the queues its claims may take from now."""
+        room = self.concurrency - len(self._running) - len(self._ready)
+        if room <= 0 or self._stop_requested.is_set():
+            return None
+        queues: Sequence[str] = self.queues
+        if self._chain.rate_limiter.enabled:
+            queues, _ = self._chain.rate_limiter.open_queues(queues)
+            if not queues:
+                return None
+        return ClaimRequest(tuple(queues), room, self.worker_id, self.lease_seconds)
+
+    def _claimed_on_settle(self, jobs: list[Job]) -> None:
+        """Children a settle claimed for this worker: started as reserved ones are."""
+        self._leases.hold_claimed(jobs, self._lease_for)
+        self._ready.extend(jobs)
+        if self._stop_requested.is_set():
+            self._release_unstarted()  # claimed while stopping: handed back at once
+        else:
+            self._fill()
 
     def _settled(self, attempts: list[AttemptKey]) -> None:
         self._leases.drop(attempts)

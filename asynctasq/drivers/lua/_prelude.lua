@@ -491,17 +491,74 @@ local function release(K, C, child, now)
   return 0
 end
 
+-- redis.call(command, key, ...args), in calls of at most `step` arguments (unpack()
+-- has a limit); `step` keeps pairs together when even
+local function call_chunked(command, key, args, step)
+  for i = 1, #args, step do
+    redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+-- parent_done() for many children of K whose last parent completed (their counts are
+-- at 0), in a few calls for all of them rather than several for each: a fan-out
+-- parent's settle releases thousands. How many were released.
+local function release_freed(K, ids, now)
+  if #ids == 0 then return 0 end
+  local counts, records = {}, {}
+  for i, id in ipairs(ids) do
+    counts[2 * i - 1], counts[2 * i] = id, "!" .. id
+  end
+  call_chunked("HDEL", K[WAITS], counts, 1000)
+  for i = 1, #ids, 1000 do
+    local got = redis.call("HMGET", K[JOBS], unpack(ids, i, math.min(i + 999, #ids)))
+    for j, record in ipairs(got) do records[i + j - 1] = record end
+  end
+  local saved, ready, scheduled, expiring = {}, {}, {}, {}
+  for i, id in ipairs(ids) do
+    local m, data = read(K, id, records[i], now, false)
+    if m and m[STATE] == "waiting" then
+      m[STATE] = "pending"
+      saved[#saved + 1], saved[#saved + 2] = id, join(m, data)
+      local entry = run_entry(m[RUN_AT], id)  -- as push_waiting() places it
+      if type(m[EXPIRES_AT]) == "number" then
+        expiring[#expiring + 1], expiring[#expiring + 2] = m[EXPIRES_AT], id
+      end
+      if m[RUN_AT] <= now then
+        ready[#ready + 1], ready[#ready + 2] = m[PRIORITY], entry
+      else
+        scheduled[#scheduled + 1], scheduled[#scheduled + 2] = m[RUN_AT], entry
+      end
+    end
+  end
+  call_chunked("HSET", K[JOBS], saved, 1000)
+  call_chunked("ZADD", K[EXPIRING], expiring, 1000)
+  call_chunked("ZADD", K[READY], ready, 1000)
+  call_chunked("ZADD", K[SCHEDULED], scheduled, 1000)
+  return #saved / 2
+end
+
 -- completed parents (of K's queue): their children move on; how many of K's were
--- released
+-- released. Each child's count of parents goes down as its parent's edges are read;
+-- the children of K's queue so freed are released together at the end.
 local function parents_completed(K, ids, now)
-  local released = 0
+  local released, freed = 0, {}
   if #ids == 0 or redis.call("EXISTS", K[EDGES]) == 0 then return 0 end
   for _, parent in ipairs(ids) do
     for _, link in ipairs(children_of(K, parent)) do
-      released = released + release(K, link[2], link[1], now)
+      local child, C = link[1], link[2]
+      if C ~= K then
+        released = released + release(K, C, child, now)
+      else
+        local left = redis.call("HINCRBY", K[WAITS], child, -1)
+        if left == 0 then
+          freed[#freed + 1] = child
+        elseif left < 0 then  -- there was no count: the child ended meanwhile
+          redis.call("HDEL", K[WAITS], child)
+        end
+      end
     end
   end
-  return released
+  return released + release_freed(K, freed, now)
 end
 
 -- deleted completed jobs, remembered for children dispatched later and for result

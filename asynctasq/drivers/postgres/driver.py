@@ -14,8 +14,9 @@ PostgreSQL does its own way: arrays and COPY, SKIP LOCKED, LISTEN/NOTIFY.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -23,7 +24,7 @@ import asyncpg
 
 from asynctasq.clock import Clock
 from asynctasq.config import Config
-from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, DriverError
+from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, ClaimRequest, DriverError
 from asynctasq.drivers.capabilities import TransactionalEnqueue
 from asynctasq.drivers.postgres.batches import (
     COPY_COLUMNS,
@@ -33,6 +34,7 @@ from asynctasq.drivers.postgres.batches import (
     settle_args,
 )
 from asynctasq.drivers.postgres.connection import ConnectionSettings, PoolRunner
+from asynctasq.drivers.postgres.handoff import NO_CLAIM, Handoff
 from asynctasq.drivers.postgres.listener import Listener
 from asynctasq.drivers.postgres.migrator import apply_migrations, schema_version
 from asynctasq.drivers.postgres.results import listen_finished
@@ -49,6 +51,7 @@ from asynctasq.drivers.sql.dependencies import (
 )
 from asynctasq.drivers.sql.driver import SQLDriver
 from asynctasq.drivers.sql.faults import dead_letter_reason
+from asynctasq.drivers.sql.storable import storable_worker_id
 from asynctasq.drivers.waiting import Wakeup, wait_for
 from asynctasq.jobs import Failed, Job, Outcome
 
@@ -77,6 +80,7 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
     estimate_beyond = 10_000
     #: a unique_key is at most this long (its index entry must fit in a btree page)
     unique_key_max_chars = 512
+    claims_on_settle = True
 
     def __init__(
         self,
@@ -340,6 +344,9 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         rows = await self._db.fetch(
             self.sql["claim"], queues, now, limit, worker_id, now + lease_seconds
         )
+        return await self._claimed(rows, worker_id)
+
+    async def _claimed(self, rows: Sequence[Any], worker_id: str) -> list[Job]:
         self._vacuum.claimed(len(rows))
         jobs = await self._sound(rows, worker_id)
         jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
@@ -399,7 +406,7 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         due = await self._db.fetchval(self.sql["next_due"], list(queues), self.clock.time())
         return None if due is None else float(due)
 
-    async def _sound(self, rows: list[Any], worker_id: str) -> list[Job]:
+    async def _sound(self, rows: Sequence[Any], worker_id: str) -> list[Job]:
         """The claimed jobs whose records are sound; the others (see faults.py) are
         dead-lettered with the reason, while this claim still holds them."""
         jobs, damaged, reasons = [], [], []
@@ -426,21 +433,44 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
                 )
         return jobs
 
-    async def _settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+    async def settle_and_claim(
+        self, outcomes: Sequence[Outcome], request: ClaimRequest
+    ) -> tuple[list[bool], list[Job]]:
+        now = self.clock.time()
+        worker_id = storable_worker_id(request.worker_id)
+        handoff = Handoff(request, worker_id, now + request.lease_seconds)
+        write = functools.partial(self._settle_batch, handoff=handoff)
+        accepted = await self._settle_outcomes(outcomes, write)
+        if not handoff.rows:
+            return accepted, []
+        jobs = await self._claimed(handoff.rows, worker_id)
+        return accepted, await self._drop_expired(jobs, worker_id, now)
+
+    async def _settle(
+        self,
+        outcomes: Sequence[Outcome],
+        write: Callable[[Sequence[Outcome]], Awaitable[list[bool]]],
+    ) -> list[bool]:
         # one statement settles each job once: a job reported twice in one batch is
         # settled by its first report, as in the reference
         firsts = list({o.job_id: i for i, o in reversed(list(enumerate(outcomes)))}.values())
-        settled = await super()._settle([outcomes[i] for i in sorted(firsts)])
+        settled = await super()._settle([outcomes[i] for i in sorted(firsts)], write)
         accepted = {outcomes[i].job_id for i, ok in zip(sorted(firsts), settled, strict=True) if ok}
         first = set(firsts)
         return [i in first and o.job_id in accepted for i, o in enumerate(outcomes)]
 
-    async def _settle_batch(self, batch: Sequence[Outcome]) -> list[bool]:
-        """One statement: every outcome (one per job), or (on an error) none."""
+    async def _settle_batch(
+        self, batch: Sequence[Outcome], handoff: Handoff | None = None
+    ) -> list[bool]:
+        """One statement: every outcome (one per job), or (on an error) none; with a
+        ``handoff``, the children it releases claimed for the reporting worker."""
         args = settle_args(batch, self.keep_completed)
         now = self.clock.time()
         if not any(isinstance(o, Failed) for o in batch):  # completions release in-statement
-            row = await self._db.fetchrow(self.sql["settle"], *args, now)
+            claim = NO_CLAIM if handoff is None else handoff.args()
+            row = await self._db.fetchrow(self.sql["settle"], *args, now, *claim)
+            if handoff is not None and row["claimed"]:
+                handoff.took(row["claimed"])
             if row["marked"]:  # children linked while their parent settled (0011)
                 # (a crash before this runs leaves them to the periodic repair)
                 await self._db.fetch(self.sql["dep_release_marked"], row["marked"])
@@ -450,7 +480,7 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         async def settle_and_cascade(con: Any) -> set[str]:
             # a failed parent's dependants follow their policy in the same transaction
             async with con.transaction():
-                row = await con.fetchrow(self.sql["settle"], *args, now)
+                row = await con.fetchrow(self.sql["settle"], *args, now, *NO_CLAIM)
                 if row["marked"]:  # children linked while their parent settled (0011)
                     await con.fetch(self.sql["dep_release_marked"], row["marked"])
                 done = set(row["accepted"])

@@ -22,7 +22,7 @@ from __future__ import annotations
 import abc
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
 from asynctasq.checks import MAX_EPOCH
@@ -217,20 +217,32 @@ class SQLDriver(
     # -- outcomes and leases -----------------------------------------------------------
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        return await self._settle_outcomes(outcomes, self._settle_batch)
+
+    async def _settle_outcomes(
+        self,
+        outcomes: Sequence[Outcome],
+        write: Callable[[Sequence[Outcome]], Awaitable[list[bool]]],
+    ) -> list[bool]:
+        """settle(), each batch applied by ``write`` (``_settle_batch`` or a variant)."""
         if not outcomes:
             return []
         for outcome in outcomes:
             if not isinstance(outcome, Completed | Retried | Failed | Released):
                 raise TypeError(f"unknown outcome {outcome!r}")
-        accepted = await self._settle(outcomes)
+        accepted = await self._settle(outcomes, write)
         # a retry or release is claimable again; a completion may have released children
         if any(not isinstance(o, Failed) for o in outcomes):
             self._wake_local()
         return accepted
 
-    async def _settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+    async def _settle(
+        self,
+        outcomes: Sequence[Outcome],
+        write: Callable[[Sequence[Outcome]], Awaitable[list[bool]]],
+    ) -> list[bool]:
         batch = [storable_outcome(o) for o in outcomes]
-        return await settle_isolated(batch, self._settle_batch, self.statements.data_error)
+        return await settle_isolated(batch, write, self.statements.data_error)
 
     @abc.abstractmethod
     async def _settle_batch(self, outcomes: Sequence[Outcome]) -> list[bool]:

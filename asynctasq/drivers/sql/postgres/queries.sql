@@ -168,10 +168,13 @@ WHERE j.id = r.id AND j.state = 'active' AND j.worker_id = $3;
 -- name: settle
 -- Every outcome of a batch in one statement: $1 the ids of completed jobs to delete, $2
 -- the ids of the others; $3.. one array per outcome field, and $9 maps each job id to
--- its position in them. A row is reached through the primary key only and finds its
--- outcome in O(log n): no join the planner could turn into "every outcome against every
--- job" on a day the table's statistics say it is empty. The fence: the job is still held
--- by the outcome's worker and attempt (worker_id is set only while a job is active).
+-- its position in them; $10 now. $11..$14 (queues, room, worker, lease_until; no queues:
+-- nothing claimed) ask that the children this settle releases be claimed in it for the
+-- worker reporting (Driver.settle_and_claim; see taken). A row is reached through the
+-- primary key only and finds its outcome in O(log n): no join the planner could turn
+-- into "every outcome against every job" on a day the table's statistics say it is
+-- empty. The fence: the job is still held by the outcome's worker and attempt
+-- (worker_id is set only while a job is active).
 -- kind is delete (completed, not kept), complete, retry, fail or release.
 -- Durability: the commit does not wait for the WAL flush (synchronous_commit off for this
 -- transaction only, set in the last SELECT). A server crash in the fraction of a second
@@ -185,7 +188,7 @@ WITH deleted AS (
     WHERE j.id = ANY($1::text[])
       AND j.worker_id = ($3::text[])[($9::jsonb ->> j.id)::integer]
       AND j.attempts = ($4::integer[])[($9::jsonb ->> j.id)::integer]
-    RETURNING j.id, j.has_dependants
+    RETURNING j.id, j.has_dependants, j.xmin AS version
 ), updated AS (
     UPDATE {schema}.jobs j SET
         state = CASE ($5::text[])[($9::jsonb ->> j.id)::integer]
@@ -216,22 +219,62 @@ done AS (
     DELETE FROM {schema}.dependencies d WHERE d.parent_id = ANY(ARRAY(SELECT id FROM done))
     RETURNING d.child_id
 ), counted AS (
-    -- how many of its parents each child lost here: {child id: n}, read by key (no join)
+    -- the children that lost more than one parent here: {child id: n}, read by key (no
+    -- join); every other one lost one (a fan-out's thousands of children build no map)
     SELECT coalesce(jsonb_object_agg(child_id, n), '{}') AS n FROM (
-        SELECT child_id, count(*) AS n FROM unlinked GROUP BY child_id
+        SELECT child_id, count(*) AS n FROM unlinked GROUP BY child_id HAVING count(*) > 1
     ) AS per_child
 ), locked AS (
-    -- in id order: two settles releasing the same children never deadlock
-    SELECT j.id FROM {schema}.jobs j
-    WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked)) AND j.state = 'waiting'
-    ORDER BY j.id FOR UPDATE
+    -- in id order: two settles releasing the same children never deadlock. Through the
+    -- primary key alone, the state read after the lock: a filter on it in the scan
+    -- lets the planner read all of jobs_blocked_order, whose dead entries a large
+    -- fan-out leaves by the thousand until the next vacuum
+    SELECT r.id, r.queue, r.priority, r.run_at, r.freed FROM (
+        SELECT j.id, j.state, j.queue, j.priority, j.run_at,
+               j.blocked_by <= coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1)
+                   AS freed
+        FROM {schema}.jobs j
+        WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked))
+        ORDER BY j.id OFFSET 0 FOR UPDATE  -- (OFFSET 0: the state filter stays outside)
+    ) AS r
+    WHERE r.state = 'waiting'
+), candidates AS (
+    -- released children the reporting worker may claim ($11: its queues, $12: its free
+    -- slots) as its own claim would take them: due, of unpaused queues, in claim order
+    -- (each look a subquery of its own, never a join the planner could run as a scan)
+    SELECT l.id FROM locked l
+    WHERE l.freed AND l.queue = ANY($11::text[]) AND l.run_at <= $10
+      AND (SELECT p.paused FROM {schema}.queues p WHERE p.name = l.queue) IS NOT TRUE
+    ORDER BY l.priority, l.run_at, l.id
+    LIMIT $12::integer
+), taken AS (
+    -- claimed, unless another due job waits in those queues (the claim would take it
+    -- first); looked for only when there is a candidate (a settle that releases nothing
+    -- reads no index for it)
+    SELECT CASE
+        WHEN NOT EXISTS (SELECT 1 FROM candidates) THEN '{}'::jsonb
+        WHEN EXISTS (
+            SELECT 1 FROM unnest($11::text[]) AS q
+            WHERE (SELECT p.paused FROM {schema}.queues p WHERE p.name = q) IS NOT TRUE
+              AND (SELECT true FROM {schema}.jobs w
+                   WHERE w.queue = q AND w.state = 'pending' AND w.run_at <= $10 LIMIT 1)
+        ) THEN '{}'::jsonb
+        ELSE (SELECT jsonb_object_agg(id, true) FROM candidates)
+    END AS ids
 ), released AS (
     UPDATE {schema}.jobs j
-    SET state = CASE WHEN j.blocked_by <= ((SELECT n FROM counted) ->> j.id)::integer
+    SET state = CASE WHEN (SELECT ids FROM taken) ? j.id THEN 'active'
+            WHEN j.blocked_by <= coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1)
             THEN 'pending' ELSE j.state END,
-        blocked_by = j.blocked_by - ((SELECT n FROM counted) ->> j.id)::integer
+        blocked_by = j.blocked_by - coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1),
+        worker_id = CASE WHEN (SELECT ids FROM taken) ? j.id THEN $13::text ELSE j.worker_id END,
+        lease_until = CASE WHEN (SELECT ids FROM taken) ? j.id THEN $14::float8 ELSE j.lease_until END,
+        attempts = CASE WHEN (SELECT ids FROM taken) ? j.id THEN j.attempts + 1
+            ELSE j.attempts END
     WHERE j.id = ANY(ARRAY(SELECT id FROM locked))
-    RETURNING j.queue, j.state
+    -- a claimed child's columns as the claim returns them (the others: NULL, no copy)
+    RETURNING j.queue, j.state,
+        CASE WHEN j.state = 'active' THEN ROW({claimed_columns}) END AS job
 ), remembered AS (
     -- with its result (0008: the Results capability)
     INSERT INTO {schema}.completed (id, finished_at, result)
@@ -249,10 +292,18 @@ done AS (
 SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepted,
        (SELECT count(*) FROM woken) AS woken,
        -- completed parents a child in another transaction linked to (0011): this
-       -- statement's snapshot may miss that edge, dep_release_marked looks again
-       ARRAY(SELECT id FROM deleted WHERE has_dependants
+       -- statement's snapshot may miss that edge, dep_release_marked looks again. A
+       -- deleted parent can have been linked to meanwhile only if the row deleted is a
+       -- later version than the one this snapshot sees (the delete waited for the
+       -- linking transaction and re-read the row): its xmin differs. An updated row
+       -- (kept completed) returns its new version: always looked at again.
+       ARRAY(SELECT d.id FROM deleted d
+             WHERE d.has_dependants
+               AND d.version IS DISTINCT FROM
+                   (SELECT s.xmin FROM {schema}.jobs s WHERE s.id = d.id)
              UNION ALL SELECT id FROM updated WHERE state = 'completed' AND has_dependants)
            AS marked,
+       ARRAY(SELECT job FROM released WHERE state = 'active') AS claimed,
        (SELECT count(*) FROM finished) AS finished,
        set_config('synchronous_commit', 'off', true) AS durability;
 
@@ -264,17 +315,21 @@ WITH unlinked AS (
     RETURNING d.child_id
 ), counted AS (
     SELECT coalesce(jsonb_object_agg(child_id, n), '{}') AS n FROM (
-        SELECT child_id, count(*) AS n FROM unlinked GROUP BY child_id
+        SELECT child_id, count(*) AS n FROM unlinked GROUP BY child_id HAVING count(*) > 1
     ) AS per_child
 ), locked AS (
-    SELECT j.id FROM {schema}.jobs j
-    WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked)) AND j.state = 'waiting'
-    ORDER BY j.id FOR UPDATE
+    -- (as settle's locked: the state filtered after the lock, through the primary key)
+    SELECT r.id FROM (
+        SELECT j.id, j.state FROM {schema}.jobs j
+        WHERE j.id = ANY(ARRAY(SELECT child_id FROM unlinked))
+        ORDER BY j.id OFFSET 0 FOR UPDATE
+    ) AS r
+    WHERE r.state = 'waiting'
 ), released AS (
     UPDATE {schema}.jobs j
-    SET state = CASE WHEN j.blocked_by <= ((SELECT n FROM counted) ->> j.id)::integer
+    SET state = CASE WHEN j.blocked_by <= coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1)
             THEN 'pending' ELSE j.state END,
-        blocked_by = j.blocked_by - ((SELECT n FROM counted) ->> j.id)::integer
+        blocked_by = j.blocked_by - coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1)
     WHERE j.id = ANY(ARRAY(SELECT id FROM locked))
     RETURNING j.queue, j.state
 )
