@@ -727,9 +727,9 @@ class MemoryDriver(
         b.unfinish_key(job)
         b.graph.forget(job.id)
         del b.jobs[job.id]
-        if job.state is JobState.COMPLETED:  # a child dispatched later still finds it
-            b.graph.remember_completed(job.id, job.finished_at or self.clock.time())
-        elif not job.state.finished:
+        # a completed job is forgotten with its record, as every broker does: a child
+        # dispatched later that names it is refused (UnknownParent), as an unknown id is
+        if not job.state.finished:
             b.ended(job, REMOVED, self.clock.time())
 
     async def remove(self, job_id: str) -> bool:

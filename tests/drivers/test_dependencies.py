@@ -196,6 +196,20 @@ async def test_purging_an_unfinished_parent_fails_its_children(driver: Driver) -
     assert await claim_all(driver) == []
 
 
+async def test_a_purged_completed_parent_is_forgotten(backend: Backend) -> None:
+    """Completed jobs kept, then purged: a child dispatched later that names one is
+    refused as for an unknown id (docs/workflows.md, operator actions)."""
+    skip_without(backend, Dependencies, Inspection, Management)
+    driver = await backend.new_driver(keep_completed=True)
+    assert isinstance(driver, Management)
+    parent = job()
+    await driver.enqueue([parent])
+    await run(driver, [parent.id])
+    assert await driver.purge("default", JobState.COMPLETED) == 1
+    with pytest.raises(UnknownParent):
+        await driver.enqueue([job(parent.id)])
+
+
 async def test_blocked_jobs_are_listed_as_blocked(driver: Driver) -> None:
     assert isinstance(driver, Inspection)
     parent = job()
