@@ -174,14 +174,14 @@ async def test_a_result_beside_a_job_that_still_exists_never_outranks_it(
 ) -> None:
     """The result is written before the completed job's document is deleted: a crash
     between the two leaves both, and the job's own state is what waiters read."""
-    from asynctasq.drivers.mongodb.results import keep_result
+    from asynctasq.drivers.mongodb.results import keep_results
     from asynctasq.jobs import JobState
 
     driver = await _driver(backend)
     job = make_job()
     await driver.enqueue([job])
     (claimed,) = await driver.claim(["default"], limit=1, worker_id="w", lease_seconds=30)
-    await keep_result(driver.store, job.id, b"\xc3", time.time())  # then the "crash"
+    await keep_results(driver.store, [(job.id, b"\xc3")], time.time())  # then the "crash"
     assert (await driver.job_outcomes([job.id]))[job.id].state is JobState.ACTIVE
     assert await driver.complete(claimed, b"\xc2")  # its real completion
     found = (await driver.job_outcomes([job.id]))[job.id]

@@ -94,15 +94,19 @@ async def test_a_cancelled_child_reports_it(driver: Driver) -> None:
     assert found.state is JobState.CANCELLED
 
 
-async def test_thousands_of_outcomes_in_one_read_across_queues(driver: Driver) -> None:
+async def test_thousands_of_outcomes_in_one_read_across_queues(
+    driver: Driver, backend: Backend
+) -> None:
     """A fan-in child reads every parent at once: more ids than one statement or script
     call takes, in two queues, completed (result kept or not), failed, still pending,
     unknown, asked twice and in any order."""
     queues = ["default", "other"]
-    jobs = [Job(task="tests.noop", payload=b"\x80", queue=queues[i % 2]) for i in range(2_400)]
+    # (a slow test server, MongoDB's emulator: just over its 1,000 ids a read)
+    total = 2_400 if getattr(backend, "max_jobs", None) is None else 1_100
+    jobs = [Job(task="tests.noop", payload=b"\x80", queue=queues[i % 2]) for i in range(total)]
     await driver.enqueue(jobs)
-    claimed = await driver.claim(queues, limit=2_300, worker_id=W1, lease_seconds=60.0)
-    assert len(claimed) == 2_300
+    claimed = await driver.claim(queues, limit=total - 100, worker_id=W1, lease_seconds=60.0)
+    assert len(claimed) == total - 100
     expected: dict[str, tuple[JobState, bytes | None]] = {}
     outcomes: list[Outcome] = []
     for i, one in enumerate(claimed):

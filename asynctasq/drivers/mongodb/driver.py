@@ -54,7 +54,7 @@ from asynctasq.drivers.mongodb.documents import (
     stored_job,
 )
 from asynctasq.drivers.mongodb.rates import MongoRateLimits
-from asynctasq.drivers.mongodb.results import MongoResults, forget_results, keep_result
+from asynctasq.drivers.mongodb.results import MongoResults, forget_results, keep_results
 from asynctasq.drivers.mongodb.schedules import MongoSchedules
 from asynctasq.drivers.mongodb.slots import MongoSlots
 from asynctasq.drivers.mongodb.store import Store
@@ -428,6 +428,15 @@ class MongoDBDriver(
         for outcome in outcomes:  # a second outcome for one job in a batch is refused
             firsts.append(outcome.job_id not in seen)
             seen.add(outcome.job_id)
+        if not self.keep_completed:
+            # the results first: a crash before the deletes leaves those jobs to run
+            # again, and a job's own document outranks a result beside it (results.py)
+            done = [
+                (o.job_id, o.result)
+                for o, first in zip(outcomes, firsts, strict=True)
+                if first and isinstance(o, Completed)
+            ]
+            await keep_results(self.store, done, now)
         accepted = await asyncio.gather(
             *(self._settle_one(o, now) for o, first in zip(outcomes, firsts, strict=True) if first)
         )
@@ -447,10 +456,7 @@ class MongoDBDriver(
         jobs = self.store.jobs
         done: Document = {"worker_id": None, "lease_until": None}
         match outcome:
-            case Completed(result=result) if not self.keep_completed:
-                # the result first: a crash before the delete leaves the job to run
-                # again, and its own document outranks this result (results.py)
-                await keep_result(self.store, outcome.job_id, result, now)
+            case Completed() if not self.keep_completed:  # (its result: kept by settle)
                 return (await jobs.delete_one(fence)).deleted_count == 1
             case Completed(result=result):
                 update = {

@@ -15,23 +15,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pymongo import ReplaceOne
+
 from asynctasq.drivers.capabilities import Results
 from asynctasq.drivers.mongodb.documents import by_ids
 from asynctasq.drivers.mongodb.store import Store
 from asynctasq.drivers.results import StoredOutcome
 from asynctasq.jobs import JobState
 
-__all__ = ["MongoResults", "forget_results", "keep_result"]
+__all__ = ["MongoResults", "forget_results", "keep_results"]
 
 #: documents read per ``$in`` query (a fan-in child may ask for thousands)
 _CHUNK = 1000
 
 
-async def keep_result(store: Store, job_id: str, result: bytes | None, now: float) -> None:
-    """The result of a completed job whose document is about to be deleted."""
-    await store.results.replace_one(
-        {"_id": job_id}, {"_id": job_id, "result": result, "finished_at": now}, upsert=True
-    )
+async def keep_results(
+    store: Store, results: Sequence[tuple[str, bytes | None]], now: float
+) -> None:
+    """The results of completed jobs whose documents are about to be deleted: one
+    round trip for a settle's batch."""
+    if results:
+        await store.results.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": job_id},
+                    {"_id": job_id, "result": result, "finished_at": now},
+                    upsert=True,
+                )
+                for job_id, result in results
+            ],
+            ordered=False,
+        )
 
 
 async def forget_results(store: Store, horizon: float) -> None:
