@@ -269,13 +269,15 @@ class Worker:
             # records of workers): a waiting job starts a few round trips sooner.
             # The claim goes first (it takes the connection a pool holds at start).
             # The sweep is never skipped: burst mode waits for it (_drained), and
-            # a failure of either ends the start as it did when they came first
+            # a failure of either ends the start as it did when they came first.
+            # The renewal thread starts before the claim: a first job that blocks the
+            # loop at once must not leave its lease unrenewed (tests/chaos/test_leases)
+            if self._renewal is not None:
+                self._renewal.start()
             claiming = asyncio.create_task(self._reserve_loop(), name="asynctasq-reserve")
             self._first_round = asyncio.ensure_future(self._register_and_recover())
             try:
                 await self._first_round
-                if self._renewal is not None:
-                    self._renewal.start()
                 pulse = asyncio.create_task(self._lease.run(), name="asynctasq-lease")
                 if not self.burst:  # every worker fires schedules: no beat process to run
                     scheduler = start_embedded_scheduler(
