@@ -17,7 +17,7 @@ OPEN_DIVERGENCES: dict[str, str] = {}
 #: brokers whose examples are slow (a test server in one Python process; a flushed
 #: commit or a round trip per step): fewer in CI, where each took 100 to 150 s at 200
 #: examples on the longest path of the parallel phase (make test-deep multiplies these)
-SMALL_RUNS = {"mongodb": 60, "rabbitmq": 80, "mysql": 120, "postgres": 120}
+SMALL_RUNS = {"mongodb": 40, "rabbitmq": 50, "mysql": 120, "postgres": 120}
 MODEL_BROKERS = [
     pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: {OPEN_DIVERGENCES[name]}"))
     if name in OPEN_DIVERGENCES
