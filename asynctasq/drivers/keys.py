@@ -134,6 +134,8 @@ META_FIELDS = (
     "progress",
 )
 
+_JOBS, _READY, _WAKE = (QUEUE_KEYS.index(kind) for kind in ("jobs", "ready", "wake"))
+
 #: most wake-up tokens kept per queue: how many idle workers one enqueue can wake
 WAKE_CAP = 16
 
@@ -187,7 +189,13 @@ class RedisKeys:
         return f"{tag}:schedule-defs", f"{tag}:schedule-next", f"{tag}:schedule-paused"
 
     def wake(self, queue: str) -> str:
-        return self.queue(queue)[QUEUE_KEYS.index("wake")]
+        return self.queue(queue)[_WAKE]
+
+    def due(self, queue: str) -> tuple[str, str, str]:
+        """enqueue_due.lua's KEYS: the queue's jobs hash, ready set and wake list (a
+        dispatch sends three names, not the whole block)."""
+        block = self.queue(queue)
+        return block[_JOBS], block[_READY], block[_WAKE]
 
     @property
     def pattern(self) -> str:

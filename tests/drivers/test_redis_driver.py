@@ -135,6 +135,28 @@ async def test_enqueueing_a_stored_id_again_changes_nothing(backend: Backend) ->
 
 
 @only_backends("redis")
+async def test_a_retried_batch_stores_only_the_jobs_it_had_not_stored(backend: Backend) -> None:
+    """A batch of due jobs goes by enqueue_due.lua; retried after a lost reply, it keeps
+    the jobs already stored (one running) and stores the rest once."""
+    driver = await backend.new_driver()
+    first, rest = make_job(), [make_job() for _ in range(3)]
+    await driver.enqueue([first])
+    (running,) = await reserve(driver)
+    assert await driver.enqueue([first, *rest, rest[0]]) == [
+        first.id,
+        *(j.id for j in rest),
+        rest[0].id,
+    ]
+    got = await driver.get(first.id)
+    assert got is not None and got.state is JobState.ACTIVE and got.attempts == 1
+    assert (await driver.stats("default")).depth == 3
+    assert sorted(j.id for j in await reserve(driver, worker_id=W2, limit=10)) == sorted(
+        j.id for j in rest
+    )
+    assert await driver.complete(running)
+
+
+@only_backends("redis")
 async def test_unique_keys_are_scoped_to_the_queue(backend: Backend) -> None:
     """Documented difference: a Redis script can only touch one queue's slot."""
     driver = await backend.new_driver()

@@ -12,7 +12,7 @@ from redis.crc import key_slot
 
 from asynctasq.drivers.keys import META_FIELDS, QUEUE_KEYS, WAKE_CAP, RedisKeys, validate_prefix
 from asynctasq.drivers.redis.codec import run_key
-from asynctasq.drivers.redis.scripts import LUA_DIR, SCRIPTS
+from asynctasq.drivers.redis.scripts import LUA_DIR, SCRIPTS, STANDALONE
 from asynctasq.jobs import JobState, WorkerInfo, new_job_id
 from asynctasq.testing.conformance.contract import make_job, reserve
 from tests.backends import Backend
@@ -45,10 +45,29 @@ def test_the_prelude_names_the_queue_keys_in_the_order_of_keys_py() -> None:
 
 def test_every_script_documents_its_keys_and_arguments() -> None:
     for script in SCRIPTS.values():
-        body = script.source.decode().split(PRELUDE, 1)[1]
+        source = script.source.decode()
+        if source.startswith(STANDALONE):
+            body = source.split("\n", 1)[1]
+        else:
+            body = source.split(PRELUDE, 1)[1]
         header = body.lstrip().split("\nlocal ", 1)[0]
         assert header.lstrip().startswith(f"-- {script.name}:"), script.name
         assert "KEYS" in header, script.name
+
+
+def test_a_standalone_script_runs_without_the_prelude_and_agrees_with_it() -> None:
+    standalone = [s for s in SCRIPTS.values() if s.source.startswith(STANDALONE.encode())]
+    assert [s.name for s in standalone] == ["enqueue_due"]
+    for script in standalone:
+        source = script.source.decode()
+        assert PRELUDE not in source
+        assert f"WAKE_CAP = {WAKE_CAP}" in source  # its own copy of the prelude's constant
+
+
+def test_the_lean_enqueue_keys_are_the_queue_blocks_jobs_ready_and_wake() -> None:
+    keys = RedisKeys("app:jobs")
+    block = dict(zip(QUEUE_KEYS, keys.queue("mail"), strict=True))
+    assert keys.due("mail") == (block["jobs"], block["ready"], block["wake"])
 
 
 def test_all_keys_of_a_queue_share_one_cluster_slot() -> None:

@@ -1,4 +1,5 @@
--- Shared by every script: asynctasq/drivers/redis/scripts.py prepends this file.
+-- Shared by every script but the standalone ones (first line "--! standalone"):
+-- asynctasq/drivers/redis/scripts.py prepends this file.
 --
 -- A queue's keys arrive as one block of NKEYS KEYS, in the order of QUEUE_KEYS in
 -- asynctasq/drivers/keys.py (that module documents what each key holds). All keys

@@ -77,7 +77,10 @@ class RedisCore(RedisBase):
                 for start in range(0, len(indexes), CHUNK):
                     chunk = indexes[start : start + CHUNK]
                     args = enqueue_args([jobs[i] for i in chunk], now)
-                    built.append(Call("enqueue", self.keys.queue(queue), args))
+                    if args[1] == "1":  # all due, nothing unique, no ttl: the lean script
+                        built.append(Call("enqueue_due", self.keys.due(queue), args))
+                    else:
+                        built.append(Call("enqueue", self.keys.queue(queue), args))
                     offsets.append(chunk)
                     yield built[-1]
 

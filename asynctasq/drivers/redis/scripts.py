@@ -47,13 +47,19 @@ class Call:
     args: Sequence[Arg]
 
 
+#: the first line of a script that runs without the prelude: Redis runs the prelude's
+#: definitions at every call, and a script on the dispatch path avoids paying for them
+STANDALONE = "--! standalone"
+
+
 def _load() -> dict[str, Script]:
     prelude = (LUA_DIR / "_prelude.lua").read_text("utf-8")
     scripts = {}
     for path in sorted(LUA_DIR.glob("*.lua")):
         if path.name.startswith("_"):
             continue
-        source = f"{prelude}\n{path.read_text('utf-8')}".encode()
+        own = path.read_text("utf-8")
+        source = (own if own.startswith(STANDALONE) else f"{prelude}\n{own}").encode()
         scripts[path.stem] = Script(path.stem, source, hashlib.sha1(source).hexdigest())
     return scripts
 
