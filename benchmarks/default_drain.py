@@ -3,6 +3,7 @@ user starts it (``python -m asynctasq worker --queues Q --import benchmarks.peer
 no other flag), jobs/s from its launch to its last job.
 
     python -m benchmarks.default_drain --driver redis --runs 3
+    python -m benchmarks.default_drain --driver redis --runs 3 --processes 2   # drain_p2
 
 Also printed: when the first job ran, the rate from the first job to the last, and
 the worker process's CPU per job (start-up included; steadier than jobs/s on a busy
@@ -37,7 +38,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def measure(driver_name: str, jobs: int) -> dict[str, float]:
+async def measure(driver_name: str, jobs: int, processes: int = 1) -> dict[str, float]:
     config = bench_config(driver_name)
     driver = DriverFactory.create_from_config(config)
     await driver.connect()
@@ -55,6 +56,8 @@ async def measure(driver_name: str, jobs: int) -> dict[str, float]:
         env.update({"ASYNCTASQ_PROCESS_POOL_PRESTART": "false", workload.MARKS_ENV: str(marks)})
         command = [sys.executable, "-m", "asynctasq", "worker", "--queues", queue,
                    "--import", "benchmarks.peers.ours"]  # fmt: skip
+        if processes > 1:
+            command += ["--processes", str(processes)]
         cpu, launched = _children_cpu(), time.time()
         worker = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
         try:
@@ -84,12 +87,15 @@ def main() -> None:
     parser.add_argument("--driver", default="redis")
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=1, help="the worker's --processes")
     args = parser.parse_args()
     runs = []
     for _ in range(args.runs):
-        runs.append(asyncio.run(measure(args.driver, args.jobs)))
+        runs.append(asyncio.run(measure(args.driver, args.jobs, args.processes)))
         print("  " + ", ".join(f"{k} {v:,.1f}" for k, v in runs[-1].items()), file=sys.stderr)
-    print(f"{args.driver}, {args.jobs:,} jobs, median of {args.runs}:")
+    print(
+        f"{args.driver}, {args.jobs:,} jobs, --processes {args.processes}, median of {args.runs}:"
+    )
     for key in runs[0]:
         print(f"  {key}: {statistics.median(r[key] for r in runs):,.1f}")
 

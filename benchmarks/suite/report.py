@@ -14,6 +14,7 @@ from benchmarks.suite.extras import EXTRAS, RSS_JOBS
 from benchmarks.suite.plan import BEST_FROM, BULK_CHUNK, CALLERS, SCENARIOS, WARM_UP, Scenario
 from benchmarks.suite.reading import reading
 from benchmarks.suite.results import Results
+from benchmarks.suite.targets import MET, TARGETS, targets_table
 
 BROKER_TITLES = {
     "redis": "Redis",
@@ -93,6 +94,13 @@ def print_tables(results: Results, console: Console | None = None) -> None:
         for row in extras_rows(results):
             table.add_row(*row)
         console.print(table)
+    table = Table(title="the issues' speed targets (benchmarks/suite/targets.py)")
+    for name in ("issue", "target", "figure", "met"):
+        table.add_column(name)
+    for issue, target, check in TARGETS:
+        verdict = check(results)
+        table.add_row(str(issue), target, verdict.figure, MET[verdict.met])
+    console.print(table)
     console.print(_legend(results))
     for name, why in results.skipped.items():
         console.print(f"[yellow]skipped {name}[/]: {why}")
@@ -241,6 +249,15 @@ def section(results: Results, charts: list[Path], doc: Path) -> str:
         "### Reading",
         "",
         reading(results),
+    ]
+    parts += [
+        "",
+        "### The issues' speed targets",
+        "",
+        "Each target of issues 15 and 17 beside its figure from this run "
+        "(`benchmarks/suite/targets.py`).",
+        "",
+        targets_table(results),
     ]
     for broker in results.brokers():
         parts += [
