@@ -58,6 +58,11 @@ key                   type    holds
                               (FlowProducer; enqueue_dag.lua stores it)
 ``P:{Q}:flows_age``   zset    flow id -> when added (flows are forgotten after
                               the result retention)
+``P:{Q}:blocked``     zset    the ids of the children ``waits`` counts (score 0,
+                              read by rank and lex range): pages of blocked jobs
+                              in id order without reading every id; kept with
+                              ``waits`` by the scripts, built from it once when
+                              an older version left blocked children without it
 ====================  ======  ===================================================
 
 Shared by every queue:
@@ -117,6 +122,8 @@ QUEUE_KEYS = (
     # flows (FlowProducer, issue 15)
     "flows",
     "flows_age",
+    # the index of blocked jobs (pages of them by rank)
+    "blocked",
 )
 
 #: the fields of a job's meta, in order (1-based positions in Lua); ``False``

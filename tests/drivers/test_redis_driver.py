@@ -12,6 +12,7 @@ from redis.asyncio import SSLConnection
 from asynctasq.config import Config
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.drivers.base import DriverError
+from asynctasq.drivers.keys import QUEUE_KEYS
 from asynctasq.drivers.redis import RedisDriver
 from asynctasq.drivers.redis.connection import build_client
 from asynctasq.jobs import Completed, JobState
@@ -377,3 +378,59 @@ async def test_a_notified_wakeup_makes_a_waiting_reserve_look_again(
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
+
+
+# -- the blocked index ----------------------------------------------------------------
+
+
+async def _index(driver: RedisDriver, queue: str = "default") -> list[str]:
+    blocked = driver.keys.queue(queue)[QUEUE_KEYS.index("blocked")]
+    return [m.decode() for m in await driver.client.zrange(blocked, 0, -1)]
+
+
+@only_backends("redis")
+async def test_the_blocked_index_follows_every_way_a_child_leaves_blocked(
+    backend: Backend,
+) -> None:
+    """Pages of blocked jobs read the index by rank: it holds exactly the children
+    waiting for parents, whether they are released, cancelled, removed or ended by a
+    parent's failure."""
+    driver = await backend.new_driver()
+    assert isinstance(driver, RedisDriver)
+    parent, doomed = make_job(), make_job()
+    await driver.enqueue([parent, doomed])
+    children = [make_job(depends_on=[parent.id]) for _ in range(4)]
+    failing = make_job(depends_on=[doomed.id])
+    await driver.enqueue([*children, failing])
+    assert await _index(driver) == sorted(j.id for j in [*children, failing])
+    assert await driver.cancel(children[0].id)
+    assert await driver.remove(children[1].id)
+    running = {j.id: j for j in await reserve(driver, limit=2)}
+    assert await driver.settle(
+        [Completed(parent.id, W1, 1, "default")]  # releases children 2 and 3
+    ) == [True]
+    assert await driver.fail(running[doomed.id], "boom")  # ends `failing` by its policy
+    assert await _index(driver) == []
+    listed = await driver.list_jobs("default", JobState.BLOCKED)
+    assert listed == []
+
+
+@only_backends("redis")
+async def test_blocked_children_an_older_version_stored_are_indexed_once(
+    backend: Backend,
+) -> None:
+    """A queue whose blocked children were stored without the index (before it
+    existed) has it built by the first script that needs it: nothing is missed."""
+    driver = await backend.new_driver()
+    assert isinstance(driver, RedisDriver)
+    parent = make_job()
+    await driver.enqueue([parent])
+    old = [make_job(depends_on=[parent.id]) for _ in range(3)]
+    await driver.enqueue(old)
+    await driver.client.delete(driver.keys.queue("default")[QUEUE_KEYS.index("blocked")])
+    listed = [j.id for j in await driver.list_jobs("default", JobState.BLOCKED)]
+    assert listed == sorted(j.id for j in old)
+    await driver.client.delete(driver.keys.queue("default")[QUEUE_KEYS.index("blocked")])
+    new = make_job(depends_on=[parent.id])
+    await driver.enqueue([new])  # the index is built before the new child joins it
+    assert await _index(driver) == sorted(j.id for j in [*old, new])

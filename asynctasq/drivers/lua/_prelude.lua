@@ -19,7 +19,9 @@ local EDGES, WAITS, DONE = 14, 15, 16
 local EXPIRING = 17
 -- flows (FlowProducer)
 local FLOWS, FLOWS_AGE = 18, 19
-local NKEYS = 19
+-- the index of blocked jobs (the ids `waits` counts)
+local BLOCKED = 20
+local NKEYS = 20
 
 local STATE, ATTEMPTS, MAX_ATTEMPTS, PRIORITY, RUN_AT = 1, 2, 3, 4, 5
 local WORKER, FINISHED_AT, UNIQUE_KEY, CREATED_AT, PROGRESS = 6, 7, 8, 9, 10
@@ -464,6 +466,50 @@ local function children_of(K, parent)
   return members
 end
 
+-- redis.call(command, key, ...args), in calls of at most `step` arguments (unpack()
+-- has a limit); `step` keeps pairs together when even
+local function call_chunked(command, key, args, step)
+  for i = 1, #args, step do
+    redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+-- The `blocked` index holds the ids of the children `waits` counts, so a page of
+-- blocked jobs is read by rank. Every script that adds or reads it first makes sure
+-- it is complete: a queue whose blocked children an older version stored (without
+-- the index) has it built here, once.
+local indexed = {}  -- blocks whose index is known complete in this call
+local function blocked_index(C)
+  if indexed[C] then return end
+  indexed[C] = true
+  if redis.call("EXISTS", C[BLOCKED]) == 1 or redis.call("EXISTS", C[WAITS]) == 0 then return end
+  local members = {}
+  for _, field in ipairs(redis.call("HKEYS", C[WAITS])) do
+    if string.sub(field, 1, 1) ~= "!" then
+      members[#members + 1], members[#members + 2] = 0, field
+    end
+  end
+  call_chunked("ZADD", C[BLOCKED], members, 1000)
+end
+
+-- a child of block C blocked by `count` unfinished parents, with its policy
+local function block_child(C, id, count, policy)
+  blocked_index(C)
+  redis.call("HSET", C[WAITS], id, count)
+  if policy ~= "fail" then redis.call("HSET", C[WAITS], "!" .. id, policy) end
+  redis.call("ZADD", C[BLOCKED], 0, id)
+end
+
+-- children of block C no longer blocked: their counts, policies and index entries
+local function unblock(C, ids)
+  local fields = {}
+  for i, id in ipairs(ids) do
+    fields[2 * i - 1], fields[2 * i] = id, "!" .. id
+  end
+  call_chunked("HDEL", C[WAITS], fields, 1000)
+  call_chunked("ZREM", C[BLOCKED], ids, 1000)
+end
+
 -- one parent of `child` (in block C) is done: released (pending) when it was the
 -- last; 1 if so (the record is read only then: a fan-in child's record holds every
 -- parent's id)
@@ -474,7 +520,7 @@ local function parent_done(C, child, now)
     return 0
   end
   if left > 0 then return 0 end
-  redis.call("HDEL", C[WAITS], child, "!" .. child)
+  unblock(C, {child})
   local m, data = load(C, child, now)
   if not m or m[STATE] ~= "waiting" then return 0 end
   m[STATE] = "pending"
@@ -492,24 +538,13 @@ local function release(K, C, child, now)
   return 0
 end
 
--- redis.call(command, key, ...args), in calls of at most `step` arguments (unpack()
--- has a limit); `step` keeps pairs together when even
-local function call_chunked(command, key, args, step)
-  for i = 1, #args, step do
-    redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
-  end
-end
-
 -- parent_done() for many children of K whose last parent completed (their counts are
 -- at 0), in a few calls for all of them rather than several for each: a fan-out
 -- parent's settle releases thousands. How many were released.
 local function release_freed(K, ids, now)
   if #ids == 0 then return 0 end
-  local counts, records = {}, {}
-  for i, id in ipairs(ids) do
-    counts[2 * i - 1], counts[2 * i] = id, "!" .. id
-  end
-  call_chunked("HDEL", K[WAITS], counts, 1000)
+  local records = {}
+  unblock(K, ids)
   for i = 1, #ids, 1000 do
     local got = redis.call("HMGET", K[JOBS], unpack(ids, i, math.min(i + 999, #ids)))
     for j, record in ipairs(got) do records[i + j - 1] = record end
@@ -587,7 +622,7 @@ end
 
 -- end a blocked (or new) job of block C by its policy after `parent` ended `how`
 local function end_by_parent(C, id, m, data, policy, parent, how, now)
-  redis.call("HDEL", C[WAITS], id, "!" .. id)
+  unblock(C, {id})
   local state = policy == "cancel" and "cancelled" or "failed"
   finish(C, id, m, data, policy == "cancel" and CANCELLED or FAILED, state, now)
   redis.call("HSET", C[ERRORS], id, "ParentFailed: parent job " .. parent .. " ended "

@@ -10,7 +10,7 @@ local now, id = tonumber(ARGV[1]), ARGV[2]
 local m, data = load(K, id, now)
 if not m or (m[STATE] ~= "pending" and m[STATE] ~= "waiting") then return 0 end
 unlink_waiting(K, id, m)
-redis.call("HDEL", K[WAITS], id, "!" .. id)
+unblock(K, {id})
 finish(K, id, m, data, CANCELLED, "cancelled", now)
 wake(K, parents_ended(K, {{id, "cancelled"}}, now))
 trim(K, CANCELLED, now, tonumber(ARGV[3]), tonumber(ARGV[4]))

@@ -72,8 +72,7 @@ for _, i in ipairs(stored) do
   elseif waiting > 0 then
     m[STATE] = "waiting"
     save(C, id, m, data)
-    redis.call("HSET", C[WAITS], id, waiting)
-    if policy ~= "fail" then redis.call("HSET", C[WAITS], "!" .. id, policy) end
+    block_child(C, id, waiting, policy)
   elseif at(i, 4) == "r" then
     redis.call("ZADD", C[READY], at(i, 2), at(i, 3))
     woke(C, 1)

@@ -51,23 +51,14 @@ local finished = {
   end,
 }
 
--- blocked jobs (dependencies): the children `waits` counts, by id
+-- blocked jobs (dependencies): the children `waits` counts, by id (their index)
 local blocked = {
-  ids = function()
-    local found = {}
-    for _, field in ipairs(redis.call("HKEYS", K[WAITS])) do
-      if string.sub(field, 1, 1) ~= "!" then found[#found + 1] = field end
-    end
-    table.sort(found)
-    return found
+  count = function()
+    blocked_index(K)
+    return redis.call("ZCARD", K[BLOCKED])
   end,
+  slice = function(start, n) return redis.call("ZRANGE", K[BLOCKED], start, start + n - 1) end,
 }
-blocked.count = function() return #blocked.ids() end
-blocked.slice = function(start, n)
-  local all, page = blocked.ids(), {}
-  for j = start + 1, math.min(start + n, #all) do page[#page + 1] = all[j] end
-  return page
-end
 
 local sources = ({
   pending = {ranked(READY, false, true)},

@@ -68,18 +68,18 @@ if SETS[state] then
     end
   end
 elseif state == "blocked" then
-  -- the children `waits` counts, by id (as list.lua orders them)
-  local ids = {}
-  for _, field in ipairs(redis.call("HKEYS", K[WAITS])) do
-    local beyond = score == "" or (backwards and field < member) or (not backwards and field > member)
-    if string.sub(field, 1, 1) ~= "!" and beyond then ids[#ids + 1] = field end
-  end
-  if backwards then
-    table.sort(ids, function(a, b) return a > b end)
+  -- the children `waits` counts, by id (as list.lua orders them): their index, read
+  -- from just after the position's id
+  blocked_index(K)
+  local ids
+  if score == "" then
+    ids = redis.call(backwards and "ZREVRANGE" or "ZRANGE", K[BLOCKED], 0, limit - 1)
+  elseif backwards then
+    ids = redis.call("ZREVRANGEBYLEX", K[BLOCKED], "(" .. member, "-", "LIMIT", 0, limit)
   else
-    table.sort(ids)
+    ids = redis.call("ZRANGEBYLEX", K[BLOCKED], "(" .. member, "+", "LIMIT", 0, limit)
   end
-  for j = 1, math.min(limit, #ids) do pick(ids[j], "0", ids[j]) end
+  for _, id in ipairs(ids) do pick(id, "0", id) end
 end
 
 local rows = fetch(K, picked, {}, now)

@@ -12,7 +12,7 @@ if not m or m[STATE] == "active" then return 0 end
 local state = m[STATE]
 if state == "pending" or state == "waiting" then
   unlink_waiting(K, id, m)
-  redis.call("HDEL", K[WAITS], id, "!" .. id)
+  unblock(K, {id})
 elseif FINISHED_SETS[state] or state == "expired" then
   redis.call("ZREM", K[FINISHED_SETS[state] or FAILED], id)  -- expired sit with failed
 else
