@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--systems",
         type=_names,
-        help=f"comma-separated, from: {', '.join(ENTRIES)} (default: all but asynctasq-sqlite)",
+        help=f"comma-separated, from: {', '.join(ENTRIES)} (default: all)",
     )
     parser.add_argument("--docs", type=Path, help="markdown file whose peers section to rewrite")
     parser.add_argument("--no-docs", action="store_true", help="print only, write no docs")
