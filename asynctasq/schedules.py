@@ -59,6 +59,8 @@ class Missed(StrEnum):
 
 @dataclass(slots=True)
 class Schedule:
+    """A repeatable or cron schedule: the job it enqueues at each slot, and when."""
+
     id: str
     task: str
     payload: bytes

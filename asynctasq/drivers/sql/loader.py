@@ -58,6 +58,8 @@ def load_signatures(dialect: str) -> dict[str, tuple[str, ...]]:
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """One schema migration: its version, its name and its SQL."""
+
     version: int
     name: str
     sql: str
