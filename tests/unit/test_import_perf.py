@@ -147,6 +147,7 @@ def test_the_worker_command_imports_only_what_a_worker_needs(tmp_path: Path) -> 
         "pymongo",
         "aiosqlite",
         "sqlalchemy",
+        "zoneinfo",
     ):
         assert unneeded not in loaded, f"the worker command imported {unneeded}"
 
@@ -258,3 +259,47 @@ def test_every_dataclass_a_worker_loads_has_its_own_docstring(tmp_path: Path) ->
         tmp_path,
     )
     assert json.loads(out) == []
+
+
+def test_the_sql_drivers_read_their_queries_without_importlib_resources(tmp_path: Path) -> None:
+    """The SQL files are read beside their module: importlib.resources.files() loads
+    zipfile and its readers for a package that is never zipped."""
+    out = fresh(
+        """
+        import json, sys
+        from asynctasq.drivers.sql.loader import load_migrations, load_queries
+        queries = load_queries("postgres")
+        migrations = load_migrations("postgres")
+        print(json.dumps({"loaded": sorted(sys.modules), "queries": len(queries),
+                          "migrations": [m.version for m in migrations]}))
+        """,
+        tmp_path,
+    )
+    found = json.loads(out)
+    assert found["queries"] > 10 and found["migrations"][0] == 1
+    for unneeded in ("zipfile", "importlib.resources.readers", "importlib.readers"):
+        assert unneeded not in found["loaded"], unneeded
+
+
+def test_a_zoneinfo_is_still_packed_and_a_schedule_zone_still_checked(tmp_path: Path) -> None:
+    """zoneinfo is imported on first use (it stays out of a worker's start-up)."""
+    out = fresh(
+        """
+        import datetime as dt, json, sys
+        from asynctasq.schedules import Schedule
+        from asynctasq.serialization.msgpack import Serializer
+        before = "zoneinfo" in sys.modules
+        try:
+            Schedule(id="s", task="t", payload=b"", every=60, timezone="Nowhere/At_All")
+            refused = False
+        except Exception:
+            refused = True
+        from zoneinfo import ZoneInfo
+        moment = dt.datetime(2026, 1, 2, 3, 4, tzinfo=ZoneInfo("Europe/Paris"))
+        serializer = Serializer()
+        back = serializer.loads(serializer.dumps(moment))
+        print(json.dumps([before, refused, str(back.tzinfo), back == moment]))
+        """,
+        tmp_path,
+    )
+    assert json.loads(out) == [False, True, "Europe/Paris", True]
