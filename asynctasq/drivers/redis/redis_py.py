@@ -3,12 +3,14 @@
 redis-py 8 (``redis/observability/providers.py``) runs ``from
 opentelemetry.sdk.metrics import MeterProvider`` when it is imported, whenever the
 SDK is installed, and uses the name only in annotations: that one line loads the
-SDK's metrics, resources and psutil, about a third of a worker's start-up on Redis
+SDK's metrics, resources and psutil, a sixth of a Redis worker's start-up
 (docs/benchmarks.md, "Start-up"). redis-py's observability imports the SDK itself
 where it uses it (``OTelConfig``, ``get_meter_provider``), so hiding it for the
 length of the import changes nothing that redis-py does; an application that
-imports the SDK, before or after, gets it as usual. tests/unit/test_import_perf.py
-checks that the installed redis-py still uses the name only in annotations.
+imports the SDK, before or after, gets it as usual (a thread that imports it during
+those few milliseconds would get an ImportError: a worker imports its driver before it
+starts threads). tests/unit/test_import_perf.py checks that the installed redis-py
+still uses the name only in annotations.
 """
 
 from __future__ import annotations
