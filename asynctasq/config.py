@@ -61,6 +61,8 @@ def _seconds(default: Any, env: str, help: str, *, minimum: float) -> Any:
 
 @dataclass(frozen=True)
 class Config:
+    """Every setting of asynctasq: its broker, queues, worker and defaults of tasks."""
+
     # -- broker ------------------------------------------------------------------
     driver: str = _setting(
         "sqlite",

@@ -139,6 +139,8 @@ def validate_name(kind: str, name: str) -> str:
 
 @dataclass(slots=True)
 class Job:
+    """One job: a task's name and packed arguments, and its state in a broker."""
+
     task: str
     payload: bytes
     queue: str = "default"
@@ -311,6 +313,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Completed(Outcome):
+    """The job ran and returned ``result`` (packed; None: no result kept)."""
+
     result: bytes | None = None
 
 
@@ -343,6 +347,8 @@ new_completed = _completed_builder()
 
 @dataclass(frozen=True, slots=True)
 class Retried(Outcome):
+    """The attempt failed with ``error``; the job runs again at ``run_at``."""
+
     run_at: float = 0.0
     error: str = ""
 
@@ -353,6 +359,8 @@ class Retried(Outcome):
 
 @dataclass(frozen=True, slots=True)
 class Failed(Outcome):
+    """The job failed for good with ``error``: dead-lettered."""
+
     error: str = ""
 
 
@@ -370,6 +378,8 @@ class Released(Outcome):
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
+    """How many jobs of one queue are in each state, and whether it is paused."""
+
     queue: str
     depth: int = 0  # ready to run now
     processing: int = 0
@@ -400,6 +410,8 @@ class Recovery:
 
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
+    """One live worker, as it registered with its broker and last renewed."""
+
     worker_id: str
     host: str
     pid: int

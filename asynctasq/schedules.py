@@ -21,7 +21,6 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from asynctasq.checks import check_attempts, check_priority, check_seconds
 from asynctasq.jobs import Job, validate_name
@@ -49,6 +48,14 @@ DEFAULT_CATCH_UP = 100
 _SLOT_IDS = uuid.UUID("6f1c3f52-5a0e-4d8e-9b57-2d7c1f0e8a41")  # namespace of slot job ids
 
 
+def _zone(name: str) -> dt.tzinfo:
+    """The time zone ``name``; zoneinfo is imported by the first schedule that needs
+    it, not by every worker's start-up (docs/benchmarks.md, "Start-up")."""
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
 class Missed(StrEnum):
     """What a schedule does with the slots that passed while nothing ran."""
 
@@ -59,6 +66,8 @@ class Missed(StrEnum):
 
 @dataclass(slots=True)
 class Schedule:
+    """A repeatable or cron schedule: the job it enqueues at each slot, and when."""
+
     id: str
     task: str
     payload: bytes
@@ -85,7 +94,7 @@ class Schedule:
             raise ValueError(f"schedule {self.id!r}: {self.cron!r} is not a cron expression")
         if self.every is not None:
             self.every = check_seconds("every", self.every, positive=True)
-        ZoneInfo(self.timezone)  # raises for an unknown zone
+        _zone(self.timezone)  # raises for an unknown zone
         self.missed = Missed(self.missed)
         check_priority("priority", self.priority)
         check_attempts("max_attempts", self.max_attempts)
@@ -112,7 +121,7 @@ class Schedule:
             # the schedule, whenever, computes the same slots
             return (math.floor(moment / self.every) + 1) * self.every
         assert self.cron is not None
-        start = dt.datetime.fromtimestamp(moment, ZoneInfo(self.timezone))
+        start = dt.datetime.fromtimestamp(moment, _zone(self.timezone))
         return float(_croniter()(self.cron, start).get_next(float))
 
     def slot_before(self, moment: float) -> float:
@@ -120,7 +129,7 @@ class Schedule:
         if self.every is not None:
             return (math.ceil(moment / self.every) - 1) * self.every
         assert self.cron is not None
-        start = dt.datetime.fromtimestamp(moment, ZoneInfo(self.timezone))
+        start = dt.datetime.fromtimestamp(moment, _zone(self.timezone))
         return float(_croniter()(self.cron, start).get_prev(float))
 
     def latest_slot(self, now: float) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import uuid
-import zoneinfo
 from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar
@@ -66,7 +65,9 @@ def loaded_class(path: str) -> type | None:
 def _tz_encode(tz: dt.tzinfo | None, ref: dt.datetime | None) -> Any:
     if tz is None:
         return None
-    if isinstance(tz, zoneinfo.ZoneInfo) and tz.key:
+    # zoneinfo is imported by whoever makes a ZoneInfo, not by every start-up
+    zoneinfo = sys.modules.get("zoneinfo")
+    if zoneinfo is not None and isinstance(tz, zoneinfo.ZoneInfo) and tz.key:
         return tz.key
     if tz is dt.UTC:
         return 0
@@ -82,7 +83,9 @@ def _tz_decode(data: Any) -> dt.tzinfo | None:
     if data == 0:
         return dt.UTC
     if isinstance(data, str):
-        return zoneinfo.ZoneInfo(data)
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(data)
     micros, name = data
     offset = dt.timedelta(microseconds=micros)
     return dt.timezone(offset, name) if name is not None else dt.timezone(offset)

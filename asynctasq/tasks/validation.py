@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from asynctasq.checks import check_attempts, check_priority, check_seconds
 from asynctasq.dedup import check_unique
@@ -87,6 +86,8 @@ def check_task_config(owner: str, config: Mapping[str, Any]) -> dict[str, Any]:
         elif key == "cron" and not valid_cron(value):
             raise ValueError(f"{name}={value!r} is not a cron expression")
         elif key == "timezone":
+            from zoneinfo import ZoneInfo  # here: not at every worker's start-up
+
             ZoneInfo(value)  # ZoneInfoNotFoundError (a KeyError) names an unknown zone
         checked[key] = value
     if "unique_mode" in checked or "unique_for" in checked:

@@ -4,6 +4,11 @@ finished sets, idempotent enqueue, and the one-round-trip wake-up and claim."""
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import json
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -18,6 +23,7 @@ from asynctasq.drivers.redis.connection import build_client
 from asynctasq.jobs import Completed, JobState
 from asynctasq.testing.conformance.contract import W1, W2, make_job, reserve
 from tests.backends import Backend
+from tests.backends_redis import RedisBackend
 from tests.conftest import only_backends
 
 # -- settings, URLs and secrets ---------------------------------------------------------
@@ -434,3 +440,42 @@ async def test_blocked_children_an_older_version_stored_are_indexed_once(
     new = make_job(depends_on=[parent.id])
     await driver.enqueue([new])  # the index is built before the new child joins it
     assert await _index(driver) == sorted(j.id for j in [*old, new])
+
+
+@only_backends("redis")
+def test_its_connections_report_redis_py_and_its_version_without_reading_metadata(
+    backend: Backend,
+) -> None:
+    """What CLIENT SETINFO sends still names redis-py and its installed version, given
+    from ``redis.__version__`` rather than read from the package's metadata at the
+    first connection (start-up, docs/benchmarks.md). A fresh interpreter: nothing else
+    has asked redis-py for its version there. (The test server may predate SETINFO,
+    Redis 7.2, and redis-py ignores its refusal: what the connection would send is
+    checked.)"""
+    assert isinstance(backend, RedisBackend)
+    code = textwrap.dedent(
+        f"""
+        import asyncio, json
+        import redis.utils
+        from asynctasq.drivers.redis.connection import build_client
+
+        async def main():
+            client = build_client({backend.url!r})
+            await client.ping()
+            connection = await client.connection_pool.get_connection()
+            info = connection.driver_info
+            await client.connection_pool.release(connection)
+            await client.aclose()
+            return info.formatted_name, info.lib_version
+
+        name, version = asyncio.run(main())
+        print(json.dumps([name, version, redis.utils.get_lib_version.cache_info().currsize]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lib_name, lib_version, metadata_reads = json.loads(done.stdout)
+    assert (lib_name, lib_version) == ("redis-py", importlib.metadata.version("redis"))
+    assert metadata_reads == 0

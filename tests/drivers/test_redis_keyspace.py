@@ -44,7 +44,7 @@ def test_the_prelude_names_the_queue_keys_in_the_order_of_keys_py() -> None:
 
 
 def test_every_script_documents_its_keys_and_arguments() -> None:
-    for script in SCRIPTS.values():
+    for script in SCRIPTS.load_all().values():
         source = script.source.decode()
         if source.startswith(STANDALONE):
             body = source.split("\n", 1)[1]
@@ -56,7 +56,9 @@ def test_every_script_documents_its_keys_and_arguments() -> None:
 
 
 def test_a_standalone_script_runs_without_the_prelude_and_agrees_with_it() -> None:
-    standalone = [s for s in SCRIPTS.values() if s.source.startswith(STANDALONE.encode())]
+    standalone = [
+        s for s in SCRIPTS.load_all().values() if s.source.startswith(STANDALONE.encode())
+    ]
     assert [s.name for s in standalone] == ["enqueue_due"]
     for script in standalone:
         source = script.source.decode()

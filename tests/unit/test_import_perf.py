@@ -147,5 +147,159 @@ def test_the_worker_command_imports_only_what_a_worker_needs(tmp_path: Path) -> 
         "pymongo",
         "aiosqlite",
         "sqlalchemy",
+        "zoneinfo",
     ):
         assert unneeded not in loaded, f"the worker command imported {unneeded}"
+
+
+def test_the_redis_driver_imports_redis_py_without_the_opentelemetry_sdk(tmp_path: Path) -> None:
+    """redis-py imports the OpenTelemetry SDK's metrics for an annotation; the driver
+    hides it for that import (asynctasq/drivers/redis/redis_py.py), and the SDK is
+    still there for whoever imports it afterwards."""
+    pytest.importorskip("opentelemetry.sdk.metrics")  # without the SDK: nothing to hide
+    out = fresh(
+        """
+        import json, sys
+        import asynctasq.drivers.redis
+        loaded = sorted(sys.modules)
+        from opentelemetry.sdk.metrics import MeterProvider  # as an application would
+        import redis.observability.providers as providers
+        print(json.dumps({"loaded": loaded, "provider": MeterProvider.__module__,
+                          "redis_name": repr(providers.MeterProvider)}))
+        """,
+        tmp_path,
+    )
+    found = json.loads(out)
+    assert "redis.asyncio" in found["loaded"]
+    assert not [m for m in found["loaded"] if m.startswith(("opentelemetry.sdk", "psutil"))]
+    assert found["provider"].startswith("opentelemetry.sdk.metrics")
+    assert found["redis_name"] == "None"  # what redis-py sets when the SDK is absent
+
+
+def test_an_sdk_imported_first_is_left_to_redis_py(tmp_path: Path) -> None:
+    pytest.importorskip("opentelemetry.sdk.metrics")
+    out = fresh(
+        """
+        import opentelemetry.sdk.metrics as sdk
+        import asynctasq.drivers.redis
+        import redis.observability.providers as providers
+        print(providers.MeterProvider is sdk.MeterProvider)
+        """,
+        tmp_path,
+    )
+    assert out.strip() == "True"
+
+
+def test_redis_py_uses_the_hidden_sdk_name_only_in_annotations() -> None:
+    """What makes hiding the SDK safe: redis-py's providers module uses the names its
+    SDK import sets (``MeterProvider``, ``OTEL_AVAILABLE``) only in annotations, and
+    imports the SDK itself where it needs it. A redis-py that uses them otherwise
+    fails this check: then asynctasq/drivers/redis/redis_py.py must go."""
+    import ast
+
+    import redis.observability.providers as providers
+
+    tree = ast.parse(Path(providers.__file__).read_text())
+    annotations: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for arg in [*node.args.args, *node.args.kwonlyargs, *node.args.posonlyargs]:
+                if arg.annotation is not None:
+                    annotations.update(map(id, ast.walk(arg.annotation)))
+            if node.returns is not None:
+                annotations.update(map(id, ast.walk(node.returns)))
+        elif isinstance(node, ast.AnnAssign):
+            annotations.update(map(id, ast.walk(node.annotation)))
+    uses = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name)
+        and node.id in {"MeterProvider", "OTEL_AVAILABLE"}
+        and isinstance(node.ctx, ast.Load)
+        and id(node) not in annotations
+    ]
+    assert uses == [], f"redis-py uses the SDK's names at lines {uses}"
+
+
+def test_the_redis_driver_reads_its_lua_scripts_on_first_use(tmp_path: Path) -> None:
+    out = fresh(
+        """
+        import json
+        import asynctasq.drivers.redis
+        from asynctasq.drivers.redis.scripts import SCRIPTS
+        before = sorted(SCRIPTS)
+        SCRIPTS["reserve"]
+        print(json.dumps([before, sorted(SCRIPTS)]))
+        """,
+        tmp_path,
+    )
+    assert json.loads(out) == [[], ["reserve"]]
+
+
+def test_every_dataclass_a_worker_loads_has_its_own_docstring(tmp_path: Path) -> None:
+    """A dataclass without a docstring gets one built from inspect.signature() when
+    it is defined: a cost at every start-up for a docstring nobody reads."""
+    out = fresh(
+        """
+        import dataclasses, json, sys
+        from asynctasq.cli.main import build_parser
+        import asynctasq.cli.worker, asynctasq.drivers.redis, asynctasq.drivers.postgres
+        import asynctasq.drivers.sqlite
+        build_parser(["worker", "--queues", "q"])
+        built = []
+        for name, module in list(sys.modules.items()):
+            if name.startswith("asynctasq"):
+                for cls in vars(module).values():
+                    if (isinstance(cls, type) and dataclasses.is_dataclass(cls)
+                            and cls.__module__ == name
+                            and (cls.__doc__ or "").startswith(cls.__name__ + "(")):
+                        built.append(f"{name}.{cls.__qualname__}")
+        print(json.dumps(sorted(set(built))))
+        """,
+        tmp_path,
+    )
+    assert json.loads(out) == []
+
+
+def test_the_sql_drivers_read_their_queries_without_importlib_resources(tmp_path: Path) -> None:
+    """The SQL files are read beside their module: importlib.resources.files() loads
+    zipfile and its readers for a package that is never zipped."""
+    out = fresh(
+        """
+        import json, sys
+        from asynctasq.drivers.sql.loader import load_migrations, load_queries
+        queries = load_queries("postgres")
+        migrations = load_migrations("postgres")
+        print(json.dumps({"loaded": sorted(sys.modules), "queries": len(queries),
+                          "migrations": [m.version for m in migrations]}))
+        """,
+        tmp_path,
+    )
+    found = json.loads(out)
+    assert found["queries"] > 10 and found["migrations"][0] == 1
+    for unneeded in ("zipfile", "importlib.resources.readers", "importlib.readers"):
+        assert unneeded not in found["loaded"], unneeded
+
+
+def test_a_zoneinfo_is_still_packed_and_a_schedule_zone_still_checked(tmp_path: Path) -> None:
+    """zoneinfo is imported on first use (it stays out of a worker's start-up)."""
+    out = fresh(
+        """
+        import datetime as dt, json, sys
+        from asynctasq.schedules import Schedule
+        from asynctasq.serialization.msgpack import Serializer
+        before = "zoneinfo" in sys.modules
+        try:
+            Schedule(id="s", task="t", payload=b"", every=60, timezone="Nowhere/At_All")
+            refused = False
+        except Exception:
+            refused = True
+        from zoneinfo import ZoneInfo
+        moment = dt.datetime(2026, 1, 2, 3, 4, tzinfo=ZoneInfo("Europe/Paris"))
+        serializer = Serializer()
+        back = serializer.loads(serializer.dumps(moment))
+        print(json.dumps([before, refused, str(back.tzinfo), back == moment]))
+        """,
+        tmp_path,
+    )
+    assert json.loads(out) == [False, True, "Europe/Paris", True]

@@ -55,6 +55,9 @@ def _key(queues: Sequence[str], worker_id: str, lease_seconds: float) -> tuple[A
 
 @dataclass(eq=False)
 class _Operation:
+    """One BLPOP-and-claim in flight; a later reserve() with the same ``key`` (queues,
+    worker, lease) picks it up."""
+
     key: tuple[Any, ...]
     limit: int
     task: asyncio.Task[None] | None = None

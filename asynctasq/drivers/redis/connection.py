@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+import redis
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
@@ -29,6 +30,18 @@ RETRIES = 3
 POOL_TIMEOUT = 20.0
 
 _SCHEMES = ("redis", "rediss", "unix")
+
+
+def _driver_info() -> dict[str, Any]:
+    """What the connections report by CLIENT SETINFO, as redis-py would: its version
+    given from ``redis.__version__``, which redis-py 7+ otherwise reads from the
+    package's metadata at the first connection (13 M instructions of a worker's
+    start-up, docs/benchmarks.md). redis-py 5 and 6 read it at import: nothing to give."""
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:
+        return {}
+    return {"driver_info": DriverInfo(lib_version=redis.__version__)}
 
 
 def check_url(url: str, *, cluster: bool) -> None:
@@ -62,6 +75,7 @@ def build_client(
         "retry": Retry(EqualJitterBackoff(cap=0.5, base=0.01), RETRIES),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, OSError],
         "client_name": "asynctasq",
+        **_driver_info(),
     }
     if password is not None and not urlparse(url).password:
         options["password"] = password

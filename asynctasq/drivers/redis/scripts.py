@@ -8,6 +8,7 @@ call is repeated with EVAL, which also caches the script there.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,8 @@ Arg = str | bytes | int | float
 
 @dataclass(frozen=True, slots=True)
 class Script:
+    """One script: its name, its source (with the prelude) and its SHA1."""
+
     name: str
     source: bytes
     sha: str
@@ -52,19 +55,34 @@ class Call:
 STANDALONE = "--! standalone"
 
 
-def _load() -> dict[str, Script]:
-    prelude = (LUA_DIR / "_prelude.lua").read_text("utf-8")
-    scripts = {}
-    for path in sorted(LUA_DIR.glob("*.lua")):
-        if path.name.startswith("_"):
-            continue
+class Scripts(dict[str, Script]):
+    """The scripts by name, each read and hashed the first time it is looked up: a
+    worker's start-up runs a few of them, and reading all of them was 1% of it
+    (docs/benchmarks.md, "Start-up"). A looked-up script is a plain dict hit."""
+
+    def __missing__(self, name: str) -> Script:
+        path = LUA_DIR / f"{name}.lua"
+        if name.startswith(("_", ".")) or "/" in name or not path.is_file():
+            raise KeyError(name)
         own = path.read_text("utf-8")
-        source = (own if own.startswith(STANDALONE) else f"{prelude}\n{own}").encode()
-        scripts[path.stem] = Script(path.stem, source, hashlib.sha1(source).hexdigest())
-    return scripts
+        source = (own if own.startswith(STANDALONE) else f"{_prelude()}\n{own}").encode()
+        script = self[name] = Script(name, source, hashlib.sha1(source).hexdigest())
+        return script
+
+    def load_all(self) -> Scripts:
+        """Every script of ``LUA_DIR`` loaded (for the checks that read them all)."""
+        for path in sorted(LUA_DIR.glob("*.lua")):
+            if not path.name.startswith("_"):
+                self[path.stem]  # looked up: loaded
+        return self
 
 
-SCRIPTS = _load()
+@functools.cache
+def _prelude() -> str:
+    return (LUA_DIR / "_prelude.lua").read_text("utf-8")
+
+
+SCRIPTS = Scripts()
 
 
 class ScriptRunner:

@@ -39,16 +39,22 @@ class ModelRef:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class SQLAlchemyRef(ModelRef):
+    """A SQLAlchemy model instance not loaded."""
+
     orm: ClassVar[str] = "sqlalchemy"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
 class DjangoRef(ModelRef):
+    """A Django model instance not loaded."""
+
     orm: ClassVar[str] = "django"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
 class TortoiseRef(ModelRef):
+    """A Tortoise ORM model instance not loaded."""
+
     orm: ClassVar[str] = "tortoise"
 
 
