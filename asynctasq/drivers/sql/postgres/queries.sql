@@ -236,10 +236,8 @@ done AS (
     -- primary key alone, the state read after the lock: a filter on it in the scan
     -- lets the planner read all of jobs_blocked_order, whose dead entries a large
     -- fan-out leaves by the thousand until the next vacuum
-    -- tid: the locked version's address, where released finds the row again without
-    -- a second descent of the primary key per child (a fan-out's ten thousand)
-    SELECT r.id, r.tid, r.queue, r.priority, r.run_at, r.freed FROM (
-        SELECT j.id, j.ctid AS tid, j.state, j.queue, j.priority, j.run_at,
+    SELECT r.id, r.queue, r.priority, r.run_at, r.freed FROM (
+        SELECT j.id, j.state, j.queue, j.priority, j.run_at,
                j.blocked_by <= coalesce(((SELECT n FROM counted) ->> j.id)::integer, 1)
                    AS freed
         FROM {schema}.jobs j
@@ -284,7 +282,11 @@ done AS (
         lease_until = CASE WHEN (SELECT ids FROM taken) ? j.id THEN $14::float8 ELSE j.lease_until END,
         attempts = CASE WHEN (SELECT ids FROM taken) ? j.id THEN j.attempts + 1
             ELSE j.attempts END
-    WHERE j.ctid = ANY(ARRAY(SELECT tid FROM locked))  -- (a TID scan: see locked)
+    -- Through the primary key, not the ctid the lock returned: a child another settle
+    -- released after this statement's snapshot is locked at its new version, which a
+    -- TID scan under that snapshot cannot see (the child would stay blocked); a key
+    -- lookup finds the version it sees and follows the update chain to the new one.
+    WHERE j.id = ANY(ARRAY(SELECT id FROM locked))
     -- a claimed child's columns as the claim returns them (the others: NULL, no copy)
     RETURNING j.queue, j.state,
         CASE WHEN j.state = 'active' THEN ROW({claimed_columns}) END AS job
