@@ -17,7 +17,9 @@ import pytest
 
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Inspection
-from asynctasq.jobs import Job, JobState
+from asynctasq.drivers.postgres.batches import settle_args
+from asynctasq.drivers.postgres.handoff import NO_CLAIM
+from asynctasq.jobs import Completed, Job, JobState
 from tests.backends import Backend
 from tests.conftest import only_backends
 
@@ -79,3 +81,36 @@ async def test_a_child_linked_while_its_parent_settles_is_released(
     assert found is not None and found.state is JobState.PENDING, found
     claimed = await driver.claim(["default"], limit=5, worker_id=W1, lease_seconds=30.0)
     assert sorted(j.id for j in claimed) == sorted(j.id for j in [*earlier, child])
+
+
+@only_backends("postgres")
+async def test_a_child_whose_two_parents_settle_at_once_is_released(backend: Backend) -> None:
+    """The second parent's settle waits for the child's row while the first's releases
+    it in part, then finds it at a version its snapshot does not see: it must still
+    reach that version (through the primary key, which follows the update chain; a TID
+    scan at the locked row's address skipped it and left the child blocked)."""
+    driver: Driver = await backend.new_driver()
+    worker: Driver = await backend.new_driver()
+    assert isinstance(driver, Inspection)
+    first_id, second_id = await driver.enqueue([job(), job()])
+    child = job(first_id, second_id)
+    await driver.enqueue([child])
+    claimed = await worker.claim(["default"], limit=2, worker_id=W1, lease_seconds=30.0)
+    first, second = sorted(claimed, key=lambda j: j.id != first_id)
+    holder = await asyncpg.connect(backend.dsn)  # type: ignore[attr-defined]
+    try:
+        open_settle = holder.transaction()
+        await open_settle.start()
+        # the first parent's settle, uncommitted: the child's row is locked, one parent left
+        done = [Completed(first.id, W1, first.attempts, queue=first.queue)]
+        args = settle_args(done, keep_completed=False)
+        sql = worker.sql["settle"]  # type: ignore[attr-defined]
+        await holder.fetchrow(sql, *args, first.run_at + 1, *NO_CLAIM)
+        settling = asyncio.create_task(worker.complete(second))
+        await waits_on_a_lock(holder, 1)  # its snapshot predates the first's commit
+        await open_settle.commit()
+        assert await asyncio.wait_for(settling, 10)
+    finally:
+        await holder.close()
+    found = await driver.get(child.id)
+    assert found is not None and found.state is JobState.PENDING, found

@@ -64,7 +64,7 @@ def enqueue_args(jobs: Sequence[Job]) -> list[Any]:
 #: what a COPY of new jobs writes, in this order (copy_records)
 COPY_COLUMNS = (
     "id", "task", "queue", "payload", "priority", "max_attempts", "run_at", "created_at",
-    "timeout", "unique_key", "depends_on", "expires_at", "state", "attempts",
+    "timeout", "unique_key", "depends_on", "expires_at", "state", "attempts", "blocked_by",
 )  # fmt: skip
 
 
@@ -75,7 +75,10 @@ def copy_records(jobs: Sequence[Job]) -> list[tuple[Any, ...]]:
 def _copy_record(j: Job) -> tuple[Any, ...]:
     depends_on = json.dumps(list(j.depends_on)) if j.depends_on else None
     fields = (j.id, j.task, j.queue, j.payload, j.priority, j.max_attempts, j.run_at)
-    return (*fields, j.created_at, j.timeout, j.unique_key, depends_on, j.expires_at, "pending", 0)
+    # a job with parents is stored blocked on all of them (see queries.sql: enqueue)
+    state = "waiting" if j.depends_on else "pending"
+    end = (j.expires_at, state, 0, len(j.depends_on))
+    return (*fields, j.created_at, j.timeout, j.unique_key, depends_on, *end)
 
 
 def _kind(outcome: Outcome, keep_completed: bool) -> str:

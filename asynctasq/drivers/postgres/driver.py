@@ -255,7 +255,8 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         async with con.transaction():
             holders = await self._store(con, todo, idempotent=idempotent)
             stored = [job.id for job in jobs if job.id not in holders]
-            await run_async(link_jobs(jobs, stored, self.clock.time()), self._executor(con))
+            linking = link_jobs(jobs, stored, self.clock.time(), stored_blocked=True)
+            await run_async(linking, self._executor(con))
         return holders
 
     def _executor(self, con: Any) -> Any:
@@ -280,8 +281,8 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
             async with con.transaction():
                 if rowcount(await con.execute(advance, schedule_id, expected, next_at)) != 1:
                     return False
-                if jobs:
-                    await self._store(con, jobs, idempotent=True)
+                if jobs:  # (linked: a job with parents is stored blocked, see enqueue)
+                    await self._store_linked(con, jobs, jobs, idempotent=True)
                 return True
 
         return bool(await self._db.run(fire))

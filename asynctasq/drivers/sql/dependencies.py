@@ -64,11 +64,15 @@ def stored_state(state: JobState) -> str:
 # -- at enqueue, after the jobs are inserted as pending ----------------------------------
 
 
-def link_jobs(jobs: Sequence[Job], stored: Sequence[str], now: float) -> Steps:
+def link_jobs(
+    jobs: Sequence[Job], stored: Sequence[str], now: float, *, stored_blocked: bool = False
+) -> Steps:
     """Block the stored jobs (ids in ``stored``: a job whose unique key was taken was
     not) whose parents are unfinished; end at once those with a parent that already
     failed (by their policy). Raises UnknownParent (the caller's transaction rolls
-    back: nothing is stored)."""
+    back: nothing is stored). ``stored_blocked``: the dialect stored each job with
+    parents blocked on all of them (PostgreSQL), so only a job some of whose parents
+    have finished is written again (``dep_block`` with fewer, or ``dep_ready``)."""
     check_batch(jobs)
     kept = set(stored)
     batch = {job.id for job in jobs}
@@ -102,7 +106,9 @@ def link_jobs(jobs: Sequence[Job], stored: Sequence[str], now: float) -> Steps:
         if bad is not None:
             yield ("dep_unlink_child", {"child_id": job.id})
             ended.append((job.id, (yield from _end(job.id, job.on_parent_failure, *bad, now))))
-        elif waiting:
+        elif stored_blocked and not waiting:
+            yield ("dep_ready", {"id": job.id})
+        elif waiting and not (stored_blocked and waiting == len(job.depends_on)):
             yield ("dep_block", {"id": job.id, "blocked_by": waiting})
     yield from end_dependants(ended, now)
     for position, job in enumerate(jobs):  # a flow's record (FlowProducer), in order

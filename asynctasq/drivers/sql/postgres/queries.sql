@@ -63,15 +63,22 @@ INSERT INTO {schema}.queues (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTH
 -- "enqueue_idempotent", with ON CONFLICT DO NOTHING, where a job id may be stored
 -- already (a retried call whose first reply was lost) or an unfinished job may hold the
 -- same unique_key: those are not stored twice.
+-- A job with parents is stored blocked on all of them ('waiting', blocked_by: their
+-- number); the link that follows in this transaction (sql/dependencies.py: link_jobs)
+-- writes the row again only when some parent has already finished. Stored pending and
+-- then blocked, each child of a fan-out left a dead version and dead entries in the
+-- claim's index, read again by every claim and settle of the drain that follows.
 WITH registered AS (
     INSERT INTO {schema}.queues (name) SELECT unnest($13::text[]) ON CONFLICT DO NOTHING
 ), inserted AS (
     INSERT INTO {schema}.jobs (
         id, task, queue, payload, priority, max_attempts, run_at, created_at, timeout,
-        unique_key, depends_on, expires_at, state, attempts
+        unique_key, depends_on, expires_at, state, attempts, blocked_by
     )
     SELECT id, task, queue, payload, priority, max_attempts, run_at, created_at, timeout,
-           unique_key, depends_on::jsonb, expires_at, 'pending', 0
+           unique_key, depends_on::jsonb, expires_at,
+           CASE WHEN depends_on IS NULL THEN 'pending' ELSE 'waiting' END, 0,
+           coalesce(jsonb_array_length(depends_on::jsonb), 0)
     FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::bytea[], $5::integer[], $6::integer[],
         $7::float8[], $8::float8[], $9::float8[], $10::text[], $11::text[], $12::float8[]
@@ -238,25 +245,29 @@ done AS (
         ORDER BY j.id OFFSET 0 FOR UPDATE  -- (OFFSET 0: the state filter stays outside)
     ) AS r
     WHERE r.state = 'waiting'
+), open_queues AS (
+    -- the reporting worker's queues ($11) that are not paused, each looked up once
+    -- (not once per released child); read only when this settle released a child
+    SELECT coalesce(array_agg(q), '{}') AS names FROM unnest($11::text[]) AS q
+    WHERE EXISTS (SELECT 1 FROM locked)
+      AND (SELECT p.paused FROM {schema}.queues p WHERE p.name = q) IS NOT TRUE
 ), candidates AS (
     -- released children the reporting worker may claim ($11: its queues, $12: its free
     -- slots) as its own claim would take them: due, of unpaused queues, in claim order
-    -- (each look a subquery of its own, never a join the planner could run as a scan)
     SELECT l.id FROM locked l
-    WHERE l.freed AND l.queue = ANY($11::text[]) AND l.run_at <= $10
-      AND (SELECT p.paused FROM {schema}.queues p WHERE p.name = l.queue) IS NOT TRUE
+    WHERE l.freed AND l.queue = ANY((SELECT names FROM open_queues)::text[]) AND l.run_at <= $10
     ORDER BY l.priority, l.run_at, l.id
     LIMIT $12::integer
 ), taken AS (
     -- claimed, unless another due job waits in those queues (the claim would take it
     -- first); looked for only when there is a candidate (a settle that releases nothing
-    -- reads no index for it)
+    -- reads no index for it). Each look a subquery of its own, never a join the
+    -- planner could run as a scan.
     SELECT CASE
         WHEN NOT EXISTS (SELECT 1 FROM candidates) THEN '{}'::jsonb
         WHEN EXISTS (
-            SELECT 1 FROM unnest($11::text[]) AS q
-            WHERE (SELECT p.paused FROM {schema}.queues p WHERE p.name = q) IS NOT TRUE
-              AND (SELECT true FROM {schema}.jobs w
+            SELECT 1 FROM unnest((SELECT names FROM open_queues)) AS q
+            WHERE (SELECT true FROM {schema}.jobs w
                    WHERE w.queue = q AND w.state = 'pending' AND w.run_at <= $10 LIMIT 1)
         ) THEN '{}'::jsonb
         ELSE (SELECT jsonb_object_agg(id, true) FROM candidates)
@@ -271,6 +282,10 @@ done AS (
         lease_until = CASE WHEN (SELECT ids FROM taken) ? j.id THEN $14::float8 ELSE j.lease_until END,
         attempts = CASE WHEN (SELECT ids FROM taken) ? j.id THEN j.attempts + 1
             ELSE j.attempts END
+    -- Through the primary key, not the ctid the lock returned: a child another settle
+    -- released after this statement's snapshot is locked at its new version, which a
+    -- TID scan under that snapshot cannot see (the child would stay blocked); a key
+    -- lookup finds the version it sees and follows the update chain to the new one.
     WHERE j.id = ANY(ARRAY(SELECT id FROM locked))
     -- a claimed child's columns as the claim returns them (the others: NULL, no copy)
     RETURNING j.queue, j.state,
@@ -681,7 +696,14 @@ UPDATE {schema}.jobs SET on_parent_failure = $2 WHERE id = $1;
 INSERT INTO {schema}.dependencies (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING;
 
 -- name: dep_block(id, blocked_by)
-UPDATE {schema}.jobs SET state = 'waiting', blocked_by = $2 WHERE id = $1 AND state = 'pending';
+-- (stored blocked on all its parents, see enqueue: fewer of them are unfinished)
+UPDATE {schema}.jobs SET state = 'waiting', blocked_by = $2
+WHERE id = $1 AND state IN ('pending', 'waiting');
+
+-- name: dep_ready(id)
+-- stored blocked, but every parent had completed; the enqueue's notice, delivered at
+-- the same commit, wakes the workers
+UPDATE {schema}.jobs SET state = 'pending', blocked_by = 0 WHERE id = $1 AND state = 'waiting';
 
 -- name: dep_end(id, state, error, now)
 UPDATE {schema}.jobs SET state = $2, error = $3, finished_at = $4
