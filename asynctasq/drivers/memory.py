@@ -439,6 +439,8 @@ class MemoryDriver(
                     wake = True
                 case _:
                     raise TypeError(f"unknown outcome {outcome!r}")
+        if completion_checked and not keep:
+            b.graph.forget_completed(now)
         if wake:
             b.notify()
         return accepted

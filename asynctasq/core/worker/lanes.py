@@ -21,21 +21,9 @@ import types
 from collections.abc import Coroutine, Generator
 from typing import Any
 
-__all__ = ["resume", "run_until_suspended"]
+__all__ = ["resume"]
 
 Job = Coroutine[Any, Any, None]
-
-
-def run_until_suspended(coro: Job) -> tuple[contextvars.Context, Any] | None:
-    """Run ``coro`` up to its first suspension in a copy of the current context:
-    None when it finished, else its context and what it awaits (for :func:`resume`).
-    What it raises goes up."""
-    context = contextvars.copy_context()
-    try:
-        awaited = context.run(coro.send, None)
-    except StopIteration:
-        return None
-    return context, awaited
 
 
 @types.coroutine

@@ -15,6 +15,7 @@ import collections
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
+from contextvars import copy_context
 
 from asynctasq.checks import check_seconds
 from asynctasq.clock import Clock
@@ -28,7 +29,7 @@ from asynctasq.core.worker.cancellation import cancel_if_cancelled
 from asynctasq.core.worker.claim import Claims
 from asynctasq.core.worker.executors import Executors
 from asynctasq.core.worker.job_lines import JobLines
-from asynctasq.core.worker.lanes import resume, run_until_suspended
+from asynctasq.core.worker.lanes import resume
 from asynctasq.core.worker.lease import LeaseKeeper, LeaseLengths
 from asynctasq.core.worker.middleware import (
     Chain,
@@ -396,19 +397,20 @@ class Worker:
                 self._leases.hold(job.id, job.attempts, self._lease_for(job), job.timeout)
             running[(job.id, job.attempts)] = lane
             coro = self._run(job)
-            try:
-                suspended = run_until_suspended(coro)
+            context = copy_context()  # the job's own, as a Task of its own would have
+            try:  # up to the job's first suspension (lanes.py)
+                awaited = context.run(coro.send, None)
+            except StopIteration:
+                if lane.cancelling():  # the job cancelled its own Task: that Task ends
+                    break
+                continue
             except BaseException:  # not a job's failure (_run reports those): a bug, or
                 self._lane_open = False  # KeyboardInterrupt. The others go on elsewhere
                 self._fill()
                 raise
-            if suspended is None:
-                if lane.cancelling():  # the job cancelled its own Task: that Task ends
-                    break
-                continue
             self._lane_open = False  # this lane is that job's from now on
             self._fill()
-            await resume(coro, *suspended)
+            await resume(coro, context, awaited)
             return
         self._lane_open = False
         if lane.cancelling():
@@ -446,7 +448,7 @@ class Worker:
                 raise
         finally:
             self._running.pop((job.id, job.attempts), None)
-            if self._ready:
+            if self._ready and not self._lane_open:  # (an open lane takes them itself)
                 self._fill()
             self._slot_freed.set()
         self.processed += 1
