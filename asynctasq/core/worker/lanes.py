@@ -12,6 +12,10 @@ worker opens another lane for the jobs still waiting.
 :func:`resume` is what a lane awaits for its job: it hands the job's pending future
 to the Task, and each send or throw (a ``CancelledError``) back to the job, in the
 job's context.
+
+One difference remains, for code that keeps its own Task past its end: a job that
+stored ``current_task()`` and finished without suspending leaves the lane going on to
+the next jobs, so cancelling that stored Task later may reach one of them.
 """
 
 from __future__ import annotations
