@@ -339,22 +339,29 @@ class MemoryDriver(
         claimed: list[Job] = []
         versions, ready = b.versions, b.ready
         checked_from: JobState | None = None  # the state the last claim was checked from
+        # one queue: its first entries taken at once (the same order as one by one)
+        only = ready.get(live[0]) if len(live) == 1 else None
+        taken = [] if only is None else only.take(limit, versions)
+        taken.reverse()  # popped from the end: claim order
         while len(claimed) < limit:
-            best: ReadyQueue | None = None
-            best_head: Entry | None = None
-            for q in live:
-                queue = ready.get(q)
-                if queue is None:
-                    continue
-                head = queue.peek()
-                while head is not None and versions.get(head[2]) != head[3]:
-                    queue.pop()  # stale: its job moved on
+            if taken:
+                _, _, job_id, version = taken.pop()
+            else:
+                best: ReadyQueue | None = None
+                best_head: Entry | None = None
+                for q in live:
+                    queue = ready.get(q)
+                    if queue is None:
+                        continue
                     head = queue.peek()
-                if head is not None and (best_head is None or head[:3] < best_head[:3]):
-                    best, best_head = queue, head
-            if best is None:
-                break
-            _, _, job_id, version = best.pop()
+                    while head is not None and versions.get(head[2]) != head[3]:
+                        queue.pop()  # stale: its job moved on
+                        head = queue.peek()
+                    if head is not None and (best_head is None or head[:3] < best_head[:3]):
+                        best, best_head = queue, head
+                if best is None:
+                    break
+                _, _, job_id, version = best.pop()
             versions[job_id] = version + 1  # invalidate(): its entries go stale
             job = b.jobs[job_id]
             if job.expires_at is not None and is_expired(job, now):  # lifecycle: -> expired
@@ -364,6 +371,11 @@ class MemoryDriver(
                 job.state, job.finished_at = JobState.EXPIRED, now
                 job.error = expired_reason(job.expires_at)
                 b.ended(job, JobState.EXPIRED.value, now)  # its dependants by their policy
+                if taken:  # a job it released may come first: the rest back, one by one
+                    assert only is not None
+                    for entry in taken:
+                        only.push(entry)
+                    taken = []
                 continue
             if job.state is not checked_from:  # due: promoted above (pending)
                 check(JobEvent.CLAIM, job.state, JobState.ACTIVE)
@@ -439,6 +451,8 @@ class MemoryDriver(
                     wake = True
                 case _:
                     raise TypeError(f"unknown outcome {outcome!r}")
+        if completion_checked and not keep:
+            b.graph.forget_completed(now)
         if wake:
             b.notify()
         return accepted

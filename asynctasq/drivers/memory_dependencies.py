@@ -74,13 +74,19 @@ class DependencyGraph:
 
     def remember_completed(self, job_id: str, now: float, result: bytes | None = None) -> None:
         """A completed job that is deleted: remembered (with its result) while a
-        child or a result waiter may name it."""
+        child or a result waiter may name it (until :meth:`forget_completed`)."""
         completed = self.completed
         if job_id in completed:  # (a new key goes last by itself)
             completed.move_to_end(job_id)
         completed[job_id] = now
         if result is not None:
             self.results[job_id] = result
+
+    def forget_completed(self, now: float) -> None:
+        """Forget the completions older than the retention: once per settle, after
+        its :meth:`remember_completed` calls (oldest first, so it stops at the first
+        one to keep)."""
+        completed = self.completed
         horizon = now - self.retention
         while completed and next(iter(completed.values())) < horizon:
             forgotten, _ = completed.popitem(last=False)

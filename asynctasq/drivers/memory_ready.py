@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
+from collections.abc import Mapping
 
 __all__ = ["Entry", "ReadyQueue"]
 
@@ -61,6 +62,31 @@ class ReadyQueue:
             self._head = head
             return entry
         return heapq.heappop(heap)
+
+    def take(self, limit: int, versions: Mapping[str, int]) -> list[Entry]:
+        """Up to ``limit`` entries taken off the front, in claim order: what ``pop``
+        after ``peek`` gives, one call for a whole claim. Entries gone stale (their
+        job's version in ``versions`` moved on) are dropped on the way."""
+        if self._new:
+            self._sort_in()
+        run, head, heap = self._run, self._head, self._heap
+        end = len(run)
+        taken: list[Entry] = []
+        while len(taken) < limit:
+            if head < end and not (heap and heap[0] < run[head]):
+                entry = run[head]
+                head += 1
+            elif heap:
+                entry = heapq.heappop(heap)
+            else:
+                break
+            if versions.get(entry[2]) == entry[3]:
+                taken.append(entry)
+        if head >= _COMPACT_AFTER and 2 * head >= end:  # free what was taken
+            del run[:head]
+            head = 0
+        self._head = head
+        return taken
 
     def _sort_in(self) -> None:
         new = sorted(self._new)

@@ -15,6 +15,7 @@ import collections
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
+from contextvars import copy_context
 
 from asynctasq.checks import check_seconds
 from asynctasq.clock import Clock
@@ -28,6 +29,7 @@ from asynctasq.core.worker.cancellation import cancel_if_cancelled
 from asynctasq.core.worker.claim import Claims
 from asynctasq.core.worker.executors import Executors
 from asynctasq.core.worker.job_lines import JobLines
+from asynctasq.core.worker.lanes import resume
 from asynctasq.core.worker.lease import LeaseKeeper, LeaseLengths
 from asynctasq.core.worker.middleware import (
     Chain,
@@ -160,6 +162,8 @@ class Worker:
         self._job_lines = JobLines()
         #: whether the jobs claimed last get a job line (the job log's level then)
         self._chatty = False
+        #: a lane is starting jobs (lanes.py): _fill opens another only once it stops
+        self._lane_open = False
         self._owns_driver = queue_driver is None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -365,20 +369,52 @@ class Worker:
                 break
 
     def _fill(self) -> None:
-        """Start claimed jobs while there are free slots."""
-        ready, running, concurrency = self._ready, self._running, self.concurrency
-        if not ready or self._stop_requested.is_set():
+        """Start claimed jobs while there are free slots: a lane takes them (lanes.py)."""
+        if (
+            self._lane_open
+            or not self._ready
+            or len(self._running) >= self.concurrency
+            or self._stop_requested.is_set()
+        ):
             return
-        while ready and len(running) < concurrency:
+        self._lane_open = True
+        self._loop.create_task(self._lane(), name="asynctasq-job")
+
+    async def _lane(self) -> None:
+        """Start ready jobs one after the other while slots are free: each runs here
+        up to its first suspension. One that suspends keeps this Task as its own, and
+        another lane goes on with the rest."""
+        lane = asyncio.current_task()
+        assert lane is not None
+        ready, running, concurrency = self._ready, self._running, self.concurrency
+        stopping, now = self._stop_requested, self.clock.time
+        while ready and len(running) < concurrency and not stopping.is_set():
             job = ready.popleft()
-            if job.expires_at is not None and job.expires_at <= self.clock.time():
+            if job.expires_at is not None and job.expires_at <= now():
                 self._hand_back_expired(job)
                 continue
-            # the launch, inlined (once per job)
             if job.timeout is not None:  # held since its claim; from now on, up to its timeout
                 self._leases.hold(job.id, job.attempts, self._lease_for(job), job.timeout)
-            task = self._loop.create_task(self._run(job), name="asynctasq-job")
-            running[(job.id, job.attempts)] = task
+            running[(job.id, job.attempts)] = lane
+            coro = self._run(job)
+            context = copy_context()  # the job's own, as a Task of its own would have
+            try:  # up to the job's first suspension (lanes.py)
+                awaited = context.run(coro.send, None)
+            except StopIteration:
+                if lane.cancelling():  # the job cancelled its own Task: that Task ends
+                    break
+                continue
+            except BaseException:  # not a job's failure (_run reports those): a bug, or
+                self._lane_open = False  # KeyboardInterrupt. The others go on elsewhere
+                self._fill()
+                raise
+            self._lane_open = False  # this lane is that job's from now on
+            self._fill()
+            await resume(coro, context, awaited)
+            return
+        self._lane_open = False
+        if lane.cancelling():
+            self._fill()
 
     def _hand_back_expired(self, job: Job) -> None:
         """The backstop of ttl (docs/flow-control.md): a job whose ttl ran out while it
@@ -412,7 +448,7 @@ class Worker:
                 raise
         finally:
             self._running.pop((job.id, job.attempts), None)
-            if self._ready:
+            if self._ready and not self._lane_open:  # (an open lane takes them itself)
                 self._fill()
             self._slot_freed.set()
         self.processed += 1
