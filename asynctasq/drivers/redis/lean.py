@@ -6,7 +6,9 @@ event-loop turns). A producer that sends one job per request pays that per job, 
 a synchronous client (Huey's) is faster per call. This connection is an asyncio
 protocol with hiredis's parser: a call writes its packed command and awaits a
 future that the reply resolves in ``data_received``, one loop turn per call.
-Concurrent calls pipeline on it (replies come back in order).
+Concurrent calls pipeline on it (replies come back in order). An idle worker's
+blocking wait has one of its own (blocking.py: ``pipeline()`` sends its BLPOP and the
+claim behind it in one write).
 
 It is used only where it can hold every guarantee of the pooled client: a plain TCP
 or unix-socket standalone server with hiredis installed (not Cluster, not TLS).
