@@ -1,9 +1,10 @@
 """The Lua scripts in ``asynctasq/drivers/lua/``, and running them.
 
-Each script is ``_prelude.lua`` + its own file. Calls go by EVALSHA with the SHA1
-computed here, so no SCRIPT LOAD round trip is needed; a server that does not know
-a script yet (restart, failover, a new Cluster node) answers NOSCRIPT, and that one
-call is repeated with EVAL, which also caches the script there.
+Each script is the part of ``_prelude.lua`` it uses (prelude.py) + its own file.
+Calls go by EVALSHA with the SHA1 computed here, so no SCRIPT LOAD round trip is
+needed; a server that does not know a script yet (restart, failover, a new Cluster
+node) answers NOSCRIPT, and that one call is repeated with EVAL, which also caches
+the script there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from asynctasq.drivers.redis.connection import Client
 from asynctasq.drivers.redis.lean import lean_connection_for
+from asynctasq.drivers.redis.prelude import prelude_for
 
 __all__ = ["SCRIPTS", "Call", "ScriptRunner", "reply_or_error"]
 
@@ -53,7 +55,8 @@ def _load() -> dict[str, Script]:
     for path in sorted(LUA_DIR.glob("*.lua")):
         if path.name.startswith("_"):
             continue
-        source = f"{prelude}\n{path.read_text('utf-8')}".encode()
+        body = path.read_text("utf-8")
+        source = f"{prelude_for(prelude, body)}\n{body}".encode()
         scripts[path.stem] = Script(path.stem, source, hashlib.sha1(source).hexdigest())
     return scripts
 
