@@ -259,6 +259,19 @@ async def test_disconnect_unblocks_a_pending_wait_at_once(backend: Backend) -> N
     assert time.monotonic() - started < 0.5  # CLIENT UNBLOCK, not the BLPOP timeout
 
 
+@only_backends("redis")
+async def test_a_pending_wait_holds_no_connection_of_the_pool(backend: Backend) -> None:
+    """The blocked BLPOP + claim has a connection of its own (a lean one: its replies
+    wake the waiting worker with the least Python between them and the job)."""
+    driver = await backend.new_driver(max_connections=1)
+    assert await reserve(driver, wait=0.05) == []  # BLPOP (1 s) + claim pending
+    # jobs of two queues: two scripts streamed on a connection of the pool, its only one
+    jobs = [make_job("other"), make_job()]
+    await asyncio.wait_for(driver.enqueue(jobs), 0.5)
+    (got,) = await reserve(driver, wait=5)
+    assert got.id == jobs[1].id
+
+
 @only_backends("redis", "redis-cluster")
 async def test_reserve_and_settle_use_the_queue_the_outcome_names(backend: Backend) -> None:
     """Outcomes from the worker carry the queue; the driver must not need a lookup."""

@@ -82,3 +82,44 @@ def test_the_estimate_follows_rate_and_round_trip() -> None:
     assert prefetch.ahead == 0
     assert Prefetch(concurrency=500).most == 1000
     assert Prefetch(concurrency=10, fixed=3).ahead == 3
+
+
+class ClaimCount(MemoryDriver):
+    """The memory broker, counting the claims a worker starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims = 0
+
+    async def reserve(self, queues: Sequence[str], **options: Any) -> list[Job]:
+        self.claims += 1
+        return await super().reserve(queues, **options)
+
+
+claims_at_first_line: list[int] = []
+counting = ClaimCount()
+
+
+class SeesClaims(AsyncTask[None], name="tests.perf.SeesClaims"):
+    async def execute(self) -> None:
+        claims_at_first_line.append(counting.claims)
+
+
+async def test_an_idle_workers_job_starts_before_its_next_claim() -> None:
+    """Idle latency: the job an idle worker's claim returned reaches its first line
+    before the worker starts its next claim (packing and sending one first costs the
+    job a broker call's worth of Python on a real broker)."""
+    await counting.connect()
+    worker = Worker(counting, ["default"], config=Config(), handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        while counting.claims < 2:  # the first claim found nothing: it waits
+            await asyncio.sleep(0.01)
+        waiting = counting.claims
+        await Dispatcher(counting, Config()).dispatch(SeesClaims())
+        while not claims_at_first_line:
+            await asyncio.sleep(0.001)
+        assert claims_at_first_line == [waiting]
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)

@@ -363,7 +363,13 @@ class Worker:
             self._chatty = self._job_lines.enabled  # looked at once per claim, not per job
             if self._stop_requested.is_set():
                 break  # claimed while stopping: _shutdown hands them back at once
+            idle = not self._running
             self._fill()
+            if jobs and idle:
+                # the worker was idle: let the jobs just launched reach their first
+                # line before the next claim is packed and sent (an idle worker's
+                # latency); a busy worker claims at once, to overlap the round trip
+                await asyncio.sleep(0)
             if not jobs and self.burst and await self._drained():
                 log.info("burst: queues drained, stopping")
                 break

@@ -3,9 +3,12 @@
 An idle worker sends, on one connection and in one write, ``BLPOP <wake lists>``
 followed by ``EVALSHA reserve``. Redis runs the claim the moment BLPOP returns, so
 a job enqueued for an idle worker reaches it after one network round trip, not two
-(wake-up, then claim). Redis times a BLPOP out only to its ``hz`` tick (up to
-100 ms late), too coarse for a delayed job's ``run_at``, so callers wait on the
-operation with a deadline of their own; an operation still blocked when its caller
+(wake-up, then claim). The operation has a lean connection of its own (lean.py;
+the pool's where none can serve): the replies resolve in its protocol callback, and
+the outcome wakes the waiting caller directly, so the claimed job reaches the worker
+in as few event-loop turns as it can. Redis times a BLPOP out only to its ``hz``
+tick (up to 100 ms late), too coarse for a delayed job's ``run_at``, so callers wait
+on the operation with a deadline of their own; an operation still blocked when its caller
 gives up is kept, and the next reserve() with the same queues, worker and lease
 picks it up. Jobs an operation claims while nobody waits for it are released at
 once (back to pending, the attempt not counted), so they are never stranded; a
@@ -22,18 +25,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from asynctasq.clock import Clock
 from asynctasq.drivers.base import DriverNotConnected
 from asynctasq.drivers.redis.claim import Claim, Claimer, decode_claim
-from asynctasq.drivers.redis.scripts import SCRIPTS, reply_or_error
+from asynctasq.drivers.redis.lean import LeanConnection, lean_connection_for
+from asynctasq.drivers.redis.scripts import SCRIPTS, Call, reply_or_error
 from asynctasq.jobs import Job, Outcome, Released
 
 __all__ = ["BlockingClaim"]
@@ -68,6 +73,18 @@ class _Operation:
     outcome: asyncio.Future[Claim | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    #: its callers' wake-ups, set right where the outcome is (a done callback of the
+    #: outcome would take one more event-loop turn to reach them)
+    wakers: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def wake(self) -> None:
+        for woken in self.wakers:
+            _set(woken)
+
+
+def _set(woken: asyncio.Future[None], *_: object) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 class BlockingClaim:
@@ -76,6 +93,8 @@ class BlockingClaim:
         self.claimer = claimer
         self.settle = settle
         self.clock = clock
+        #: its own connection (a blocked BLPOP holds it), where a lean one can serve
+        self.lean = lean_connection_for(client)
         self._op: _Operation | None = None
         self._background: set[asyncio.Task[object]] = set()
 
@@ -108,11 +127,14 @@ class BlockingClaim:
         elif op.key != key:
             return None
         op.waiters += 1
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()  # by the outcome, armed or timer
+        op.wakers.append(woken)
         notified: asyncio.Future[object] = asyncio.ensure_future(armed.wait())
-        waits: list[asyncio.Future[Any]] = [op.outcome, notified]
+        notified.add_done_callback(functools.partial(_set, woken))
+        timer = loop.call_later(timeout, _set, woken)
         try:
-            # (asyncio.wait neither cancels the outcome on timeout nor wraps it)
-            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await woken  # (cancelled: only this caller's wake-up is, never the outcome)
             if not op.outcome.done():
                 return None
             if op.taken:  # another caller got it (or it was released)
@@ -120,7 +142,9 @@ class BlockingClaim:
             op.taken = True
             got = op.outcome.result()
         finally:
+            timer.cancel()
             notified.cancel()
+            op.wakers.remove(woken)
             op.waiters -= 1
             if not op.waiters and op.outcome.done() and not op.taken:
                 self._orphaned(op)  # its last caller left (cancelled)
@@ -139,6 +163,7 @@ class BlockingClaim:
             # cancelled (disconnect): its waiter must not take that for its own cancel
             error = exc if isinstance(exc, Exception) else DriverNotConnected("redis")
             op.outcome.set_exception(error)
+            op.wake()
             if not op.waiters:
                 self._orphaned(op)
             if not isinstance(exc, Exception):
@@ -146,6 +171,7 @@ class BlockingClaim:
             return
         self._finish(op)
         op.outcome.set_result(got)
+        op.wake()
         if not op.waiters:
             self._orphaned(op)
 
@@ -177,6 +203,47 @@ class BlockingClaim:
         call = self.claimer.reserve_call(group, caps, op.limit, worker_id, lease_seconds, now)
         block = max(min(BLOCK_SECONDS, lease_seconds * BLOCK_LEASE_SHARE), 0.01)
         script = SCRIPTS[call.script]
+        if self.lean is not None:
+            reply = await self._send_lean(self.lean, op, wake_keys, block, script.sha, call)
+        else:
+            reply = await self._send_pooled(op, wake_keys, block, script.sha, call)
+        if isinstance(reply, NoScriptError):
+            return None  # woken; the caller's own claim loads the script
+        if isinstance(reply, Exception):
+            raise reply
+        return decode_claim(group, reply, worker_id)
+
+    async def _send_lean(
+        self,
+        lean: LeanConnection,
+        op: _Operation,
+        wake_keys: list[str],
+        block: float,
+        sha: str,
+        call: Call,
+    ) -> Any:
+        """On a lean connection of its own: the replies resolve in the protocol's
+        data_received, so the claim wakes this task once, with no pool nor timeouts."""
+        try:
+            client_id, token, claimed = await lean.pipeline(
+                ("CLIENT", "ID"),
+                ("BLPOP", *wake_keys, block),
+                ("EVALSHA", sha, len(call.keys), *call.keys, *call.args),
+            )
+            op.client_id = await client_id
+            op.token = await token  # (list, token), or None: timed out
+            try:
+                return await claimed
+            except ResponseError as exc:
+                return exc
+        except BaseException:
+            lean.abort()  # a claim behind a pending BLPOP must never run unseen
+            raise
+
+    async def _send_pooled(
+        self, op: _Operation, wake_keys: list[str], block: float, sha: str, call: Call
+    ) -> Any:
+        """On a connection of redis-py's pool (TLS, or no hiredis)."""
         pool = self.client.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
@@ -185,23 +252,18 @@ class BlockingClaim:
                     [
                         ("CLIENT", "ID"),
                         ("BLPOP", *wake_keys, block),
-                        ("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args),
+                        ("EVALSHA", sha, len(call.keys), *call.keys, *call.args),
                     ]
                 )
             )
             op.client_id = await conn.read_response()
             op.token = await conn.read_response()  # (list, token), or None: timed out
-            reply = await reply_or_error(conn)
+            return await reply_or_error(conn)
         except BaseException:
             await conn.disconnect()  # replies may be pending: never reuse it
             raise
         finally:
             await pool.release(conn)
-        if isinstance(reply, NoScriptError):
-            return None  # woken; the caller's own claim loads the script
-        if isinstance(reply, Exception):
-            raise reply
-        return decode_claim(group, reply, worker_id)
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         task: asyncio.Task[object] = asyncio.create_task(work)
@@ -241,3 +303,5 @@ class BlockingClaim:
                 op.task.cancel()
         if self._background:
             await asyncio.wait(list(self._background), timeout=5)
+        if self.lean is not None:
+            await self.lean.close()

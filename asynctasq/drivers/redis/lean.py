@@ -6,7 +6,9 @@ event-loop turns). A producer that sends one job per request pays that per job, 
 a synchronous client (Huey's) is faster per call. This connection is an asyncio
 protocol with hiredis's parser: a call writes its packed command and awaits a
 future that the reply resolves in ``data_received``, one loop turn per call.
-Concurrent calls pipeline on it (replies come back in order).
+Concurrent calls pipeline on it (replies come back in order). An idle worker's
+blocking wait has one of its own (blocking.py: ``pipeline()`` sends its BLPOP and the
+claim behind it in one write).
 
 It is used only where it can hold every guarantee of the pooled client: a plain TCP
 or unix-socket standalone server with hiredis installed (not Cluster, not TLS).
@@ -119,6 +121,28 @@ class LeanConnection:
         if protocol is None or protocol.lost or self._loop is not asyncio.get_running_loop():
             protocol = await self._connect()
         return await self._send(protocol, command)
+
+    async def pipeline(self, *commands: Sequence[Arg]) -> list[asyncio.Future[Any]]:
+        """Send ``commands`` in one write; a future for each reply, in order (a
+        blocked command holds the replies behind it: one caller at a time then)."""
+        protocol = self._protocol
+        if protocol is None or protocol.lost or self._loop is not asyncio.get_running_loop():
+            protocol = await self._connect()
+        assert protocol.transport is not None
+        loop, sent = asyncio.get_running_loop(), time.monotonic()
+        futures: list[asyncio.Future[Any]] = []
+        for _ in commands:
+            futures.append(loop.create_future())
+            protocol.waiting.append((futures[-1], sent))
+        packed = b"".join(hiredis.pack_command(tuple(c)) for c in commands)  # type: ignore[arg-type]
+        protocol.transport.write(packed)
+        return futures
+
+    def abort(self) -> None:
+        """Drop the connection with whatever is pending on it (a command sent there
+        but not yet run never runs); the next call connects again."""
+        if self._protocol is not None and not self._protocol.lost:
+            self._protocol.fail(RedisConnectionError("connection to Redis dropped"))
 
     def _send(self, protocol: _Protocol, command: Sequence[Arg]) -> asyncio.Future[Any]:
         assert protocol.transport is not None

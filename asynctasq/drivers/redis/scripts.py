@@ -1,9 +1,10 @@
 """The Lua scripts in ``asynctasq/drivers/lua/``, and running them.
 
-Each script is ``_prelude.lua`` + its own file. Calls go by EVALSHA with the SHA1
-computed here, so no SCRIPT LOAD round trip is needed; a server that does not know
-a script yet (restart, failover, a new Cluster node) answers NOSCRIPT, and that one
-call is repeated with EVAL, which also caches the script there.
+Each script is the part of ``_prelude.lua`` it uses (prelude.py) + its own file.
+Calls go by EVALSHA with the SHA1 computed here, so no SCRIPT LOAD round trip is
+needed; a server that does not know a script yet (restart, failover, a new Cluster
+node) answers NOSCRIPT, and that one call is repeated with EVAL, which also caches
+the script there.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from asynctasq.drivers.redis.connection import Client
 from asynctasq.drivers.redis.lean import lean_connection_for
+from asynctasq.drivers.redis.prelude import prelude_for
 
 __all__ = ["SCRIPTS", "Call", "ScriptRunner", "reply_or_error"]
 
@@ -50,8 +52,8 @@ class Call:
     args: Sequence[Arg]
 
 
-#: the first line of a script that runs without the prelude: Redis runs the prelude's
-#: definitions at every call, and a script on the dispatch path avoids paying for them
+#: the first line of a script that runs without any of the prelude (its own few
+#: constants): the common dispatch, where even the prelude's constants cost per call
 STANDALONE = "--! standalone"
 
 
@@ -65,7 +67,10 @@ class Scripts(dict[str, Script]):
         if name.startswith(("_", ".")) or "/" in name or not path.is_file():
             raise KeyError(name)
         own = path.read_text("utf-8")
-        source = (own if own.startswith(STANDALONE) else f"{_prelude()}\n{own}").encode()
+        if own.startswith(STANDALONE):
+            source = own.encode()
+        else:
+            source = f"{prelude_for(_prelude(), own)}\n{own}".encode()
         script = self[name] = Script(name, source, hashlib.sha1(source).hexdigest())
         return script
 
