@@ -3,8 +3,8 @@
 -- unique_key, deduplication mode or ttl: the common dispatch, whose per-call cost is
 -- most of a single dispatch's time in Redis (enqueue.lua serves every other case).
 --
--- KEYS  [1] the queue's jobs hash  [2] its ready set  [3] its wake list
---       (QUEUE_KEYS in asynctasq/drivers/keys.py: jobs, ready, wake)
+-- KEYS  [1] the queue's jobs hash  [2] its ready set  [3] its WAKE list
+--       (QUEUE_KEYS in asynctasq/drivers/keys.py: its JOBS, READY and WAKE)
 -- ARGV  enqueue.lua's layout with ARGV[2] == "1": [1] n, [2] "1", then
 --       ids: id...   records: id, record...   waiting: priority, entry...
 -- Returns {} (nothing is held: no job of this call has a unique_key). A job whose id
@@ -49,7 +49,7 @@ else
   end
 end
 
--- a token per stored job, at most WAKE_CAP (the prelude's wake())
+-- a token per stored job, at most WAKE_CAP (as enqueue.lua does)
 local tokens = {}
 for i = 1, math.min(stored_now, WAKE_CAP) do tokens[i] = "1" end
 if redis.call("LPUSH", WAKE, unpack(tokens)) > WAKE_CAP then

@@ -27,6 +27,9 @@ _FUNCTION = re.compile(r"local\s+function\s+([A-Za-z_][A-Za-z0-9_]*)")
 
 @dataclass(frozen=True, slots=True)
 class _Statement:
+    """One top-level statement of the prelude: its text, the names it defines and
+    every identifier it mentions."""
+
     text: str
     defines: frozenset[str]
     uses: frozenset[str]
