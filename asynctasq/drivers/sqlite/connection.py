@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -57,11 +58,29 @@ class SQLiteConnection(Statements):
             self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
         )
         db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(db)
         # NORMAL in WAL mode survives a killed process; only an OS crash or power loss
         # can undo the last commits (it never corrupts the file)
         db.execute("PRAGMA synchronous = NORMAL")
         return db
+
+    def _use_wal(self, db: sqlite3.Connection) -> None:
+        """WAL mode, retried while another process opening a new database at the same
+        moment holds it: SQLite answers "database is locked" to that switch at once,
+        without its busy handler (two workers of ``--processes 2`` starting together
+        on a fresh file). Once a file is in WAL mode it stays so: the switch is then
+        a no-op that takes no lock."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     async def close(self) -> None:
         if self._db is None or self._thread is None:
