@@ -192,6 +192,11 @@ class Driver(abc.ABC):
             if jobs:
                 return jobs
 
+    async def quiesce(self) -> None:  # noqa: B027
+        """Finish background work that holds claimed jobs out of every caller's sight
+        (Redis: a claim sent behind a blocking pop whose caller moved on), so that
+        they are pending again. Burst mode asks before it judges the queues drained."""
+
     async def prepare_wait(self, queues: Sequence[str], wait: float) -> None:  # noqa: B027
         """Before a reserve that may wait: subscribe to the broker's notifications."""
 

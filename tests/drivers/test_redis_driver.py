@@ -12,6 +12,7 @@ import textwrap
 import time
 
 import pytest
+import redis
 from redis.asyncio import SSLConnection
 
 from asynctasq.config import Config
@@ -220,6 +221,35 @@ async def test_a_job_claimed_while_nobody_waits_goes_back_at_once(backend: Backe
 
 
 @only_backends("redis")
+async def test_quiesce_returns_a_job_claimed_in_the_background_before_it_answers(
+    backend: Backend,
+) -> None:
+    """Burst mode asks quiesce() before it judges the queues drained: a job the
+    pending claim took while nobody waited must be pending again when it answers."""
+    assert isinstance(backend, RedisBackend)
+    consumer = await backend.new_driver()
+    producer = await backend.new_driver()
+    assert await reserve(consumer, wait=0.05) == []  # its BLPOP + claim stays pending
+    job = make_job(max_attempts=1)
+    await producer.enqueue([job])
+    # Redis runs the pending claim; this event loop must not read its reply (the
+    # release would follow), so the check blocks: a synchronous client
+    ready = consumer.keys.due("default")[1]
+    with redis.Redis.from_url(backend.url) as plain:
+        deadline = time.monotonic() + 5
+        while plain.zcard(ready):
+            assert time.monotonic() < deadline, "the pending claim did not take the job"
+            time.sleep(0.001)
+        await consumer.quiesce()
+        assert plain.zcard(ready) == 1  # read before this loop runs anything else
+    got = await producer.get(job.id)
+    assert got is not None and got.state is JobState.PENDING and got.attempts == 0
+    assert (await producer.stats("default")).depth == 1
+    (again,) = await reserve(consumer)
+    assert again.id == job.id and again.attempts == 1
+
+
+@only_backends("redis")
 async def test_the_next_reserve_picks_up_a_pending_wait(backend: Backend) -> None:
     consumer = await backend.new_driver()
     producer = await backend.new_driver()
@@ -251,12 +281,18 @@ async def test_a_smaller_caller_gets_its_limit_and_the_rest_goes_back(backend: B
 
 
 @only_backends("redis")
-async def test_disconnect_unblocks_a_pending_wait_at_once(backend: Backend) -> None:
+@pytest.mark.parametrize("ending", ["quiesce", "disconnect"])
+async def test_quiesce_and_disconnect_unblock_a_pending_wait_at_once(
+    backend: Backend, ending: str
+) -> None:
     driver = await backend.new_driver()
     assert await reserve(driver, wait=0.05) == []  # BLPOP (1 s) + claim pending
     started = time.monotonic()
-    await driver.disconnect()
+    await getattr(driver, ending)()
     assert time.monotonic() - started < 0.5  # CLIENT UNBLOCK, not the BLPOP timeout
+    if ending == "quiesce":
+        await driver.quiesce()  # nothing pending: nothing to do
+        assert await reserve(driver, wait=0.05) == []  # and waiting works as before
 
 
 @only_backends("redis")

@@ -93,6 +93,7 @@ class Claims:
         """Whether the queues hold nothing pending, nor scheduled within the burst
         horizon (burst mode's end); says what it waits for, and what it leaves."""
         driver = self.driver
+        await driver.quiesce()  # a job claimed in the background counts as pending
         if not isinstance(driver, Inspection):
             return True  # nothing claimable just now is all a bare driver can tell
         later: list[float] = []

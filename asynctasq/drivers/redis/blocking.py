@@ -289,19 +289,38 @@ class BlockingClaim:
             )
             return None
 
+    async def quiesce(self) -> None:
+        """Bring back what is claimed out of every caller's sight: an operation no
+        caller waits for is unblocked (its claim then runs at once) and what it
+        claimed is released; the releases are awaited. Until then such a job is
+        neither pending nor in a worker's hands, so burst mode asks this before it
+        judges the queues drained (a job its own settle had just made ready was
+        stranded so, found by CI)."""
+        op = self._op
+        if op is not None and not op.waiters:
+            await self._unblock(op)
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=5)
+
     async def close(self) -> None:
         """Unblock a pending operation, release what it claimed, and wait for the
         background work (releases, tokens handed back)."""
-        op = self._op
-        if op is not None and op.task is not None:
-            if op.client_id is not None:
-                with contextlib.suppress(Exception):
-                    await self.client.client_unblock(op.client_id)
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(op.task), BLOCK_SECONDS + 1)
-            if not op.task.done():
-                op.task.cancel()
+        if self._op is not None:
+            await self._unblock(self._op)
         if self._background:
             await asyncio.wait(list(self._background), timeout=5)
         if self.lean is not None:
             await self.lean.close()
+
+    async def _unblock(self, op: _Operation) -> None:
+        """End the operation now: CLIENT UNBLOCK times its BLPOP out (its claim runs
+        behind it all the same), and the operation settles as it would have."""
+        if op.task is None:
+            return
+        if op.client_id is not None:
+            with contextlib.suppress(Exception):
+                await self.client.client_unblock(op.client_id)
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(op.task), BLOCK_SECONDS + 1)
+        if not op.task.done():
+            op.task.cancel()

@@ -69,6 +69,10 @@ class RedisWaiting(RedisCore):
             return []
         return await self._accept(queues, got)
 
+    async def quiesce(self) -> None:
+        if self._blocking is not None:
+            await self._blocking.quiesce()
+
     def _pause(self, queues: Sequence[str], remaining: float) -> float:
         pause = min(remaining, self.poll_interval)
         due = self._due.get(tuple(queues))
