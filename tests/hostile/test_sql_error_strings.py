@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -81,20 +81,31 @@ class RaiseBytes(AsyncTask[None], name="hostile.sql.RaiseBytes"):
 
 
 class SettleSpy:
-    """Keeps the batches a driver was asked to settle (the calls go through)."""
+    """Keeps the batches a driver was asked to settle (the calls go through). The
+    first call is held until ``everything_buffered()`` (at most 5 s): the other outcomes pile up
+    behind it, as behind a slow round trip, so a batch mixes the bad outcomes with
+    good ones however the machine's load spreads the jobs' ends."""
 
-    def __init__(self, driver: Driver) -> None:
+    def __init__(self, driver: Driver, everything_buffered: Callable[[], bool]) -> None:
         self.batches: list[list[str]] = []
         settle, settle_and_claim = driver.settle, driver.settle_and_claim
 
-        async def spy(outcomes: Sequence[Outcome]) -> list[bool]:
+        async def hold(outcomes: Sequence[Outcome]) -> None:
             self.batches.append([o.job_id for o in outcomes])
+            deadline = time.monotonic() + 5
+            while (
+                len(self.batches) == 1 and not everything_buffered() and time.monotonic() < deadline
+            ):
+                await asyncio.sleep(0.005)
+
+        async def spy(outcomes: Sequence[Outcome]) -> list[bool]:
+            await hold(outcomes)
             return await settle(outcomes)
 
         async def spy_claiming(
             outcomes: Sequence[Outcome], request: ClaimRequest
         ) -> tuple[list[bool], list[Job]]:
-            self.batches.append([o.job_id for o in outcomes])
+            await hold(outcomes)
             return await settle_and_claim(outcomes, request)
 
         driver.settle = spy  # type: ignore[method-assign]
@@ -123,7 +134,8 @@ async def _run(
     good_ids = [i for i in ids if i not in set(bad_ids)]
 
     worker_driver = await backend.new_driver(keep_completed=True)
-    spy = SettleSpy(worker_driver)
+    # held until every outcome is buffered: in flight (the first batch) or pending
+    spy = SettleSpy(worker_driver, lambda: len(worker._outcomes) >= len(tasks))
     worker = Worker(
         worker_driver,
         ["default"],
