@@ -250,6 +250,35 @@ async def test_quiesce_returns_a_job_claimed_in_the_background_before_it_answers
 
 
 @only_backends("redis")
+async def test_a_cancelled_quiesce_is_cancelled_and_leaves_the_wait_to_end(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker stopped while burst mode quiesces: the cancel goes through at once,
+    and the pending wait is not cut off mid-claim (its jobs would be stranded)."""
+    driver = await backend.new_driver()
+    assert isinstance(driver, RedisDriver)
+    assert await reserve(driver, wait=0.05) == []  # BLPOP (1 s) + claim pending
+    blocking = driver._blocking
+    assert blocking is not None and blocking._op is not None
+    op = blocking._op
+
+    async def unblock_nothing(client_id: int) -> None:  # the BLPOP runs its full second
+        return None
+
+    monkeypatch.setattr(blocking.client, "client_unblock", unblock_nothing)
+    quiescing = asyncio.create_task(driver.quiesce())
+    await asyncio.sleep(0.1)
+    quiescing.cancel()
+    started = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await quiescing
+    assert time.monotonic() - started < 0.5
+    assert op.task is not None and not op.task.done()
+    await asyncio.wait_for(asyncio.shield(op.task), 5)  # it ends by its own timeout
+    assert not op.task.cancelled()
+
+
+@only_backends("redis")
 async def test_the_next_reserve_picks_up_a_pending_wait(backend: Backend) -> None:
     consumer = await backend.new_driver()
     producer = await backend.new_driver()

@@ -298,7 +298,7 @@ class BlockingClaim:
         stranded so, found by CI)."""
         op = self._op
         if op is not None and not op.waiters:
-            await self._unblock(op)
+            await self._unblock(op, closing=False)
         if self._background:
             await asyncio.wait(list(self._background), timeout=5)
 
@@ -306,21 +306,27 @@ class BlockingClaim:
         """Unblock a pending operation, release what it claimed, and wait for the
         background work (releases, tokens handed back)."""
         if self._op is not None:
-            await self._unblock(self._op)
+            await self._unblock(self._op, closing=True)
         if self._background:
             await asyncio.wait(list(self._background), timeout=5)
         if self.lean is not None:
             await self.lean.close()
 
-    async def _unblock(self, op: _Operation) -> None:
+    async def _unblock(self, op: _Operation, *, closing: bool) -> None:
         """End the operation now: CLIENT UNBLOCK times its BLPOP out (its claim runs
-        behind it all the same), and the operation settles as it would have."""
+        behind it all the same), and the operation settles as it would have. Closing,
+        nothing stops the wait; otherwise the caller's own cancellation goes through
+        (the operation is left to end, its jobs released: never cut off mid-claim)."""
         if op.task is None:
             return
         if op.client_id is not None:
             with contextlib.suppress(Exception):
                 await self.client.client_unblock(op.client_id)
-        with contextlib.suppress(BaseException):
+        try:
             await asyncio.wait_for(asyncio.shield(op.task), BLOCK_SECONDS + 1)
-        if not op.task.done():
+        except BaseException:
+            task = asyncio.current_task()
+            if not closing and task is not None and task.cancelling():
+                raise
+        if closing and not op.task.done():
             op.task.cancel()
