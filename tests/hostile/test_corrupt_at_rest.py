@@ -30,7 +30,7 @@ from tests.sample_tasks import Record, recorded
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-GOOD_NOW = 800  # drained from the start (kept completed: Redis's audit of records in no
+GOOD_NOW = 400  # drained from the start (kept completed: Redis's audit of records in no
 # set reads 100 a second, so every kept record lengthens its cycle, and this test)
 GOOD_LATER = 300  # come due together with the victims, so batches mix good and bad
 VICTIMS_PER_CORRUPTION = 2
