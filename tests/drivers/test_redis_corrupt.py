@@ -15,6 +15,8 @@ from typing import Any
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import redis.asyncio as redis
 
 from asynctasq.drivers.base import Driver
@@ -298,6 +300,56 @@ async def test_python_and_lua_find_the_same_faults() -> None:
                 assert damage.reason in lua, (damage.name, lua)
     finally:
         await client.aclose()
+
+
+_FIELD = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.binary(max_size=8),
+    st.lists(st.one_of(st.text(max_size=4), st.integers(), st.none()), max_size=3),
+)
+
+
+_SOUND_META = ["pending", 0, 3, 0, 1.0, False, False, False, 1.0, False]
+_SOUND_DATA = ["tests.noop", b"", None, [], None]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    meta_changes=st.dictionaries(st.integers(0, 11), _FIELD, max_size=2),
+    data_changes=st.dictionaries(st.integers(0, 6), _FIELD, max_size=2),
+)
+def test_the_fast_check_passes_only_what_the_field_checks_pass(
+    meta_changes: dict[int, Any], data_changes: dict[int, Any]
+) -> None:
+    """records._sound() (the common case, per claimed job) never lets through a record
+    the field-by-field checks would call corrupt: it only saves their cost. Records
+    one or two fields away from a sound one, so that both verdicts occur."""
+    from asynctasq.drivers.redis.records import _data_fault, _meta_fault, _sound
+
+    meta, data = list(_SOUND_META), list(_SOUND_DATA)
+    for fields, changes in ((meta, meta_changes), (data, data_changes)):
+        for index, value in changes.items():
+            fields.extend([None] * (index + 1 - len(fields)))
+            fields[index] = value
+    if _sound(meta, data):
+        assert _meta_fault(meta) is None and _data_fault(data) is None
+
+
+def test_the_fast_check_takes_a_child_a_timeout_and_a_ttl() -> None:
+    """The jobs of a DAG, with a timeout or a ttl, are common: read without the slow
+    field-by-field pass (which cost a claimed child 15% of the worker's throughput)."""
+    from asynctasq.drivers.redis.records import _sound
+
+    meta = _SOUND_META
+    assert _sound(meta, ["tests.noop", b"", None, [], None])
+    assert _sound(meta, ["tests.noop", b"", 30.0, ["a" * 26, "b" * 26], 99.5, "flow", "name"])
+    assert not _sound(meta, ["tests.noop", b"", -1.0, [], None])
+    assert not _sound(meta, ["tests.noop", b"", None, ["a", 7], None])
+    assert not _sound(meta, ["tests.noop", b"", None, [], float("nan")])
 
 
 def test_split_record_reads_a_sound_record() -> None:

@@ -38,6 +38,10 @@ def _number(x: Any) -> bool:
     return type(x) in (int, float) and math.isfinite(x)
 
 
+def _seconds(x: Any) -> bool:
+    return _number(x) and x >= 0
+
+
 def _count(x: Any) -> bool:
     return _number(x) and 0 <= x <= _MAX_COUNT and x == int(x)
 
@@ -88,7 +92,7 @@ def _task_name(x: Any) -> bool:
 _DATA = (
     ("task", _task_name, "a task name"),
     ("payload", lambda x: type(x) is bytes, "bytes"),
-    ("timeout", lambda x: x is None or (_number(x) and x >= 0), "a number of seconds or nil"),
+    ("timeout", lambda x: x is None or _seconds(x), "a number of seconds or nil"),
     (
         "depends_on",
         lambda x: type(x) is list and all(type(i) is str for i in x),
@@ -103,8 +107,9 @@ _DATA_SHAPE = "the data part is not a msgpack array of task, payload and options
 
 def _sound(meta: Any, data: Any) -> bool:
     """The common case, checked fast (this runs per job of a claim): every field as
-    enqueue and the scripts write it. False does not mean corrupt (a job with a
-    timeout is not): the field-by-field checks then decide, and name the fault."""
+    enqueue and the scripts write it, a child's parents, a timeout and a ttl included.
+    False does not mean corrupt (a job with progress is not): the field-by-field checks
+    then decide, and name the fault."""
     if type(meta) is not list or type(data) is not list or not 10 <= len(meta) <= _FIELDS_MAX:
         return False
     state, attempts, max_attempts, priority, run_at, worker, finished, unique, created, progress = (
@@ -131,10 +136,10 @@ def _sound(meta: Any, data: Any) -> bool:
         and 5 <= len(data) <= _FIELDS_MAX
         and _task_name(data[0])
         and type(data[1]) is bytes
-        and data[2] is None
+        and (data[2] is None or _seconds(data[2]))
         and type(data[3]) is list
-        and not data[3]
-        and data[4] is None
+        and (not data[3] or all(type(parent) is str for parent in data[3]))
+        and (data[4] is None or _number(data[4]))
     )
 
 
