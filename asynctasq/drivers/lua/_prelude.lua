@@ -448,22 +448,24 @@ local function edge(P, parent, child, C)
   return parent .. "\0" .. child .. "\0" .. queue_name(C)
 end
 
--- the children linked to `parent` (of K's queue), unlinked: {child id, its block}
+-- the children linked to `parent` (of K's queue), unlinked: their ids and, in step, their
+-- blocks (two arrays, not a table per child: a fan-out parent has thousands)
 local function children_of(K, parent)
   local lo, hi = "[" .. parent .. "\0", "(" .. parent .. "\1"
   local members = redis.call("ZRANGEBYLEX", K[EDGES], lo, hi)
-  if #members == 0 then return members end
+  local blocks = {}
+  if #members == 0 then return members, blocks end
   redis.call("ZREMRANGEBYLEX", K[EDGES], lo, hi)
+  local skip, sub, find = #parent + 2, string.sub, string.find
   for i, member in ipairs(members) do
-    local link = string.sub(member, #parent + 2)
-    local cut = string.find(link, "\0", 1, true)
+    local cut = find(member, "\0", skip, true)
     if cut then
-      members[i] = {string.sub(link, 1, cut - 1), queue_block(K, string.sub(link, cut + 1))}
+      members[i], blocks[i] = sub(member, skip, cut - 1), queue_block(K, sub(member, cut + 1))
     else
-      members[i] = {link, K}
+      members[i], blocks[i] = sub(member, skip), K
     end
   end
-  return members
+  return members, blocks
 end
 
 -- redis.call(command, key, ...args), in calls of at most `step` arguments (unpack()
@@ -538,6 +540,24 @@ local function release(K, C, child, now)
   return 0
 end
 
+-- A blocked child's record as released (meta, record), its state rewritten in place:
+-- "waiting" and "pending" are msgpack strings of the same length, so no other byte moves
+-- and the rest of the record is neither decoded again nor re-encoded (a fan-out
+-- parent's settle releases thousands). The checks are decode()'s; nil for any record
+-- they do not pass at once (read() then decides, and dead-letters a corrupt one).
+local WAITING_STATE, PENDING_STATE = "\167waiting", "\167pending"
+local function released_record(record)
+  if not record or string.sub(record, 2, 9) ~= WAITING_STATE then return nil end
+  local n = array_length(record, 1)
+  if not n or n < META_MIN or n > 15 then return nil end  -- (a one-byte array header)
+  local ok, offset, m = pcall(cmsgpack.unpack_one, record)
+  if not ok or ltype(m) ~= "table" or offset < 0 or not sound(m) then return nil end
+  local d = array_length(record, offset + 1)
+  if not d or d < DATA_MIN or d > DATA_MAX then return nil end
+  m[STATE] = "pending"
+  return m, string.sub(record, 1, 1) .. PENDING_STATE .. string.sub(record, 10)
+end
+
 -- parent_done() for many children of K whose last parent completed (their counts are
 -- at 0), in a few calls for all of them rather than several for each: a fan-out
 -- parent's settle releases thousands. How many were released.
@@ -551,10 +571,19 @@ local function release_freed(K, ids, now)
   end
   local saved, ready, scheduled, expiring = {}, {}, {}, {}
   for i, id in ipairs(ids) do
-    local m, data = read(K, id, records[i], now, false)
-    if m and m[STATE] == "waiting" then
-      m[STATE] = "pending"
-      saved[#saved + 1], saved[#saved + 2] = id, join(m, data)
+    local m, record = released_record(records[i])
+    if not m then  -- an odd record (or a corrupt one: dead-lettered) the long way
+      local data
+      m, data = read(K, id, records[i], now, false)
+      if m and m[STATE] == "waiting" then
+        m[STATE] = "pending"
+        record = join(m, data)
+      else
+        m = nil
+      end
+    end
+    if m then
+      saved[#saved + 1], saved[#saved + 2] = id, record
       local entry = run_entry(m[RUN_AT], id)  -- as push_waiting() places it
       if type(m[EXPIRES_AT]) == "number" then
         expiring[#expiring + 1], expiring[#expiring + 2] = m[EXPIRES_AT], id
@@ -574,26 +603,40 @@ local function release_freed(K, ids, now)
 end
 
 -- completed parents (of K's queue): their children move on; how many of K's were
--- released. Each child's count of parents goes down as its parent's edges are read;
--- the children of K's queue so freed are released together at the end.
+-- released. The children of K's queue lose one parent per edge read: their counts are
+-- read and written a thousand at a time (not one HINCRBY each: a fan-out parent has
+-- thousands), and those freed are released together at the end.
 local function parents_completed(K, ids, now)
-  local released, freed = 0, {}
+  local released, lost, order = 0, {}, {}
   if #ids == 0 or redis.call("EXISTS", K[EDGES]) == 0 then return 0 end
   for _, parent in ipairs(ids) do
-    for _, link in ipairs(children_of(K, parent)) do
-      local child, C = link[1], link[2]
+    local children, blocks = children_of(K, parent)
+    for i, child in ipairs(children) do
+      local C = blocks[i]
       if C ~= K then
         released = released + release(K, C, child, now)
+      elseif lost[child] then
+        lost[child] = lost[child] + 1
       else
-        local left = redis.call("HINCRBY", K[WAITS], child, -1)
-        if left == 0 then
-          freed[#freed + 1] = child
-        elseif left < 0 then  -- there was no count: the child ended meanwhile
-          redis.call("HDEL", K[WAITS], child)
-        end
+        lost[child], order[#order + 1] = 1, child
       end
     end
   end
+  local freed, counts = {}, {}
+  for i = 1, #order, 1000 do
+    local last = math.min(i + 999, #order)
+    local got = redis.call("HMGET", K[WAITS], unpack(order, i, last))
+    for j = 1, last - i + 1 do
+      local child = order[i + j - 1]
+      local left = got[j] and tonumber(got[j]) - lost[child]
+      if left and left <= 0 then  -- (no count: the child ended meanwhile)
+        freed[#freed + 1] = child
+      elseif left then
+        counts[#counts + 1], counts[#counts + 2] = child, left
+      end
+    end
+  end
+  call_chunked("HSET", K[WAITS], counts, 1000)
   return released + release_freed(K, freed, now)
 end
 
@@ -638,8 +681,9 @@ local function parents_ended(K, ended, now)
   while i <= #ended do
     local parent, how, P = ended[i][1], ended[i][2], ended[i][3] or K
     i = i + 1
-    for _, link in ipairs(children_of(P, parent)) do
-      local child, C = link[1], link[2]
+    local children, blocks = children_of(P, parent)
+    for j, child in ipairs(children) do
+      local C = blocks[j]
       local m, data = nil, nil
       if redis.call("HEXISTS", C[WAITS], child) == 1 then m, data = load(C, child, now) end
       if m and m[STATE] == "waiting" then
