@@ -221,6 +221,66 @@ def test_redis_py_uses_the_hidden_sdk_name_only_in_annotations() -> None:
     assert uses == [], f"redis-py uses the SDK's names at lines {uses}"
 
 
+def test_the_redis_driver_leaves_package_metadata_until_it_is_read(tmp_path: Path) -> None:
+    """redis-py imports ``importlib.metadata`` at import and reads it only for its own
+    version, which the driver gives it: the driver's import loads it no more (about 5%
+    of a Redis worker's start-up), and whoever reads it gets the real module, redis-py
+    included."""
+    out = fresh(
+        """
+        import json, sys
+        from asynctasq.cli.main import build_parser
+        import asynctasq.cli.worker
+        import asynctasq.drivers.redis
+        build_parser(["worker", "--queues", "q"])
+        loaded = "importlib.metadata" in sys.modules
+        import redis, redis.utils
+        from importlib import metadata
+        version = metadata.version("redis")
+        print(json.dumps({"loaded": loaded, "version": version, "redis_reads": redis.utils.get_lib_version(),
+                          "real": sys.modules["importlib.metadata"] is metadata}))
+        """,
+        tmp_path,
+    )
+    found = json.loads(out)
+    assert found["loaded"] is False
+    assert found["version"] == found["redis_reads"] and found["real"]
+
+
+def test_redis_py_reads_package_metadata_only_inside_functions() -> None:
+    """What makes the stand-in safe: no module of redis-py reads ``importlib.metadata``
+    at import (module level). A redis-py that does fails this check: then the stand-in
+    in asynctasq/drivers/redis/redis_py.py must go."""
+    import ast
+
+    import redis
+
+    at_import = []
+    for path in Path(redis.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {"metadata", "importlib"}
+        inside = {
+            id(node)
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            for node in ast.walk(function)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "importlib.metadata"
+            ):
+                at_import.append(f"{path.name}:{node.lineno} (from importlib.metadata import)")
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in names
+                and id(node) not in inside
+                and (node.value.id == "metadata" or node.attr == "metadata")
+            ):
+                at_import.append(f"{path.name}:{node.lineno}")
+    assert at_import == [], f"redis-py reads importlib.metadata at import: {at_import}"
+
+
 def test_the_redis_driver_reads_its_lua_scripts_on_first_use(tmp_path: Path) -> None:
     out = fresh(
         """
