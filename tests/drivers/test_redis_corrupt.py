@@ -15,9 +15,9 @@ from typing import Any
 
 import msgpack
 import pytest
+import redis.asyncio as redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import redis.asyncio as redis
 
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.keys import QUEUE_KEYS

@@ -237,8 +237,10 @@ def test_the_redis_driver_leaves_package_metadata_until_it_is_read(tmp_path: Pat
         import redis, redis.utils
         from importlib import metadata
         version = metadata.version("redis")
-        print(json.dumps({"loaded": loaded, "version": version, "redis_reads": redis.utils.get_lib_version(),
-                          "real": sys.modules["importlib.metadata"] is metadata}))
+        redis_reads = redis.utils.get_lib_version()
+        real = sys.modules["importlib.metadata"] is metadata
+        print(json.dumps({"loaded": loaded, "version": version, "redis_reads": redis_reads,
+                          "real": real}))
         """,
         tmp_path,
     )

@@ -3,7 +3,10 @@ since the last flush. A broker outage delays outcomes; it never drops them.
 
 With a broker that claims on settle (``Driver.claims_on_settle``), a flush also asks
 for the children its completions release, up to the worker's free slots: they come
-back with the answer and start at once (``claim_for`` / ``on_claimed``)."""
+back with the answer and start at once (``claim_for`` / ``on_claimed``). Otherwise a
+flush settles with ``Driver.settle_bounded``: completions the broker leaves for later
+(their children would make the call long) go first in the next flush, behind which the
+outcomes of the children released meanwhile go too."""
 
 from __future__ import annotations
 
@@ -82,7 +85,7 @@ class OutcomeBuffer:
             del self._pending[: self.max_batch]
             self._in_flight = batch
             try:
-                accepted = await self._settle(batch)
+                accepted, left = await self._settle(batch)
             except Exception as exc:
                 failures += 1
                 self._pending[:0] = batch  # keep them, in order, for the next try
@@ -101,6 +104,12 @@ class OutcomeBuffer:
                 log.info("broker reachable again: %d outcome(s) reported", len(batch))
             failures = 0
             self._in_flight = []
+            if left:  # completions the broker left for later: first in the next flush
+                self._pending[:0] = [batch[i] for i in left]
+                kept = set(left)
+                accepted = [ok for i, ok in enumerate(accepted) if i not in kept]
+                batch = [o for i, o in enumerate(batch) if i not in kept]
+                await asyncio.sleep(0)  # the claims of the children released go first
             self.settled += len(batch)
             if self.on_settled is not None:
                 self.on_settled([(o.job_id, o.attempt) for o in batch])
@@ -117,14 +126,15 @@ class OutcomeBuffer:
                         outcome.job_id,
                     )
 
-    async def _settle(self, batch: Sequence[Outcome]) -> list[bool]:
+    async def _settle(self, batch: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
+        """(accepted, the positions the broker left for a later call)."""
         request = None if self.claim_for is None else self.claim_for()
         if request is None:
-            return await self.driver.settle(batch)
+            return await self.driver.settle_bounded(batch)
         accepted, claimed = await self.driver.settle_and_claim(batch, request)
         if claimed and self.on_claimed is not None:  # (always set with claim_for)
             self.on_claimed(claimed)
-        return accepted
+        return accepted, []
 
     async def drain(self, timeout: float) -> bool:
         """Stop after delivering what is buffered; False if ``timeout`` ran out."""

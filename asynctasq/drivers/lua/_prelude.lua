@@ -448,14 +448,15 @@ local function edge(P, parent, child, C)
   return parent .. "\0" .. child .. "\0" .. queue_name(C)
 end
 
--- the children linked to `parent` (of K's queue), unlinked: their ids and, in step, their
--- blocks (two arrays, not a table per child: a fan-out parent has thousands)
-local function children_of(K, parent)
+-- the children linked to `parent` (of K's queue), unlinked unless `keep`: their ids
+-- and, in step, their blocks (two arrays, not a table per child: a fan-out parent has
+-- thousands)
+local function children_of(K, parent, keep)
   local lo, hi = "[" .. parent .. "\0", "(" .. parent .. "\1"
   local members = redis.call("ZRANGEBYLEX", K[EDGES], lo, hi)
   local blocks = {}
   if #members == 0 then return members, blocks end
-  redis.call("ZREMRANGEBYLEX", K[EDGES], lo, hi)
+  if not keep then redis.call("ZREMRANGEBYLEX", K[EDGES], lo, hi) end
   local skip, sub, find = #parent + 2, string.sub, string.find
   for i, member in ipairs(members) do
     local cut = find(member, "\0", skip, true)
@@ -603,14 +604,21 @@ local function release_freed(K, ids, now)
 end
 
 -- completed parents (of K's queue): their children move on; how many of K's were
--- released. The children of K's queue lose one parent per edge read: their counts are
+-- released. `peeked` (optional): parent -> {children, blocks} already read by
+-- release_cost(). The children of K's queue lose one parent per edge read: their counts are
 -- read and written a thousand at a time (not one HINCRBY each: a fan-out parent has
 -- thousands), and those freed are released together at the end.
-local function parents_completed(K, ids, now)
+local function parents_completed(K, ids, now, peeked)
   local released, lost, order = 0, {}, {}
   if #ids == 0 or redis.call("EXISTS", K[EDGES]) == 0 then return 0 end
   for _, parent in ipairs(ids) do
-    local children, blocks = children_of(K, parent)
+    local children, blocks = nil, nil
+    if peeked and peeked[parent] then  -- read already (release_cost()): now unlinked
+      children, blocks = peeked[parent][1], peeked[parent][2]
+      redis.call("ZREMRANGEBYLEX", K[EDGES], "[" .. parent .. "\0", "(" .. parent .. "\1")
+    else
+      children, blocks = children_of(K, parent)
+    end
     for i, child in ipairs(children) do
       local C = blocks[i]
       if C ~= K then
@@ -638,6 +646,29 @@ local function parents_completed(K, ids, now)
   end
   call_chunked("HSET", K[WAITS], counts, 1000)
   return released + release_freed(K, freed, now)
+end
+
+-- What completing `parent` would release, in children: one for each child it would
+-- free (its record read, rewritten and queued), a quarter for each that only loses a
+-- parent (its count goes down); a child in another queue counts as freed. `lost`: how
+-- many parents each child of K's has lost to the completions counted before (see
+-- settle.lua). Also its children and their blocks, for parents_completed().
+local function release_cost(K, parent, lost)
+  local children, blocks = children_of(K, parent, true)
+  local same = {}
+  for i, child in ipairs(children) do
+    if blocks[i] == K then same[#same + 1] = child end
+  end
+  local freed = #children - #same
+  for i = 1, #same, 1000 do
+    local last = math.min(i + 999, #same)
+    local counts = redis.call("HMGET", K[WAITS], unpack(same, i, last))
+    for j = 1, last - i + 1 do
+      local left = tonumber(counts[j])
+      if left and left - (lost[same[i + j - 1]] or 0) <= 1 then freed = freed + 1 end
+    end
+  end
+  return freed + (#children - freed) / 4, children, blocks, same
 end
 
 -- deleted completed jobs, remembered for children dispatched later and for result

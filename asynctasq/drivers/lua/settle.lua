@@ -12,12 +12,23 @@
 --           value = run_at or nil)
 --       [7] result retention (seconds; a deleted completed job's id and result are
 --           kept that long)  [8] the pub/sub channel told when jobs end (results)
--- Returns one 1/0 per outcome, in order.
+--       [9] optional: the most children this call may release, as release_cost()
+--           counts them (Driver.settle_bounded)
+-- Returns one 1/0 per outcome, in order; with [9], 2 for a completion left for a later
+-- call (not applied: its children would take the call past the bound; the first
+-- completion with children is always applied). Such a parent is still active and its
+-- children still blocked: a parent and their release stay one step.
 local K = block(1)
 local now, keep = tonumber(ARGV[1]), ARGV[2] == "1"
 local completed_ttl, dl_ttl, dl_max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local batch = cmsgpack.unpack(ARGV[6])
 DONE_RETENTION = tonumber(ARGV[7]) or DONE_RETENTION
+
+-- the bound: one script blocks the whole server, and a worker whose parents all ended
+-- has nothing to run until their children are released
+local budget = tonumber(ARGV[9])
+local bounded = budget ~= nil and redis.call("EXISTS", K[EDGES]) == 1
+local releasing, lost, peeked, full = 0, {}, {}, false
 
 local ids = {}
 for i, o in ipairs(batch) do ids[i] = o[2] end
@@ -33,9 +44,26 @@ for i, o in ipairs(batch) do
     m, data = read(K, id, records[i], now, false)  -- a corrupt one: dead-lettered, refused
     if not m then settled[id] = true end
   end
-  if not m or m[STATE] ~= "active" or m[WORKER] ~= o[3] or m[ATTEMPTS] ~= o[4] then
+  local fenced_out = not m or m[STATE] ~= "active" or m[WORKER] ~= o[3] or m[ATTEMPTS] ~= o[4]
+  local cost, children, blocks, same = 0, nil, nil, nil
+  if bounded and not fenced_out and kind == "C" then
+    if full then  -- (no cost read again for every completion left: a count will do)
+      cost = redis.call("ZLEXCOUNT", K[EDGES], "[" .. id .. "\0", "(" .. id .. "\1")
+    else
+      cost, children, blocks, same = release_cost(K, id, lost)
+    end
+  end
+  if fenced_out then
     accepted[i] = 0
+  elseif cost > 0 and releasing > 0 and (full or releasing + cost > budget) then
+    accepted[i] = 2  -- for a later call
+    full = true
   else
+    if children then
+      releasing = releasing + cost
+      peeked[id] = {children, blocks}
+      for _, child in ipairs(same) do lost[child] = (lost[child] or 0) + 1 end
+    end
     accepted[i] = 1
     settled[id] = true
     unleased[#unleased + 1] = id
@@ -74,7 +102,7 @@ end
 if #unleased > 0 then redis.call("ZREM", K[ACTIVE], unpack(unleased)) end
 drop_records(K, gone)
 -- dependencies: the children of these parents move on in this same script
-woken = woken + parents_completed(K, done, now)
+woken = woken + parents_completed(K, done, now, peeked)
 if not keep then
   remember_done(K, gone, now)
   -- results of deleted completed jobs (Results): forgotten with their ids

@@ -54,9 +54,17 @@ def _bad_item(reply: Any) -> bool:
     )
 
 
-async def settle_isolated(outcomes: Sequence[Outcome], pieces: list[Piece], run: Run) -> list[bool]:
+#: settle.lua's answer for a completion it left for a later call (Driver.settle_bounded)
+LEFT = 2
+
+
+async def settle_isolated(
+    outcomes: Sequence[Outcome], pieces: list[Piece], run: Run
+) -> tuple[list[bool], list[int]]:
+    """(accepted, the positions settle.lua left for a later call)."""
     items = list(outcomes)
     accepted = [False] * len(items)
+    left: list[int] = []
     plainer_sent: set[int] = set()
     while pieces:
         replies = await run([(queue, [items[i] for i in idx]) for queue, idx in pieces])
@@ -64,7 +72,10 @@ async def settle_isolated(outcomes: Sequence[Outcome], pieces: list[Piece], run:
         for (queue, idx), reply in zip(pieces, replies, strict=True):
             if not isinstance(reply, Exception):
                 for i, ok in zip(idx, reply, strict=True):
-                    accepted[i] = bool(ok)
+                    if ok == LEFT:
+                        left.append(i)
+                    else:
+                        accepted[i] = bool(ok)
             elif not _bad_item(reply):
                 raise reply
             elif len(idx) > 1:
@@ -92,7 +103,7 @@ async def settle_isolated(outcomes: Sequence[Outcome], pieces: list[Piece], run:
                     plainer_sent.add(i)
                     again.append((queue, idx))
         pieces = again
-    return accepted
+    return accepted, sorted(left)
 
 
 def _plainer(outcome: Outcome, error: Exception) -> Outcome | None:

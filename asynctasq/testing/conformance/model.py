@@ -323,6 +323,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.subject = self.run(
             (self.target or self.shared or self._no_target()).new_driver(**options)
         )
+        if hasattr(self.subject, "release_bound"):  # Redis: see settle()
+            self.subject.release_bound = 1
         self.reference = MemoryDriver(keep_completed=keep, clock=self.clock)
         self.run(self.reference.connect())
         self.enqueue(data)  # a few jobs to begin with: the short runs reach their settles
@@ -476,9 +478,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             stale = [h for h in self.lost if h.job_id not in taken]
             if stale:
                 outcomes.append(self._outcome(data, data.draw(st.sampled_from(stale)), stale=True))
-        expected = self.run(self.reference.settle(outcomes))
-        got = self.run(self.subject.settle(outcomes))
-        self.same(f"settle {outcomes}", expected, got)
+        # (settle_bounded: what the worker calls; a broker may leave some completions
+        # for another call, which the reference then does not apply either)
+        got, left = self.run(self.subject.settle_bounded(outcomes))
+        if outcomes and len(left) >= len(outcomes):
+            raise Divergent(f"{self.plan.broker}: a bounded settle applied none of {outcomes}")
+        applied = [o for i, o in enumerate(outcomes) if i not in set(left)]
+        expected = self.run(self.reference.settle(applied))
+        got = [ok for i, ok in enumerate(got) if i not in set(left)]
+        self.same(f"settle {applied} (left for later: {left})", expected, got)
+        if left:
+            self.count("settle: some left for later")
         self.count("settle")
         self.observe(
             {JobEvent.COMPLETE, JobEvent.RETRY, JobEvent.FAIL, JobEvent.RELEASE, *_DEPENDANTS}
