@@ -203,7 +203,7 @@ def main() -> None:
                 [import_ms("import asynctasq", args.source) for _ in range(args.runs)],
             )
         )
-        worker_imports = "import asynctasq.cli.main, asynctasq.cli.worker"
+        worker_imports = "import asynctasq.cli.main, asynctasq.cli.worker, asynctasq.cli.serve"
         rows.append(
             summary(
                 "import what a worker loads",

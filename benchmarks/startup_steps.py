@@ -24,7 +24,8 @@ from asynctasq import early_signals  # noqa: E402
 
 early_signals.install()  # as asynctasq/__main__.py does, before the heavier imports
 
-import asynctasq.cli.worker  # noqa: E402, F401  (timed with the command's import)
+import asynctasq.cli.serve  # noqa: E402  (timed with the command's import)
+import asynctasq.cli.worker  # noqa: E402, F401
 from asynctasq.cli.main import main  # noqa: E402
 from asynctasq.core.worker import lease, worker  # noqa: E402
 from asynctasq.core.worker.claim import Claims  # noqa: E402

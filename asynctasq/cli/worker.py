@@ -1,26 +1,20 @@
 """``asynctasq worker``: run a worker until SIGTERM/SIGINT (or, with --burst, until
-its queues are empty)."""
+its queues are empty). The worker itself is serve.py, imported only when this process
+is the worker: the supervisor of ``--processes N`` starts its workers without loading
+what they load (about 80 ms before they could start)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import os
 import sys
 
-from asynctasq.cli.health_file import HealthFile
 from asynctasq.cli.options import add_setting, config_from_args
-from asynctasq.cli.processes import SUPERVISOR_ENV, processes_wanted
+from asynctasq.cli.processes import processes_wanted
 from asynctasq.config import Config, ConfigError
-from asynctasq.core.driver_factory import DriverFactory
-from asynctasq.core.events import CompositeEmitter, create_event_emitter
+from asynctasq.core.driver_registry import find_driver, shared_across_processes
 from asynctasq.core.logs import configure_logging
-from asynctasq.core.metrics import worker_metrics
-from asynctasq.core.worker import Worker
-from asynctasq.core.worker.setup_hook import setup_hook
-from asynctasq.drivers.base import DriverError
-from asynctasq.redaction import redact
 
 __all__ = ["add_parser", "run"]
 
@@ -102,24 +96,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     if processes > 1:
         return _supervise(config, args, processes)
-    # the console script does not put the working directory on sys.path as `python -m`
-    # does; --import myapp.tasks should work the same from both
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    supervisor = os.environ.get(SUPERVISOR_ENV) or None
-    horizon = args.burst_horizon if args.burst else None
-    main = _serve(config, args.worker_id, args.burst, supervisor, args.health_file, horizon)
-    try:
-        return _run_loop(main)
-    except DriverError as exc:  # the broker is down or refuses us: its message says so
-        if args.verbose:
-            raise
-        print(redact(f"asynctasq worker: {exc} (--verbose shows the traceback)"), file=sys.stderr)
-        return 1
+    from asynctasq.cli.serve import serve  # (not with --processes: see serve.py)
+
+    return serve(config, args)
 
 
 def _supervise(config: Config, args: argparse.Namespace, processes: int) -> int:
-    if not DriverFactory.driver_class(config.driver).shared_across_processes:
+    # (the driver is not imported: the workers are, each in its own process)
+    if not shared_across_processes(find_driver(config.driver)):
         raise ConfigError(
             f"--processes {processes}: the {config.driver} broker lives inside one process; "
             "use a broker the processes can share (sqlite, redis, postgres, mysql)"
@@ -130,44 +114,3 @@ def _supervise(config: Config, args: argparse.Namespace, processes: int) -> int:
 
     argv = getattr(args, "argv", None) or sys.argv[1:]
     return asyncio.run(Supervisor(argv, processes, burst=args.burst).run())
-
-
-async def _serve(
-    config: Config,
-    worker_id: str | None,
-    burst: bool,
-    supervisor: str | None = None,
-    health_file: str | None = None,
-    burst_horizon: float | None = None,
-) -> int:
-    emitter = create_event_emitter(config)
-    if health_file:
-        emitter = CompositeEmitter([emitter, HealthFile(health_file)])
-    try:
-        # with --metrics-port, the Prometheus exporter listens to the events too; the
-        # app's own set-up (--setup) is done before the first job and undone after the last
-        async with setup_hook(config.setup), worker_metrics(config, emitter) as events:
-            worker = Worker(
-                event_emitter=events,
-                worker_id=worker_id,
-                burst=burst,
-                burst_horizon=burst_horizon,
-                config=config,
-                supervisor=supervisor,
-            )
-            await worker.start()
-    finally:
-        await emitter.close()
-    return 0
-
-
-def _run_loop(main: object) -> int:
-    try:
-        import uvloop
-    except ImportError:
-        loop_factory = None
-    else:
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        result: int = runner.run(main)  # type: ignore[arg-type]
-        return result

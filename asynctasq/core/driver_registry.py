@@ -22,6 +22,7 @@ driver was added, still finds them; and no other package can take over one of th
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ __all__ = [
     "available_drivers",
     "find_driver",
     "load_driver",
+    "shared_across_processes",
 ]
 
 log = logging.getLogger("asynctasq.drivers")
@@ -62,6 +64,8 @@ class DriverSpec:
     extras: tuple[str, ...] = ()
     #: the package that registered it (None: an import path)
     distribution: str | None = "asynctasq"
+    #: a built-in driver's client library (the top-level module its extra installs)
+    library: str | None = None
 
     def install_hint(self) -> str:
         if self.distribution is None:
@@ -70,22 +74,28 @@ class DriverSpec:
         return f'pip install "{self.distribution}{extras}"'
 
 
-def _builtin(name: str, target: str, extra: str | None = None) -> DriverSpec:
-    return DriverSpec(name, target, (extra,) if extra else ())
+def _builtin(
+    name: str, target: str, extra: str | None = None, library: str | None = None
+) -> DriverSpec:
+    return DriverSpec(name, target, (extra,) if extra else (), library=library)
 
 
 BUILTIN_DRIVERS: dict[str, DriverSpec] = {
     spec.name: spec
     for spec in (
         _builtin("memory", "asynctasq.drivers.memory:MemoryDriver"),
-        _builtin("sqlite", "asynctasq.drivers.sqlite:SQLiteDriver"),
-        _builtin("redis", "asynctasq.drivers.redis:RedisDriver", "redis"),
-        _builtin("postgres", "asynctasq.drivers.postgres:PostgresDriver", "postgres"),
-        _builtin("mysql", "asynctasq.drivers.mysql:MySQLDriver", "mysql"),
-        _builtin("rabbitmq", "asynctasq.drivers.rabbitmq:RabbitMQDriver", "rabbitmq"),
-        _builtin("mongodb", "asynctasq.drivers.mongodb:MongoDBDriver", "mongodb"),
+        _builtin("sqlite", "asynctasq.drivers.sqlite:SQLiteDriver"),  # (the standard sqlite3)
+        _builtin("redis", "asynctasq.drivers.redis:RedisDriver", "redis", "redis"),
+        _builtin("postgres", "asynctasq.drivers.postgres:PostgresDriver", "postgres", "asyncpg"),
+        _builtin("mysql", "asynctasq.drivers.mysql:MySQLDriver", "mysql", "aiomysql"),
+        _builtin("rabbitmq", "asynctasq.drivers.rabbitmq:RabbitMQDriver", "rabbitmq", "aio_pika"),
+        _builtin("mongodb", "asynctasq.drivers.mongodb:MongoDBDriver", "mongodb", "pymongo"),
     )
 }
+
+#: built-in drivers whose broker lives inside one process (Driver.shared_across_processes
+#: False); a test checks it against the classes
+PROCESS_LOCAL = frozenset({"memory"})
 
 
 def available_drivers() -> dict[str, DriverSpec]:
@@ -123,6 +133,22 @@ def find_driver(setting: str) -> DriverSpec:
     if spec is None:
         raise ConfigError(_unknown(setting, known))
     return spec
+
+
+def shared_across_processes(spec: DriverSpec) -> bool:
+    """Whether several processes can share the broker of ``spec``'s driver
+    (``Driver.shared_across_processes``). For a built-in driver this is known without
+    importing it (nor its client library, which the supervisor of ``--processes`` would
+    wait for before it starts its workers); its library is looked for, so that a missing
+    one fails here as loading the driver would. Another driver is imported to ask it."""
+    if BUILTIN_DRIVERS.get(spec.name) is spec:
+        library = spec.library
+        if library is not None and importlib.util.find_spec(library) is None:
+            missing = ModuleNotFoundError(f"No module named {library!r}", name=library)
+            module_name = spec.target.partition(":")[0]
+            raise DriverImportError(_import_failed(spec, module_name, missing))
+        return spec.name not in PROCESS_LOCAL
+    return load_driver(spec).shared_across_processes
 
 
 def load_driver(spec: DriverSpec) -> type[Driver]:

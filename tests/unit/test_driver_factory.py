@@ -16,6 +16,9 @@ from asynctasq.core.driver_registry import (
     ENTRY_POINT_GROUP,
     DriverImportError,
     available_drivers,
+    find_driver,
+    load_driver,
+    shared_across_processes,
 )
 from asynctasq.drivers.memory import MemoryDriver
 from asynctasq.drivers.mysql import MySQLDriver
@@ -169,6 +172,39 @@ def test_a_builtin_whose_client_library_is_missing_names_our_extra(
         DriverImportError, match=r'needs the redis library .*pip install "asynctasq\[redis\]"'
     ):
         DriverFactory.driver_class("redis")
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_DRIVERS))
+def test_a_builtin_driver_is_known_shared_or_not_without_its_import(name: str) -> None:
+    """What ``worker --processes`` asks before it starts its workers: the same answer as
+    the driver class, and the client library each built-in driver imports."""
+    spec = BUILTIN_DRIVERS[name]
+    cls = load_driver(spec)
+    assert shared_across_processes(spec) is cls.shared_across_processes
+    if spec.library is not None:  # the driver's import loaded it
+        import sys
+
+        assert spec.library in sys.modules, (name, spec.library)
+
+
+def test_a_builtin_whose_client_library_is_missing_is_said_before_its_workers_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
+    )
+    with pytest.raises(
+        DriverImportError, match=r'needs the redis library .*pip install "asynctasq\[redis\]"'
+    ):
+        shared_across_processes(find_driver("redis"))
+
+
+def test_another_driver_is_asked_by_its_class() -> None:
+    spec = find_driver(TINY)  # (the in-memory broker under another name)
+    assert shared_across_processes(spec) is load_driver(spec).shared_across_processes is False
 
 
 def test_unknown_names_list_what_installed_packages_register(

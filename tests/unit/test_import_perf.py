@@ -113,7 +113,7 @@ def test_the_worker_command_imports_only_what_a_worker_needs(tmp_path: Path) -> 
         """
         import json, sys
         from asynctasq.cli.main import build_parser
-        import asynctasq.cli.worker
+        import asynctasq.cli.worker, asynctasq.cli.serve
         build_parser(["worker", "--queues", "q"])
         print(json.dumps(sorted(sys.modules)))
         """,
@@ -230,7 +230,7 @@ def test_the_redis_driver_leaves_package_metadata_until_it_is_read(tmp_path: Pat
         """
         import json, sys
         from asynctasq.cli.main import build_parser
-        import asynctasq.cli.worker
+        import asynctasq.cli.worker, asynctasq.cli.serve
         import asynctasq.drivers.redis
         build_parser(["worker", "--queues", "q"])
         loaded = "importlib.metadata" in sys.modules
@@ -283,6 +283,38 @@ def test_redis_py_reads_package_metadata_only_inside_functions() -> None:
     assert at_import == [], f"redis-py reads importlib.metadata at import: {at_import}"
 
 
+def test_the_supervisor_asks_a_builtin_driver_nothing_before_its_workers_start(
+    tmp_path: Path,
+) -> None:
+    """``worker --processes N`` checks that the broker can be shared without importing
+    the driver or its client library, and the worker command loads the worker itself
+    only in a worker (cli/serve.py): the supervisor starts its workers about 100 ms
+    sooner."""
+    out = fresh(
+        """
+        import json, sys
+        from asynctasq.cli.main import build_parser
+        import asynctasq.cli.worker
+        from asynctasq.core.driver_registry import find_driver, shared_across_processes
+        build_parser(["worker", "--queues", "q", "--processes", "2"])
+        answers = [shared_across_processes(find_driver(n)) for n in ("redis", "postgres")]
+        print(json.dumps({"answers": answers, "loaded": sorted(sys.modules)}))
+        """,
+        tmp_path,
+    )
+    found = json.loads(out)
+    assert found["answers"] == [True, True]
+    for module in (
+        "redis",
+        "asyncpg",
+        "asynctasq.drivers.redis",
+        "asynctasq.drivers.postgres",
+        "asynctasq.cli.serve",
+        "asynctasq.core.worker.worker",
+    ):
+        assert module not in found["loaded"], module
+
+
 def test_the_redis_driver_reads_its_lua_scripts_on_first_use(tmp_path: Path) -> None:
     out = fresh(
         """
@@ -305,7 +337,8 @@ def test_every_dataclass_a_worker_loads_has_its_own_docstring(tmp_path: Path) ->
         """
         import dataclasses, json, sys
         from asynctasq.cli.main import build_parser
-        import asynctasq.cli.worker, asynctasq.drivers.redis, asynctasq.drivers.postgres
+        import asynctasq.cli.worker, asynctasq.cli.serve
+        import asynctasq.drivers.redis, asynctasq.drivers.postgres
         import asynctasq.drivers.sqlite
         build_parser(["worker", "--queues", "q"])
         built = []
