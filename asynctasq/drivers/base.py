@@ -131,14 +131,13 @@ class Driver(abc.ABC):
     async def settle_bounded(self, outcomes: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
         """``settle``, except that a broker may leave for a later call the completions
         whose children would make this one long: (accepted, the positions it left).
-        The caller sends those again (the worker's outcome buffer: at once, on a lane
-        of its own beside its other flushes). The first completion with children is
-        always applied, so calls repeated with what is left always end. A parent and
-        the release of its children stay one atomic step: a parent left for later is
-        still active, its children still blocked. Redis bounds its settle script so
-        (one script blocks the whole server, and the worker waits with nothing to run
-        while a fan-out's children are released); PostgreSQL its settle statement
-        (``settle_and_claim_bounded``); others settle all at once."""
+        The caller sends those again (the worker's outcome buffer: with the outcomes
+        that arrive meanwhile). The first completion with children is always applied,
+        so calls repeated with what is left always end. A parent and the release of
+        its children stay one atomic step: a parent left for later is still active,
+        its children still blocked. Redis bounds its settle script so (one script
+        blocks the whole server, and the worker waits with nothing to run while a
+        fan-out's children are released); others settle all at once."""
         return await self.settle(outcomes), []
 
     #: whether ``settle_and_claim`` claims in the settle's own round trip
