@@ -154,14 +154,6 @@ class Driver(abc.ABC):
         of its own. A broker that cannot (``claims_on_settle`` False) only settles."""
         return await self.settle(outcomes), []
 
-    async def settle_and_claim_bounded(
-        self, outcomes: Sequence[Outcome], request: ClaimRequest
-    ) -> tuple[list[bool], list[Job], list[int]]:
-        """``settle_and_claim`` as ``settle_bounded`` is ``settle``: (accepted, claimed,
-        the positions left for a later call). PostgreSQL leaves completions so."""
-        accepted, claimed = await self.settle_and_claim(outcomes, request)
-        return accepted, claimed, []
-
     @abc.abstractmethod
     async def renew(
         self, worker_id: str, job_ids: Sequence[str], lease_seconds: float

@@ -24,7 +24,7 @@ from asynctasq.drivers.capabilities import Dependencies, Inspection, Management
 from asynctasq.drivers.redis.core import RELEASE_BOUND
 from asynctasq.jobs import Completed, Job, JobState, Outcome
 from tests.backends import Backend
-from tests.conftest import only_backends, skip_without
+from tests.conftest import skip_without
 
 W1 = "worker-1"
 #: children per parent: a parent over half the bound, so that two never fit one call
@@ -107,27 +107,6 @@ async def test_what_a_settle_leaves_is_still_active_and_its_children_still_block
     released = await claim(driver, limit=10 * WIDE)
     assert len(released) == 3 * WIDE  # every child, once
     assert len({j.id for j in released}) == 3 * WIDE
-
-
-@only_backends("postgres")
-async def test_postgres_leaves_the_parents_past_its_bound(driver: Driver) -> None:
-    """PostgreSQL counts a parent's children at its claim, and settles in one statement
-    only the parents whose children fit its bound."""
-    from asynctasq.drivers.postgres.driver import RELEASE_BOUND as PG_BOUND
-
-    width = PG_BOUND // 2 - 50  # two parents fit, a third does not
-    parents = [job() for _ in range(5)]
-    lone = job()
-    await driver.enqueue([*parents, lone])
-    await driver.enqueue([job(p.id) for p in parents for _ in range(width)])
-    claimed = {j.id: j for j in await claim(driver)}
-    batch = [completed(claimed[lone.id]), *(completed(claimed[p.id]) for p in parents)]
-    accepted, left = await driver.settle_bounded(batch)
-    assert left == [3, 4, 5] and accepted[:3] == [True, True, True]
-    assert await state_of(driver, parents[2].id) is JobState.ACTIVE
-    calls = 1 + await settle_until_done(driver, [batch[i] for i in left])
-    assert calls == 3  # 2 + 2 + 1 parents
-    assert len(await claim(driver, limit=10 * width)) == 5 * width
 
 
 async def test_a_child_of_two_parents_settled_apart_is_released_once(driver: Driver) -> None:

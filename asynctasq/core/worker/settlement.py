@@ -3,16 +3,14 @@ since the last flush. A broker outage delays outcomes; it never drops them.
 
 With a broker that claims on settle (``Driver.claims_on_settle``), a flush also asks
 for the children its completions release, up to the worker's free slots: they come
-back with the answer and start at once (``claim_for`` / ``on_claimed``). Either way a
-flush is bounded (``Driver.settle_bounded``, ``settle_and_claim_bounded``): completions
-the broker leaves for later (their children would make the call long) are sent again at
-once by a lane of their own, beside the flushes of the rest, so that the outcomes of
-the children those parents released do not wait behind the next parents' release."""
+back with the answer and start at once (``claim_for`` / ``on_claimed``). Otherwise a
+flush settles with ``Driver.settle_bounded``: completions the broker leaves for later
+(their children would make the call long) go first in the next flush, behind which the
+outcomes of the children released meanwhile go too."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -49,12 +47,7 @@ class OutcomeBuffer:
         self.on_settled = on_settled
         self._pending: list[Outcome] = []
         self._in_flight: list[Outcome] = []
-        #: completions a broker left for later (their children would have made a call
-        #: long): sent by a lane of their own, beside the flushes of everything else
-        self._left: list[Outcome] = []
-        self._left_in_flight: list[Outcome] = []
         self._wake = asyncio.Event()
-        self._left_wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         #: whether the flusher was woken for what is pending (it resets this to wait)
@@ -71,31 +64,19 @@ class OutcomeBuffer:
             self._wake.set()
 
     def __len__(self) -> int:
-        return (
-            len(self._pending) + len(self._in_flight) + len(self._left) + len(self._left_in_flight)
-        )
+        return len(self._pending) + len(self._in_flight)
 
     def undelivered(self) -> list[Outcome]:
-        return [*self._in_flight, *self._pending, *self._left_in_flight, *self._left]
+        return [*self._in_flight, *self._pending]
 
     async def run(self) -> None:
-        """Flush until closed and empty (the lane of what was left for later beside)."""
-        lane = asyncio.create_task(self._run_left(), name="asynctasq-outcomes-left")
-        try:
-            await self._run_pending()
-        finally:
-            lane.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await lane
-
-    async def _run_pending(self) -> None:
+        """Flush until closed and empty."""
         failures = 0
         while True:
             if not self._pending:
-                if not len(self):
-                    self._idle.set()
-                    if self._closing:
-                        return
+                self._idle.set()
+                if self._closing:
+                    return
                 self._wake.clear()
                 self._told = False
                 await self._wake.wait()
@@ -103,79 +84,57 @@ class OutcomeBuffer:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
             self._in_flight = batch
-            failures = await self._deliver(batch, self._pending, failures)
-            self._in_flight = []
-            if failures:  # (the batch is back in _pending, not also in flight)
-                await asyncio.sleep(_backoff(failures))
-
-    async def _run_left(self) -> None:
-        """Completions the broker left for later, sent again as soon as they were: each
-        call applies at least the first, and the others' flushes do not wait for it."""
-        failures = 0
-        while True:
-            if not self._left:
-                self._wake.set()  # (the flusher decides whether all is delivered)
-                self._left_wake.clear()
-                await self._left_wake.wait()
-                continue
-            batch, self._left = self._left[: self.max_batch], self._left[self.max_batch :]
-            self._left_in_flight = batch
-            failures = await self._deliver(batch, self._left, failures)
-            self._left_in_flight = []
-            if failures:
-                await asyncio.sleep(_backoff(failures))
-
-    async def _deliver(self, batch: list[Outcome], back: list[Outcome], failures: int) -> int:
-        """Settle ``batch``; on a broker error put it back at the head of ``back`` (the
-        caller waits before it tries again). What the broker left for later goes to the
-        left lane. The failures in a row, this one included (0: delivered)."""
-        try:
-            accepted, left = await self._settle(batch)
-        except Exception as exc:
-            failures += 1
-            back[:0] = batch  # keep them, in order, for the next try
-            log.warning(
-                "cannot report %d outcome(s) to the broker (%s: %s); retrying in %.2fs",
-                len(batch),
-                type(exc).__name__,
-                exc,
-                _backoff(failures),
-            )
-            return failures
-        if failures:
-            log.info("broker reachable again: %d outcome(s) reported", len(batch))
-        if left:
-            kept = set(left)
-            self._left.extend(batch[i] for i in left)
-            self._left_wake.set()
-            accepted = [ok for i, ok in enumerate(accepted) if i not in kept]
-            batch = [o for i, o in enumerate(batch) if i not in kept]
-        self.settled += len(batch)
-        if self.on_settled is not None:
-            self.on_settled([(o.job_id, o.attempt) for o in batch])
-        if len(accepted) == len(batch) and all(accepted):  # the common case, at C speed
-            return 0
-        for outcome, ok in zip(batch, accepted, strict=True):
-            if not ok:
-                self.rejected += 1
+            try:
+                accepted, left = await self._settle(batch)
+            except Exception as exc:
+                failures += 1
+                self._pending[:0] = batch  # keep them, in order, for the next try
+                self._in_flight = []
+                delay = min(0.05 * 2**failures, 5.0)
                 log.warning(
-                    "outcome %s of job %s rejected: its lease was lost (it lapsed and "
-                    "the job was taken over), or an earlier try of this report settled "
-                    "it and the answer was lost",
-                    type(outcome).__name__,
-                    outcome.job_id,
+                    "cannot report %d outcome(s) to the broker (%s: %s); retrying in %.2fs",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                    delay,
                 )
-        return 0
+                await asyncio.sleep(delay)
+                continue
+            if failures:
+                log.info("broker reachable again: %d outcome(s) reported", len(batch))
+            failures = 0
+            self._in_flight = []
+            if left:  # completions the broker left for later: first in the next flush
+                self._pending[:0] = [batch[i] for i in left]
+                kept = set(left)
+                accepted = [ok for i, ok in enumerate(accepted) if i not in kept]
+                batch = [o for i, o in enumerate(batch) if i not in kept]
+                await asyncio.sleep(0)  # the claims of the children released go first
+            self.settled += len(batch)
+            if self.on_settled is not None:
+                self.on_settled([(o.job_id, o.attempt) for o in batch])
+            if len(accepted) == len(batch) and all(accepted):  # the common case, at C speed
+                continue
+            for outcome, ok in zip(batch, accepted, strict=True):
+                if not ok:
+                    self.rejected += 1
+                    log.warning(
+                        "outcome %s of job %s rejected: its lease was lost (it lapsed and "
+                        "the job was taken over), or an earlier try of this report settled "
+                        "it and the answer was lost",
+                        type(outcome).__name__,
+                        outcome.job_id,
+                    )
 
     async def _settle(self, batch: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
         """(accepted, the positions the broker left for a later call)."""
         request = None if self.claim_for is None else self.claim_for()
         if request is None:
             return await self.driver.settle_bounded(batch)
-        accepted, claimed, left = await self.driver.settle_and_claim_bounded(batch, request)
+        accepted, claimed = await self.driver.settle_and_claim(batch, request)
         if claimed and self.on_claimed is not None:  # (always set with claim_for)
             self.on_claimed(claimed)
-        return accepted, left
+        return accepted, []
 
     async def drain(self, timeout: float) -> bool:
         """Stop after delivering what is buffered; False if ``timeout`` ran out."""
@@ -188,8 +147,3 @@ class OutcomeBuffer:
             except TimeoutError:
                 break
         return not len(self)
-
-
-def _backoff(failures: int) -> float:
-    """Seconds before the next try after ``failures`` failed deliveries in a row."""
-    return min(0.05 * 2.0**failures, 5.0)

@@ -37,7 +37,6 @@ _DEPENDS_ON = CLAIMED_COLUMNS.index("depends_on")
 def claimed_job(row: Sequence[Any]) -> Job:
     """The job as claimed, values as stored: pair it with faults.record_problems()."""
     values = list(row)
-    del values[len(CLAIMED_COLUMNS) :]  # (the claim's has_dependants, when there)
     values[_STATE] = JobState.ACTIVE
     values[_DEPENDS_ON] = depends_on_value(values[_DEPENDS_ON])
     return Job.unchecked(**dict(zip(CLAIMED_COLUMNS, values, strict=True)))

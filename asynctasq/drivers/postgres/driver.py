@@ -27,7 +27,6 @@ from asynctasq.config import Config
 from asynctasq.drivers.base import LEASE_EXPIRED_ERROR, ClaimRequest, DriverError
 from asynctasq.drivers.capabilities import TransactionalEnqueue
 from asynctasq.drivers.postgres.batches import (
-    CLAIMED_COLUMNS,
     COPY_COLUMNS,
     claimed_job,
     copy_records,
@@ -54,7 +53,7 @@ from asynctasq.drivers.sql.driver import SQLDriver
 from asynctasq.drivers.sql.faults import dead_letter_reason
 from asynctasq.drivers.sql.storable import storable_worker_id
 from asynctasq.drivers.waiting import Wakeup, wait_for
-from asynctasq.jobs import Completed, Failed, Job, Outcome
+from asynctasq.jobs import Failed, Job, Outcome
 
 __all__ = ["PostgresDriver"]
 
@@ -113,8 +112,6 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         self._db = PoolRunner()
         self.statements = PostgresStatements(self._db, self.sql)
         self._vacuum = Vacuum(self._db, self.sql, vacuum_every)
-        #: jobs this driver claimed with children waiting on them: how many, at the claim
-        self._parents: dict[str, int] = {}
         self._listener: Listener | None = None
         #: LISTENs under way, which run beside the claim that follows (see prepare_wait)
         self._subscribing: set[asyncio.Task[None]] = set()
@@ -348,11 +345,6 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         rows = await self._db.fetch(
             self.sql["claim"], queues, now, limit, worker_id, now + lease_seconds
         )
-        parents = {row[_ID]: row[-1] for row in rows if row[-1]}  # (children waiting)
-        if parents:
-            if len(self._parents) > 100_000:  # (ids of lost leases: never settled here)
-                self._parents.clear()
-            self._parents.update(parents)
         return await self._claimed(rows, worker_id)
 
     async def _claimed(self, rows: Sequence[Any], worker_id: str) -> list[Job]:
@@ -455,39 +447,6 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         jobs = await self._claimed(handoff.rows, worker_id)
         return accepted, await self._drop_expired(jobs, worker_id, now)
 
-    async def settle_bounded(self, outcomes: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
-        left = await self._left_for_later(outcomes)
-        accepted = await self.settle([o for i, o in enumerate(outcomes) if i not in left])
-        return _spread(accepted, len(outcomes), left), sorted(left)
-
-    async def settle_and_claim_bounded(
-        self, outcomes: Sequence[Outcome], request: ClaimRequest
-    ) -> tuple[list[bool], list[Job], list[int]]:
-        left = await self._left_for_later(outcomes)
-        kept = [o for i, o in enumerate(outcomes) if i not in left]
-        accepted, claimed = await self.settle_and_claim(kept, request)
-        return _spread(accepted, len(outcomes), left), claimed, sorted(left)
-
-    async def _left_for_later(self, outcomes: Sequence[Outcome]) -> set[int]:
-        """The completions to leave for a later call: those after the first whose
-        children would take this statement's release past RELEASE_BOUND, counted at
-        their claim (children linked later are not: their parent's settle is then not
-        bounded, which is only slower). No round trip: the claim counted them."""
-        parents = [
-            i for i, o in enumerate(outcomes) if type(o) is Completed and o.job_id in self._parents
-        ]
-        left: set[int] = set()
-        releasing = 0
-        for i in parents:
-            job_id = outcomes[i].job_id
-            children = self._parents[job_id]
-            if releasing and (left or releasing + children > RELEASE_BOUND):
-                left.add(i)
-            else:
-                releasing += children
-                del self._parents[job_id]
-        return left
-
     async def _settle(
         self,
         outcomes: Sequence[Outcome],
@@ -561,20 +520,3 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
 
 def _any_keyed(jobs: Sequence[Job]) -> bool:
     return any(job.unique_key for job in jobs)
-
-
-#: the most children one bounded settle statement releases (counted at their parents'
-#: claim); the first completion's all, however many
-#: (100 x 100 fan-out, benchmarks.dependencies: 300, 500 and 700 within the noise of each
-#: other, -23% to -32% of the plain drain; unbounded -28% to -35%)
-RELEASE_BOUND = 500
-
-#: where a claimed row holds the job's id
-_ID = CLAIMED_COLUMNS.index("id")
-
-
-def _spread(accepted: list[bool], total: int, left: set[int]) -> list[bool]:
-    """The answers for the outcomes sent, in their places among ``total`` (False for
-    those left)."""
-    answers = iter(accepted)
-    return [False if i in left else next(answers) for i in range(total)]

@@ -132,12 +132,7 @@ UPDATE {schema}.jobs j
 SET state = 'active', worker_id = $4, lease_until = $5, attempts = j.attempts + 1
 -- the picked rows are locked by this statement: no need to check their state again
 WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
--- (and how many children wait on it, when any do: its settle may then be bounded,
--- Driver.settle_bounded; a job without dependants costs no look)
-RETURNING {claimed_columns},
-    CASE WHEN j.has_dependants
-        THEN (SELECT count(*) FROM {schema}.dependencies d WHERE d.parent_id = j.id)
-        ELSE 0 END;
+RETURNING {claimed_columns};
 
 -- name: next_due
 -- When the earliest scheduled job of these (unpaused) queues comes due. jobs_claim
