@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -164,3 +165,38 @@ async def test_error_replies_are_the_exceptions_redis_py_raises(driver: RedisDri
         await lean.call("EVAL", script, 0)
     with pytest.raises(NoScriptError):
         await lean.call("EVALSHA", "0" * 40, 0)
+
+
+async def test_a_blocked_claim_whose_connection_drops_leaves_no_unretrieved_reply(
+    driver: RedisDriver, server: RedisServer
+) -> None:
+    """An idle worker's BLPOP-and-claim goes out as three commands on the lean
+    connection; when the connection drops under the BLPOP, the claim's reply (an
+    error now) is still accounted for: asyncio logs no "Future exception was never
+    retrieved" for it (a worker's log during a Redis restart or a shutdown)."""
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    try:
+        waiting = asyncio.create_task(
+            driver.reserve(["idle"], limit=1, worker_id="w", lease_seconds=30, wait=10)
+        )
+        blocking = driver._blocking
+        assert blocking is not None and blocking.lean is not None
+        for _ in range(500):  # until its BLPOP is blocked on the server
+            op = blocking._op
+            if op is not None and op.client_id is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert op is not None and op.client_id is not None
+        server.cli("-a", "s3cret", "--no-auth-warning", "client", "kill", "id", str(op.client_id))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(waiting, 10)
+        del op, waiting
+        for _ in range(3):
+            gc.collect()
+            await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert not [c for c in unhandled if "never retrieved" in str(c.get("message"))], unhandled

@@ -224,12 +224,14 @@ class BlockingClaim:
     ) -> Any:
         """On a lean connection of its own: the replies resolve in the protocol's
         data_received, so the claim wakes this task once, with no pool nor timeouts."""
+        replies: list[asyncio.Future[Any]] = []
         try:
-            client_id, token, claimed = await lean.pipeline(
+            replies = await lean.pipeline(
                 ("CLIENT", "ID"),
                 ("BLPOP", *wake_keys, block),
                 ("EVALSHA", sha, len(call.keys), *call.keys, *call.args),
             )
+            client_id, token, claimed = replies
             op.client_id = await client_id
             op.token = await token  # (list, token), or None: timed out
             try:
@@ -238,6 +240,11 @@ class BlockingClaim:
                 return exc
         except BaseException:
             lean.abort()  # a claim behind a pending BLPOP must never run unseen
+            for reply in replies:
+                # the replies not awaited failed with the connection: read here, or
+                # asyncio logs each as "Future exception was never retrieved"
+                if reply.done() and not reply.cancelled():
+                    reply.exception()
             raise
 
     async def _send_pooled(
