@@ -2,10 +2,12 @@
 
     python -m benchmarks.round_trip --calls 5000
 
-Three loops of ``--calls`` calls against the same server, each measured after a
+Four loops of ``--calls`` calls against the same server, each measured after a
 warm-up: redis-py's synchronous ``LPUSH`` (about what a synchronous queue such as Huey
-sends per job), redis-py's asyncio ``LPUSH`` (the floor of an asyncio client), and
-asynctasq's ``dispatch()`` (a full job record through the Redis driver). For each:
+sends per job), redis-py's asyncio ``LPUSH`` (the floor of an asyncio client),
+asynctasq's ``dispatch()`` (a full job record through the Redis driver: the lean
+``enqueue_due.lua``), and ``dispatch()`` of a job delayed by an hour (``enqueue.lua``,
+the shared prelude and all: a function of the driver's library on Redis 7). For each:
 calls per second and the user and system CPU of this process per call.
 """
 
@@ -75,16 +77,21 @@ async def async_lpush(url: str, calls: int) -> str:
         await client.aclose()
 
 
-async def dispatch(url: str, calls: int) -> str:
+async def dispatch(url: str, calls: int, *, delay: float = 0.0) -> str:
     config = bench_config("redis").replace(redis_url=url)
     driver = DriverFactory.create_from_config(config)
     await driver.connect()
     dispatcher = Dispatcher(driver, config)
+    name = "asynctasq dispatch() of a delayed job" if delay else "asynctasq dispatch()"
     try:
         return await _timed(
-            "asynctasq dispatch()",
+            name,
             calls,
-            lambda: dispatcher.dispatch(NoOp().on_queue("round-trip")),
+            lambda: dispatcher.dispatch(
+                NoOp().on_queue("round-trip").delay(delay)
+                if delay
+                else NoOp().on_queue("round-trip")
+            ),
         )
     finally:
         await driver.disconnect()
@@ -100,6 +107,7 @@ def main() -> None:
         sync_lpush(args.redis_url, args.calls),
         asyncio.run(async_lpush(args.redis_url, args.calls)),
         asyncio.run(dispatch(args.redis_url, args.calls)),
+        asyncio.run(dispatch(args.redis_url, args.calls, delay=3600.0)),
     ]
     print(f"`python -m benchmarks.round_trip {' '.join(sys.argv[1:])}`\n")
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")

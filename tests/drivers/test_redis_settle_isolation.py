@@ -27,9 +27,11 @@ from tests.conftest import only_backends
 REDIS = ("redis", "redis-cluster")
 
 
-def _inject(monkeypatch: pytest.MonkeyPatch, lua: str) -> list[int]:
+def _inject(monkeypatch: pytest.MonkeyPatch, driver: Driver, lua: str) -> list[int]:
     """settle.lua with ``lua`` run first (it sees ``batch``); returns a list that
-    counts the driver's calls of it, to show the splitting ends."""
+    counts the driver's calls of it, to show the splitting ends. The driver calls it
+    by EVALSHA from then on (its library of functions, scripts.py, has the file's)."""
+    driver._scripts.functions = False  # type: ignore[attr-defined]
     prelude = (LUA_DIR / "_prelude.lua").read_text()
     body = (LUA_DIR / "settle.lua").read_text()
     head = "local batch = cmsgpack.unpack(ARGV[6])\n"
@@ -65,6 +67,7 @@ async def test_an_outcome_the_script_fails_on_is_isolated_and_the_rest_applied(
     poison = jobs[6].id
     calls = _inject(
         monkeypatch,
+        driver,
         f'for _, o in ipairs(batch) do if o[2] == "{poison}" then error("injected") end end',
     )
     accepted = await driver.settle(_completed(jobs))
@@ -84,6 +87,7 @@ async def test_an_error_text_the_script_fails_on_is_stored_as_a_note(
     jobs = await _reserved(driver, 4)
     _inject(
         monkeypatch,
+        driver,
         'for _, o in ipairs(batch) do if o[6] and string.find(o[6], "POISON", 1, true) '
         'then error("injected") end end',
     )
@@ -106,7 +110,7 @@ async def test_a_server_that_refuses_writes_is_not_taken_for_a_bad_outcome(
     retries later, instead of the batch being split and refused."""
     driver = await backend.new_driver()
     jobs = await _reserved(driver, 3)
-    calls = _inject(monkeypatch, 'do return redis.error_reply("OOM injected") end')
+    calls = _inject(monkeypatch, driver, 'do return redis.error_reply("OOM injected") end')
     with pytest.raises(OutOfMemoryError):
         await driver.settle(_completed(jobs))
     assert calls == [1]

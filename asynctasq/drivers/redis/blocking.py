@@ -1,18 +1,19 @@
 """Wake-up and claim in one round trip (single Redis, not Cluster).
 
 An idle worker sends, on one connection and in one write, ``BLPOP <wake lists>``
-followed by ``EVALSHA reserve``. Redis runs the claim the moment BLPOP returns, so
-a job enqueued for an idle worker reaches it after one network round trip, not two
-(wake-up, then claim). The operation has a lean connection of its own (lean.py;
-the pool's where none can serve): the replies resolve in its protocol callback, and
-the outcome wakes the waiting caller directly, so the claimed job reaches the worker
-in as few event-loop turns as it can. Redis times a BLPOP out only to its ``hz``
-tick (up to 100 ms late), too coarse for a delayed job's ``run_at``, so callers wait
-on the operation with a deadline of their own; an operation still blocked when its caller
-gives up is kept, and the next reserve() with the same queues, worker and lease
-picks it up. Jobs an operation claims while nobody waits for it are released at
-once (back to pending, the attempt not counted), so they are never stranded; a
-wake-up it takes then is pushed back, so it still reaches a waiting worker.
+followed by the claim (reserve.lua, by FCALL or EVALSHA: scripts.py). Redis runs the
+claim the moment BLPOP returns, so a job enqueued for an idle worker reaches it after
+one network round trip, not two (wake-up, then claim). The operation has a lean
+connection of its own (lean.py; the pool's where none can serve): the replies resolve
+in its protocol callback, and the outcome wakes the waiting caller directly, so the
+claimed job reaches the worker in as few event-loop turns as it can. Redis times a
+BLPOP out only to its ``hz`` tick (up to 100 ms late), too coarse for a delayed job's
+``run_at``, so callers wait on the operation with a deadline of their own; an
+operation still blocked when its caller gives up is kept, and the next reserve() with
+the same queues, worker and lease picks it up. Jobs an operation claims while nobody
+waits for it are released at once (back to pending, the attempt not counted), so they
+are never stranded; a wake-up it takes then is pushed back, so it still reaches a
+waiting worker.
 
 The claim is packed before the BLPOP blocks, so it carries the client's time of
 sending (scripts only ever use the client's clock). The leases it grants are short
@@ -32,13 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from asynctasq.clock import Clock
 from asynctasq.drivers.base import DriverNotConnected
 from asynctasq.drivers.redis.claim import Claim, Claimer, decode_claim
 from asynctasq.drivers.redis.lean import LeanConnection, lean_connection_for
-from asynctasq.drivers.redis.scripts import SCRIPTS, Call, reply_or_error
+from asynctasq.drivers.redis.scripts import Arg, missing, reply_or_error
 from asynctasq.jobs import Job, Outcome, Released
 
 __all__ = ["BlockingClaim"]
@@ -202,12 +203,12 @@ class BlockingClaim:
         caps = dict.fromkeys(group, op.limit)
         call = self.claimer.reserve_call(group, caps, op.limit, worker_id, lease_seconds, now)
         block = max(min(BLOCK_SECONDS, lease_seconds * BLOCK_LEASE_SHARE), 0.01)
-        script = SCRIPTS[call.script]
+        command = self.claimer.scripts.command(call)
         if self.lean is not None:
-            reply = await self._send_lean(self.lean, op, wake_keys, block, script.sha, call)
+            reply = await self._send_lean(self.lean, op, wake_keys, block, command)
         else:
-            reply = await self._send_pooled(op, wake_keys, block, script.sha, call)
-        if isinstance(reply, NoScriptError):
+            reply = await self._send_pooled(op, wake_keys, block, command)
+        if missing(reply):
             return None  # woken; the caller's own claim loads the script
         if isinstance(reply, Exception):
             raise reply
@@ -219,8 +220,7 @@ class BlockingClaim:
         op: _Operation,
         wake_keys: list[str],
         block: float,
-        sha: str,
-        call: Call,
+        command: tuple[Arg, ...],
     ) -> Any:
         """On a lean connection of its own: the replies resolve in the protocol's
         data_received, so the claim wakes this task once, with no pool nor timeouts."""
@@ -229,7 +229,7 @@ class BlockingClaim:
             replies = await lean.pipeline(
                 ("CLIENT", "ID"),
                 ("BLPOP", *wake_keys, block),
-                ("EVALSHA", sha, len(call.keys), *call.keys, *call.args),
+                command,
             )
             client_id, token, claimed = replies
             op.client_id = await client_id
@@ -248,7 +248,7 @@ class BlockingClaim:
             raise
 
     async def _send_pooled(
-        self, op: _Operation, wake_keys: list[str], block: float, sha: str, call: Call
+        self, op: _Operation, wake_keys: list[str], block: float, command: tuple[Arg, ...]
     ) -> Any:
         """On a connection of redis-py's pool (TLS, or no hiredis)."""
         pool = self.client.connection_pool
@@ -259,7 +259,7 @@ class BlockingClaim:
                     [
                         ("CLIENT", "ID"),
                         ("BLPOP", *wake_keys, block),
-                        ("EVALSHA", sha, len(call.keys), *call.keys, *call.args),
+                        command,
                     ]
                 )
             )

@@ -1,7 +1,14 @@
 """The Lua scripts in ``asynctasq/drivers/lua/``, and running them.
 
-Each script is the part of ``_prelude.lua`` it uses (prelude.py) + its own file.
-Calls go by EVALSHA with the SHA1 computed here, so no SCRIPT LOAD round trip is
+On a single Redis 7 or later, calls go by FCALL to the functions of one library made
+of every script (library.py): the prelude is built once per server, not at every
+call. The first single call finds out whether the server can: a server without the
+library (a restart, ``FUNCTION FLUSH``) gets it loaded and the call runs again; one
+without functions (Redis 6, an ACL that refuses them, Cluster) is called by EVALSHA
+from then on.
+
+By EVALSHA, each script is the part of ``_prelude.lua`` it uses (prelude.py) + its
+own file, called with the SHA1 computed here, so no SCRIPT LOAD round trip is
 needed; a server that does not know a script yet (restart, failover, a new Cluster
 node) answers NOSCRIPT, and that one call is repeated with EVAL, which also caches
 the script there.
@@ -9,27 +16,28 @@ the script there.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoPermissionError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from asynctasq.drivers.redis.connection import Client
 from asynctasq.drivers.redis.lean import lean_connection_for
+from asynctasq.drivers.redis.library import library, library_scripts
+from asynctasq.drivers.redis.lua_files import LUA_DIR, STANDALONE, prelude_source
 from asynctasq.drivers.redis.prelude import prelude_for
 
-__all__ = ["SCRIPTS", "Call", "ScriptRunner", "reply_or_error"]
+__all__ = ["LUA_DIR", "SCRIPTS", "STANDALONE", "Call", "ScriptRunner", "missing", "reply_or_error"]
 
-LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
+log = logging.getLogger("asynctasq.redis")
 
 Arg = str | bytes | int | float
 
@@ -52,11 +60,6 @@ class Call:
     args: Sequence[Arg]
 
 
-#: the first line of a script that runs without any of the prelude (its own few
-#: constants): the common dispatch, where even the prelude's constants cost per call
-STANDALONE = "--! standalone"
-
-
 class Scripts(dict[str, Script]):
     """The scripts by name, each read and hashed the first time it is looked up: a
     worker's start-up runs a few of them, and reading all of them was 1% of it
@@ -70,7 +73,7 @@ class Scripts(dict[str, Script]):
         if own.startswith(STANDALONE):
             source = own.encode()
         else:
-            source = f"{prelude_for(_prelude(), own)}\n{own}".encode()
+            source = f"{prelude_for(prelude_source(), own)}\n{own}".encode()
         script = self[name] = Script(name, source, hashlib.sha1(source).hexdigest())
         return script
 
@@ -82,12 +85,34 @@ class Scripts(dict[str, Script]):
         return self
 
 
-@functools.cache
-def _prelude() -> str:
-    return (LUA_DIR / "_prelude.lua").read_text("utf-8")
-
-
 SCRIPTS = Scripts()
+
+
+def missing(reply: object) -> bool:
+    """Whether an error reply says the server does not have the script or function
+    called (it lost them: a restart, a flush, a new node): load it and call again."""
+    return isinstance(reply, NoScriptError) or (
+        isinstance(reply, ResponseError) and "Function not found" in str(reply)
+    )
+
+
+def _functions_refused(reply: ResponseError) -> bool:
+    """Whether an FCALL's error reply says the server takes no functions from us:
+    Redis 6 (unknown command), or an ACL without FCALL or FUNCTION."""
+    text = str(reply)
+    return isinstance(reply, NoPermissionError) or "unknown command" in text
+
+
+def _in_library(script: str) -> bool:
+    return script in library_scripts()
+
+
+class _LoadRefused(Exception):
+    """FUNCTION LOAD failed: the server keeps no library from us."""
+
+    def __init__(self, reply: ResponseError) -> None:
+        super().__init__(str(reply))
+        self.reply = reply
 
 
 class ScriptRunner:
@@ -95,22 +120,36 @@ class ScriptRunner:
         self.client = client
         #: single calls go by it where it can serve (see lean.py), else by the client
         self.lean = lean_connection_for(client)
+        #: whether calls go by FCALL (library.py): None until a single call has found
+        #: out (calls in pipelines go by EVALSHA till then); never on Cluster
+        self.functions: bool | None = None if isinstance(client, Redis) else False
 
     async def close(self) -> None:
         if self.lean is not None:
             await self.lean.close()
 
+    def command(self, call: Call) -> tuple[Arg, ...]:
+        """The command that runs ``call``: FCALL once the server is known to take the
+        library (for a script of it), else EVALSHA."""
+        if self.functions:
+            function = library().functions.get(call.script)
+            if function is not None:
+                return ("FCALL", function, len(call.keys), *call.keys, *call.args)
+        return ("EVALSHA", SCRIPTS[call.script].sha, len(call.keys), *call.keys, *call.args)
+
     async def run(self, call: Call) -> Any:
+        if self.functions is not False and _in_library(call.script):
+            try:
+                return await self._run_function(call)
+            except _LoadRefused as refused:
+                self._refused(refused.reply)
+            except ResponseError as exc:
+                if not _functions_refused(exc):
+                    raise
+                self._refused(exc)
         script = SCRIPTS[call.script]
         try:
-            if self.lean is not None:
-                try:
-                    return await self.lean.call(
-                        "EVALSHA", script.sha, len(call.keys), *call.keys, *call.args
-                    )
-                except (RedisConnectionError, RedisTimeoutError):
-                    pass  # again by the pooled client, with its retries (as it would)
-            return await self.client.evalsha(script.sha, len(call.keys), *call.keys, *call.args)
+            return await self._send(self.command(call))
         except NoScriptError:
             return await self.client.eval(
                 script.source,  # type: ignore[arg-type]
@@ -118,6 +157,42 @@ class ScriptRunner:
                 *call.keys,
                 *call.args,
             )
+
+    async def _run_function(self, call: Call) -> Any:
+        command = ("FCALL", library().functions[call.script], len(call.keys))
+        try:
+            reply = await self._send((*command, *call.keys, *call.args))
+        except ResponseError as exc:
+            if not missing(exc):
+                raise
+            try:
+                await self._load()
+            except ResponseError as refused:  # (an ACL without FUNCTION, a Lua limit)
+                raise _LoadRefused(refused) from refused
+            reply = await self._send((*command, *call.keys, *call.args))
+        self.functions = True
+        return reply
+
+    async def _send(self, command: Sequence[Arg]) -> Any:
+        if self.lean is not None:
+            try:
+                return await self.lean.call(*command)
+            except (RedisConnectionError, RedisTimeoutError):
+                pass  # again by the pooled client, with its retries (as it would)
+        return await self.client.execute_command(*command)
+
+    async def _load(self) -> None:
+        """Load the library (already there, from another client: as good)."""
+        try:
+            await self.client.execute_command("FUNCTION", "LOAD", library().source)
+        except ResponseError as exc:
+            if "already exists" not in str(exc):
+                raise
+
+    def _refused(self, exc: ResponseError) -> None:
+        if self.functions is not False:
+            log.info("Redis runs no functions for asynctasq (%s): scripts go by EVALSHA", exc)
+        self.functions = False
 
     async def run_many(
         self,
@@ -142,10 +217,9 @@ class ScriptRunner:
         for command in before:
             pipe.execute_command(*command)
         for call in calls:
-            script = SCRIPTS[call.script]
             # (the evalsha() helper is refused by cluster pipelines; the raw command
             # is routed by its first key like any other)
-            pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
+            pipe.execute_command(*self.command(call))
         replies = list(await pipe.execute(raise_on_error=False))
         early, late = replies[: len(before)], replies[len(before) :]
         return await self._resolve(calls, early, late, return_errors=return_errors)
@@ -175,8 +249,7 @@ class ScriptRunner:
             for command in before:
                 await conn.send_packed_command(conn.pack_command(*command))
             for call in calls:
-                script = SCRIPTS[call.script]
-                command = ("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
+                command = self.command(call)
                 await conn.send_packed_command(_pack(command), check_health=False)
                 sent.append(call)
             early = [await reply_or_error(conn) for _ in before]
@@ -197,12 +270,15 @@ class ScriptRunner:
         return_errors: bool = False,
     ) -> list[Any]:
         """Raise the first error reply (of a call: unless ``return_errors``), except
-        NOSCRIPT: that call runs again by EVAL."""
+        a script or function the server lacks: that call runs again by run(), which
+        loads it."""
         for reply in early:
             if isinstance(reply, Exception):
                 raise reply
         for i, reply in enumerate(replies):
-            if isinstance(reply, NoScriptError):
+            if missing(reply) or (
+                self.functions and isinstance(reply, ResponseError) and _functions_refused(reply)
+            ):
                 try:
                     replies[i] = await self.run(calls[i])
                 except ResponseError as exc:
