@@ -147,9 +147,9 @@ class ScriptRunner:
                 if not _functions_refused(exc):
                     raise
                 self._refused(exc)
-        script = SCRIPTS[call.script]
+        script = SCRIPTS[call.script]  # (by EVALSHA here, whatever self.functions says)
         try:
-            return await self._send(self.command(call))
+            return await self._send(("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args))
         except NoScriptError:
             return await self.client.eval(
                 script.source,  # type: ignore[arg-type]
