@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
 
-from asynctasq.drivers.redis.lua_files import LUA_DIR, STANDALONE, prelude_source
+from asynctasq.drivers.redis.lua_files import STANDALONE, prelude_source, script_sources
 
 __all__ = ["INSPECTION", "PER_CALL_STATE", "Library", "library", "library_scripts"]
 
@@ -48,14 +47,15 @@ PER_CALL_STATE = ("declared", "built", "indexed")
 INSPECTION = frozenset({"get", "list", "list_from", "stats", "outcomes", "peek", "workers"})
 
 
-@dataclass(frozen=True, slots=True)
 class Library:
-    """The library's name, its source (for ``FUNCTION LOAD``) and its functions."""
+    """The library's name, its source (for ``FUNCTION LOAD``) and its functions (script
+    name -> the name of its function). A plain class: a dataclass is compiled from
+    source when defined, about 4 M instructions of a worker's start-up."""
 
-    name: str
-    source: str
-    #: script name -> the name of its function
-    functions: dict[str, str]
+    __slots__ = ("functions", "name", "source")
+
+    def __init__(self, name: str, source: str, functions: dict[str, str]) -> None:
+        self.name, self.source, self.functions = name, source, functions
 
 
 @functools.cache
@@ -64,13 +64,11 @@ def library_scripts() -> frozenset[str]:
     standalone one (``--! standalone``: the common dispatch) has no prelude to save,
     and its EVALSHA is a few µs cheaper than a function call, which also makes the
     per-call state anew."""
-    names = set()
-    for path in LUA_DIR.glob("*.lua"):  # the files: SCRIPTS would also cut and hash each
-        if not path.name.startswith("_") and path.stem not in INSPECTION:
-            with path.open(encoding="utf-8") as lua:
-                if not lua.readline().startswith(STANDALONE):
-                    names.add(path.stem)
-    return frozenset(names)
+    return frozenset(
+        name
+        for name, own in script_sources().items()  # (SCRIPTS would also cut and hash each)
+        if name not in INSPECTION and not own.startswith(STANDALONE)
+    )
 
 
 @functools.cache
@@ -87,7 +85,7 @@ def library() -> Library:
         "local scripts = {}",
     ]
     for name in names:
-        own = (LUA_DIR / f"{name}.lua").read_text("utf-8")
+        own = script_sources()[name]
         parts += [f'scripts["{name}"] = function(keys, args)', "begin(keys, args)", own, "end"]
     parts += ["return scripts", "end", "local scripts"]
     body = "\n".join(parts)

@@ -5,9 +5,10 @@ functions)."""
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
-__all__ = ["LUA_DIR", "STANDALONE", "prelude_source"]
+__all__ = ["LUA_DIR", "STANDALONE", "prelude_source", "script_sources"]
 
 LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
 
@@ -20,3 +21,16 @@ STANDALONE = "--! standalone"
 def prelude_source() -> str:
     """``_prelude.lua`` whole (a script gets the part of it it uses)."""
     return (LUA_DIR / "_prelude.lua").read_text("utf-8")
+
+
+@functools.cache
+def script_sources() -> dict[str, str]:
+    """Every script's own text by name (not the prelude), each file read once."""
+    sources = {}
+    with os.scandir(LUA_DIR) as entries:
+        for entry in entries:
+            name, lua = entry.name[:-4], entry.name.endswith(".lua")
+            if lua and not entry.name.startswith(("_", ".")):
+                with open(entry.path, encoding="utf-8") as file:
+                    sources[name] = file.read()
+    return sources
