@@ -1,11 +1,12 @@
 """The Lua scripts in ``asynctasq/drivers/lua/``, and running them.
 
 On a single Redis 7 or later, calls go by FCALL to the functions of one library made
-of every script (library.py): the prelude is built once per server, not at every
-call. The first single call finds out whether the server can: a server without the
-library (a restart, ``FUNCTION FLUSH``) gets it loaded and the call runs again; one
-without functions (Redis 6, an ACL that refuses them, Cluster) is called by EVALSHA
-from then on.
+of the scripts that use the prelude (library.py; not the standalone dispatch nor the
+inspection scripts): the prelude is built once per server, not at every call. The
+first single call finds out whether the server can: a server without the library (a
+restart, ``FUNCTION FLUSH``) gets it loaded and the call runs again; one without
+functions (Redis 6, an ACL that refuses them, Cluster) is called by EVALSHA from
+then on.
 
 By EVALSHA, each script is the part of ``_prelude.lua`` it uses (prelude.py) + its
 own file, called with the SHA1 computed here, so no SCRIPT LOAD round trip is
@@ -103,10 +104,6 @@ def _functions_refused(reply: ResponseError) -> bool:
     return isinstance(reply, NoPermissionError) or "unknown command" in text
 
 
-def _in_library(script: str) -> bool:
-    return script in library_scripts()
-
-
 class _LoadRefused(Exception):
     """FUNCTION LOAD failed: the server keeps no library from us."""
 
@@ -138,7 +135,7 @@ class ScriptRunner:
         return ("EVALSHA", SCRIPTS[call.script].sha, len(call.keys), *call.keys, *call.args)
 
     async def run(self, call: Call) -> Any:
-        if self.functions is not False and _in_library(call.script):
+        if self.functions is not False and call.script in library_scripts():
             try:
                 return await self._run_function(call)
             except _LoadRefused as refused:
