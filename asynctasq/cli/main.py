@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from asynctasq import early_signals
+from asynctasq import early_gc, early_signals
 from asynctasq.config import ConfigError
 from asynctasq.redaction import redact
 
@@ -49,6 +49,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     early_signals.install()  # the console script enters here (python -m enters earlier)
+    early_gc.pause()
     words = _spelled(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(words)
     args = parser.parse_args(words)
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if not getattr(args, "keeps_early_signals", False):
         early_signals.release()  # only a worker stops gracefully on a signal
+        early_gc.resume()  # a worker resumes it after its first claim
     if handler is None:
         parser.print_help()
         return 2

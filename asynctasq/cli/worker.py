@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 
+from asynctasq import early_gc
 from asynctasq.cli.options import add_setting, config_from_args
 from asynctasq.cli.processes import processes_wanted
 from asynctasq.config import Config, ConfigError
@@ -111,6 +112,8 @@ def _supervise(config: Config, args: argparse.Namespace, processes: int) -> int:
     if args.worker_id:
         raise ConfigError("--worker-id names one worker: leave it out with --processes")
     from asynctasq.cli.supervisor import Supervisor  # only with --processes
+
+    early_gc.resume()  # the supervisor is no worker: its start-up ends here
 
     argv = getattr(args, "argv", None) or sys.argv[1:]
     return asyncio.run(Supervisor(argv, processes, burst=args.burst).run())

@@ -5,33 +5,19 @@ anything else imported first. Each check runs in a fresh interpreter."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import asynctasq
+from tests.fresh import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def fresh(code: str, tmp_path: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCTASQ_")}
-    env["ASYNCTASQ_SQLITE_PATH"] = str(tmp_path / "q.db")
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_python(["-c", textwrap.dedent(code)], tmp_path).stdout
 
 
 def test_importing_the_package_loads_none_of_its_parts(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "checks",
             "config_values",
             "early_signals",
+            "early_gc",
             "schedules",
             "expiry",
             "ratelimit",

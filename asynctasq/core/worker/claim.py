@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from asynctasq import early_gc
 from asynctasq.core.worker.shutdown import BROKER_GRACE
 from asynctasq.drivers.base import Driver
 from asynctasq.drivers.capabilities import Inspection
@@ -55,6 +56,7 @@ class Claims:
 
     async def claim(self, limit: int) -> list[Job]:
         """One claim; once limit_time() is called it has a deadline."""
+        early_gc.resume()  # a worker's start-up ends at its first claim (early_gc.py)
         queues: Sequence[str] = self.queues
         if self.gate is not None:
             queues, reopens_in = self.gate(queues)
