@@ -20,9 +20,10 @@ import os  # noqa: E402
 from collections.abc import Awaitable, Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-from asynctasq import early_signals  # noqa: E402
+from asynctasq import early_gc, early_signals  # noqa: E402
 
 early_signals.install()  # as asynctasq/__main__.py does, before the heavier imports
+early_gc.pause()
 
 import asynctasq.cli.serve  # noqa: E402  (timed with the command's import)
 import asynctasq.cli.worker  # noqa: E402, F401
