@@ -12,7 +12,7 @@ from asynctasq import early_gc, early_signals
 from asynctasq.config import ConfigError
 from asynctasq.redaction import redact
 
-__all__ = ["main"]
+__all__ = ["console", "main"]
 
 #: each module has add_parser(commands) and the handler it sets
 COMMANDS = (
@@ -47,9 +47,17 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def console() -> int:
+    """The ``asynctasq`` console script: ``main()`` as a process's entry point, the
+    collector paused for its start-up (early_gc.py; ``python -m asynctasq`` pauses it
+    in ``__main__``). A program that calls ``main()`` itself keeps its collector as it
+    is."""
+    early_gc.pause()
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     early_signals.install()  # the console script enters here (python -m enters earlier)
-    early_gc.pause()
     words = _spelled(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(words)
     args = parser.parse_args(words)

@@ -95,3 +95,20 @@ def test_every_other_command_runs_with_the_collector_on(tmp_path: Path) -> None:
     """
     done = run(["-c", textwrap.dedent(code)], tmp_path)
     assert done.stderr.strip().endswith("ON"), done.stderr
+
+
+def test_the_console_script_pauses_the_collector_and_main_alone_does_not(
+    tmp_path: Path,
+) -> None:
+    code = """
+        import gc, json, sys
+        from asynctasq.cli import main as cli
+
+        assert cli.main(["stats"]) == 0  # a program's own call: nothing frozen
+        alone = gc.get_freeze_count()
+        sys.argv = ["asynctasq", "stats"]
+        assert cli.console() == 0  # the console script: paused, then frozen at resume
+        print(json.dumps([alone, gc.get_freeze_count() > 10_000, gc.isenabled()]))
+    """
+    out = run(["-c", textwrap.dedent(code)], tmp_path).stdout.splitlines()[-1]
+    assert json.loads(out) == [0, True, True]
