@@ -4,12 +4,14 @@ Starting a worker creates some 60,000 objects that live as long as the process
 (modules, classes, functions: asynctasq's, redis-py's, the application's tasks) and
 almost no garbage: 599 unreachable objects after a Redis worker's imports. CPython's
 collector still runs over and over while they are made, each full pass walking all
-of them: about 13 ms of a Redis worker's 160 ms from launch to its first job
-(docs/benchmarks.md, "Start-up").
+of them: 9 to 13 ms of a Redis worker's 150 to 160 ms from launch to its first job
+(docs/benchmarks.md, "On the machine of 2026-12-07, night").
 
-So the entry points pause the collector first thing (``pause()``), and it resumes
-(``resume()``) once start-up is over: when a worker's first claim has answered or
-failed, or, for every other command, once the command line is parsed. Resuming
+So the process entry points (``python -m asynctasq``, the ``asynctasq`` console
+script) pause the collector first thing (``pause()``), and it resumes (``resume()``)
+once start-up is over: when a worker sends its first claim; for the ``--processes``
+supervisor, before it starts its children; for every other command, once the command
+line is parsed. Resuming
 freezes what start-up made (``gc.freeze()``, as before a fork): those objects are
 never walked again, so the collections the worker makes later are as short as they
 would have been without them, and nothing start-up made is swept in one long pause

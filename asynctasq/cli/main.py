@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if not getattr(args, "keeps_early_signals", False):
         early_signals.release()  # only a worker stops gracefully on a signal
-        early_gc.resume()  # a worker resumes it after its first claim
+        early_gc.resume()  # a worker resumes it at its first claim
     if handler is None:
         parser.print_help()
         return 2
