@@ -4,6 +4,7 @@ finished sets, idempotent enqueue, and the one-round-trip wake-up and claim."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.metadata
 import json
 import subprocess
@@ -19,9 +20,9 @@ from asynctasq.config import Config
 from asynctasq.core.driver_factory import DriverFactory
 from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.keys import QUEUE_KEYS
-from asynctasq.drivers.redis import RedisDriver
+from asynctasq.drivers.redis import RedisDriver, blocking
 from asynctasq.drivers.redis.connection import build_client
-from asynctasq.jobs import Completed, JobState
+from asynctasq.jobs import Completed, Job, JobState
 from asynctasq.testing.conformance.contract import W1, W2, make_job, reserve
 from tests.backends import Backend
 from tests.backends_redis import RedisBackend
@@ -191,6 +192,14 @@ async def test_a_large_enqueue_spanning_chunks_keeps_order_and_uniqueness(
 # -- wake-up and claim in one round trip --------------------------------------------------
 
 
+def _block_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pending BLPOP blocks for a quarter of the 30 s lease, not 1 s: a test whose
+    enqueue must land while the BLPOP still blocks held only while the loaded CI host
+    never stalled for a second between the two (it once did: the claim behind the
+    timed-out BLPOP found nothing and the job stayed ready)."""
+    monkeypatch.setattr(blocking, "BLOCK_SECONDS", 30.0)
+
+
 @only_backends("redis", "redis-cluster")
 async def test_a_delayed_job_starts_close_to_its_run_at(backend: Backend) -> None:
     driver = await backend.new_driver()
@@ -203,7 +212,10 @@ async def test_a_delayed_job_starts_close_to_its_run_at(backend: Backend) -> Non
 
 
 @only_backends("redis")
-async def test_a_job_claimed_while_nobody_waits_goes_back_at_once(backend: Backend) -> None:
+async def test_a_job_claimed_while_nobody_waits_goes_back_at_once(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _block_long(monkeypatch)
     consumer = await backend.new_driver()
     producer = await backend.new_driver()
     assert await reserve(consumer, wait=0.05) == []  # its BLPOP + claim stays pending
@@ -220,20 +232,39 @@ async def test_a_job_claimed_while_nobody_waits_goes_back_at_once(backend: Backe
     assert again.id == job.id and again.attempts == 1  # the release did not count
 
 
+def _enqueue_on_another_loop(backend: Backend, job: Job) -> None:
+    """Enqueue with this thread (and its event loop) blocked until it is done."""
+
+    async def enqueue() -> None:
+        driver = backend.make_driver()
+        await driver.connect()
+        try:
+            await driver.enqueue([job])
+        finally:
+            await driver.disconnect()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, enqueue()).result(timeout=30)
+
+
 @only_backends("redis")
 async def test_quiesce_returns_a_job_claimed_in_the_background_before_it_answers(
-    backend: Backend,
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Burst mode asks quiesce() before it judges the queues drained: a job the
     pending claim took while nobody waited must be pending again when it answers."""
+    _block_long(monkeypatch)
     assert isinstance(backend, RedisBackend)
     consumer = await backend.new_driver()
     producer = await backend.new_driver()
     assert await reserve(consumer, wait=0.05) == []  # its BLPOP + claim stays pending
     job = make_job(max_attempts=1)
-    await producer.enqueue([job])
-    # Redis runs the pending claim; this event loop must not read its reply (the
-    # release would follow), so the check blocks: a synchronous client
+    # Redis runs the pending claim; this event loop must not read its reply before
+    # quiesce() (the release would follow at once), so nothing here awaits until then:
+    # the enqueue runs on another thread's loop (awaited here, the claim's reply could
+    # come in with the enqueue's and be released first, as it once did in CI) and the
+    # check blocks, with a synchronous client
+    _enqueue_on_another_loop(backend, job)
     ready = consumer.keys.due("default")[1]
     with redis.Redis.from_url(backend.url) as plain:
         deadline = time.monotonic() + 5
