@@ -8,12 +8,18 @@ that namespace (``config``, ``env``).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from asynctasq.config import Config
+from asynctasq.drivers.base import Driver
 from asynctasq.testing.conformance import Target
+
+T = TypeVar("T")
 
 
 class Backend(Target):
@@ -32,3 +38,19 @@ class Backend(Target):
     def env(self) -> dict[str, str]:
         """The same, as ASYNCTASQ_* variables for a subprocess."""
         raise NotImplementedError
+
+    def blocking_elsewhere(self, use: Callable[[Driver], Awaitable[T]]) -> T:
+        """``use`` a driver of its own on another thread's event loop, this thread (and
+        its loop) blocked until it is done: what another worker or producer does while
+        this one runs nothing (frozen, or not to read a reply yet)."""
+
+        async def run() -> T:
+            driver = self.make_driver()
+            await driver.connect()
+            try:
+                return await use(driver)
+            finally:
+                await driver.disconnect()
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, run()).result(timeout=30)

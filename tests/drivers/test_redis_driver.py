@@ -4,7 +4,6 @@ finished sets, idempotent enqueue, and the one-round-trip wake-up and claim."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import importlib.metadata
 import json
 import subprocess
@@ -22,7 +21,7 @@ from asynctasq.drivers.base import DriverError
 from asynctasq.drivers.keys import QUEUE_KEYS
 from asynctasq.drivers.redis import RedisDriver, blocking
 from asynctasq.drivers.redis.connection import build_client
-from asynctasq.jobs import Completed, Job, JobState
+from asynctasq.jobs import Completed, JobState
 from asynctasq.testing.conformance.contract import W1, W2, make_job, reserve
 from tests.backends import Backend
 from tests.backends_redis import RedisBackend
@@ -232,21 +231,6 @@ async def test_a_job_claimed_while_nobody_waits_goes_back_at_once(
     assert again.id == job.id and again.attempts == 1  # the release did not count
 
 
-def _enqueue_on_another_loop(backend: Backend, job: Job) -> None:
-    """Enqueue with this thread (and its event loop) blocked until it is done."""
-
-    async def enqueue() -> None:
-        driver = backend.make_driver()
-        await driver.connect()
-        try:
-            await driver.enqueue([job])
-        finally:
-            await driver.disconnect()
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, enqueue()).result(timeout=30)
-
-
 @only_backends("redis")
 async def test_quiesce_returns_a_job_claimed_in_the_background_before_it_answers(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
@@ -264,7 +248,7 @@ async def test_quiesce_returns_a_job_claimed_in_the_background_before_it_answers
     # the enqueue runs on another thread's loop (awaited here, the claim's reply could
     # come in with the enqueue's and be released first, as it once did in CI) and the
     # check blocks, with a synchronous client
-    _enqueue_on_another_loop(backend, job)
+    backend.blocking_elsewhere(lambda driver: driver.enqueue([job]))
     ready = consumer.keys.due("default")[1]
     with redis.Redis.from_url(backend.url) as plain:
         deadline = time.monotonic() + 5

@@ -13,7 +13,6 @@ attempt 2 must run on, its lease renewed, to complete the job.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
 from collections.abc import Sequence
 from typing import ClassVar
@@ -40,16 +39,10 @@ def sweep_elsewhere(backend: Backend) -> int:
     """What another worker's recovery does while this one is frozen: a sweep over its
     own connection, from another thread (this one's loop is blocked)."""
 
-    async def sweep() -> int:
-        driver = backend.make_driver()
-        await driver.connect()
-        try:
-            return (await driver.recover_expired()).requeued
-        finally:
-            await driver.disconnect()
+    async def sweep(driver: Driver) -> int:
+        return (await driver.recover_expired()).requeued
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, sweep()).result(timeout=30)
+    return backend.blocking_elsewhere(sweep)
 
 
 class Reclaimed(AsyncTask[int]):
