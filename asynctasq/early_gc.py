@@ -11,12 +11,11 @@ So the process entry points (``python -m asynctasq``, the ``asynctasq`` console
 script) pause the collector first thing (``pause()``), and it resumes (``resume()``)
 once start-up is over: when a worker sends its first claim; for the ``--processes``
 supervisor, before it starts its children; for every other command, once the command
-line is parsed. Resuming
-freezes what start-up made (``gc.freeze()``, as before a fork): those objects are
-never walked again, so the collections the worker makes later are as short as they
-would have been without them, and nothing start-up made is swept in one long pause
-after the first job. The few cyclic leftovers of the imports stay with them, a
-bounded amount paid once.
+line is parsed. Resuming freezes what start-up made (``gc.freeze()``, as before a
+fork): those objects are never walked again, so the collections the worker makes
+later are as short as they would have been without them, and nothing start-up made
+is swept in one long pause after the first job. The few cyclic leftovers of the
+imports stay with them, a bounded amount paid once.
 
 A program that embeds the worker never called ``pause()``: ``resume()`` does nothing
 there.
