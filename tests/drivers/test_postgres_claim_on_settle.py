@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.worker.worker import Worker
@@ -120,13 +121,19 @@ async def test_a_worker_starts_the_child_its_parent_s_settle_claimed(
         return accepted, jobs
 
     driver.settle_and_claim = spy  # type: ignore[method-assign]
-    log = str(tmp_path / "ran.log")
+    child_id = await parent_then_child(backend, driver, str(tmp_path / "ran.log"))
+    assert handed == [child_id]
+
+
+async def parent_then_child(backend: Backend, driver: Driver, log: str, **options: Any) -> str:
+    """A parent (which ends at once) and its child, run by a worker (``options``) until
+    both ran and every outcome is settled; the child's id."""
     dispatcher = Dispatcher(driver, backend.config())
     parent_id = await dispatcher.dispatch(Record(key="parent", log=log))
     child_id = await dispatcher.dispatch(
         Record(key="child", log=log).with_options(depends_on=[parent_id])
     )
-    worker = Worker(driver, ["default"], config=backend.config(), handle_signals=False)
+    worker = Worker(driver, ["default"], config=backend.config(), handle_signals=False, **options)
     running = asyncio.create_task(worker.start())
     try:
         for _ in range(1000):
@@ -137,4 +144,44 @@ async def test_a_worker_starts_the_child_its_parent_s_settle_claimed(
         worker.stop()
         await running
     assert recorded(log) == ["parent", "child"]
-    assert handed == [child_id]
+    return child_id
+
+
+@only_backends("postgres")
+async def test_an_idle_worker_claims_after_the_settle_that_claims_for_it(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """An idle worker whose last claim found less than it asked for (no backlog) waits
+    for the settle of its parent's outcome, which claims the child for it, before it
+    claims again: a claim sent beside that settle would find nothing it releases, and
+    slow it down on the path from the parent's end to the child's start."""
+    driver = await backend.new_driver()
+    spans: dict[str, list[tuple[float, float]]] = {"settle": [], "claim": []}
+    loop = asyncio.get_running_loop()
+    settle_and_claim, claim = driver.settle_and_claim, driver._claim  # type: ignore[attr-defined]
+
+    async def settling(
+        outcomes: Sequence[Outcome], request: ClaimRequest
+    ) -> tuple[list[bool], list[Job]]:
+        began = loop.time()
+        try:
+            return await settle_and_claim(outcomes, request)
+        finally:
+            spans["settle"].append((began, loop.time()))
+
+    async def claiming(*args: Any, **kwargs: Any) -> list[Job]:  # the claim statement
+        began = loop.time()
+        try:
+            jobs: list[Job] = await claim(*args, **kwargs)
+            return jobs
+        finally:
+            spans["claim"].append((began, loop.time()))
+
+    driver.settle_and_claim = settling  # type: ignore[method-assign]
+    driver._claim = claiming  # type: ignore[attr-defined]
+    # prefetch 2: each claim asks for 3 jobs and gets 1, as a sparse queue answers
+    await parent_then_child(backend, driver, str(tmp_path / "ran.log"), concurrency=1, prefetch=2)
+    assert spans["settle"], "the parent's outcome was settled with a claim asked"
+    began, ended = spans["settle"][0]  # the parent's: it claimed the child
+    beside = [c for c in spans["claim"] if c[0] < ended and c[1] > began]
+    assert beside == [], f"claims sent while the parent's settle was on its way: {beside}"

@@ -11,6 +11,7 @@ outcomes of the children released meanwhile go too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -65,6 +66,16 @@ class OutcomeBuffer:
 
     def __len__(self) -> int:
         return len(self._pending) + len(self._in_flight)
+
+    def claims_when_flushed(self) -> bool:
+        """Whether outcomes are on their way in a settle that claims for the worker
+        (``claim_for``, with a broker that claims on settle)."""
+        return self.claim_for is not None and len(self) > 0
+
+    async def flushed(self, timeout: float) -> None:
+        """Until everything buffered is delivered, or ``timeout`` passes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
 
     def undelivered(self) -> list[Outcome]:
         return [*self._in_flight, *self._pending]

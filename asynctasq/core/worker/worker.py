@@ -70,6 +70,10 @@ __all__ = ["Worker", "default_worker_id"]
 
 log = logging.getLogger("asynctasq.worker")
 
+#: how long an idle worker waits for a settle that claims for it before it claims
+#: itself (a lost broker: its flushes retry, and the claim must go on and say so)
+SETTLE_FIRST_WAIT = 0.5
+
 
 class Worker:
     def __init__(
@@ -327,6 +331,7 @@ class Worker:
         warm_up = self.config.process_pool_prestart  # once the first claim has answered
         backlog_limit = max(self.concurrency * 10, 1000)
         prefetch, loop = Prefetch(self.concurrency, self.prefetch), self._loop
+        dry = False  # the last claim found fewer jobs than it asked for
         while not self._stop_requested.is_set():
             wanted = self.concurrency + prefetch.ahead
             room = wanted - len(self._running) - len(self._ready)
@@ -337,6 +342,21 @@ class Worker:
                 await self._slot_freed.wait()
                 await asyncio.sleep(0)  # let sibling jobs finish too: reserve in batches
                 continue
+            if (
+                dry
+                and not self._running
+                and not self._ready
+                and self._outcomes.claims_when_flushed()
+            ):
+                # idle, the last claim took all there was, and the settle of the last
+                # outcomes claims for this worker (PostgreSQL: a parent's settle takes
+                # its released child): that answer first. A claim sent beside it would
+                # slow that settle down, on the path from a parent's end to its child's
+                # start. (With a backlog, claims come back full and go at once, beside
+                # the settles, which then claim nothing.)
+                await self._outcomes.flushed(SETTLE_FIRST_WAIT)
+                if self._ready or self._running or self._stop_requested.is_set():
+                    continue
             started = loop.time()
             try:
                 jobs = await claims.claim(room)
@@ -352,6 +372,7 @@ class Worker:
                 await self._sleep_unless_stopped(delay)
                 continue
             now = loop.time()
+            dry = len(jobs) < room
             prefetch.claimed(len(jobs), now - started, now, self.processed)
             if warm_up:
                 warm_up, self._warm_up = False, self._executors.warm_up()
