@@ -5,7 +5,9 @@
 Enqueues ``--parents`` jobs with ``--children`` children each, claims the parents,
 then runs the settle of their completions (a claim for the reporting worker asked, as
 ``settle_and_claim`` asks it) under EXPLAIN ANALYZE, rolled back; prints its execution
-time. With ``--plan`` it prints the whole plan of the last run (where the time goes).
+time. With ``--plan`` it prints the whole plan of the last run (where the time goes);
+with ``--bound N`` the statement is bounded as the worker sends it (``release_bound``:
+it releases the first parents' children up to N, and leaves the other parents).
 Each run uses a fresh schema.
 """
 
@@ -28,7 +30,7 @@ QUEUE = "bench-release"
 WORKER = "bench-worker"
 
 
-async def explain_release(parents: int, children: int) -> list[str]:
+async def explain_release(parents: int, children: int, bound: int | None) -> list[str]:
     """The EXPLAIN ANALYZE lines of one settle releasing the DAG's children."""
     config = bench_config("postgres")
     driver = DriverFactory.create_from_config(config)
@@ -53,9 +55,10 @@ async def explain_release(parents: int, children: int) -> list[str]:
             rolled_back = con.transaction()
             await rolled_back.start()
             try:
-                sql = "EXPLAIN (ANALYZE, BUFFERS) " + driver.sql["settle"]
+                name, extra = ("settle", ()) if bound is None else ("settle_bounded", (bound,))
+                sql = "EXPLAIN (ANALYZE, BUFFERS) " + driver.sql[name]
                 args = settle_args(done, driver.keep_completed)
-                rows = await con.fetch(sql, *args, now, *claim)
+                rows = await con.fetch(sql, *args, now, *claim, *extra)
             finally:
                 await rolled_back.rollback()
         return [row[0] for row in rows]
@@ -75,10 +78,11 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--plan", action="store_true")
+    parser.add_argument("--bound", type=int, default=None)
     args = parser.parse_args()
     times, plan = [], []
     for _ in range(args.runs):
-        plan = asyncio.run(explain_release(args.parents, args.children))
+        plan = asyncio.run(explain_release(args.parents, args.children, args.bound))
         times.append(execution_ms(plan))
     if args.plan:
         print("\n".join(plan))

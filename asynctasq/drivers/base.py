@@ -137,7 +137,9 @@ class Driver(abc.ABC):
         its children stay one atomic step: a parent left for later is still active,
         its children still blocked. Redis bounds its settle script so (one script
         blocks the whole server, and the worker waits with nothing to run while a
-        fan-out's children are released); others settle all at once."""
+        fan-out's children are released), and PostgreSQL its settle statement (the
+        worker sends what is left beside its other settles); others settle all at
+        once."""
         return await self.settle(outcomes), []
 
     #: whether ``settle_and_claim`` claims in the settle's own round trip
@@ -145,14 +147,16 @@ class Driver(abc.ABC):
 
     async def settle_and_claim(
         self, outcomes: Sequence[Outcome], request: ClaimRequest
-    ) -> tuple[list[bool], list[Job]]:
-        """``settle``, and the jobs its completions released (children whose last
-        parent completed in it) claimed for ``request`` in the same round trip, as
+    ) -> tuple[list[bool], list[Job], list[int]]:
+        """``settle_bounded``, and the jobs its completions released (children whose
+        last parent completed in it) claimed for ``request`` in the same round trip, as
         ``claim`` would have taken them: due, of unpaused queues, in claim order, and
         only while no other due job of ``request.queues`` would come first. A child
         reaches the worker that finished its last parent without a wake-up and a claim
-        of its own. A broker that cannot (``claims_on_settle`` False) only settles."""
-        return await self.settle(outcomes), []
+        of its own. (accepted, claimed, the positions left for a later call). A broker
+        that cannot (``claims_on_settle`` False) only settles."""
+        accepted, left = await self.settle_bounded(outcomes)
+        return accepted, [], left
 
     @abc.abstractmethod
     async def renew(

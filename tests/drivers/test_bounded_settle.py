@@ -4,13 +4,16 @@ whose parents all ended waits while a fan-out's children are released). What is 
 is still active, its children still blocked: a parent and the release of its children
 stay one step. The first completion with children is always applied, so calls repeated
 with what is left always end. On every broker with the Dependencies capability (the
-others leave nothing); Redis, which does leave some, is checked for it.
+others leave nothing); Redis and PostgreSQL, which do leave some (``release_bound``,
+set here to Redis's bound on both), are checked for it, and PostgreSQL's worker for
+sending what was left beside its other settles (a second lane).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import ClassVar
 
 import pytest
@@ -19,7 +22,7 @@ from asynctasq import AsyncTask
 from asynctasq.config import Config
 from asynctasq.core.dispatcher import Dispatcher
 from asynctasq.core.worker import Worker
-from asynctasq.drivers.base import Driver
+from asynctasq.drivers.base import ClaimRequest, Driver
 from asynctasq.drivers.capabilities import Dependencies, Inspection, Management
 from asynctasq.drivers.redis.core import RELEASE_BOUND
 from asynctasq.jobs import Completed, Job, JobState, Outcome
@@ -34,7 +37,18 @@ WIDE = RELEASE_BOUND // 2 + 50
 @pytest.fixture
 async def driver(backend: Backend) -> Driver:
     skip_without(backend, Dependencies, Inspection, Management)
-    return await backend.new_driver()
+    return bounded_at(await backend.new_driver(), RELEASE_BOUND)
+
+
+def bounded_at(driver: Driver, bound: int) -> Driver:
+    if hasattr(driver, "release_bound"):
+        driver.release_bound = bound
+    return driver
+
+
+def bounds(driver: Driver) -> bool:
+    """Whether the broker bounds its settles (the others settle all at once)."""
+    return hasattr(driver, "release_bound")
 
 
 def job(*parents: str, queue: str = "default") -> Job:
@@ -88,7 +102,7 @@ async def test_what_a_settle_leaves_is_still_active_and_its_children_still_block
     ordered = [by_id[p.id] for p in parents]
 
     accepted, left = await driver.settle_bounded([completed(j) for j in ordered])
-    if backend.name.startswith("redis"):
+    if bounds(driver):
         assert left == [1, 2], "one parent's children fill the bound: the others wait"
     applied = [p for i, p in enumerate(parents) if i not in set(left)]
     assert applied and applied[0] is parents[0]  # the first completion is always applied
@@ -102,7 +116,7 @@ async def test_what_a_settle_leaves_is_still_active_and_its_children_still_block
             assert await state_of(driver, first_child) is JobState.PENDING
 
     calls = 1 + await settle_until_done(driver, [completed(ordered[i]) for i in left])
-    if backend.name.startswith("redis"):
+    if bounds(driver):
         assert calls == 3
     released = await claim(driver, limit=10 * WIDE)
     assert len(released) == 3 * WIDE  # every child, once
@@ -133,7 +147,7 @@ async def test_a_fan_in_settles_in_few_calls(driver: Driver, backend: Backend) -
     claimed = await claim(driver)
     assert len(claimed) == 300
     calls = await settle_until_done(driver, [completed(j) for j in claimed])
-    if backend.name.startswith("redis"):
+    if bounds(driver):
         assert calls <= 2
     assert [j.id for j in await claim(driver)] == [sink.id]
 
@@ -148,23 +162,57 @@ class Wide(AsyncTask[None], name="tests.bounded.wide"):
         Wide.ran[self.key] = time.monotonic()
 
 
-async def test_a_worker_sends_again_what_a_settle_left(backend: Backend) -> None:
-    """The worker's outcome buffer puts the completions left first in its next flush: a
-    fan-out wider than the bound runs whole, each child after its parent, and the
-    buffer ends empty."""
-    skip_without(backend, Dependencies)
-    producer = await backend.new_driver()
-    consumer = await backend.new_driver()
+async def fan_out_dispatched(producer: Driver, parents: int) -> tuple[list[str], list[str]]:
+    """``parents`` Wide jobs with WIDE children each: (parent ids, child ids)."""
     Wide.ran.clear()
     dispatcher = Dispatcher(producer, Config())
-    parent_ids = await dispatcher.dispatch_many([Wide(key=f"p{i}") for i in range(4)])
-    await dispatcher.dispatch_many(
+    parent_ids = await dispatcher.dispatch_many([Wide(key=f"p{i}") for i in range(parents)])
+    child_ids = await dispatcher.dispatch_many(
         [
             Wide(key=f"c{i}-{k}").with_options(depends_on=[parent_ids[i]])
-            for i in range(4)
+            for i in range(parents)
             for k in range(WIDE)
         ]
     )
+    return parent_ids, child_ids
+
+
+def spans_of_settles(driver: Driver) -> list[tuple[float, float]]:
+    """(start, end) of each settle the worker sends through ``driver``, as it goes."""
+    spans: list[tuple[float, float]] = []
+    bounded, claiming = driver.settle_bounded, driver.settle_and_claim
+
+    async def settle_bounded(outcomes: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
+        began = time.monotonic()
+        try:
+            return await bounded(outcomes)
+        finally:
+            spans.append((began, time.monotonic()))
+
+    async def settle_and_claim(
+        outcomes: Sequence[Outcome], request: ClaimRequest
+    ) -> tuple[list[bool], list[Job], list[int]]:
+        began = time.monotonic()
+        try:
+            return await claiming(outcomes, request)
+        finally:
+            spans.append((began, time.monotonic()))
+
+    driver.settle_bounded = settle_bounded  # type: ignore[method-assign]
+    driver.settle_and_claim = settle_and_claim  # type: ignore[method-assign]
+    return spans
+
+
+async def test_a_worker_sends_again_what_a_settle_left(backend: Backend) -> None:
+    """The worker's outcome buffer sends the completions left again: first in its next
+    flush, or (a broker that claims on settle: PostgreSQL) on a second lane beside the
+    flushes. A fan-out wider than the bound runs whole, each child after its parent,
+    and the buffer ends empty."""
+    skip_without(backend, Dependencies)
+    producer = await backend.new_driver()
+    consumer = bounded_at(await backend.new_driver(), RELEASE_BOUND)
+    await fan_out_dispatched(producer, 4)
+    spans = spans_of_settles(consumer)
     worker = Worker(consumer, ["default"], concurrency=50, handle_signals=False)
     running = asyncio.create_task(worker.start())
     try:
@@ -177,8 +225,47 @@ async def test_a_worker_sends_again_what_a_settle_left(backend: Backend) -> None
         assert len(worker._outcomes) == 0
         for i in range(4):
             assert all(Wide.ran[f"c{i}-{k}"] >= Wide.ran[f"p{i}"] for k in range(WIDE))
+        if consumer.claims_on_settle and bounds(consumer):
+            spans.sort()
+            ends = [max(end for _, end in spans[: i + 1]) for i in range(len(spans))]
+            beside = [b for b, end in zip(spans[1:], ends, strict=False) if b[0] < end]
+            assert beside, f"no settle went beside another: {spans}"
     finally:
         worker.stop()
         await running
+        await consumer.disconnect()
+        await producer.disconnect()
+
+
+async def test_a_worker_stopped_while_a_settle_is_left_delivers_it(backend: Backend) -> None:
+    """A graceful stop while the parents' completions are still being sent (left by
+    the bound, on the second lane where there is one) delivers them all before the
+    worker ends: every parent has completed, no child is left blocked; and the stop
+    does not wait beyond that."""
+    skip_without(backend, Dependencies, Inspection)
+    producer = await backend.new_driver()
+    consumer = bounded_at(await backend.new_driver(), 1)  # each parent a call of its own
+    parent_ids, child_ids = await fan_out_dispatched(producer, 6)
+    worker = Worker(consumer, ["default"], concurrency=6, handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        deadline = time.monotonic() + 30
+        while not all(f"p{i}" in Wide.ran for i in range(6)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
+        stopping = time.monotonic()
+        worker.stop()
+        await asyncio.wait_for(running, 30)
+        assert time.monotonic() - stopping < 15
+        assert len(worker._outcomes) == 0
+        assert isinstance(producer, Inspection)
+        for parent_id in parent_ids:
+            parent = await producer.get(parent_id)
+            assert parent is None or parent.state is JobState.COMPLETED
+        states = {(await producer.get(child_id)).state for child_id in child_ids}  # type: ignore[union-attr]
+        assert JobState.BLOCKED not in states, states
+    finally:
+        worker.stop()
+        if not running.done():
+            await running
         await consumer.disconnect()
         await producer.disconnect()

@@ -48,7 +48,8 @@ async def test_the_released_child_is_claimed_for_the_reporting_worker(backend: B
     await driver.enqueue(children)
     [parent] = await driver.claim(["default"], limit=1, worker_id=W1, lease_seconds=LEASE)
     done = Completed(parent.id, W1, parent.attempts, queue=parent.queue)
-    accepted, claimed = await driver.settle_and_claim([done], request(limit=2))
+    accepted, claimed, left = await driver.settle_and_claim([done], request(limit=2))
+    assert left == []
     assert accepted == [True]
     # in claim order, up to the room; the third child is left pending for any claim
     assert [j.priority for j in claimed] == [1, 3]
@@ -70,9 +71,9 @@ async def test_a_child_with_parents_left_is_not_claimed(backend: Backend) -> Non
     await driver.enqueue([child])
     parents = await driver.claim(["default"], limit=2, worker_id=W1, lease_seconds=LEASE)
     one, other = (Completed(p.id, W1, p.attempts, queue=p.queue) for p in parents)
-    assert await driver.settle_and_claim([one], request()) == ([True], [])
+    assert await driver.settle_and_claim([one], request()) == ([True], [], [])
     assert await state_of(driver, child.id) is JobState.BLOCKED
-    accepted, claimed = await driver.settle_and_claim([other], request())
+    accepted, claimed, _ = await driver.settle_and_claim([other], request())
     assert accepted == [True] and [j.id for j in claimed] == [child.id]
 
 
@@ -94,7 +95,7 @@ async def test_nothing_is_claimed_where_the_worker_s_claim_would_not_take_the_ch
         if setup == "waiting":
             await driver.enqueue([job(priority=9)])
         done = Completed(parent.id, W1, parent.attempts, queue=parent.queue)
-        assert await driver.settle_and_claim([done], asked) == ([True], [])
+        assert await driver.settle_and_claim([done], asked) == ([True], [], [])
         assert await state_of(driver, child.id) is JobState.PENDING
         await driver.resume("default")
         # empty the queue for the next case
@@ -115,10 +116,10 @@ async def test_a_worker_starts_the_child_its_parent_s_settle_claimed(
 
     async def spy(
         outcomes: Sequence[Outcome], request: ClaimRequest
-    ) -> tuple[list[bool], list[Job]]:
-        accepted, jobs = await settle_and_claim(outcomes, request)
+    ) -> tuple[list[bool], list[Job], list[int]]:
+        accepted, jobs, left = await settle_and_claim(outcomes, request)
         handed.extend(j.id for j in jobs)
-        return accepted, jobs
+        return accepted, jobs, left
 
     driver.settle_and_claim = spy  # type: ignore[method-assign]
     child_id = await parent_then_child(backend, driver, str(tmp_path / "ran.log"))
@@ -162,7 +163,7 @@ async def test_an_idle_worker_claims_after_the_settle_that_claims_for_it(
 
     async def settling(
         outcomes: Sequence[Outcome], request: ClaimRequest
-    ) -> tuple[list[bool], list[Job]]:
+    ) -> tuple[list[bool], list[Job], list[int]]:
         began = loop.time()
         try:
             return await settle_and_claim(outcomes, request)

@@ -361,10 +361,12 @@ async def test_statements_stay_on_their_indexes_when_statistics_say_empty(
             "settle": (settle_args(outcomes, False), [now, *NO_CLAIM]),
             "settle (kept)": (settle_args(outcomes, True), [now, *NO_CLAIM]),
             "settle (claiming)": (settle_args(outcomes, False), [now, *claim]),
+            "settle_bounded": (settle_args(outcomes, False), [now, *claim, 1000]),
+            "settle_bounded (kept)": (settle_args(outcomes, True), [now, *claim, 1000]),
             "renew": ([[j.id for j in got], "w", now + 30], []),
         }
         for name, (args, extra) in statements.items():
-            query = driver.sql["settle" if name.startswith("settle") else name]  # type: ignore[attr-defined]
+            query = driver.sql[name.split(" ")[0]]  # type: ignore[attr-defined]
             async with con.transaction():
                 plan = "\n".join(r[0] for r in await con.fetch("EXPLAIN " + query, *args, *extra))
             assert "Seq Scan on jobs" not in plan, (name, plan)

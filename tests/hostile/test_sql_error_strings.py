@@ -91,6 +91,7 @@ class SettleSpy:
     def __init__(self, driver: Driver, everything_buffered: Callable[[], bool]) -> None:
         self.batches: list[list[str]] = []
         settle, settle_and_claim = driver.settle, driver.settle_and_claim
+        settle_bounded = driver.settle_bounded
 
         async def hold(outcomes: Sequence[Outcome]) -> None:
             self.batches.append([o.job_id for o in outcomes])
@@ -105,13 +106,18 @@ class SettleSpy:
             await hold(outcomes)
             return await settle(outcomes)
 
+        async def spy_bounded(outcomes: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
+            await hold(outcomes)
+            return await settle_bounded(outcomes)
+
         async def spy_claiming(
             outcomes: Sequence[Outcome], request: ClaimRequest
-        ) -> tuple[list[bool], list[Job]]:
+        ) -> tuple[list[bool], list[Job], list[int]]:
             await hold(outcomes)
             return await settle_and_claim(outcomes, request)
 
         driver.settle = spy  # type: ignore[method-assign]
+        driver.settle_bounded = spy_bounded  # type: ignore[method-assign]
         driver.settle_and_claim = spy_claiming  # type: ignore[method-assign]
 
     def shared(self, bad: set[str], good: set[str]) -> bool:

@@ -354,7 +354,7 @@ class Worker:
                 # slow that settle down, on the path from a parent's end to its child's
                 # start. (With a backlog, claims come back full and go at once, beside
                 # the settles, which then claim nothing.)
-                await self._outcomes.flushed(SETTLE_FIRST_WAIT)
+                await self._outcomes.answered(SETTLE_FIRST_WAIT)
                 if self._ready or self._running or self._stop_requested.is_set():
                     continue
             started = loop.time()

@@ -53,7 +53,7 @@ from asynctasq.drivers.sql.driver import SQLDriver
 from asynctasq.drivers.sql.faults import dead_letter_reason
 from asynctasq.drivers.sql.storable import storable_worker_id
 from asynctasq.drivers.waiting import Wakeup, wait_for
-from asynctasq.jobs import Failed, Job, Outcome
+from asynctasq.jobs import Completed, Failed, Job, Outcome
 
 __all__ = ["PostgresDriver"]
 
@@ -71,6 +71,12 @@ _UNIQUE_ROUNDS = 3
 _COPY_FROM = 256
 #: the tests of batch isolation tell data errors apart through this name
 _data_error = data_error
+#: the most children one bounded settle statement releases (edges, the batch's first
+#: completion with children always whole; Driver.settle_bounded): 10,000 children
+#: take about 130 ms in one statement, while the worker has nothing released to run;
+#: bounded, the first run after a few ms and the rest are released beside them
+#: (benchmarks.dependencies, docs/benchmarks.md)
+RELEASE_BOUND = 2000
 
 
 class PostgresDriver(TransactionalEnqueue, SQLDriver):
@@ -81,6 +87,10 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
     #: a unique_key is at most this long (its index entry must fit in a btree page)
     unique_key_max_chars = 512
     claims_on_settle = True
+    #: settle_bounded's and settle_and_claim's bound (RELEASE_BOUND); the lifecycle
+    #: model sets 1, so that every completion with children after a call's first is
+    #: left for another call
+    release_bound: int = RELEASE_BOUND
 
     def __init__(
         self,
@@ -436,16 +446,29 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
 
     async def settle_and_claim(
         self, outcomes: Sequence[Outcome], request: ClaimRequest
-    ) -> tuple[list[bool], list[Job]]:
+    ) -> tuple[list[bool], list[Job], list[int]]:
         now = self.clock.time()
         worker_id = storable_worker_id(request.worker_id)
-        handoff = Handoff(request, worker_id, now + request.lease_seconds)
+        handoff = Handoff(request, worker_id, now + request.lease_seconds, bound=self.release_bound)
+        accepted, left = await self._settle_handing(outcomes, handoff)
+        if not handoff.rows:
+            return accepted, [], left
+        jobs = await self._claimed(handoff.rows, worker_id)
+        return accepted, await self._drop_expired(jobs, worker_id, now), left
+
+    async def settle_bounded(self, outcomes: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
+        bounded = Handoff(None, None, None, bound=self.release_bound)
+        return await self._settle_handing(outcomes, bounded)
+
+    async def _settle_handing(
+        self, outcomes: Sequence[Outcome], handoff: Handoff
+    ) -> tuple[list[bool], list[int]]:
         write = functools.partial(self._settle_batch, handoff=handoff)
         accepted = await self._settle_outcomes(outcomes, write)
-        if not handoff.rows:
-            return accepted, []
-        jobs = await self._claimed(handoff.rows, worker_id)
-        return accepted, await self._drop_expired(jobs, worker_id, now)
+        left = handoff.positions_left(outcomes)
+        for i in left:  # not applied: neither accepted nor refused yet
+            accepted[i] = False
+        return accepted, left
 
     async def _settle(
         self,
@@ -469,9 +492,15 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         now = self.clock.time()
         if not any(isinstance(o, Failed) for o in batch):  # completions release in-statement
             claim = NO_CLAIM if handoff is None else handoff.args()
-            row = await self._db.fetchrow(self.sql["settle"], *args, now, *claim)
-            if handoff is not None and row["claimed"]:
-                handoff.took(row["claimed"])
+            bound = None if handoff is None else handoff.bound
+            if bound is not None and _completions(batch) > 1:  # (one: nothing to leave)
+                row = await self._db.fetchrow(self.sql["settle_bounded"], *args, now, *claim, bound)
+            else:
+                row = await self._db.fetchrow(self.sql["settle"], *args, now, *claim)
+            if handoff is not None:
+                if row["claimed"]:
+                    handoff.took(row["claimed"])
+                handoff.left.update(row["later"])
             if row["marked"]:  # children linked while their parent settled (0011)
                 # (a crash before this runs leaves them to the periodic repair)
                 await self._db.fetch(self.sql["dep_release_marked"], row["marked"])
@@ -516,6 +545,10 @@ class PostgresDriver(TransactionalEnqueue, SQLDriver):
         return listen_finished(
             lambda: self.settings.connect(timeout=5.0), finished_channel(self.sql.schema)
         )
+
+
+def _completions(batch: Sequence[Outcome]) -> int:
+    return sum(isinstance(o, Completed) for o in batch)
 
 
 def _any_keyed(jobs: Sequence[Job]) -> bool:

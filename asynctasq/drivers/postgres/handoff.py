@@ -21,15 +21,26 @@ NO_CLAIM: tuple[Any, ...] = ([], 0, None, None)
 
 
 class Handoff:
-    """One settle_and_claim call: the room its statements may still fill, and the rows
-    they claimed (a batch the broker refuses in part is settled in several)."""
+    """One settle_and_claim or settle_bounded call: the room its statements may still
+    fill, the rows they claimed (a batch the broker refuses in part is settled in
+    several), its bound on the children a statement releases, and the ids of the
+    completions the statements left for a later call."""
 
-    def __init__(self, request: ClaimRequest, worker_id: str, lease_until: float) -> None:
-        self.queues = list(request.queues)
-        self.room = request.limit
+    def __init__(
+        self,
+        request: ClaimRequest | None,
+        worker_id: str | None,
+        lease_until: float | None,
+        *,
+        bound: int | None,
+    ) -> None:
+        self.queues = [] if request is None else list(request.queues)
+        self.room = 0 if request is None else request.limit
         self.worker_id = worker_id
         self.lease_until = lease_until
         self.rows: list[Sequence[Any]] = []
+        self.bound = bound
+        self.left: set[str] = set()
 
     def args(self) -> tuple[Any, ...]:
         """$11..$14 of the settle statement."""
@@ -40,3 +51,9 @@ class Handoff:
     def took(self, rows: Sequence[Sequence[Any]]) -> None:
         self.rows.extend(rows)
         self.room -= len(rows)
+
+    def positions_left(self, outcomes: Sequence[Any]) -> list[int]:
+        """Where the outcomes left for later are in the call's batch."""
+        if not self.left:
+            return []
+        return [i for i, outcome in enumerate(outcomes) if outcome.job_id in self.left]

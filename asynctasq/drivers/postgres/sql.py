@@ -60,6 +60,12 @@ _VARIANTS = {
 }
 
 
+#: statements made from another one by putting a named query's text in a placeholder
+#: (settle_bounded: settle with settle_later as its later; settle itself leaves none)
+_COMPOSED = {"settle_bounded": ("settle", "{later}", "settle_later")}
+_NONE_LATER = "SELECT NULL::text AS id WHERE false"
+
+
 class SchemaSQL:
     """Named queries, schema.sql and migrations with their placeholders filled in."""
 
@@ -76,6 +82,9 @@ class SchemaSQL:
         self.queries = {name: self._bind(text) for name, text in load_queries("postgres").items()}
         for name, (base, placeholder, value) in _VARIANTS.items():
             self.queries[name] = self.queries[base].replace(placeholder, value)
+        for name, (base, placeholder, part) in _COMPOSED.items():
+            self.queries[name] = self.queries[base].replace(placeholder, self.queries[part])
+        self.queries["settle"] = self.queries["settle"].replace("{later}", _NONE_LATER)
         self.signatures = load_signatures("postgres")
         self.migrations = [
             dataclasses.replace(m, sql=self._bind(m.sql)) for m in load_migrations("postgres")

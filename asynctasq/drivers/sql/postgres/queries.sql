@@ -190,9 +190,13 @@ WHERE j.id = r.id AND j.state = 'active' AND j.worker_id = $3;
 -- a worker that dies before it reports does). A later commit that waits for the flush
 -- (any enqueue) makes this one durable with it: the WAL is written in order. What it
 -- saves is the flush on the path from a parent's end to its child's start.
-WITH deleted AS (
+-- later: the completions this statement leaves for a later call; none here, and in
+-- settle_bounded, which is this statement with settle_later's text in its place.
+WITH later AS MATERIALIZED (
+    {later}
+), deleted AS (
     DELETE FROM {schema}.jobs j
-    WHERE j.id = ANY($1::text[])
+    WHERE j.id = ANY($1::text[]) AND j.id <> ALL(ARRAY(SELECT id FROM later))
       AND j.worker_id = ($3::text[])[($9::jsonb ->> j.id)::integer]
       AND j.attempts = ($4::integer[])[($9::jsonb ->> j.id)::integer]
     RETURNING j.id, j.has_dependants, j.xmin AS version
@@ -212,7 +216,7 @@ WITH deleted AS (
             WHEN 'complete' THEN $10 WHEN 'fail' THEN $10 ELSE j.finished_at END,
         lease_until = NULL,
         worker_id = NULL
-    WHERE j.id = ANY($2::text[])
+    WHERE j.id = ANY($2::text[]) AND j.id <> ALL(ARRAY(SELECT id FROM later))
       AND j.worker_id = ($3::text[])[($9::jsonb ->> j.id)::integer]
       AND j.attempts = ($4::integer[])[($9::jsonb ->> j.id)::integer]
     RETURNING j.id, j.queue, j.state, j.has_dependants
@@ -320,7 +324,30 @@ SELECT ARRAY(SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS accepte
            AS marked,
        ARRAY(SELECT job FROM released WHERE state = 'active') AS claimed,
        (SELECT count(*) FROM finished) AS finished,
+       ARRAY(SELECT id FROM later) AS later,
        set_config('synchronous_commit', 'off', true) AS durability;
+
+-- name: settle_later
+-- (settle_bounded's later, see settle; $15: the most children one statement releases)
+-- The completions with children after the batch's first one, once their children
+-- (edges, counted in the batch's order) pass $15: not applied (the job stays active,
+-- its children blocked: a parent and the release of its children stay one
+-- statement), left for a later call, which the worker makes beside its other
+-- settles: a fan-out's first children run while the next are released. Counted by
+-- the dependencies' primary key.
+SELECT h.id FROM (
+    SELECT e.id, row_number() OVER w AS k, sum(e.n) OVER w AS total FROM (
+        SELECT d.parent_id AS id, count(*) AS n FROM {schema}.dependencies d
+        WHERE d.parent_id = ANY(ARRAY(
+            SELECT c FROM unnest($1::text[]) AS c
+            UNION ALL
+            SELECT c FROM unnest($2::text[]) AS c
+            WHERE ($5::text[])[($9::jsonb ->> c)::integer] = 'complete'))
+        GROUP BY d.parent_id
+    ) AS e
+    WINDOW w AS (ORDER BY ($9::jsonb ->> e.id)::integer)
+) AS h
+WHERE h.k > 1 AND h.total > $15::integer;
 
 -- name: dep_release_marked(ids)
 -- The children of completed parents $1 still linked (see settle: marked), released as
