@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import ClassVar, TypeVar
 
 import pytest
 
@@ -28,6 +28,8 @@ from asynctasq.drivers.redis.core import RELEASE_BOUND
 from asynctasq.jobs import Completed, Job, JobState, Outcome
 from tests.backends import Backend
 from tests.conftest import skip_without
+
+T = TypeVar("T")
 
 W1 = "worker-1"
 #: children per parent: a parent over half the bound, so that two never fit one call
@@ -177,26 +179,30 @@ async def fan_out_dispatched(producer: Driver, parents: int) -> tuple[list[str],
     return parent_ids, child_ids
 
 
-def spans_of_settles(driver: Driver) -> list[tuple[float, float]]:
-    """(start, end) of each settle the worker sends through ``driver``, as it goes."""
+def spans_of_settles(
+    driver: Driver, before: Callable[[Sequence[Outcome]], None] | None = None
+) -> list[tuple[float, float]]:
+    """(start, end) of each settle the worker sends through ``driver``, as it goes;
+    ``before`` is called with each call's outcomes first (it may raise)."""
     spans: list[tuple[float, float]] = []
     bounded, claiming = driver.settle_bounded, driver.settle_and_claim
 
-    async def settle_bounded(outcomes: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
+    async def timed(call: Callable[[], Awaitable[T]], outcomes: Sequence[Outcome]) -> T:
         began = time.monotonic()
         try:
-            return await bounded(outcomes)
+            if before is not None:
+                before(outcomes)
+            return await call()
         finally:
             spans.append((began, time.monotonic()))
+
+    async def settle_bounded(outcomes: Sequence[Outcome]) -> tuple[list[bool], list[int]]:
+        return await timed(lambda: bounded(outcomes), outcomes)
 
     async def settle_and_claim(
         outcomes: Sequence[Outcome], request: ClaimRequest
     ) -> tuple[list[bool], list[Job], list[int]]:
-        began = time.monotonic()
-        try:
-            return await claiming(outcomes, request)
-        finally:
-            spans.append((began, time.monotonic()))
+        return await timed(lambda: claiming(outcomes, request), outcomes)
 
     driver.settle_bounded = settle_bounded  # type: ignore[method-assign]
     driver.settle_and_claim = settle_and_claim  # type: ignore[method-assign]
@@ -267,5 +273,42 @@ async def test_a_worker_stopped_while_a_settle_is_left_delivers_it(backend: Back
         worker.stop()
         if not running.done():
             await running
+        await consumer.disconnect()
+        await producer.disconnect()
+
+
+async def test_a_settle_of_what_was_left_that_fails_is_sent_again(backend: Backend) -> None:
+    """The broker cannot be reached for the first call that sends parents left
+    before (on PostgreSQL: the second lane's): that call is kept and sent again, and
+    the fan-out still runs whole, once each."""
+    skip_without(backend, Dependencies)
+    producer = await backend.new_driver()
+    consumer = bounded_at(await backend.new_driver(), 1)
+    parent_ids, _ = await fan_out_dispatched(producer, 3)
+    parents, seen, failed = set(parent_ids), set[str](), []
+
+    def fail_once(outcomes: Sequence[Outcome]) -> None:
+        sent = {o.job_id for o in outcomes} & parents
+        if not failed and sent and sent <= seen:  # every one sent before: left then
+            failed.append(sorted(sent))
+            raise ConnectionError("the broker is not reachable right now")
+        seen.update(sent)
+
+    spy_settles = spans_of_settles(consumer, before=fail_once)
+    worker = Worker(consumer, ["default"], concurrency=20, handle_signals=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        deadline = time.monotonic() + 60
+        while len(Wide.ran) < 3 + 3 * WIDE and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        while len(worker._outcomes) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert len(Wide.ran) == 3 + 3 * WIDE
+        assert len(worker._outcomes) == 0
+        if bounds(consumer):
+            assert failed, f"no call sent parents left before: {len(spy_settles)} calls"
+    finally:
+        worker.stop()
+        await running
         await consumer.disconnect()
         await producer.disconnect()
