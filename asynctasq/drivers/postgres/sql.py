@@ -60,10 +60,13 @@ _VARIANTS = {
 }
 
 
-#: statements made from another one by putting a named query's text in a placeholder
-#: (settle_bounded: settle with settle_later as its later; settle itself leaves none)
-_COMPOSED = {"settle_bounded": ("settle", "{later}", "settle_later")}
-_NONE_LATER = "SELECT NULL::text AS id WHERE false"
+#: statements made from another one by putting a named query's text in its
+#: placeholder, in this order (settle_bounded: settle with settle_later as its later;
+#: then settle itself, which leaves none)
+_COMPOSED = {
+    "settle_bounded": ("settle", "{later}", "settle_later"),
+    "settle": ("settle", "{later}", "settle_no_later"),
+}
 
 
 class SchemaSQL:
@@ -84,7 +87,6 @@ class SchemaSQL:
             self.queries[name] = self.queries[base].replace(placeholder, value)
         for name, (base, placeholder, part) in _COMPOSED.items():
             self.queries[name] = self.queries[base].replace(placeholder, self.queries[part])
-        self.queries["settle"] = self.queries["settle"].replace("{later}", _NONE_LATER)
         self.signatures = load_signatures("postgres")
         self.migrations = [
             dataclasses.replace(m, sql=self._bind(m.sql)) for m in load_migrations("postgres")

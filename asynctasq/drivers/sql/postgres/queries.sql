@@ -190,8 +190,9 @@ WHERE j.id = r.id AND j.state = 'active' AND j.worker_id = $3;
 -- a worker that dies before it reports does). A later commit that waits for the flush
 -- (any enqueue) makes this one durable with it: the WAL is written in order. What it
 -- saves is the flush on the path from a parent's end to its child's start.
--- later: the completions this statement leaves for a later call; none here, and in
--- settle_bounded, which is this statement with settle_later's text in its place.
+-- later: the completions this statement leaves for a later call: none here
+-- (settle_no_later), and in settle_bounded, which is this statement with
+-- settle_later's text in its place (sql.py composes both).
 WITH later AS MATERIALIZED (
     {later}
 ), deleted AS (
@@ -348,6 +349,10 @@ SELECT h.id FROM (
     WINDOW w AS (ORDER BY ($9::jsonb ->> e.id)::integer)
 ) AS h
 WHERE h.k > 1 AND h.total > $15::integer;
+
+-- name: settle_no_later
+-- (settle's later: it leaves nothing for a later call)
+SELECT NULL::text AS id WHERE false;
 
 -- name: dep_release_marked(ids)
 -- The children of completed parents $1 still linked (see settle: marked), released as
