@@ -209,6 +209,18 @@ def spans_of_settles(
     return spans
 
 
+async def ran_whole(worker: Worker, parents: int) -> None:
+    """Until the fan-out of fan_out_dispatched(..., parents) has run and every outcome
+    is delivered (60 s at most); then that it did, each job once."""
+    deadline = time.monotonic() + 60
+    while len(Wide.ran) < parents + parents * WIDE and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    while len(worker._outcomes) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert len(Wide.ran) == parents + parents * WIDE
+    assert len(worker._outcomes) == 0
+
+
 async def test_a_worker_sends_again_what_a_settle_left(backend: Backend) -> None:
     """The worker's outcome buffer sends the completions left again: first in its next
     flush, or (a broker that claims on settle: PostgreSQL) on a second lane beside the
@@ -222,13 +234,7 @@ async def test_a_worker_sends_again_what_a_settle_left(backend: Backend) -> None
     worker = Worker(consumer, ["default"], concurrency=50, handle_signals=False)
     running = asyncio.create_task(worker.start())
     try:
-        deadline = time.monotonic() + 60
-        while len(Wide.ran) < 4 + 4 * WIDE and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        while len(worker._outcomes) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        assert len(Wide.ran) == 4 + 4 * WIDE
-        assert len(worker._outcomes) == 0
+        await ran_whole(worker, parents=4)
         for i in range(4):
             assert all(Wide.ran[f"c{i}-{k}"] >= Wide.ran[f"p{i}"] for k in range(WIDE))
         if consumer.claims_on_settle and bounds(consumer):
@@ -298,13 +304,7 @@ async def test_a_settle_of_what_was_left_that_fails_is_sent_again(backend: Backe
     worker = Worker(consumer, ["default"], concurrency=20, handle_signals=False)
     running = asyncio.create_task(worker.start())
     try:
-        deadline = time.monotonic() + 60
-        while len(Wide.ran) < 3 + 3 * WIDE and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        while len(worker._outcomes) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        assert len(Wide.ran) == 3 + 3 * WIDE
-        assert len(worker._outcomes) == 0
+        await ran_whole(worker, parents=3)
         if bounds(consumer):
             assert failed, f"no call sent parents left before: {len(spy_settles)} calls"
     finally:
